@@ -1,0 +1,65 @@
+import { InvalidArgumentError } from '../core/errors.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
+import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
+import type { PeerId } from '../core/identity/keys.ts';
+import type { NodeCommand } from '../core/node/io.ts';
+import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
+
+/** What a driver provides behind a `Network` handle. */
+export interface NodeBackend {
+  readonly peerId: PeerId;
+  readonly networkId: NetworkId;
+  /** Text address other nodes use to reach this one (`<peer id>@<location>`). */
+  readonly addr: string;
+  request<T>(command: NodeCommand): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface PingOptions {
+  /** @default 5000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A node on a mosaik network. The same class is returned by `Network.create` (production,
+ * QUIC) and by `sim.node()` (the deterministic simulator); application code cannot tell
+ * them apart, which is what lets it be tested under simulated faults.
+ */
+export class Network {
+  readonly #backend: NodeBackend;
+
+  /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
+  constructor(backend: NodeBackend) {
+    this.#backend = backend;
+  }
+
+  get peerId(): PeerId {
+    return this.#backend.peerId;
+  }
+
+  get networkId(): NetworkId {
+    return this.#backend.networkId;
+  }
+
+  /** This node's address in text form, for other nodes' `bootstrap` or `ping`. */
+  get addr(): string {
+    return this.#backend.addr;
+  }
+
+  /**
+   * Measures the round trip to a peer over the ping protocol. Rejects with TimeoutError,
+   * ConnectError, LinkClosedError or InvalidArgumentError; never hangs past `timeoutMs`.
+   */
+  ping(target: string | PeerAddr, options: PingOptions = {}): Promise<PingResult> {
+    const addr = typeof target === 'string' ? parsePeerAddr(target) : target;
+    if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
+    const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`));
+    return this.#backend.request<PingResult>({ to: 'ping', cmd: { peer: addr.peer, addrs: [addr.location], timeoutMs } });
+  }
+
+  /** Closes every link gracefully and fails pending calls with ClosedError. Idempotent. */
+  close(): Promise<void> {
+    return this.#backend.close();
+  }
+}

@@ -1,0 +1,111 @@
+import { ClosedError, type MosaikError, NodeDownError } from '../core/errors.ts';
+import type { NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
+
+/** The outputs a driver performs itself; the runtime handles emit/complete/fail. */
+export type TransportOutput = Exclude<NodeOutput, { type: 'emit' | 'complete' | 'fail' }>;
+
+/** What a driver gives the runtime: its clock and a way to perform I/O outputs. */
+export interface DriverPort {
+  /** This node's clock, in ms. */
+  nowMs(): number;
+  /** Perform one output; called in the order the machine produced them. */
+  perform(output: TransportOutput): void;
+  /** Every event the machine emits (the simulator traces them). */
+  observe?(event: NodeEvent): void;
+}
+
+type Settle = { resolve(value: unknown): void; reject(error: MosaikError): void };
+
+/**
+ * The bridge between promise-shaped API calls and a node machine, shared by both drivers:
+ * a call becomes a `command` input with a request id, and the machine's `complete`/`fail`
+ * output settles the promise. Inputs from the driver go through `input()`; the outputs come
+ * back out through the driver port in order.
+ */
+export class NodeRuntime {
+  readonly #machine: NodeMachine;
+  readonly #port: DriverPort;
+  readonly #requests = new Map<RequestId, Settle>();
+  readonly #listeners = new Set<(event: NodeEvent) => void>();
+  #nextRequest = 1;
+  #stopped: MosaikError | undefined;
+
+  constructor(machine: NodeMachine, port: DriverPort) {
+    this.#machine = machine;
+    this.#port = port;
+  }
+
+  get machine(): NodeMachine {
+    return this.#machine;
+  }
+
+  /** Feeds one input from the driver (transport event or timer). */
+  input(input: NodeInput): void {
+    if (this.#stopped) return;
+    this.#dispatch(this.#machine.handle(input, this.#port.nowMs()));
+  }
+
+  /** Issues an API call; resolves with the machine's result or rejects with its typed error. */
+  request<T>(command: NodeCommand): Promise<T> {
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    const req = this.#nextRequest++;
+    const promise = new Promise<T>((resolve, reject) => {
+      this.#requests.set(req, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    this.#dispatch(this.#machine.handle({ type: 'command', req, command }, this.#port.nowMs()));
+    return promise;
+  }
+
+  /** Subscribes to emitted events; returns the unsubscribe function. */
+  subscribe(listener: (event: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Requests in flight; a checker asserts this drains to zero. */
+  get pendingRequests(): number {
+    return this.#requests.size;
+  }
+
+  /**
+   * Stops the runtime without a graceful shutdown (a crash, or the end of a driver): every
+   * request in flight fails with `error`, and later inputs are ignored.
+   */
+  stop(error: MosaikError = new ClosedError('node stopped')): void {
+    if (this.#stopped) return;
+    this.#stopped = error;
+    const pending = [...this.#requests.values()];
+    this.#requests.clear();
+    for (const settle of pending) settle.reject(error);
+  }
+
+  static crashed(): NodeDownError {
+    return new NodeDownError('node crashed');
+  }
+
+  #dispatch(outputs: readonly NodeOutput[]): void {
+    for (const output of outputs) {
+      switch (output.type) {
+        case 'emit':
+          this.#port.observe?.(output.event);
+          for (const listener of this.#listeners) listener(output.event);
+          break;
+        case 'complete': {
+          const settle = this.#requests.get(output.req);
+          this.#requests.delete(output.req);
+          settle?.resolve(output.result);
+          break;
+        }
+        case 'fail': {
+          const settle = this.#requests.get(output.req);
+          this.#requests.delete(output.req);
+          settle?.reject(output.error);
+          break;
+        }
+        default:
+          this.#port.perform(output);
+      }
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { CloseCode, closeCodeName } from './wire/close-codes.ts';
+
+/**
+ * One error class per failure, each with a stable `name` and `code` that callers branch on
+ * (`err.code === 'TIMEOUT'`). These are expected failures: bad input, unreachable peers,
+ * closed handles. Bugs are assertions (`core/util/assert.ts`), never these.
+ */
+export abstract class MosaikError extends Error {
+  abstract readonly code: string;
+}
+
+export type DecodeErrorKind = 'truncated' | 'malformed' | 'unknown-variant' | 'oversized' | 'invalid';
+
+/** Input bytes that do not decode to a valid message. The link is closed with `closeCode`. */
+export class DecodeError extends MosaikError {
+  override readonly name = 'DecodeError';
+  readonly code = 'DECODE';
+  readonly closeCode = CloseCode.ProtocolViolation;
+  constructor(
+    readonly kind: DecodeErrorKind,
+    message: string,
+  ) {
+    super(`${kind}: ${message}`);
+  }
+}
+
+/** A request did not complete within its deadline. */
+export class TimeoutError extends MosaikError {
+  override readonly name = 'TimeoutError';
+  readonly code = 'TIMEOUT';
+}
+
+/** A link (connection) to a peer could not be opened. */
+export class ConnectError extends MosaikError {
+  override readonly name = 'ConnectError';
+  readonly code = 'CONNECT';
+  constructor(
+    readonly reason: 'timeout' | 'refused' | 'peer-mismatch' | 'unreachable',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A link closed while a request depended on it. */
+export class LinkClosedError extends MosaikError {
+  override readonly name = 'LinkClosedError';
+  readonly code = 'LINK_CLOSED';
+  constructor(
+    readonly closeCode: number,
+    readonly reason: string,
+  ) {
+    super(`link closed: ${closeCodeName(closeCode)}${reason ? ` (${reason})` : ''}`);
+  }
+}
+
+/** The handle (network, producer, group, ...) was closed. */
+export class ClosedError extends MosaikError {
+  override readonly name = 'ClosedError';
+  readonly code = 'CLOSED';
+}
+
+/** The simulated node this handle belongs to is crashed; calls fail until it restarts. */
+export class NodeDownError extends MosaikError {
+  override readonly name = 'NodeDownError';
+  readonly code = 'NODE_DOWN';
+}
+
+/** A peer address or other argument is malformed. */
+export class InvalidArgumentError extends MosaikError {
+  override readonly name = 'InvalidArgumentError';
+  readonly code = 'INVALID_ARGUMENT';
+}
+
+/** A message exceeds the configured maximum frame size. */
+export class OversizedError extends MosaikError {
+  override readonly name = 'OversizedError';
+  readonly code = 'OVERSIZED';
+  constructor(
+    readonly sizeBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte frame limit`);
+  }
+}

@@ -1,0 +1,97 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { blake3 } from '@noble/hashes/blake3.js';
+import { bytesToHex, compareBytes, equalBytes, isHex32, tryHexToBytes, utf8 } from '../util/bytes.ts';
+import type { Rng } from '../util/rng.ts';
+
+/** A peer's identity: its ed25519 public key (32 bytes); text form is lowercase hex. */
+export class PeerId {
+  static readonly SIZE = 32;
+  readonly bytes: Uint8Array;
+  readonly hex: string;
+
+  private constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.hex = bytesToHex(bytes);
+  }
+
+  /** Wraps 32 public-key bytes. Throws a TypeError on any other length. */
+  static fromBytes(bytes: Uint8Array): PeerId {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== PeerId.SIZE) {
+      throw new TypeError(`PeerId: expected ${PeerId.SIZE} bytes, got ${bytes?.length}`);
+    }
+    return new PeerId(Uint8Array.from(bytes));
+  }
+
+  /** Parses 64 hex characters; undefined for anything else. */
+  static parse(hex: string): PeerId | undefined {
+    return isHex32(hex) ? new PeerId(tryHexToBytes(hex.toLowerCase()) as Uint8Array) : undefined;
+  }
+
+  get short(): string {
+    return this.hex.slice(0, 10);
+  }
+
+  equals(other: PeerId): boolean {
+    return equalBytes(this.bytes, other.bytes);
+  }
+
+  compare(other: PeerId): number {
+    return compareBytes(this.bytes, other.bytes);
+  }
+
+  /** Verifies a 64-byte ed25519 signature by this peer over `message`; never throws. */
+  verify(message: Uint8Array, signature: Uint8Array): boolean {
+    if (signature.length !== 64) return false;
+    try {
+      return ed25519.verify(signature, message, this.bytes);
+    } catch {
+      return false;
+    }
+  }
+
+  toString(): string {
+    return this.hex;
+  }
+
+  toJSON(): string {
+    return this.hex;
+  }
+}
+
+/** An ed25519 secret key (the 32-byte seed). */
+export class SecretKey {
+  readonly #seed: Uint8Array;
+  readonly peerId: PeerId;
+
+  private constructor(seed: Uint8Array) {
+    this.#seed = seed;
+    this.peerId = PeerId.fromBytes(ed25519.getPublicKey(seed));
+  }
+
+  /**
+   * A fresh key. `core/` has no entropy of its own, so the caller passes an Rng (the
+   * simulator's seeded one, or the production driver's CSPRNG-backed one).
+   */
+  static generate(rng: Rng): SecretKey {
+    return new SecretKey(rng.bytes(32));
+  }
+
+  /** Deterministic key: 32 bytes as they are; a string or other bytes are hashed with blake3. */
+  static fromSeed(seed: string | Uint8Array): SecretKey {
+    if (typeof seed === 'string') return new SecretKey(blake3(utf8(seed)));
+    return new SecretKey(seed.length === 32 ? Uint8Array.from(seed) : blake3(seed));
+  }
+
+  /** The 32-byte seed. Handle with care: whoever holds it is this peer. */
+  exportSeed(): Uint8Array {
+    return Uint8Array.from(this.#seed);
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return ed25519.sign(message, this.#seed);
+  }
+
+  toJSON(): string {
+    return `SecretKey(${this.peerId.short})`;
+  }
+}

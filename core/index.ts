@@ -1,0 +1,13 @@
+export * from './identity/index.ts';
+export * from './errors.ts';
+export * from './wire/index.ts';
+export { NodeMachine } from './node/node.ts';
+export type { NodeMachineConfig } from './node/node.ts';
+export { createNodeMachine } from './node/compose.ts';
+export type { NodeOptions } from './node/compose.ts';
+export type * from './node/io.ts';
+export type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from './node/subsystem.ts';
+export { PingSubsystem, pingCodec, DEFAULT_PING_TIMEOUT_MS } from './ping/ping.ts';
+export type { PingCommand, PingEvent, PingResult, PlantedPingBugs } from './ping/ping.ts';
+export type { Rng } from './util/rng.ts';
+export { AssertionError } from './util/assert.ts';

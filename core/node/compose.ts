@@ -1,0 +1,25 @@
+import type { NetworkId } from '../identity/digest.ts';
+import type { SecretKey } from '../identity/keys.ts';
+import { type PlantedPingBugs, PingSubsystem } from '../ping/ping.ts';
+import type { Rng } from '../util/rng.ts';
+import { NodeMachine } from './node.ts';
+
+export interface NodeOptions {
+  readonly secretKey: SecretKey;
+  readonly networkId: NetworkId;
+  readonly rng: Rng;
+  readonly storage?: ReadonlyMap<string, Uint8Array>;
+  readonly incarnation?: number;
+  readonly maxFrameBytes?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Test-only: switch on planted bugs to show a checker catches them. */
+  readonly plantedBugs?: { readonly ping?: PlantedPingBugs };
+}
+
+/** A node with every subsystem of this version; both drivers build nodes through here. */
+export function createNodeMachine(options: NodeOptions): NodeMachine {
+  return new NodeMachine({
+    ...options,
+    subsystems: [new PingSubsystem({ bugs: options.plantedBugs?.ping ?? {} })],
+  });
+}

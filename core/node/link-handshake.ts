@@ -1,0 +1,26 @@
+import { blake3 } from '@noble/hashes/blake3.js';
+import { concatBytes, utf8 } from '../util/bytes.ts';
+import { msgpackCodec } from '../wire/codec.ts';
+import { s } from '../wire/index.ts';
+
+/**
+ * Every link starts with one exchange before protocol messages flow: the dialer says which
+ * protocol and network it wants (`hello`), the acceptor agrees (`welcome`) or closes with
+ * UnknownProtocol / DifferentNetwork. Both send a fresh nonce; the link secret is derived
+ * from both, so each end knows the other contributed fresh randomness to it.
+ */
+export const HANDSHAKE_VERSION = 1;
+
+export const handshakeCodec = msgpackCodec(
+  s.union('t', {
+    hello: s.struct({ v: s.u8, protocol: s.str({ maxLength: 128 }), network: s.digest, nonce: s.bytes({ length: 32 }) }),
+    welcome: s.struct({ v: s.u8, nonce: s.bytes({ length: 32 }) }),
+  }),
+);
+
+export function linkSecret(protocol: string, dialerNonce: Uint8Array, acceptorNonce: Uint8Array): Uint8Array {
+  return blake3(concatBytes(utf8('mosaik.link.secret'), utf8(protocol), dialerNonce, acceptorNonce));
+}
+
+/** How long a link may take from transport-open to protocol-up. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;

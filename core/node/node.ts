@@ -1,0 +1,390 @@
+import { ClosedError, type MosaikError, OversizedError } from '../errors.ts';
+import type { NetworkId } from '../identity/digest.ts';
+import type { PeerId, SecretKey } from '../identity/keys.ts';
+import { assert, unreachable } from '../util/assert.ts';
+import type { Rng } from '../util/rng.ts';
+import { CloseCode } from '../wire/close-codes.ts';
+import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec } from '../wire/codec.ts';
+import type { ProtocolId } from '../wire/protocol.ts';
+import type { DialFailure, LinkId, NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId, TimerId } from './io.ts';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_VERSION, handshakeCodec, linkSecret } from './link-handshake.ts';
+import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from './subsystem.ts';
+
+export interface NodeMachineConfig {
+  readonly secretKey: SecretKey;
+  readonly networkId: NetworkId;
+  readonly rng: Rng;
+  readonly subsystems: readonly Subsystem[];
+  /** Durable state found at start (empty on first start). */
+  readonly storage?: ReadonlyMap<string, Uint8Array>;
+  readonly incarnation?: number;
+  /** Largest frame body sent or accepted. @default 8 MiB */
+  readonly maxFrameBytes?: number;
+  /** @default 5000 */
+  readonly handshakeTimeoutMs?: number;
+}
+
+type LinkState =
+  | { readonly phase: 'dialing'; readonly info: PendingLink; readonly owner: Subsystem }
+  | { readonly phase: 'hello-sent'; readonly info: PendingLink; readonly owner: Subsystem; readonly nonce: Uint8Array; readonly timer: TimerId }
+  | { readonly phase: 'awaiting-hello'; readonly peer: PeerId; readonly timer: TimerId }
+  | { readonly phase: 'up'; readonly info: LinkInfo; readonly owner: Subsystem; readonly codec: MessageCodec<unknown> };
+
+type TimerOwner = { readonly kind: 'handshake'; readonly link: LinkId } | { readonly kind: 'subsystem'; readonly owner: Subsystem; readonly payload: unknown };
+
+/**
+ * One node: the subsystems' machines composed behind a single input/output contract. The
+ * node owns what they share: links (dialing, the link handshake, routing by protocol,
+ * decoding frames with the owner's codec, closing on a protocol violation), timers (routed
+ * back to the subsystem that armed them) and the output queue.
+ *
+ * Invariant: every output refers to a link or timer the node tracks, and after a `close`
+ * output the link is forgotten (a later linkClosed or frame for it is ignored).
+ */
+export class NodeMachine {
+  readonly peerId: PeerId;
+  readonly networkId: NetworkId;
+  readonly #config: NodeMachineConfig;
+  readonly #subsystems = new Map<string, Subsystem>();
+  readonly #byProtocol = new Map<ProtocolId, Subsystem>();
+  readonly #links = new Map<LinkId, LinkState>();
+  readonly #timers = new Map<TimerId, TimerOwner>();
+  readonly #stored: Map<string, Uint8Array>;
+  readonly #maxFrameBytes: number;
+  readonly #handshakeTimeoutMs: number;
+  #outputs: NodeOutput[] = [];
+  #nowMs = 0;
+  #nextLink = 1;
+  #nextTimer = 1;
+  #shutDown = false;
+
+  constructor(config: NodeMachineConfig) {
+    this.#config = config;
+    this.peerId = config.secretKey.peerId;
+    this.networkId = config.networkId;
+    this.#stored = new Map(config.storage ?? []);
+    this.#maxFrameBytes = config.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#handshakeTimeoutMs = config.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    for (const sub of config.subsystems) {
+      assert(!this.#subsystems.has(sub.name), `duplicate subsystem ${sub.name}`);
+      this.#subsystems.set(sub.name, sub);
+      for (const protocol of sub.protocols.keys()) {
+        assert(!this.#byProtocol.has(protocol), `protocol ${protocol} served twice`);
+        this.#byProtocol.set(protocol, sub);
+      }
+    }
+  }
+
+  /** Ids for inbound links come from here, so they never collide with ours. */
+  allocateLinkId(): LinkId {
+    return this.#nextLink++;
+  }
+
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /** Handles one input at `nowMs` (this node's clock) and returns the outputs, in order. */
+  handle(input: NodeInput, nowMs: number): NodeOutput[] {
+    assert(nowMs >= 0 && Number.isFinite(nowMs), 'now must be a finite time');
+    this.#nowMs = nowMs;
+    switch (input.type) {
+      case 'linkOpened':
+        this.#onLinkOpened(input.link);
+        break;
+      case 'linkFailed':
+        this.#onLinkFailed(input.link, input.reason, input.detail);
+        break;
+      case 'linkIncoming':
+        this.#onLinkIncoming(input.link, input.peer);
+        break;
+      case 'frame':
+        this.#onFrame(input.link, input.body);
+        break;
+      case 'linkClosed':
+        this.#onLinkClosed(input.link, input.code, input.reason);
+        break;
+      case 'timer':
+        this.#onTimer(input.timer);
+        break;
+      case 'command':
+        this.#onCommand(input.req, input.command);
+        break;
+      default:
+        unreachable(input, 'unknown node input');
+    }
+    const out = this.#outputs;
+    this.#outputs = [];
+    return out;
+  }
+
+  // ---- links -------------------------------------------------------------------------
+
+  #onLinkOpened(id: LinkId): void {
+    const state = this.#links.get(id);
+    if (!state) return; // we closed it meanwhile
+    assert(state.phase === 'dialing', `linkOpened for link ${id} in phase ${state.phase}`);
+    const nonce = this.#config.rng.bytes(32);
+    this.#sendRaw(id, handshakeCodec.encode({ t: 'hello', v: HANDSHAKE_VERSION, protocol: state.info.protocol, network: this.networkId, nonce }));
+    const timer = this.#armTimer(this.#nowMs + this.#handshakeTimeoutMs, { kind: 'handshake', link: id });
+    this.#links.set(id, { phase: 'hello-sent', info: state.info, owner: state.owner, nonce, timer });
+  }
+
+  #onLinkFailed(id: LinkId, reason: DialFailure, detail: string): void {
+    const state = this.#links.get(id);
+    if (!state) return;
+    assert(state.phase === 'dialing', `linkFailed for link ${id} in phase ${state.phase}`);
+    this.#links.delete(id);
+    this.#emit({ type: 'link.down', link: id, peer: state.info.peer, protocol: state.info.protocol, code: CloseCode.LinkLost, reason: `${reason}: ${detail}`, by: 'transport' });
+    state.owner.onLinkDown(this.#context(state.owner), state.info, { kind: 'failed', reason, detail });
+  }
+
+  #onLinkIncoming(id: LinkId, peer: PeerId): void {
+    assert(!this.#links.has(id), `linkIncoming reuses link id ${id}`);
+    if (this.#shutDown) {
+      this.#out({ type: 'close', link: id, code: CloseCode.GracefulShutdown, reason: 'shutting down' });
+      return;
+    }
+    const timer = this.#armTimer(this.#nowMs + this.#handshakeTimeoutMs, { kind: 'handshake', link: id });
+    this.#links.set(id, { phase: 'awaiting-hello', peer, timer });
+  }
+
+  #onFrame(id: LinkId, body: Uint8Array): void {
+    const state = this.#links.get(id);
+    if (!state) return; // closed locally; the transport may still deliver what was in flight
+    if (body.length > this.#maxFrameBytes) {
+      this.#violation(id, `frame of ${body.length} bytes exceeds ${this.#maxFrameBytes}`);
+      return;
+    }
+    switch (state.phase) {
+      case 'dialing':
+        this.#violation(id, 'frame before the link opened');
+        return;
+      case 'awaiting-hello':
+        this.#onHello(id, state, body);
+        return;
+      case 'hello-sent':
+        this.#onWelcome(id, state, body);
+        return;
+      case 'up': {
+        const decoded = state.codec.decode(body);
+        if (!decoded.ok) {
+          this.#violation(id, decoded.error.message);
+          return;
+        }
+        state.owner.onMessage(this.#context(state.owner), state.info, decoded.value);
+        return;
+      }
+      default:
+        unreachable(state, 'unknown link phase');
+    }
+  }
+
+  #onHello(id: LinkId, state: LinkState & { phase: 'awaiting-hello' }, body: Uint8Array): void {
+    const decoded = handshakeCodec.decode(body);
+    if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
+    const hello = decoded.value;
+    if (hello.t !== 'hello' || hello.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected hello v${HANDSHAKE_VERSION}`);
+    this.#cancelTimer(state.timer);
+    if (!hello.network.equals(this.networkId)) {
+      return this.#closeLink(id, CloseCode.DifferentNetwork, `expected network ${this.networkId.short}, got ${hello.network.short}`);
+    }
+    const owner = this.#byProtocol.get(hello.protocol as ProtocolId);
+    if (!owner || this.#shutDown) return this.#closeLink(id, CloseCode.UnknownProtocol, `protocol ${hello.protocol} not served`);
+    const nonce = this.#config.rng.bytes(32);
+    this.#sendRaw(id, handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce }));
+    const protocol = hello.protocol as ProtocolId;
+    const info: LinkInfo = { id, peer: state.peer, protocol, dir: 'in', secret: linkSecret(protocol, hello.nonce, nonce) };
+    this.#up(id, info, owner);
+  }
+
+  #onWelcome(id: LinkId, state: LinkState & { phase: 'hello-sent' }, body: Uint8Array): void {
+    const decoded = handshakeCodec.decode(body);
+    if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
+    const welcome = decoded.value;
+    if (welcome.t !== 'welcome' || welcome.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected welcome v${HANDSHAKE_VERSION}`);
+    this.#cancelTimer(state.timer);
+    const info: LinkInfo = { ...state.info, secret: linkSecret(state.info.protocol, state.nonce, welcome.nonce) };
+    this.#up(id, info, state.owner);
+  }
+
+  #up(id: LinkId, info: LinkInfo, owner: Subsystem): void {
+    const codec = owner.protocols.get(info.protocol);
+    assert(codec, `no codec for ${info.protocol}`);
+    this.#links.set(id, { phase: 'up', info, owner, codec });
+    this.#emit({ type: 'link.up', link: id, peer: info.peer, protocol: info.protocol, dir: info.dir });
+    owner.onLinkUp(this.#context(owner), info);
+  }
+
+  #onLinkClosed(id: LinkId, code: number, reason: string): void {
+    const state = this.#links.get(id);
+    if (!state) return;
+    this.#forget(id, state);
+    const by = code === CloseCode.LinkLost ? 'transport' : 'remote';
+    this.#notifyDown(id, state, { kind: 'closed', code, reason, by });
+  }
+
+  /** Closes a link on purpose; its owner hears of it like any other close. */
+  #closeLink(id: LinkId, code: number, reason: string): void {
+    const state = this.#links.get(id);
+    if (!state) return;
+    this.#forget(id, state);
+    this.#out({ type: 'close', link: id, code, reason });
+    this.#notifyDown(id, state, { kind: 'closed', code, reason, by: 'local' });
+  }
+
+  #violation(id: LinkId, reason: string): void {
+    this.#closeLink(id, CloseCode.ProtocolViolation, reason);
+  }
+
+  #forget(id: LinkId, state: LinkState): void {
+    this.#links.delete(id);
+    if (state.phase === 'hello-sent' || state.phase === 'awaiting-hello') this.#cancelTimer(state.timer);
+  }
+
+  #notifyDown(id: LinkId, state: LinkState, down: LinkDown & { kind: 'closed' }): void {
+    const peer = state.phase === 'awaiting-hello' ? state.peer : state.info.peer;
+    const protocol = state.phase === 'awaiting-hello' ? undefined : state.info.protocol;
+    this.#emit({ type: 'link.down', link: id, peer, protocol, code: down.code, reason: down.reason, by: down.by });
+    if (state.phase !== 'awaiting-hello') state.owner.onLinkDown(this.#context(state.owner), state.info, down);
+  }
+
+  #sendRaw(id: LinkId, body: Uint8Array): void {
+    this.#out({ type: 'send', link: id, body });
+  }
+
+  // ---- timers ------------------------------------------------------------------------
+
+  #armTimer(atMs: number, owner: TimerOwner): TimerId {
+    const id = this.#nextTimer++;
+    this.#timers.set(id, owner);
+    this.#out({ type: 'armTimer', timer: id, atMs });
+    return id;
+  }
+
+  #cancelTimer(id: TimerId): void {
+    if (this.#timers.delete(id)) this.#out({ type: 'cancelTimer', timer: id });
+  }
+
+  #onTimer(id: TimerId): void {
+    const owner = this.#timers.get(id);
+    if (!owner) return; // cancelled while the driver was already firing it
+    this.#timers.delete(id);
+    if (owner.kind === 'handshake') {
+      this.#closeLink(owner.link, CloseCode.HandshakeTimeout, 'link handshake timed out');
+      return;
+    }
+    owner.owner.onTimer(this.#context(owner.owner), owner.payload);
+  }
+
+  // ---- commands ----------------------------------------------------------------------
+
+  #onCommand(req: RequestId, command: NodeCommand): void {
+    if (this.#shutDown) {
+      this.#out({ type: 'fail', req, error: new ClosedError('node is shut down') });
+      return;
+    }
+    if (command.to === 'node') {
+      this.#shutdown();
+      this.#out({ type: 'complete', req, result: undefined });
+      return;
+    }
+    const sub = this.#subsystems.get(command.to);
+    assert(sub, `command for unknown subsystem ${command.to}`);
+    sub.onCommand(this.#context(sub), req, command.cmd);
+  }
+
+  #shutdown(): void {
+    for (const sub of this.#subsystems.values()) sub.onShutdown(this.#context(sub));
+    this.#shutDown = true;
+    for (const id of [...this.#links.keys()]) this.#closeLink(id, CloseCode.GracefulShutdown, 'node shutting down');
+    for (const id of [...this.#timers.keys()]) this.#cancelTimer(id);
+  }
+
+  // ---- context -----------------------------------------------------------------------
+
+  #out(output: NodeOutput): void {
+    this.#outputs.push(output);
+  }
+
+  #emit(event: NodeEvent): void {
+    this.#out({ type: 'emit', event });
+  }
+
+  #contexts = new Map<Subsystem, NodeContext>();
+
+  #context(sub: Subsystem): NodeContext {
+    let ctx = this.#contexts.get(sub);
+    if (!ctx) {
+      ctx = this.#makeContext(sub);
+      this.#contexts.set(sub, ctx);
+    }
+    return ctx;
+  }
+
+  #makeContext(sub: Subsystem): NodeContext {
+    const node = this;
+    const config = this.#config;
+    return {
+      get nowMs() {
+        return node.#nowMs;
+      },
+      rng: config.rng,
+      peerId: node.peerId,
+      networkId: node.networkId,
+      secretKey: config.secretKey,
+      incarnation: config.incarnation ?? 0,
+      maxFrameBytes: node.#maxFrameBytes,
+      connect(peer, addrs, protocol) {
+        assert(sub.protocols.has(protocol), `${sub.name} dials ${protocol}, which it does not serve`);
+        const id = node.allocateLinkId();
+        const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined };
+        node.#links.set(id, { phase: 'dialing', info, owner: sub });
+        node.#out({ type: 'connect', link: id, peer, addrs });
+        return id;
+      },
+      send(link, message): MosaikError | undefined {
+        const state = node.#links.get(link);
+        if (!state || state.phase !== 'up') return new ClosedError(`link ${link} is not up`);
+        assert(state.owner === sub, `${sub.name} sends on a link it does not own`);
+        const body = state.codec.encode(message);
+        if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);
+        node.#sendRaw(link, body);
+        return undefined;
+      },
+      close(link, code, reason) {
+        node.#closeLink(link, code, reason);
+      },
+      link(link) {
+        const state = node.#links.get(link);
+        return state && state.phase === 'up' ? state.info : undefined;
+      },
+      armTimer(atMs, payload) {
+        return node.#armTimer(atMs, { kind: 'subsystem', owner: sub, payload });
+      },
+      cancelTimer(timer) {
+        const owner = node.#timers.get(timer);
+        if (owner) assert(owner.kind === 'subsystem' && owner.owner === sub, `${sub.name} cancels a timer it does not own`);
+        node.#cancelTimer(timer);
+      },
+      persist(key, value) {
+        const scoped = `${sub.name}/${key}`;
+        if (value === null) node.#stored.delete(scoped);
+        else node.#stored.set(scoped, value);
+        node.#out({ type: 'persist', key: scoped, value });
+      },
+      stored(key) {
+        return node.#stored.get(`${sub.name}/${key}`);
+      },
+      emit(event) {
+        node.#emit(event);
+      },
+      complete(req, result) {
+        node.#out({ type: 'complete', req, result });
+      },
+      fail(req, error) {
+        node.#out({ type: 'fail', req, error });
+      },
+    };
+  }
+}

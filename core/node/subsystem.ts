@@ -1,0 +1,84 @@
+import type { MosaikError } from '../errors.ts';
+import type { NetworkId } from '../identity/digest.ts';
+import type { PeerId, SecretKey } from '../identity/keys.ts';
+import type { Rng } from '../util/rng.ts';
+import type { MessageCodec } from '../wire/codec.ts';
+import type { ProtocolId } from '../wire/protocol.ts';
+import type { DialFailure, LinkId, NodeEvent, RequestId, TimerId } from './io.ts';
+
+/** What a subsystem knows about one of its links. */
+export interface LinkInfo {
+  readonly id: LinkId;
+  readonly peer: PeerId;
+  readonly protocol: ProtocolId;
+  /** `out`: we dialed it. */
+  readonly dir: 'in' | 'out';
+  /**
+   * 32 bytes both ends share and nobody else knows, fresh for this link: a proof computed
+   * over it cannot be replayed on another link (group bonds use it). Set once the link is up.
+   */
+  readonly secret: Uint8Array | undefined;
+}
+
+/** How a link ended, as its owner sees it. */
+export type LinkDown =
+  | { readonly kind: 'failed'; readonly reason: DialFailure; readonly detail: string }
+  | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly by: 'local' | 'remote' | 'transport' };
+
+/**
+ * Everything a subsystem may do, all of it recorded as outputs rather than performed.
+ * Calls are synchronous and pure; the node drains the outputs after the input is handled.
+ */
+export interface NodeContext {
+  /** This node's clock, passed in with the input being handled. */
+  readonly nowMs: number;
+  readonly rng: Rng;
+  readonly peerId: PeerId;
+  readonly networkId: NetworkId;
+  readonly secretKey: SecretKey;
+  /** 0 on first start; +1 on each restart with the same durable storage. */
+  readonly incarnation: number;
+  readonly maxFrameBytes: number;
+
+  /** Opens a link for one of this subsystem's protocols; onLinkUp or onLinkDown follows. */
+  connect(peer: PeerId, addrs: readonly string[], protocol: ProtocolId): LinkId;
+  /** Encodes and sends; returns the error instead of sending when the link is not up or the message is too large. */
+  send(link: LinkId, message: unknown): MosaikError | undefined;
+  close(link: LinkId, code: number, reason: string): void;
+  link(link: LinkId): LinkInfo | undefined;
+  armTimer(atMs: number, payload: unknown): TimerId;
+  cancelTimer(timer: TimerId): void;
+  persist(key: string, value: Uint8Array | null): void;
+  /** Durable state as it was when the node (re)started, merged with this run's persists. */
+  stored(key: string): Uint8Array | undefined;
+  emit(event: NodeEvent): void;
+  complete(req: RequestId, result: unknown): void;
+  fail(req: RequestId, error: MosaikError): void;
+}
+
+/**
+ * A protocol machine plugged into a node. It owns its protocols: links opened for them are
+ * routed to it, frames are decoded with its codecs before it sees them, and its timers come
+ * back to it with the payload it armed them with.
+ */
+export interface Subsystem<Command = unknown> {
+  readonly name: string;
+  /** The protocols this subsystem serves, with the codec of each one's messages. */
+  readonly protocols: ReadonlyMap<ProtocolId, MessageCodec<unknown>>;
+  onLinkUp(ctx: NodeContext, link: LinkInfo): void;
+  onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void;
+  onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void;
+  onTimer(ctx: NodeContext, payload: unknown): void;
+  onCommand(ctx: NodeContext, req: RequestId, command: Command): void;
+  /** The node is shutting down gracefully: fail pending requests, say goodbye if needed. */
+  onShutdown(ctx: NodeContext): void;
+}
+
+/** A link that never came up (dial failed or handshake rejected). */
+export interface PendingLink {
+  readonly id: LinkId;
+  readonly peer: PeerId;
+  readonly protocol: ProtocolId;
+  readonly dir: 'out';
+  readonly secret: undefined;
+}

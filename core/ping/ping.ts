@@ -1,0 +1,201 @@
+import { ConnectError, LinkClosedError, type MosaikError, TimeoutError } from '../errors.ts';
+import type { PeerId } from '../identity/keys.ts';
+import type { LinkId, RequestId, TimerId } from '../node/io.ts';
+import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
+import { CloseCode } from '../wire/close-codes.ts';
+import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
+import { Protocols } from '../wire/protocol.ts';
+import { s } from '../wire/index.ts';
+
+/**
+ * Ping: the smallest protocol on the node contract, and the one the foundation proves the
+ * contract with. A ping request opens (or reuses) a link to the peer, sends `ping{id}`, and
+ * completes with the round-trip time when `pong{id}` comes back, or fails with a typed error
+ * (TimeoutError, ConnectError, LinkClosedError). It is never left pending.
+ *
+ * Ids are per node and increase, so on one reliable link both pings and pongs arrive with
+ * strictly increasing ids; anything else (a duplicate, a reordering, a pong for an id never
+ * sent on that link) is a protocol violation and closes the link.
+ */
+export const pingCodec = msgpackCodec(
+  s.union('t', {
+    ping: s.struct({ id: s.uint }),
+    pong: s.struct({ id: s.uint }),
+  }),
+);
+export type PingMessage = { t: 'ping'; id: number } | { t: 'pong'; id: number };
+
+export interface PingCommand {
+  readonly peer: PeerId;
+  readonly addrs: readonly string[];
+  readonly timeoutMs: number;
+}
+
+export interface PingResult {
+  readonly peer: PeerId;
+  readonly rttMs: number;
+}
+
+export type PingEvent =
+  | { readonly type: 'ping.sent'; readonly id: number; readonly peer: PeerId }
+  | { readonly type: 'ping.answered'; readonly id: number; readonly peer: PeerId; readonly rttMs: number }
+  | { readonly type: 'ping.failed'; readonly id: number; readonly peer: PeerId; readonly error: string };
+
+/**
+ * Bugs that can be switched on to prove that the checkers catch them (never on by default).
+ * - dropRepliesAfterRestart: a restarted node stops answering pings.
+ * - replyTwice: every ping is answered twice.
+ */
+export interface PlantedPingBugs {
+  readonly dropRepliesAfterRestart?: boolean;
+  readonly replyTwice?: boolean;
+}
+
+export const DEFAULT_PING_TIMEOUT_MS = 5_000;
+
+interface Pending {
+  readonly req: RequestId;
+  readonly peer: PeerId;
+  readonly link: LinkId;
+  readonly timer: TimerId;
+  sentAtMs: number | undefined;
+}
+
+interface OutLink {
+  readonly id: LinkId;
+  up: boolean;
+  /** Ping ids waiting for the link to come up, in request order. */
+  readonly queued: number[];
+  lastPongId: number;
+}
+
+type TimerPayload = { readonly kind: 'timeout'; readonly id: number };
+
+export class PingSubsystem implements Subsystem<PingCommand> {
+  readonly name = 'ping';
+  readonly protocols: ReadonlyMap<typeof Protocols.ping, MessageCodec<unknown>> = new Map([[Protocols.ping, pingCodec as MessageCodec<unknown>]]);
+  readonly #bugs: PlantedPingBugs;
+  readonly #pending = new Map<number, Pending>();
+  /** One outbound link per peer, reused by every ping to it. */
+  readonly #outByPeer = new Map<string, OutLink>();
+  readonly #outById = new Map<LinkId, string>();
+  /** Per inbound link: the last ping id received. */
+  readonly #lastPingIn = new Map<LinkId, number>();
+  #nextId = 1;
+
+  constructor(options: { bugs?: PlantedPingBugs } = {}) {
+    this.#bugs = options.bugs ?? {};
+  }
+
+  onCommand(ctx: NodeContext, req: RequestId, cmd: PingCommand): void {
+    const id = this.#nextId++;
+    let out = this.#outByPeer.get(cmd.peer.hex);
+    if (!out) {
+      const link = ctx.connect(cmd.peer, cmd.addrs, Protocols.ping);
+      out = { id: link, up: false, queued: [], lastPongId: 0 };
+      this.#outByPeer.set(cmd.peer.hex, out);
+      this.#outById.set(link, cmd.peer.hex);
+    }
+    const timer = ctx.armTimer(ctx.nowMs + cmd.timeoutMs, { kind: 'timeout', id } satisfies TimerPayload);
+    this.#pending.set(id, { req, peer: cmd.peer, link: out.id, timer, sentAtMs: undefined });
+    if (out.up) this.#send(ctx, id);
+    else out.queued.push(id);
+  }
+
+  onLinkUp(ctx: NodeContext, link: LinkInfo): void {
+    if (link.dir === 'in') {
+      this.#lastPingIn.set(link.id, 0);
+      return;
+    }
+    const out = this.#outFor(link.id);
+    if (!out) return;
+    out.up = true;
+    for (const id of out.queued.splice(0)) this.#send(ctx, id);
+  }
+
+  onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
+    const msg = message as PingMessage;
+    if (msg.t === 'ping') {
+      if (link.dir !== 'in') return ctx.close(link.id, CloseCode.ProtocolViolation, 'ping on an outbound ping link');
+      const last = this.#lastPingIn.get(link.id) ?? 0;
+      if (msg.id <= last) return ctx.close(link.id, CloseCode.ProtocolViolation, `ping id ${msg.id} after ${last}`);
+      this.#lastPingIn.set(link.id, msg.id);
+      if (this.#bugs.dropRepliesAfterRestart && ctx.incarnation > 0) return;
+      ctx.send(link.id, { t: 'pong', id: msg.id } satisfies PingMessage);
+      if (this.#bugs.replyTwice) ctx.send(link.id, { t: 'pong', id: msg.id } satisfies PingMessage);
+      return;
+    }
+    const out = this.#outFor(link.id);
+    if (!out || link.dir !== 'out') return ctx.close(link.id, CloseCode.ProtocolViolation, 'pong on an inbound ping link');
+    if (msg.id <= out.lastPongId) return ctx.close(link.id, CloseCode.ProtocolViolation, `pong id ${msg.id} after ${out.lastPongId}`);
+    out.lastPongId = msg.id;
+    const pending = this.#pending.get(msg.id);
+    if (!pending) return; // answered after its timeout fired: already reported as failed
+    if (pending.link !== link.id || pending.sentAtMs === undefined) {
+      return ctx.close(link.id, CloseCode.ProtocolViolation, `pong ${msg.id} was never sent on this link`);
+    }
+    this.#pending.delete(msg.id);
+    ctx.cancelTimer(pending.timer);
+    const rttMs = ctx.nowMs - pending.sentAtMs;
+    ctx.emit({ type: 'ping.answered', id: msg.id, peer: pending.peer, rttMs });
+    ctx.complete(pending.req, { peer: pending.peer, rttMs } satisfies PingResult);
+  }
+
+  onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void {
+    if (link.dir === 'in') {
+      this.#lastPingIn.delete(link.id);
+      return;
+    }
+    const peerHex = this.#outById.get(link.id);
+    if (peerHex === undefined) return;
+    this.#outById.delete(link.id);
+    this.#outByPeer.delete(peerHex);
+    const error =
+      down.kind === 'failed' ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`) : new LinkClosedError(down.code, down.reason);
+    for (const [id, pending] of [...this.#pending]) {
+      if (pending.link === link.id) this.#fail(ctx, id, pending, error);
+    }
+  }
+
+  onTimer(ctx: NodeContext, payload: unknown): void {
+    const { id } = payload as TimerPayload;
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    const out = this.#outFor(pending.link);
+    if (out) {
+      const at = out.queued.indexOf(id);
+      if (at >= 0) out.queued.splice(at, 1);
+    }
+    this.#fail(ctx, id, pending, new TimeoutError(`ping ${id} to ${pending.peer.short} timed out`), false);
+  }
+
+  onShutdown(ctx: NodeContext): void {
+    for (const [id, pending] of [...this.#pending]) this.#fail(ctx, id, pending, new LinkClosedError(CloseCode.GracefulShutdown, 'node shutting down'));
+  }
+
+  /** Pings in flight; for checkers and tests. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  #send(ctx: NodeContext, id: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    const error = ctx.send(pending.link, { t: 'ping', id } satisfies PingMessage);
+    if (error) return this.#fail(ctx, id, pending, error);
+    pending.sentAtMs = ctx.nowMs;
+    ctx.emit({ type: 'ping.sent', id, peer: pending.peer });
+  }
+
+  #fail(ctx: NodeContext, id: number, pending: Pending, error: MosaikError, cancelTimer = true): void {
+    this.#pending.delete(id);
+    if (cancelTimer) ctx.cancelTimer(pending.timer);
+    ctx.emit({ type: 'ping.failed', id, peer: pending.peer, error: error.name });
+    ctx.fail(pending.req, error);
+  }
+
+  #outFor(link: LinkId): OutLink | undefined {
+    const peerHex = this.#outById.get(link);
+    return peerHex === undefined ? undefined : this.#outByPeer.get(peerHex);
+  }
+}
