@@ -13,6 +13,11 @@ export interface DriverPort {
   perform(output: TransportOutput): void;
   /** Every event the machine emits (the simulator traces them). */
   observe?(event: NodeEvent): void;
+  /**
+   * Called after a request settles or an event reaches a listener: application code may
+   * now run. The simulator uses it to know when to let promise callbacks settle.
+   */
+  onAppWork?(): void;
 }
 
 type Settle = { resolve(value: unknown): void; reject(error: MosaikError): void };
@@ -78,6 +83,7 @@ export class NodeRuntime {
     const pending = [...this.#requests.values()];
     this.#requests.clear();
     for (const settle of pending) settle.reject(error);
+    if (pending.length > 0) this.#port.onAppWork?.();
   }
 
   static crashed(): NodeDownError {
@@ -89,18 +95,23 @@ export class NodeRuntime {
       switch (output.type) {
         case 'emit':
           this.#port.observe?.(output.event);
-          for (const listener of this.#listeners) listener(output.event);
+          if (this.#listeners.size > 0) {
+            for (const listener of this.#listeners) listener(output.event);
+            this.#port.onAppWork?.();
+          }
           break;
         case 'complete': {
           const settle = this.#requests.get(output.req);
           this.#requests.delete(output.req);
           settle?.resolve(output.result);
+          this.#port.onAppWork?.();
           break;
         }
         case 'fail': {
           const settle = this.#requests.get(output.req);
           this.#requests.delete(output.req);
           settle?.reject(output.error);
+          this.#port.onAppWork?.();
           break;
         }
         default:

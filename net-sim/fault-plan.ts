@@ -1,0 +1,87 @@
+import { type Rng, intBetween } from '../core/util/rng.ts';
+
+/** Faults the nemesis can inject while a scenario's safety phase runs. */
+export const FAULT_KINDS = ['partition-halves', 'partition-oneway', 'isolate', 'crash', 'clock-skew', 'clock-jump', 'slow-link'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface NemesisPlan {
+  /** The faults it may pick from; each injection picks one uniformly. */
+  readonly kinds: readonly FaultKind[];
+  /** Gap between injections. */
+  readonly intervalMsMin: number;
+  readonly intervalMsMax: number;
+  /** How long a partition, crash or slow link lasts before it is undone. */
+  readonly durationMsMin: number;
+  readonly durationMsMax: number;
+  /** Largest clock skew or jump, either sign. */
+  readonly clockSkewMsMax: number;
+  /** Latency multiplier of a slow link. */
+  readonly slowFactor: number;
+}
+
+/**
+ * Message-level faults beyond what QUIC allows: loss, duplication and reordering on links
+ * that are otherwise reliable and FIFO. Only for machines that claim to tolerate them.
+ */
+export interface StressPlan {
+  readonly lossProbability: number;
+  readonly duplicateProbability: number;
+  readonly reorderProbability: number;
+}
+
+/** Everything about the simulated network and its faults. One seed can choose all of it. */
+export interface FaultPlan {
+  /** One-way latency of each node pair, drawn once per pair in [min, max]. */
+  readonly latencyMsMin: number;
+  readonly latencyMsMax: number;
+  /** Extra uniform delay per message in [0, jitterMsMax]; FIFO order is kept regardless. */
+  readonly jitterMsMax: number;
+  /** A dial to an unreachable peer fails after this long (QUIC handshake timeout). */
+  readonly connectTimeoutMs: number;
+  /** A link whose path stays blocked this long breaks (QUIC idle timeout). */
+  readonly idleTimeoutMs: number;
+  readonly nemesis: NemesisPlan | undefined;
+  readonly stress: StressPlan | undefined;
+}
+
+/** A healthy LAN: no faults, 1–5 ms latency. */
+export const QUIET_PLAN: FaultPlan = {
+  latencyMsMin: 1,
+  latencyMsMax: 5,
+  jitterMsMax: 1,
+  connectTimeoutMs: 3_000,
+  idleTimeoutMs: 10_000,
+  nemesis: undefined,
+  stress: undefined,
+};
+
+/**
+ * Swarm testing: the seed picks the fault parameters themselves (which faults, how often,
+ * how long, how slow), so a campaign over many seeds explores many kinds of bad days rather
+ * than one. Stress (message loss/dup/reorder) is never picked: it breaks the reliable-link
+ * contract, and is opted into explicitly.
+ */
+export function swarmPlan(rng: Rng): FaultPlan {
+  const latencyMsMin = intBetween(rng, 1, 20);
+  let kinds = FAULT_KINDS.filter(() => rng.float() < 0.5);
+  if (kinds.length === 0) kinds = [FAULT_KINDS[intBetween(rng, 0, FAULT_KINDS.length - 1)] as FaultKind];
+  const intervalMsMin = intBetween(rng, 200, 3_000);
+  const durationMsMin = intBetween(rng, 100, 4_000);
+  return {
+    latencyMsMin,
+    latencyMsMax: latencyMsMin + intBetween(rng, 0, 100),
+    jitterMsMax: intBetween(rng, 0, 20),
+    connectTimeoutMs: intBetween(rng, 1_000, 5_000),
+    idleTimeoutMs: intBetween(rng, 2_000, 10_000),
+    nemesis: {
+      kinds,
+      intervalMsMin,
+      intervalMsMax: intervalMsMin + intBetween(rng, 0, 5_000),
+      durationMsMin,
+      durationMsMax: durationMsMin + intBetween(rng, 0, 12_000),
+      clockSkewMsMax: intBetween(rng, 0, 60_000),
+      slowFactor: intBetween(rng, 5, 50),
+    },
+    stress: undefined,
+  };
+}

@@ -1,0 +1,363 @@
+import { parsePeerAddr } from '../core/identity/address.ts';
+import type { LinkId } from '../core/node/io.ts';
+import { assert } from '../core/util/assert.ts';
+import type { Rng } from '../core/util/rng.ts';
+import { CloseCode } from '../core/wire/close-codes.ts';
+import type { FaultPlan } from './fault-plan.ts';
+import type { SimNode } from './sim-node.ts';
+import type { Trace } from './trace.ts';
+
+/** What the link model needs from the simulation: time, scheduling, the trace. */
+export interface LinkHost {
+  readonly nowMs: number;
+  schedule(atMs: number, run: () => void): void;
+  readonly trace: Trace;
+  nodeAt(location: string): SimNode | undefined;
+}
+
+type Item = { readonly atMs: number; readonly seq: number; readonly body: Uint8Array } | { readonly atMs: number; readonly seq: number; readonly close: { code: number; reason: string } };
+
+/** One end of a link: which node, its link id there, and the incarnation it belongs to. */
+interface End {
+  readonly node: SimNode;
+  linkId: LinkId;
+  readonly incarnation: number;
+  open: boolean;
+}
+
+/**
+ * A link as QUIC gives it: reliable and FIFO in each direction. Each direction is a queue
+ * of frames with their arrival times; a pump delivers from the head only, so a frame held
+ * back by a partition holds back everything behind it (QUIC retransmits; order is kept).
+ */
+export class SimLink {
+  readonly id: number;
+  readonly ends: [End, End];
+  readonly queues: [Item[], Item[]] = [[], []];
+  readonly lastArrivalMs: [number, number] = [0, 0];
+  readonly sentSeq: [number, number] = [0, 0];
+  readonly deliveredSeq: [number, number] = [0, 0];
+  /** When the path last became blocked; undefined while it is clear. */
+  blockedSinceMs: number | undefined;
+  state: 'dialing' | 'open' | 'closed' = 'dialing';
+
+  constructor(id: number, dialer: End, acceptor: End) {
+    this.id = id;
+    this.ends = [dialer, acceptor];
+  }
+
+  endOf(node: SimNode): 0 | 1 {
+    return this.ends[0].node === node ? 0 : 1;
+  }
+
+  /** True when this end still belongs to the running incarnation of its node. */
+  alive(end: 0 | 1): boolean {
+    const e = this.ends[end];
+    return e.open && e.node.isUp && e.node.incarnation === e.incarnation;
+  }
+}
+
+/**
+ * The simulated wire: links between nodes, latencies per node pair, partitions and slow
+ * links, and the optional message-level stress mode. Everything it does is a scheduled
+ * event, so the order of deliveries is a function of the seed.
+ */
+export class LinkModel {
+  readonly #host: LinkHost;
+  readonly #rng: Rng;
+  readonly #plan: FaultPlan;
+  readonly #latency = new Map<string, number>();
+  /** Blocked directions `from>to`, per active partition fault. */
+  readonly #partitions = new Map<number, Set<string>>();
+  #blocked = new Set<string>();
+  readonly #slow = new Map<string, number>();
+  /** Links by node index then link id there. */
+  readonly #byEnd = new Map<SimNode, Map<LinkId, SimLink>>();
+  readonly #links = new Set<SimLink>();
+  #nextLink = 1;
+  #nextPartition = 1;
+  /** Frames delivered to a node machine (for stats). */
+  delivered = 0;
+  /** Links closed because a checker-visible fault broke them. */
+  lost = 0;
+
+  constructor(host: LinkHost, rng: Rng, plan: FaultPlan) {
+    this.#host = host;
+    this.#rng = rng;
+    this.#plan = plan;
+  }
+
+  // ---- topology ----------------------------------------------------------------------
+
+  /** Blocks the given directions until `unpartition(id)`; returns the partition's id. */
+  partition(directions: Iterable<[SimNode, SimNode]>): number {
+    const id = this.#nextPartition++;
+    const set = new Set<string>();
+    for (const [from, to] of directions) set.add(`${from.index}>${to.index}`);
+    this.#partitions.set(id, set);
+    this.#recomputeBlocked();
+    return id;
+  }
+
+  unpartition(id: number): void {
+    if (this.#partitions.delete(id)) this.#recomputeBlocked();
+  }
+
+  healAll(): void {
+    this.#partitions.clear();
+    this.#slow.clear();
+    this.#recomputeBlocked();
+  }
+
+  setSlow(a: SimNode, b: SimNode, factor: number | undefined): void {
+    for (const key of [`${a.index}>${b.index}`, `${b.index}>${a.index}`]) {
+      if (factor === undefined) this.#slow.delete(key);
+      else this.#slow.set(key, factor);
+    }
+  }
+
+  isBlocked(from: SimNode, to: SimNode): boolean {
+    return this.#blocked.has(`${from.index}>${to.index}`);
+  }
+
+  #pathBlocked(a: SimNode, b: SimNode): boolean {
+    return this.isBlocked(a, b) || this.isBlocked(b, a);
+  }
+
+  #recomputeBlocked(): void {
+    const blocked = new Set<string>();
+    for (const set of this.#partitions.values()) for (const d of set) blocked.add(d);
+    this.#blocked = blocked;
+    const now = this.#host.nowMs;
+    for (const link of this.#links) {
+      if (link.state !== 'open') continue;
+      const isBlocked = this.#pathBlocked(link.ends[0].node, link.ends[1].node);
+      if (isBlocked && link.blockedSinceMs === undefined) {
+        link.blockedSinceMs = now;
+        this.#armIdleCheck(link, now);
+      } else if (!isBlocked && link.blockedSinceMs !== undefined) {
+        link.blockedSinceMs = undefined;
+        // QUIC retransmits what was held back: schedule the pumps again.
+        for (const dir of [0, 1] as const) if (link.queues[dir].length > 0) this.#schedulePump(link, dir, now + this.#oneWayMs(link, dir));
+      }
+    }
+  }
+
+  #oneWayMs(link: SimLink, dir: 0 | 1): number {
+    const from = link.ends[dir].node;
+    const to = link.ends[(1 - dir) as 0 | 1].node;
+    return this.#baseLatency(from, to) * (this.#slow.get(`${from.index}>${to.index}`) ?? 1);
+  }
+
+  /** Latency of a node pair, drawn once, symmetric. */
+  #baseLatency(a: SimNode, b: SimNode): number {
+    const key = a.index < b.index ? `${a.index}-${b.index}` : `${b.index}-${a.index}`;
+    let ms = this.#latency.get(key);
+    if (ms === undefined) {
+      ms = this.#plan.latencyMsMin + Math.floor(this.#rng.float() * (this.#plan.latencyMsMax - this.#plan.latencyMsMin + 1));
+      this.#latency.set(key, ms);
+    }
+    return ms;
+  }
+
+  // ---- link lifecycle ----------------------------------------------------------------
+
+  dial(from: SimNode, linkId: LinkId, expectedPeerHex: string, addrs: readonly string[]): void {
+    const host = this.#host;
+    const now = host.nowMs;
+    const target = this.#resolve(addrs);
+    const link = target ? new SimLink(this.#nextLink++, { node: from, linkId, incarnation: from.incarnation, open: true }, { node: target, linkId: -1, incarnation: target.incarnation, open: true }) : undefined;
+    host.trace.record(now, `dial n${from.index}/${linkId} -> ${target ? `n${target.index}` : addrs.join(',')}`);
+    const incarnation = from.incarnation;
+    const fail = (atMs: number, reason: 'timeout' | 'unreachable' | 'peer-mismatch', detail: string) =>
+      host.schedule(atMs, () => {
+        if (from.incarnation !== incarnation) return;
+        host.trace.record(host.nowMs, `dial-failed n${from.index}/${linkId} ${reason}`);
+        from.input({ type: 'linkFailed', link: linkId, reason, detail });
+      });
+    if (!target || !link) return fail(now, 'unreachable', `no node at ${addrs.join(',') || '(no address)'}`);
+    const reachable = () => target.isUp && target.incarnation === link.ends[1].incarnation && !this.#pathBlocked(from, target);
+    if (!reachable()) return fail(now + this.#plan.connectTimeoutMs, 'timeout', `no answer from ${target.location}`);
+    this.#registerEnd(from, linkId, link);
+    const there = this.#baseLatency(from, target);
+    host.schedule(now + there, () => {
+      if (!link.alive(0)) return this.#dropLink(link);
+      if (!reachable()) {
+        this.#dropLink(link);
+        from.input({ type: 'linkFailed', link: linkId, reason: 'timeout', detail: `no answer from ${target.location}` });
+        return;
+      }
+      if (target.peerId.hex !== expectedPeerHex) {
+        this.#dropLink(link);
+        host.schedule(host.nowMs + there, () => {
+          host.trace.record(host.nowMs, `dial-failed n${from.index}/${linkId} peer-mismatch`);
+          from.input({ type: 'linkFailed', link: linkId, reason: 'peer-mismatch', detail: `${target.location} is ${target.peerId.short}` });
+        });
+        return;
+      }
+      // The acceptor learns of the link half a round trip before the dialer.
+      const acceptorId = target.allocateLinkId();
+      link.ends[1].linkId = acceptorId;
+      this.#registerEnd(target, acceptorId, link);
+      link.state = 'open';
+      this.#links.add(link);
+      host.trace.record(host.nowMs, `accept n${target.index}/${acceptorId} <- n${from.index}/${linkId} L${link.id}`);
+      target.input({ type: 'linkIncoming', link: acceptorId, peer: from.peerId });
+      host.schedule(host.nowMs + there, () => {
+        if (link.state !== 'open' || !link.alive(0)) return;
+        host.trace.record(host.nowMs, `open n${from.index}/${linkId} L${link.id}`);
+        from.input({ type: 'linkOpened', link: linkId });
+      });
+    });
+  }
+
+  send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
+    const link = this.#byEnd.get(from)?.get(linkId);
+    if (!link || link.state !== 'open') return; // not yet open on the wire or already gone
+    this.#enqueue(link, link.endOf(from), { body });
+  }
+
+  close(from: SimNode, linkId: LinkId, code: number, reason: string): void {
+    const link = this.#byEnd.get(from)?.get(linkId);
+    if (!link) return;
+    const end = link.endOf(from);
+    link.ends[end].open = false;
+    this.#byEnd.get(from)?.delete(linkId);
+    if (link.state === 'dialing') {
+      link.state = 'closed';
+      return;
+    }
+    if (link.state === 'open') this.#enqueue(link, end, { close: { code, reason } });
+  }
+
+  /** A node crashed or closed: its ends vanish silently; the peers find out by idle timeout. */
+  nodeDown(node: SimNode): void {
+    const mine = this.#byEnd.get(node);
+    if (!mine) return;
+    this.#byEnd.delete(node);
+    for (const link of mine.values()) {
+      const end = link.endOf(node);
+      link.ends[end].open = false;
+      link.queues[0].length = 0;
+      link.queues[1].length = 0;
+      if (link.state !== 'open') continue;
+      const other = (1 - end) as 0 | 1;
+      if (link.ends[other].open) this.#host.schedule(this.#host.nowMs + this.#plan.idleTimeoutMs, () => this.#lose(link, 'peer stopped answering'));
+      else this.#dropLink(link);
+    }
+  }
+
+  #enqueue(link: SimLink, dir: 0 | 1, what: { body: Uint8Array } | { close: { code: number; reason: string } }): void {
+    const now = this.#host.nowMs;
+    const stress = this.#plan.stress;
+    const jitter = this.#plan.jitterMsMax > 0 ? Math.floor(this.#rng.float() * (this.#plan.jitterMsMax + 1)) : 0;
+    let atMs = Math.max(now + this.#oneWayMs(link, dir) + jitter, link.lastArrivalMs[dir]);
+    if (stress && 'body' in what) {
+      if (this.#rng.float() < stress.lossProbability) return;
+      if (this.#rng.float() < stress.reorderProbability) atMs = now + this.#oneWayMs(link, dir) + Math.floor(this.#rng.float() * 50);
+    }
+    link.lastArrivalMs[dir] = Math.max(link.lastArrivalMs[dir], atMs);
+    const seq = ++link.sentSeq[dir];
+    const item: Item = 'body' in what ? { atMs, seq, body: what.body } : { atMs, seq, close: what.close };
+    this.#insert(link.queues[dir], item);
+    this.#schedulePump(link, dir, atMs);
+    if (stress && 'body' in what && this.#rng.float() < stress.duplicateProbability) {
+      this.#insert(link.queues[dir], { atMs, seq, body: what.body });
+    }
+  }
+
+  /** Keeps a queue ordered by arrival time; only stress mode ever inserts out of order. */
+  #insert(queue: Item[], item: Item): void {
+    let i = queue.length;
+    while (i > 0 && (queue[i - 1] as Item).atMs > item.atMs) i--;
+    queue.splice(i, 0, item);
+  }
+
+  #schedulePump(link: SimLink, dir: 0 | 1, atMs: number): void {
+    this.#host.schedule(atMs, () => this.#pump(link, dir));
+  }
+
+  #pump(link: SimLink, dir: 0 | 1): void {
+    const queue = link.queues[dir];
+    const now = this.#host.nowMs;
+    const to = (1 - dir) as 0 | 1;
+    while (queue.length > 0 && (queue[0] as Item).atMs <= now) {
+      if (link.state !== 'open') {
+        queue.length = 0;
+        return;
+      }
+      if (link.blockedSinceMs !== undefined) return; // held back until the path heals
+      const item = queue.shift() as Item;
+      link.deliveredSeq[dir] = item.seq;
+      const receiver = link.ends[to];
+      if (!link.alive(to)) continue; // the receiving end is gone; QUIC drops it with the connection
+      if ('close' in item) {
+        link.state = 'closed';
+        receiver.open = false;
+        this.#byEnd.get(receiver.node)?.delete(receiver.linkId);
+        this.#links.delete(link);
+        this.#host.trace.record(now, `closed n${receiver.node.index}/${receiver.linkId} L${link.id} code=${item.close.code}`);
+        receiver.node.input({ type: 'linkClosed', link: receiver.linkId, code: item.close.code, reason: item.close.reason });
+        queue.length = 0;
+        return;
+      }
+      this.delivered++;
+      this.#host.trace.record(now, `deliver L${link.id} n${link.ends[dir].node.index}>n${receiver.node.index} #${item.seq} ${item.body.length}B`, item.body);
+      receiver.node.input({ type: 'frame', link: receiver.linkId, body: item.body });
+    }
+  }
+
+  #armIdleCheck(link: SimLink, since: number): void {
+    this.#host.schedule(since + this.#plan.idleTimeoutMs, () => {
+      if (link.state === 'open' && link.blockedSinceMs === since) this.#lose(link, 'idle timeout: path blocked');
+    });
+  }
+
+  /** The transport gives up on a link: both live ends hear LinkLost; queued data is gone. */
+  #lose(link: SimLink, reason: string): void {
+    if (link.state === 'closed') return;
+    link.state = 'closed';
+    this.#links.delete(link);
+    this.lost++;
+    link.queues[0].length = 0;
+    link.queues[1].length = 0;
+    for (const end of [0, 1] as const) {
+      const e = link.ends[end];
+      this.#byEnd.get(e.node)?.delete(e.linkId);
+      if (!link.alive(end)) continue;
+      e.open = false;
+      this.#host.trace.record(this.#host.nowMs, `lost n${e.node.index}/${e.linkId} L${link.id} ${reason}`);
+      e.node.input({ type: 'linkClosed', link: e.linkId, code: CloseCode.LinkLost, reason });
+    }
+  }
+
+  #dropLink(link: SimLink): void {
+    link.state = 'closed';
+    this.#links.delete(link);
+    for (const e of link.ends) if (e.linkId >= 0) this.#byEnd.get(e.node)?.delete(e.linkId);
+  }
+
+  #registerEnd(node: SimNode, linkId: LinkId, link: SimLink): void {
+    let mine = this.#byEnd.get(node);
+    if (!mine) {
+      mine = new Map();
+      this.#byEnd.set(node, mine);
+    }
+    assert(!mine.has(linkId), `link id ${linkId} reused on n${node.index}`);
+    mine.set(linkId, link);
+  }
+
+  #resolve(addrs: readonly string[]): SimNode | undefined {
+    for (const addr of addrs) {
+      const location = addr.includes('@') ? parsePeerAddr(addr)?.location : addr;
+      const node = location ? this.#host.nodeAt(location) : undefined;
+      if (node) return node;
+    }
+    return undefined;
+  }
+
+  /** Open links, for checkers. */
+  get openLinks(): ReadonlySet<SimLink> {
+    return this.#links;
+  }
+}

@@ -1,0 +1,147 @@
+import type { NodeBackend } from '../api/network.ts';
+import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
+import { ClosedError, NodeDownError } from '../core/errors.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
+import { formatPeerAddr } from '../core/identity/address.ts';
+import type { PeerId, SecretKey } from '../core/identity/keys.ts';
+import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
+import type { NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
+import type { Rng } from '../core/util/rng.ts';
+
+/** What a simulated node needs from the simulation around it. */
+export interface SimHost {
+  readonly nowMs: number;
+  perform(node: SimNode, output: TransportOutput): void;
+  observe(node: SimNode, event: NodeEvent): void;
+  appWork(): void;
+}
+
+export interface SimNodeConfig {
+  readonly index: number;
+  readonly secretKey: SecretKey;
+  readonly networkId: NetworkId;
+  readonly rng: Rng;
+  readonly machine: Omit<NodeOptions, 'secretKey' | 'networkId' | 'rng' | 'storage' | 'incarnation'>;
+}
+
+/**
+ * One simulated node: a node machine behind a runtime, plus what survives a crash (its
+ * identity, durable storage and incarnation count) and its clock offset. The `Network`
+ * handle the application holds points here and stays valid across crashes and restarts.
+ */
+export class SimNode implements NodeBackend {
+  readonly index: number;
+  readonly peerId: PeerId;
+  readonly networkId: NetworkId;
+  readonly addr: string;
+  readonly location: string;
+  /** Durable storage: kept across crashes. */
+  readonly storage = new Map<string, Uint8Array>();
+  /** Armed timers of the current incarnation: id → generation of the arm. */
+  readonly timers = new Map<TimerId, number>();
+  readonly #config: SimNodeConfig;
+  readonly #host: SimHost;
+  #runtime: NodeRuntime | undefined;
+  #incarnation = 0;
+  #up = false;
+  #closed = false;
+  /** This node's clock minus true time (skew and jumps). */
+  clockOffsetMs = 0;
+
+  constructor(config: SimNodeConfig, host: SimHost) {
+    this.#config = config;
+    this.#host = host;
+    this.index = config.index;
+    this.peerId = config.secretKey.peerId;
+    this.networkId = config.networkId;
+    this.location = `sim:${config.index}`;
+    this.addr = formatPeerAddr({ peer: this.peerId, location: this.location });
+  }
+
+  get incarnation(): number {
+    return this.#incarnation;
+  }
+
+  get isUp(): boolean {
+    return this.#up;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The node's own clock. */
+  get localNowMs(): number {
+    return this.#host.nowMs + this.clockOffsetMs;
+  }
+
+  get runtime(): NodeRuntime | undefined {
+    return this.#runtime;
+  }
+
+  /** Starts (or restarts) the machine with the durable storage it has. */
+  start(): void {
+    if (this.#up || this.#closed) return;
+    const machine = createNodeMachine({
+      ...this.#config.machine,
+      secretKey: this.#config.secretKey,
+      networkId: this.networkId,
+      rng: this.#config.rng,
+      storage: this.storage,
+      incarnation: this.#incarnation,
+    });
+    const node = this;
+    const host = this.#host;
+    const port: DriverPort = {
+      nowMs: () => node.localNowMs,
+      perform: (output) => host.perform(node, output),
+      observe: (event) => host.observe(node, event),
+      onAppWork: () => host.appWork(),
+    };
+    this.#runtime = new NodeRuntime(machine, port);
+    this.timers.clear();
+    this.#up = true;
+  }
+
+  /** Loses all volatile state at once; pending calls fail with NodeDownError. */
+  crash(): void {
+    if (!this.#up) return;
+    this.#up = false;
+    this.#incarnation++;
+    this.timers.clear();
+    this.#runtime?.stop(new NodeDownError(`node ${this.index} crashed`));
+    this.#runtime = undefined;
+  }
+
+  /** Feeds an input if the node is up; drops it otherwise (a crashed node hears nothing). */
+  input(input: NodeInput): void {
+    this.#runtime?.input(input);
+  }
+
+  allocateLinkId(): number {
+    const runtime = this.#runtime;
+    if (!runtime) throw new NodeDownError(`node ${this.index} is down`);
+    return runtime.machine.allocateLinkId();
+  }
+
+  request<T>(command: NodeCommand): Promise<T> {
+    if (this.#closed) return Promise.reject(new ClosedError('network is closed'));
+    const runtime = this.#runtime;
+    if (!runtime) return Promise.reject(new NodeDownError(`node ${this.index} is down`));
+    return runtime.request<T>(command);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const runtime = this.#runtime;
+    if (runtime) {
+      await runtime.request({ to: 'node', kind: 'shutdown' }).catch(() => undefined);
+      runtime.stop(new ClosedError('network is closed'));
+    }
+    this.#closed = true;
+    this.#up = false;
+    this.#incarnation++;
+    this.timers.clear();
+    this.#runtime = undefined;
+  }
+}

@@ -1,0 +1,472 @@
+import { Network } from '../api/network.ts';
+import type { TransportOutput } from '../api/runtime.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import { Digest } from '../core/identity/digest.ts';
+import { SecretKey } from '../core/identity/keys.ts';
+import type { NodeOptions } from '../core/node/compose.ts';
+import type { NodeEvent } from '../core/node/io.ts';
+import { assert, unreachable } from '../core/util/assert.ts';
+import type { Checker, CheckerView, Violation } from './checker.ts';
+import { describeEvent } from './describe.ts';
+import { EventQueue } from './event-queue.ts';
+import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
+import { LinkModel } from './links.ts';
+import { Nemesis } from './nemesis.ts';
+import { rngStream } from './rng.ts';
+import { type SimHost, SimNode } from './sim-node.ts';
+import { Trace } from './trace.ts';
+
+export interface SimulationOptions {
+  /** Everything in the run follows from it. */
+  readonly seed: number;
+  /**
+   * `none`: a quiet LAN. `swarm`: the seed picks the fault parameters and a nemesis injects
+   * faults from the start until `quiesce()`. Or an explicit plan.
+   * @default 'none'
+   */
+  readonly faults?: 'none' | 'swarm' | FaultPlan;
+  /** Keep trace lines in memory (`sim.trace`); the hash is computed either way. @default false */
+  readonly keepTrace?: boolean;
+  /** Stop with SimulationLimitError after this many events. @default 50_000_000 */
+  readonly maxEvents?: number;
+}
+
+export interface SimNodeOptions {
+  readonly network: string | Digest;
+  readonly secretKey?: SecretKey;
+  readonly maxFrameBytes?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Test-only: planted bugs that checkers must catch. */
+  readonly plantedBugs?: NodeOptions['plantedBugs'];
+}
+
+/** The run cannot make progress: the application waits on something no event will bring. */
+export class SimulationStalledError extends Error {
+  override readonly name = 'SimulationStalledError';
+  readonly code = 'SIM_STALLED';
+}
+
+/** The run used up its event budget. */
+export class SimulationLimitError extends Error {
+  override readonly name = 'SimulationLimitError';
+  readonly code = 'SIM_LIMIT';
+}
+
+/**
+ * A deterministic simulation of a mosaik network: virtual time, a seeded network and fault
+ * model, and nodes that are the same node machines production runs. `sim.node()` returns
+ * the production `Network` interface; inside `sim.run()` awaiting its promises lets virtual
+ * time pass. Nothing here reads a real clock or real randomness: one seed, one trace.
+ */
+export class Simulation {
+  readonly seed: number;
+  readonly plan: FaultPlan;
+  readonly #queue = new EventQueue<() => void>();
+  readonly #trace: Trace;
+  readonly #links: LinkModel;
+  readonly #nodes: SimNode[] = [];
+  readonly #byNetwork = new Map<Network, SimNode>();
+  readonly #networkOf = new Map<SimNode, Network>();
+  readonly #byLocation = new Map<string, SimNode>();
+  readonly #checkers: Checker[] = [];
+  readonly #violations: Violation[] = [];
+  readonly #maxEvents: number;
+  readonly nemesis: Nemesis | undefined;
+  #nowMs = 0;
+  #events = 0;
+  #appWork = false;
+  #running = false;
+
+  constructor(options: SimulationOptions) {
+    if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
+    this.seed = options.seed;
+    const faults = options.faults ?? 'none';
+    this.plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
+    this.#trace = new Trace({ keepLines: options.keepTrace ?? false });
+    this.#maxEvents = options.maxEvents ?? 50_000_000;
+    const sim = this;
+    this.#links = new LinkModel(
+      {
+        get nowMs() {
+          return sim.#nowMs;
+        },
+        schedule: (atMs, run) => this.#schedule(atMs, run),
+        trace: this.#trace,
+        nodeAt: (location) => this.#byLocation.get(location),
+      },
+      rngStream(this.seed, 'network'),
+      this.plan,
+    );
+    if (this.plan.nemesis) {
+      this.nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
+      this.nemesis.start();
+    }
+    this.#trace.record(0, `sim seed=${this.seed} plan=${JSON.stringify(this.plan)}`);
+  }
+
+  // ---- nodes -------------------------------------------------------------------------
+
+  /** Adds a node and starts it; returns its `Network`, the same interface production has. */
+  node(options: SimNodeOptions): Network {
+    const index = this.#nodes.length;
+    const secretKey = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`));
+    const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
+    const host: SimHost = {
+      get nowMs() {
+        return sim.#nowMs;
+      },
+      perform: (node, output) => this.#perform(node, output),
+      observe: (node, event) => this.#observe(node, event),
+      appWork: () => {
+        this.#appWork = true;
+      },
+    };
+    const sim = this;
+    const node = new SimNode(
+      {
+        index,
+        secretKey,
+        networkId,
+        rng: rngStream(this.seed, `node/${index}`),
+        machine: {
+          ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
+          ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+          ...(options.plantedBugs !== undefined && { plantedBugs: options.plantedBugs }),
+        },
+      },
+      host,
+    );
+    const net = new Network(node);
+    this.#nodes.push(node);
+    this.#byNetwork.set(net, node);
+    this.#networkOf.set(node, net);
+    this.#byLocation.set(node.location, node);
+    node.start();
+    this.#trace.record(this.#nowMs, `node n${index} ${node.peerId.short} network=${networkId.short}`);
+    return net;
+  }
+
+  /** Every node's `Network`, in creation order. */
+  get networks(): readonly Network[] {
+    return this.#nodes.map((n) => this.#networkOf.get(n) as Network);
+  }
+
+  /** True while the node runs (not crashed, not closed). */
+  isUp(net: Network): boolean {
+    return this.#node(net).isUp;
+  }
+
+  /** The index of a node, as traces print it (`n3`). */
+  indexOf(net: Network): number {
+    return this.#node(net).index;
+  }
+
+  /** Requests in flight on a node's API (zero for a crashed node). */
+  pendingRequests(net: Network): number {
+    return this.#node(net).runtime?.pendingRequests ?? 0;
+  }
+
+  // ---- time --------------------------------------------------------------------------
+
+  /** Virtual time, ms since the start. */
+  get now(): number {
+    return this.#nowMs;
+  }
+
+  /**
+   * Runs application code in virtual time: events are processed whenever every promise
+   * the code awaits is blocked, until it returns. Throws SimulationStalledError when the
+   * code waits on something no pending event will ever bring.
+   */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    assert(!this.#running, 'sim.run() is not reentrant');
+    this.#running = true;
+    try {
+      let settled = false;
+      let value: T | undefined;
+      let failure: { error: unknown } | undefined;
+      fn().then(
+        (v) => {
+          settled = true;
+          value = v;
+        },
+        (error: unknown) => {
+          settled = true;
+          failure = { error };
+        },
+      );
+      await this.#drainApp();
+      while (!settled) {
+        if (!this.#step(Number.POSITIVE_INFINITY)) {
+          throw new SimulationStalledError(`application is blocked at ${this.#nowMs} ms and no event is pending`);
+        }
+        if (this.#appWork) await this.#drainApp();
+      }
+      if (failure) throw failure.error;
+      return value as T;
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Inside `run()`: resolves after `ms` of virtual time. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) =>
+      this.#schedule(this.#nowMs + Math.max(0, ms), () => {
+        this.#appWork = true;
+        resolve();
+      }),
+    );
+  }
+
+  /** Outside `run()`: advances virtual time by `ms`, processing every event due. */
+  async runFor(ms: number): Promise<void> {
+    assert(!this.#running, 'runFor() inside run(); use sleep()');
+    const until = this.#nowMs + ms;
+    while (this.#step(until)) {
+      if (this.#appWork) await this.#drainApp();
+    }
+    this.#nowMs = Math.max(this.#nowMs, until);
+  }
+
+  /** Lets promise callbacks run until the application is blocked again. */
+  async #drainApp(): Promise<void> {
+    this.#appWork = false;
+    // A macrotask turn runs every queued microtask first, so when setImmediate fires the
+    // application has reacted to everything settled so far. No time is read or waited on.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  #schedule(atMs: number, run: () => void): void {
+    this.#queue.push(Math.max(atMs, this.#nowMs), run);
+  }
+
+  /** Runs the next event if it is due by `untilMs`; false when there is none. */
+  #step(untilMs: number): boolean {
+    const at = this.#queue.peekTime();
+    if (at === undefined || at > untilMs) return false;
+    if (++this.#events > this.#maxEvents) throw new SimulationLimitError(`event budget of ${this.#maxEvents} used up at ${this.#nowMs} ms`);
+    const run = this.#queue.pop() as () => void;
+    this.#nowMs = at;
+    run();
+    return true;
+  }
+
+  // ---- faults ------------------------------------------------------------------------
+
+  /** Cuts every link between the two groups, both ways, until `heal()`. */
+  partition(a: readonly Network[], b: readonly Network[]): void {
+    const dirs: [SimNode, SimNode][] = [];
+    for (const x of a.map((n) => this.#node(n))) for (const y of b.map((n) => this.#node(n))) dirs.push([x, y], [y, x]);
+    this.#partitionDirections('partition', dirs);
+  }
+
+  /** Messages from `from` to `to` are held back (and links between them break after the idle timeout). */
+  partitionOneWay(from: Network | readonly Network[], to: Network | readonly Network[]): void {
+    const dirs: [SimNode, SimNode][] = [];
+    for (const x of asList(from).map((n) => this.#node(n))) for (const y of asList(to).map((n) => this.#node(n))) dirs.push([x, y]);
+    this.#partitionDirections('partition-oneway', dirs);
+  }
+
+  /** Cuts one node off from every other node. */
+  isolate(net: Network): void {
+    const others = this.networks.filter((n) => n !== net);
+    this.partition([net], others);
+  }
+
+  /** Removes every partition and slow link. */
+  heal(): void {
+    this.#links.healAll();
+    this.#trace.record(this.#nowMs, 'fault heal');
+  }
+
+  crash(net: Network): void {
+    this.#crashNode(this.#node(net));
+  }
+
+  /** Restarts a crashed node: volatile state is gone, durable storage is kept. */
+  restart(net: Network): void {
+    this.#restartNode(this.#node(net));
+  }
+
+  /** Sets a node's clock to true time + `ms`. */
+  skewClock(net: Network, ms: number): void {
+    this.#setClockOffset(this.#node(net), ms, 'skew');
+  }
+
+  /** Moves a node's clock by `ms` (either sign) at once. */
+  jumpClock(net: Network, ms: number): void {
+    const node = this.#node(net);
+    this.#setClockOffset(node, node.clockOffsetMs + ms, 'jump');
+  }
+
+  /** Multiplies the latency between two nodes by `factor` (undefined restores it). */
+  slowLink(a: Network, b: Network, factor: number | undefined): void {
+    this.#links.setSlow(this.#node(a), this.#node(b), factor);
+    this.#trace.record(this.#nowMs, `fault slow n${this.#node(a).index}-n${this.#node(b).index} x${factor ?? 1}`);
+  }
+
+  /**
+   * Ends the fault phase: the nemesis stops, partitions and slow links heal, and crashed
+   * nodes restart. What follows is the liveness phase, where the system must recover.
+   */
+  quiesce(): void {
+    this.nemesis?.stop();
+    this.heal();
+    for (const node of this.#nodes) if (!node.isUp && !node.isClosed) this.#restartNode(node);
+  }
+
+  #faultTarget() {
+    const sim = this;
+    return {
+      get nowMs() {
+        return sim.#nowMs;
+      },
+      nodes: this.#nodes,
+      schedule: (atMs: number, run: () => void) => this.#schedule(atMs, run),
+      partitionDirections: (label: string, dirs: [SimNode, SimNode][]) => this.#partitionDirections(label, dirs),
+      unpartition: (id: number) => {
+        this.#links.unpartition(id);
+        this.#trace.record(this.#nowMs, `fault unpartition P${id}`);
+      },
+      crashNode: (node: SimNode) => this.#crashNode(node),
+      restartNode: (node: SimNode) => this.#restartNode(node),
+      setClockOffset: (node: SimNode, ms: number, label: string) => this.#setClockOffset(node, ms, label),
+      setSlow: (a: SimNode, b: SimNode, factor: number | undefined) => {
+        this.#links.setSlow(a, b, factor);
+        this.#trace.record(this.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
+      },
+    };
+  }
+
+  #partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
+    const id = this.#links.partition(dirs);
+    this.#trace.record(this.#nowMs, `fault ${label} P${id} ${dirs.map(([a, b]) => `${a.index}>${b.index}`).join(' ')}`);
+    return id;
+  }
+
+  #crashNode(node: SimNode): void {
+    if (!node.isUp) return;
+    this.#trace.record(this.#nowMs, `fault crash n${node.index}`);
+    node.crash();
+    this.#links.nodeDown(node);
+  }
+
+  #restartNode(node: SimNode): void {
+    if (node.isUp || node.isClosed) return;
+    this.#trace.record(this.#nowMs, `fault restart n${node.index} incarnation=${node.incarnation}`);
+    node.start();
+  }
+
+  #setClockOffset(node: SimNode, offsetMs: number, label: string): void {
+    node.clockOffsetMs = offsetMs;
+    this.#trace.record(this.#nowMs, `fault clock-${label} n${node.index} offset=${offsetMs}`);
+  }
+
+  // ---- driving the machines ----------------------------------------------------------
+
+  #perform(node: SimNode, output: TransportOutput): void {
+    switch (output.type) {
+      case 'connect':
+        this.#links.dial(node, output.link, output.peer.hex, output.addrs);
+        return;
+      case 'send':
+        this.#links.send(node, output.link, output.body);
+        return;
+      case 'close':
+        this.#trace.record(this.#nowMs, `close n${node.index}/${output.link} code=${output.code}`);
+        this.#links.close(node, output.link, output.code, output.reason);
+        return;
+      case 'armTimer': {
+        const generation = this.#events;
+        node.timers.set(output.timer, generation);
+        const incarnation = node.incarnation;
+        // The node asked for a time on its own clock; convert to true time now. A later
+        // clock jump does not move it, as with a real monotonic timer.
+        this.#schedule(output.atMs - node.clockOffsetMs, () => {
+          if (node.incarnation !== incarnation || node.timers.get(output.timer) !== generation) return;
+          node.timers.delete(output.timer);
+          this.#trace.record(this.#nowMs, `timer n${node.index} T${output.timer}`);
+          node.input({ type: 'timer', timer: output.timer });
+        });
+        return;
+      }
+      case 'cancelTimer':
+        node.timers.delete(output.timer);
+        return;
+      case 'persist':
+        if (output.value === null) node.storage.delete(output.key);
+        else node.storage.set(output.key, output.value);
+        this.#trace.record(this.#nowMs, `persist n${node.index} ${output.key}`);
+        return;
+      default:
+        unreachable(output, 'unknown transport output');
+    }
+  }
+
+  #observe(node: SimNode, event: NodeEvent): void {
+    this.#trace.record(this.#nowMs, `n${node.index} ${describeEvent(event)}`);
+    if (this.#checkers.length === 0) return;
+    const net = this.#networkOf.get(node) as Network;
+    for (const checker of this.#checkers) checker.onEvent?.(this.#view, net, event);
+  }
+
+  // ---- checkers and results ----------------------------------------------------------
+
+  addChecker(checker: Checker): void {
+    this.#checkers.push(checker);
+  }
+
+  /** Runs every checker's final look; call once, at the end of the run. */
+  finishCheckers(): readonly Violation[] {
+    for (const checker of this.#checkers) checker.finish?.(this.#view);
+    return this.#violations;
+  }
+
+  get violations(): readonly Violation[] {
+    return this.#violations;
+  }
+
+  readonly #view: CheckerView = this.#makeView();
+
+  #makeView(): CheckerView {
+    const sim = this;
+    return {
+      get nowMs() {
+        return sim.#nowMs;
+      },
+      get networks() {
+        return sim.networks;
+      },
+      isUp: (net) => sim.isUp(net),
+      violate: (checker, message) => {
+        sim.#violations.push({ checker, atMs: sim.#nowMs, message });
+        sim.#trace.record(sim.#nowMs, `violation ${checker}: ${message}`);
+      },
+    };
+  }
+
+  /** blake3 of the trace so far: equal for equal seeds and code. */
+  get traceHash(): string {
+    return this.#trace.hash;
+  }
+
+  /** Trace lines (only when constructed with `keepTrace: true`). */
+  get trace(): readonly string[] {
+    return this.#trace.lines;
+  }
+
+  get stats(): { readonly events: number; readonly messages: number; readonly linksLost: number; readonly traceRecords: number } {
+    return { events: this.#events, messages: this.#links.delivered, linksLost: this.#links.lost, traceRecords: this.#trace.count };
+  }
+
+  #node(net: Network): SimNode {
+    const node = this.#byNetwork.get(net);
+    if (!node) throw new InvalidArgumentError('that Network does not belong to this simulation');
+    return node;
+  }
+}
+
+function asList(n: Network | readonly Network[]): readonly Network[] {
+  return n instanceof Network ? [n] : n;
+}
