@@ -7,8 +7,10 @@ export type TransportOutput = Exclude<NodeOutput, { type: 'emit' | 'complete' | 
 
 /** What a driver gives the runtime: its clock and a way to perform I/O outputs. */
 export interface DriverPort {
-  /** This node's clock, in ms. */
+  /** This node's monotonic clock, ms (timers are armed on it). */
   nowMs(): number;
+  /** This node's wall clock, ms since 1970. */
+  wallClockMs(): number;
   /** Perform one output; called in the order the machine produced them. */
   perform(output: TransportOutput): void;
   /** Every event the machine emits (the simulator traces them). */
@@ -48,7 +50,7 @@ export class NodeRuntime {
   /** Feeds one input from the driver (transport event or timer). */
   input(input: NodeInput): void {
     if (this.#stopped) return;
-    this.#dispatch(this.#machine.handle(input, this.#port.nowMs()));
+    this.#dispatch(this.#machine.handle(input, this.#port.nowMs(), this.#port.wallClockMs()));
   }
 
   /** Issues an API call; resolves with the machine's result or rejects with its typed error. */
@@ -58,7 +60,7 @@ export class NodeRuntime {
     const promise = new Promise<T>((resolve, reject) => {
       this.#requests.set(req, { resolve: resolve as (v: unknown) => void, reject });
     });
-    this.#dispatch(this.#machine.handle({ type: 'command', req, command }, this.#port.nowMs()));
+    this.#dispatch(this.#machine.handle({ type: 'command', req, command }, this.#port.nowMs(), this.#port.wallClockMs()));
     return promise;
   }
 

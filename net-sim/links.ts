@@ -3,7 +3,7 @@ import type { LinkId } from '../core/node/io.ts';
 import { assert } from '../core/util/assert.ts';
 import type { Rng } from '../core/util/rng.ts';
 import { CloseCode } from '../core/wire/close-codes.ts';
-import type { FaultPlan } from './fault-plan.ts';
+import type { FaultPlan, StressPlan } from './fault-plan.ts';
 import type { SimNode } from './sim-node.ts';
 import type { Trace } from './trace.ts';
 
@@ -13,7 +13,15 @@ export interface LinkHost {
   schedule(atMs: number, run: () => void): void;
   readonly trace: Trace;
   nodeAt(location: string): SimNode | undefined;
+  /** A reliable link broke its contract (only possible with a planted bug). */
+  violate(message: string): void;
 }
+
+/**
+ * Bugs that can be planted in the wire model to prove the link-integrity check catches
+ * them: reliable links that reorder or duplicate frames without the stress mode's consent.
+ */
+export type PlantedWireBug = 'reorder' | 'duplicate';
 
 type Item = { readonly atMs: number; readonly seq: number; readonly body: Uint8Array } | { readonly atMs: number; readonly seq: number; readonly close: { code: number; reason: string } };
 
@@ -81,10 +89,13 @@ export class LinkModel {
   /** Links closed because a checker-visible fault broke them. */
   lost = 0;
 
-  constructor(host: LinkHost, rng: Rng, plan: FaultPlan) {
+  readonly #plantedBug: PlantedWireBug | undefined;
+
+  constructor(host: LinkHost, rng: Rng, plan: FaultPlan, plantedBug?: PlantedWireBug) {
     this.#host = host;
     this.#rng = rng;
     this.#plan = plan;
+    this.#plantedBug = plantedBug;
   }
 
   // ---- topology ----------------------------------------------------------------------
@@ -249,21 +260,28 @@ export class LinkModel {
 
   #enqueue(link: SimLink, dir: 0 | 1, what: { body: Uint8Array } | { close: { code: number; reason: string } }): void {
     const now = this.#host.nowMs;
-    const stress = this.#plan.stress;
     const jitter = this.#plan.jitterMsMax > 0 ? Math.floor(this.#rng.float() * (this.#plan.jitterMsMax + 1)) : 0;
     let atMs = Math.max(now + this.#oneWayMs(link, dir) + jitter, link.lastArrivalMs[dir]);
+    const stress = this.#plan.stress ?? this.#plantedStress();
+    let duplicate = false;
     if (stress && 'body' in what) {
       if (this.#rng.float() < stress.lossProbability) return;
-      if (this.#rng.float() < stress.reorderProbability) atMs = now + this.#oneWayMs(link, dir) + Math.floor(this.#rng.float() * 50);
+      // A reordered frame skips the FIFO floor: it may overtake frames sent before it.
+      if (this.#rng.float() < stress.reorderProbability) atMs = now + Math.floor(this.#rng.float() * 2 * this.#oneWayMs(link, dir));
+      duplicate = this.#rng.float() < stress.duplicateProbability;
     }
     link.lastArrivalMs[dir] = Math.max(link.lastArrivalMs[dir], atMs);
     const seq = ++link.sentSeq[dir];
     const item: Item = 'body' in what ? { atMs, seq, body: what.body } : { atMs, seq, close: what.close };
     this.#insert(link.queues[dir], item);
     this.#schedulePump(link, dir, atMs);
-    if (stress && 'body' in what && this.#rng.float() < stress.duplicateProbability) {
-      this.#insert(link.queues[dir], { atMs, seq, body: what.body });
-    }
+    if (duplicate) this.#insert(link.queues[dir], item);
+  }
+
+  #plantedStress(): StressPlan | undefined {
+    if (this.#plantedBug === 'reorder') return { lossProbability: 0, duplicateProbability: 0, reorderProbability: 0.05 };
+    if (this.#plantedBug === 'duplicate') return { lossProbability: 0, duplicateProbability: 0.05, reorderProbability: 0 };
+    return undefined;
   }
 
   /** Keeps a queue ordered by arrival time; only stress mode ever inserts out of order. */
@@ -288,7 +306,12 @@ export class LinkModel {
       }
       if (link.blockedSinceMs !== undefined) return; // held back until the path heals
       const item = queue.shift() as Item;
-      link.deliveredSeq[dir] = item.seq;
+      // The reliable-link contract: each direction delivers 1, 2, 3, ... with no gap, no
+      // repeat, no reordering. Only the stress mode may break it, on purpose.
+      if (item.seq !== link.deliveredSeq[dir] + 1 && !this.#plan.stress) {
+        this.#host.violate(`reliable link L${link.id} n${link.ends[dir].node.index}>n${link.ends[to].node.index} delivered #${item.seq} after #${link.deliveredSeq[dir]}`);
+      }
+      link.deliveredSeq[dir] = Math.max(link.deliveredSeq[dir], item.seq);
       const receiver = link.ends[to];
       if (!link.alive(to)) continue; // the receiving end is gone; QUIC drops it with the connection
       if ('close' in item) {

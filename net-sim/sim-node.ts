@@ -8,6 +8,9 @@ import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
 import type { Rng } from '../core/util/rng.ts';
 
+/** Virtual time 0 on every node's clock: 2026-01-01T00:00:00Z. */
+export const SIM_EPOCH_MS = 1_767_225_600_000;
+
 /** What a simulated node needs from the simulation around it. */
 export interface SimHost {
   readonly nowMs: number;
@@ -45,8 +48,12 @@ export class SimNode implements NodeBackend {
   #incarnation = 0;
   #up = false;
   #closed = false;
-  /** This node's clock minus true time (skew and jumps). */
-  clockOffsetMs = 0;
+  /**
+   * This node's wall clock minus virtual time: the simulated epoch plus skew and jumps.
+   * Wall clocks read like real ones (ms since 1970), so signed timestamps look real.
+   * Skew and jumps move only the wall clock; timers and timeouts run on the monotonic one.
+   */
+  clockOffsetMs = SIM_EPOCH_MS;
 
   constructor(config: SimNodeConfig, host: SimHost) {
     this.#config = config;
@@ -70,8 +77,8 @@ export class SimNode implements NodeBackend {
     return this.#closed;
   }
 
-  /** The node's own clock. */
-  get localNowMs(): number {
+  /** The node's wall clock. Its monotonic clock is virtual time itself. */
+  get wallClockMs(): number {
     return this.#host.nowMs + this.clockOffsetMs;
   }
 
@@ -93,7 +100,8 @@ export class SimNode implements NodeBackend {
     const node = this;
     const host = this.#host;
     const port: DriverPort = {
-      nowMs: () => node.localNowMs,
+      nowMs: () => host.nowMs,
+      wallClockMs: () => node.wallClockMs,
       perform: (output) => host.perform(node, output),
       observe: (event) => host.observe(node, event),
       onAppWork: () => host.appWork(),

@@ -10,10 +10,10 @@ import type { Checker, CheckerView, Violation } from './checker.ts';
 import { describeEvent } from './describe.ts';
 import { EventQueue } from './event-queue.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
-import { LinkModel } from './links.ts';
+import { LinkModel, type PlantedWireBug } from './links.ts';
 import { Nemesis } from './nemesis.ts';
 import { rngStream } from './rng.ts';
-import { type SimHost, SimNode } from './sim-node.ts';
+import { SIM_EPOCH_MS, type SimHost, SimNode } from './sim-node.ts';
 import { Trace } from './trace.ts';
 
 export interface SimulationOptions {
@@ -29,6 +29,8 @@ export interface SimulationOptions {
   readonly keepTrace?: boolean;
   /** Stop with SimulationLimitError after this many events. @default 50_000_000 */
   readonly maxEvents?: number;
+  /** Test-only: make reliable links misbehave, to show the link-integrity check fails. */
+  readonly plantedWireBug?: PlantedWireBug;
 }
 
 export interface SimNodeOptions {
@@ -93,9 +95,11 @@ export class Simulation {
         schedule: (atMs, run) => this.#schedule(atMs, run),
         trace: this.#trace,
         nodeAt: (location) => this.#byLocation.get(location),
+        violate: (message) => this.#view.violate('reliable-links', message),
       },
       rngStream(this.seed, 'network'),
       this.plan,
+      options.plantedWireBug,
     );
     if (this.plan.nemesis) {
       this.nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
@@ -291,7 +295,7 @@ export class Simulation {
 
   /** Sets a node's clock to true time + `ms`. */
   skewClock(net: Network, ms: number): void {
-    this.#setClockOffset(this.#node(net), ms, 'skew');
+    this.#setClockOffset(this.#node(net), SIM_EPOCH_MS + ms, 'skew');
   }
 
   /** Moves a node's clock by `ms` (either sign) at once. */
@@ -331,7 +335,7 @@ export class Simulation {
       },
       crashNode: (node: SimNode) => this.#crashNode(node),
       restartNode: (node: SimNode) => this.#restartNode(node),
-      setClockOffset: (node: SimNode, ms: number, label: string) => this.#setClockOffset(node, ms, label),
+      setClockOffset: (node: SimNode, ms: number, label: string) => this.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label),
       setSlow: (a: SimNode, b: SimNode, factor: number | undefined) => {
         this.#links.setSlow(a, b, factor);
         this.#trace.record(this.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
@@ -360,7 +364,7 @@ export class Simulation {
 
   #setClockOffset(node: SimNode, offsetMs: number, label: string): void {
     node.clockOffsetMs = offsetMs;
-    this.#trace.record(this.#nowMs, `fault clock-${label} n${node.index} offset=${offsetMs}`);
+    this.#trace.record(this.#nowMs, `fault clock-${label} n${node.index} offset=${offsetMs - SIM_EPOCH_MS}`);
   }
 
   // ---- driving the machines ----------------------------------------------------------
@@ -381,9 +385,9 @@ export class Simulation {
         const generation = this.#events;
         node.timers.set(output.timer, generation);
         const incarnation = node.incarnation;
-        // The node asked for a time on its own clock; convert to true time now. A later
-        // clock jump does not move it, as with a real monotonic timer.
-        this.#schedule(output.atMs - node.clockOffsetMs, () => {
+        // Timers run on the monotonic clock, which is virtual time: wall-clock skew and
+        // jumps do not move them, as with real timers.
+        this.#schedule(output.atMs, () => {
           if (node.incarnation !== incarnation || node.timers.get(output.timer) !== generation) return;
           node.timers.delete(output.timer);
           this.#trace.record(this.#nowMs, `timer n${node.index} T${output.timer}`);

@@ -53,7 +53,8 @@ export class NodeMachine {
   readonly #maxFrameBytes: number;
   readonly #handshakeTimeoutMs: number;
   #outputs: NodeOutput[] = [];
-  #nowMs = 0;
+  #nowMs = Number.NEGATIVE_INFINITY;
+  #wallClockMs = 0;
   #nextLink = 1;
   #nextTimer = 1;
   #shutDown = false;
@@ -84,10 +85,16 @@ export class NodeMachine {
     return this.#maxFrameBytes;
   }
 
-  /** Handles one input at `nowMs` (this node's clock) and returns the outputs, in order. */
-  handle(input: NodeInput, nowMs: number): NodeOutput[] {
-    assert(nowMs >= 0 && Number.isFinite(nowMs), 'now must be a finite time');
+  /**
+   * Handles one input and returns the outputs, in order. `nowMs` is the node's monotonic
+   * clock (timeouts, RTTs, timers); `wallClockMs` is its wall clock (ms since 1970; may be
+   * skewed or jump; used only for timestamps other nodes will read).
+   */
+  handle(input: NodeInput, nowMs: number, wallClockMs: number = nowMs): NodeOutput[] {
+    assert(Number.isFinite(nowMs) && Number.isFinite(wallClockMs), 'clocks must read finite times');
+    assert(nowMs >= this.#nowMs, `monotonic clock went back from ${this.#nowMs} to ${nowMs}`);
     this.#nowMs = nowMs;
+    this.#wallClockMs = wallClockMs;
     switch (input.type) {
       case 'linkOpened':
         this.#onLinkOpened(input.link);
@@ -328,6 +335,9 @@ export class NodeMachine {
     return {
       get nowMs() {
         return node.#nowMs;
+      },
+      get wallClockMs() {
+        return node.#wallClockMs;
       },
       rng: config.rng,
       peerId: node.peerId,

@@ -30,8 +30,10 @@ export type LinkDown =
  * Calls are synchronous and pure; the node drains the outputs after the input is handled.
  */
 export interface NodeContext {
-  /** This node's clock, passed in with the input being handled. */
+  /** Monotonic clock, ms, passed in with the input: for timers, timeouts and RTTs. */
   readonly nowMs: number;
+  /** Wall clock, ms since 1970, passed in with the input: may be skewed or jump; only for timestamps. */
+  readonly wallClockMs: number;
   readonly rng: Rng;
   readonly peerId: PeerId;
   readonly networkId: NetworkId;

@@ -1,0 +1,7 @@
+import { pingMesh } from './ping-mesh.ts';
+import type { Scenario } from './scenario.ts';
+
+export type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
+
+/** Every scenario the CLI can run, by name. */
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([[pingMesh.name, pingMesh]]);

@@ -1,0 +1,57 @@
+import type { Violation } from '../net-sim/checker.ts';
+import type { FaultPlan } from '../net-sim/fault-plan.ts';
+import type { PlantedWireBug } from '../net-sim/links.ts';
+
+/** How a scenario run is parameterised from the CLI or a test. */
+export interface ScenarioOptions {
+  readonly seed: number;
+  /** Node count; each scenario has its own default. */
+  readonly nodes?: number;
+  /** @default 'swarm' */
+  readonly faults?: 'none' | 'swarm';
+  /** Keep trace lines (for `--trace FILE`). */
+  readonly keepTrace?: boolean;
+  /** Named planted bugs (`--plant-bug`), to show the checkers catch them. */
+  readonly plantedBugs?: readonly string[];
+}
+
+/** The outcome of one run: the CLI prints it as JSON. */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violations: readonly Violation[];
+  readonly traceHash: string;
+  readonly simulatedMs: number;
+  readonly wallMs: number;
+  readonly events: number;
+  readonly messages: number;
+  readonly nodes: number;
+  readonly plan: FaultPlan;
+  /** Scenario-specific figures. */
+  readonly details: Record<string, unknown>;
+  /** Trace lines when asked for. */
+  readonly trace?: readonly string[];
+}
+
+/** A named, seeded scenario: workload + fault plan + invariants. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly defaultNodes: number;
+  /** Planted bugs this scenario understands, with what each does. */
+  readonly plantedBugs: Readonly<Record<string, string>>;
+  run(options: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+/** Splits planted-bug names into wire bugs and the rest; unknown names are an error. */
+export function wireBugOf(bugs: readonly string[] | undefined): PlantedWireBug | undefined {
+  if (bugs?.includes('wire-reorder')) return 'reorder';
+  if (bugs?.includes('wire-duplicate')) return 'duplicate';
+  return undefined;
+}
+
+export const WIRE_BUGS = {
+  'wire-reorder': 'the simulated network reorders frames on reliable links',
+  'wire-duplicate': 'the simulated network duplicates frames on reliable links',
+} as const;
