@@ -233,7 +233,7 @@ export class LinkModel {
     if (!link) return;
     const end = link.endOf(from);
     link.ends[end].open = false;
-    this.#byEnd.get(from)?.delete(linkId);
+    this.#unregister(from, linkId, link);
     if (link.state === 'dialing') {
       link.state = 'closed';
       return;
@@ -249,8 +249,7 @@ export class LinkModel {
     for (const link of mine.values()) {
       const end = link.endOf(node);
       link.ends[end].open = false;
-      link.queues[0].length = 0;
-      link.queues[1].length = 0;
+      this.#discardQueued(link);
       if (link.state !== 'open') continue;
       const other = (1 - end) as 0 | 1;
       if (link.ends[other].open) this.#host.schedule(this.#host.nowMs + this.#plan.idleTimeoutMs, () => this.#lose(link, 'peer stopped answering'));
@@ -313,11 +312,15 @@ export class LinkModel {
       }
       link.deliveredSeq[dir] = Math.max(link.deliveredSeq[dir], item.seq);
       const receiver = link.ends[to];
-      if (!link.alive(to)) continue; // the receiving end is gone; QUIC drops it with the connection
+      if (!link.alive(to)) {
+        // The receiving end is gone; QUIC drops the data with the connection.
+        if ('close' in item) this.#dropLink(link);
+        continue;
+      }
       if ('close' in item) {
         link.state = 'closed';
         receiver.open = false;
-        this.#byEnd.get(receiver.node)?.delete(receiver.linkId);
+        this.#unregister(receiver.node, receiver.linkId, link);
         this.#links.delete(link);
         this.#host.trace.record(now, `closed n${receiver.node.index}/${receiver.linkId} L${link.id} code=${item.close.code}`);
         receiver.node.input({ type: 'linkClosed', link: receiver.linkId, code: item.close.code, reason: item.close.reason });
@@ -342,11 +345,10 @@ export class LinkModel {
     link.state = 'closed';
     this.#links.delete(link);
     this.lost++;
-    link.queues[0].length = 0;
-    link.queues[1].length = 0;
+    this.#discardQueued(link);
     for (const end of [0, 1] as const) {
       const e = link.ends[end];
-      this.#byEnd.get(e.node)?.delete(e.linkId);
+      this.#unregister(e.node, e.linkId, link);
       if (!link.alive(end)) continue;
       e.open = false;
       this.#host.trace.record(this.#host.nowMs, `lost n${e.node.index}/${e.linkId} L${link.id} ${reason}`);
@@ -354,10 +356,27 @@ export class LinkModel {
     }
   }
 
+  /** Frames in flight die with the connection; account for them so sequence checks stay exact. */
+  #discardQueued(link: SimLink): void {
+    for (const dir of [0, 1] as const) {
+      link.queues[dir].length = 0;
+      link.deliveredSeq[dir] = link.sentSeq[dir];
+    }
+  }
+
   #dropLink(link: SimLink): void {
     link.state = 'closed';
     this.#links.delete(link);
-    for (const e of link.ends) if (e.linkId >= 0) this.#byEnd.get(e.node)?.delete(e.linkId);
+    for (const e of link.ends) this.#unregister(e.node, e.linkId, link);
+  }
+
+  /**
+   * Link ids restart at 1 when a node restarts, so an id may name a link of an earlier
+   * incarnation: only remove the entry if it still points at this link.
+   */
+  #unregister(node: SimNode, linkId: LinkId, link: SimLink): void {
+    const mine = this.#byEnd.get(node);
+    if (mine?.get(linkId) === link) mine.delete(linkId);
   }
 
   #registerEnd(node: SimNode, linkId: LinkId, link: SimLink): void {

@@ -1,0 +1,125 @@
+import { writeFileSync } from 'node:fs';
+import { scenarios } from '../../scenarios/index.ts';
+import type { Scenario, ScenarioOptions, ScenarioResult } from '../../scenarios/scenario.ts';
+import { UsageError, parseArgs, parseInteger, parseSeedRange } from './args.ts';
+
+const RUN_FLAGS = { seed: 'string', nodes: 'string', json: 'boolean', trace: 'string', faults: 'string', 'plant-bug': 'strings' } as const;
+const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faults: 'string', 'plant-bug': 'strings' } as const;
+
+export const SIM_USAGE = `Usage:
+  mosaik sim list
+  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none] [--json] [--trace FILE] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none] [--json] [--plant-bug NAME]...
+
+Exit code: 0 when every run holds its invariants, 1 on any violation, 2 on a usage error.`;
+
+/** Runs `mosaik sim ...`; returns the process exit code. */
+export async function simCommand(argv: readonly string[], out: (line: string) => void): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'list':
+      for (const s of scenarios.values()) {
+        out(`${s.name}  (default ${s.defaultNodes} nodes)  ${s.description}`);
+        for (const [bug, what] of Object.entries(s.plantedBugs)) out(`    --plant-bug ${bug}: ${what}`);
+      }
+      return 0;
+    case 'run':
+      return runOne(rest, out);
+    case 'campaign':
+      return campaign(rest, out);
+    default:
+      throw new UsageError(verb ? `unknown sim command '${verb}'` : 'missing sim command');
+  }
+}
+
+function scenarioOf(name: string | undefined): Scenario {
+  if (!name) throw new UsageError('missing scenario name (see `mosaik sim list`)');
+  const scenario = scenarios.get(name);
+  if (!scenario) throw new UsageError(`unknown scenario '${name}'; known: ${[...scenarios.keys()].join(', ')}`);
+  return scenario;
+}
+
+function commonOptions(scenario: Scenario, flags: { nodes?: string; faults?: string; 'plant-bug'?: string[] }): Omit<ScenarioOptions, 'seed'> {
+  const nodes = parseInteger(flags.nodes, '--nodes', 1);
+  const faults = flags.faults ?? 'swarm';
+  if (faults !== 'swarm' && faults !== 'none') throw new UsageError(`--faults must be swarm or none, got '${faults}'`);
+  const plantedBugs = flags['plant-bug'] ?? [];
+  for (const bug of plantedBugs) {
+    if (!Object.hasOwn(scenario.plantedBugs, bug)) throw new UsageError(`${scenario.name} has no planted bug '${bug}'; known: ${Object.keys(scenario.plantedBugs).join(', ')}`);
+  }
+  return { ...(nodes !== undefined && { nodes }), faults, plantedBugs };
+}
+
+/** The command that replays one run exactly. */
+export function replayCommand(scenario: string, seed: number, options: Omit<ScenarioOptions, 'seed'>): string {
+  const parts = ['npx mosaik sim run', scenario, '--seed', String(seed)];
+  if (options.nodes !== undefined) parts.push('--nodes', String(options.nodes));
+  if (options.faults && options.faults !== 'swarm') parts.push('--faults', options.faults);
+  for (const bug of options.plantedBugs ?? []) parts.push('--plant-bug', bug);
+  return parts.join(' ');
+}
+
+async function runOne(argv: readonly string[], out: (line: string) => void): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, RUN_FLAGS);
+  const scenario = scenarioOf(positionals[0]);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const seed = parseInteger(flags.seed, '--seed');
+  if (seed === undefined) throw new UsageError('--seed N is required');
+  const options = commonOptions(scenario, flags);
+  const result = await scenario.run({ ...options, seed, keepTrace: flags.trace !== undefined });
+  if (flags.trace !== undefined) writeFileSync(flags.trace, `${(result.trace ?? []).join('\n')}\n`);
+  const { trace: _trace, ...printable } = result;
+  if (flags.json) {
+    out(JSON.stringify(printable));
+  } else {
+    out(summaryLine(result));
+    for (const v of result.violations) out(`  violation [${v.checker}] at ${v.atMs} ms: ${v.message}`);
+    if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
+  }
+  return result.ok ? 0 : 1;
+}
+
+function summaryLine(r: ScenarioResult): string {
+  return `${r.scenario} seed=${r.seed} ${r.ok ? 'ok' : `FAILED (${r.violations.length} violations)`} simulated=${r.simulatedMs}ms wall=${r.wallMs}ms events=${r.events} messages=${r.messages} trace=${r.traceHash.slice(0, 16)}`;
+}
+
+async function campaign(argv: readonly string[], out: (line: string) => void): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, CAMPAIGN_FLAGS);
+  const scenario = scenarioOf(positionals[0]);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const { from, to } = parseSeedRange(flags.seeds);
+  const options = commonOptions(scenario, flags);
+  const wallStart = performance.now();
+  const failures: { seed: number; violations: ScenarioResult['violations']; replay: string }[] = [];
+  let simulatedMs = 0;
+  let events = 0;
+  let messages = 0;
+  for (let seed = from; seed <= to; seed++) {
+    const result = await scenario.run({ ...options, seed });
+    simulatedMs += result.simulatedMs;
+    events += result.events;
+    messages += result.messages;
+    if (!result.ok) failures.push({ seed, violations: result.violations, replay: replayCommand(scenario.name, seed, options) });
+    if (!flags.json) {
+      out(summaryLine(result));
+      if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
+    }
+  }
+  const runs = to - from + 1;
+  const summary = {
+    scenario: scenario.name,
+    seeds: `${from}-${to}`,
+    runs,
+    passed: runs - failures.length,
+    failed: failures.length,
+    violations: failures.reduce((n, f) => n + f.violations.length, 0),
+    failures,
+    simulatedMs,
+    wallMs: Math.round(performance.now() - wallStart),
+    events,
+    messages,
+  };
+  if (flags.json) out(JSON.stringify(summary));
+  else out(`campaign ${scenario.name} seeds ${from}-${to}: ${summary.passed} passed, ${summary.failed} failed (${summary.wallMs} ms wall)`);
+  return failures.length === 0 ? 0 : 1;
+}
