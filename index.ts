@@ -2,24 +2,26 @@
  * mosaik: the production entry point. `Network.create` starts a node on a real QUIC
  * network; `mosaik/sim` gives the same `Network` inside the deterministic simulator.
  */
-export { Network } from './api/network.ts';
+
 export type { PingOptions } from './api/network.ts';
+export { Network } from './api/network.ts';
+export type { GroupId, NetworkId, PeerAddr, PingResult, StoreId, StreamId, Tag } from './core/index.ts';
 export {
+  CloseCode,
   ClosedError,
   ConnectError,
+  closeCodeName,
   DecodeError,
   Digest,
+  formatPeerAddr,
   InvalidArgumentError,
   LinkClosedError,
   MosaikError,
   NodeDownError,
   OversizedError,
   PeerId,
+  parsePeerAddr,
   SecretKey,
   TimeoutError,
-  CloseCode,
-  closeCodeName,
-  formatPeerAddr,
-  parsePeerAddr,
 } from './core/index.ts';
-export type { GroupId, NetworkId, PeerAddr, PingResult, StoreId, StreamId, Tag } from './core/index.ts';
+export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';

@@ -1,9 +1,10 @@
 import { InvalidArgumentError } from '../core/errors.ts';
-import type { NetworkId } from '../core/identity/digest.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeCommand } from '../core/node/io.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
+import type { CreateNetworkOptions } from '../net-real/options.ts';
 
 /** What a driver provides behind a `Network` handle. */
 export interface NodeBackend {
@@ -27,6 +28,16 @@ export interface PingOptions {
  */
 export class Network {
   readonly #backend: NodeBackend;
+
+  /**
+   * Starts a node on a real QUIC network, listening on `options.listen` (127.0.0.1, any free
+   * port, by default). The driver is loaded on first use, so code that only simulates never
+   * loads the native QUIC module.
+   */
+  static async create(options: CreateNetworkOptions): Promise<Network> {
+    const { createRealNode } = await import('../net-real/index.ts');
+    return new Network(await createRealNode(options));
+  }
 
   /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
   constructor(backend: NodeBackend) {
@@ -54,7 +65,8 @@ export class Network {
     const addr = typeof target === 'string' ? parsePeerAddr(target) : target;
     if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
     const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
-    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`));
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+      return Promise.reject(new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`));
     return this.#backend.request<PingResult>({ to: 'ping', cmd: { peer: addr.peer, addrs: [addr.location], timeoutMs } });
   }
 

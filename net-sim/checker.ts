@@ -1,5 +1,5 @@
-import type { NodeEvent } from '../core/node/io.ts';
 import type { Network } from '../api/network.ts';
+import type { NodeEvent } from '../core/node/io.ts';
 
 /** A broken invariant, with the virtual time it was seen. */
 export interface Violation {

@@ -1,4 +1,4 @@
-import { type Rng, intBetween } from '../core/util/rng.ts';
+import { intBetween, type Rng } from '../core/util/rng.ts';
 
 /** Faults the nemesis can inject while a scenario's safety phase runs. */
 export const FAULT_KINDS = ['partition-halves', 'partition-oneway', 'isolate', 'crash', 'clock-skew', 'clock-jump', 'slow-link'] as const;

@@ -2,10 +2,11 @@
  * mosaik/sim: the deterministic simulator. `new Simulation({ seed })`, then `sim.node()`
  * for each node: each is the same `Network` production code uses.
  */
-export { Simulation, SimulationLimitError, SimulationStalledError } from './simulation.ts';
-export type { SimNodeOptions, SimulationOptions } from './simulation.ts';
-export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
-export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan.ts';
-export type { Checker, CheckerView, Violation } from './checker.ts';
-export { rngStream } from './rng.ts';
+
 export { Network } from '../api/network.ts';
+export type { Checker, CheckerView, Violation } from './checker.ts';
+export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan.ts';
+export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
+export { rngStream } from './rng.ts';
+export type { SimNodeOptions, SimulationOptions } from './simulation.ts';
+export { Simulation, SimulationLimitError, SimulationStalledError } from './simulation.ts';

@@ -23,7 +23,9 @@ export interface LinkHost {
  */
 export type PlantedWireBug = 'reorder' | 'duplicate';
 
-type Item = { readonly atMs: number; readonly seq: number; readonly body: Uint8Array } | { readonly atMs: number; readonly seq: number; readonly close: { code: number; reason: string } };
+type Item =
+  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array }
+  | { readonly atMs: number; readonly seq: number; readonly close: { code: number; reason: string } };
 
 /** One end of a link: which node, its link id there, and the incarnation it belongs to. */
 interface End {
@@ -177,7 +179,13 @@ export class LinkModel {
     const host = this.#host;
     const now = host.nowMs;
     const target = this.#resolve(addrs);
-    const link = target ? new SimLink(this.#nextLink++, { node: from, linkId, incarnation: from.incarnation, open: true }, { node: target, linkId: -1, incarnation: target.incarnation, open: true }) : undefined;
+    const link = target
+      ? new SimLink(
+          this.#nextLink++,
+          { node: from, linkId, incarnation: from.incarnation, open: true },
+          { node: target, linkId: -1, incarnation: target.incarnation, open: true },
+        )
+      : undefined;
     host.trace.record(now, `dial n${from.index}/${linkId} -> ${target ? `n${target.index}` : addrs.join(',')}`);
     const incarnation = from.incarnation;
     const fail = (atMs: number, reason: 'timeout' | 'unreachable' | 'peer-mismatch', detail: string) =>
@@ -224,7 +232,7 @@ export class LinkModel {
 
   send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
     const link = this.#byEnd.get(from)?.get(linkId);
-    if (!link || link.state !== 'open') return; // not yet open on the wire or already gone
+    if (link?.state !== 'open') return; // not yet open on the wire or already gone
     this.#enqueue(link, link.endOf(from), { body });
   }
 
@@ -308,7 +316,9 @@ export class LinkModel {
       // The reliable-link contract: each direction delivers 1, 2, 3, ... with no gap, no
       // repeat, no reordering. Only the stress mode may break it, on purpose.
       if (item.seq !== link.deliveredSeq[dir] + 1 && !this.#plan.stress) {
-        this.#host.violate(`reliable link L${link.id} n${link.ends[dir].node.index}>n${link.ends[to].node.index} delivered #${item.seq} after #${link.deliveredSeq[dir]}`);
+        this.#host.violate(
+          `reliable link L${link.id} n${link.ends[dir].node.index}>n${link.ends[to].node.index} delivered #${item.seq} after #${link.deliveredSeq[dir]}`,
+        );
       }
       link.deliveredSeq[dir] = Math.max(link.deliveredSeq[dir], item.seq);
       const receiver = link.ends[to];

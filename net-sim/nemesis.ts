@@ -1,4 +1,4 @@
-import { type Rng, intBetween } from '../core/util/rng.ts';
+import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { FaultKind, NemesisPlan } from './fault-plan.ts';
 import type { SimNode } from './sim-node.ts';
 

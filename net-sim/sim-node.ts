@@ -1,8 +1,8 @@
 import type { NodeBackend } from '../api/network.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import { ClosedError, NodeDownError } from '../core/errors.ts';
-import type { NetworkId } from '../core/identity/digest.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
@@ -97,13 +97,12 @@ export class SimNode implements NodeBackend {
       storage: this.storage,
       incarnation: this.#incarnation,
     });
-    const node = this;
     const host = this.#host;
     const port: DriverPort = {
       nowMs: () => host.nowMs,
-      wallClockMs: () => node.wallClockMs,
-      perform: (output) => host.perform(node, output),
-      observe: (event) => host.observe(node, event),
+      wallClockMs: () => this.wallClockMs,
+      perform: (output) => host.perform(this, output),
+      observe: (event) => host.observe(this, event),
       onAppWork: () => host.appWork(),
     };
     this.#runtime = new NodeRuntime(machine, port);

@@ -1,6 +1,6 @@
 import type { NetworkId } from '../identity/digest.ts';
 import type { SecretKey } from '../identity/keys.ts';
-import { type PlantedPingBugs, PingSubsystem } from '../ping/ping.ts';
+import { PingSubsystem, type PlantedPingBugs } from '../ping/ping.ts';
 import type { Rng } from '../util/rng.ts';
 import { NodeMachine } from './node.ts';
 

@@ -142,7 +142,15 @@ export class NodeMachine {
     if (!state) return;
     assert(state.phase === 'dialing', `linkFailed for link ${id} in phase ${state.phase}`);
     this.#links.delete(id);
-    this.#emit({ type: 'link.down', link: id, peer: state.info.peer, protocol: state.info.protocol, code: CloseCode.LinkLost, reason: `${reason}: ${detail}`, by: 'transport' });
+    this.#emit({
+      type: 'link.down',
+      link: id,
+      peer: state.info.peer,
+      protocol: state.info.protocol,
+      code: CloseCode.LinkLost,
+      reason: `${reason}: ${detail}`,
+      by: 'transport',
+    });
     state.owner.onLinkDown(this.#context(state.owner), state.info, { kind: 'failed', reason, detail });
   }
 
@@ -355,7 +363,7 @@ export class NodeMachine {
       },
       send(link, message): MosaikError | undefined {
         const state = node.#links.get(link);
-        if (!state || state.phase !== 'up') return new ClosedError(`link ${link} is not up`);
+        if (state?.phase !== 'up') return new ClosedError(`link ${link} is not up`);
         assert(state.owner === sub, `${sub.name} sends on a link it does not own`);
         const body = state.codec.encode(message);
         if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);

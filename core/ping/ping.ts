@@ -4,8 +4,8 @@ import type { LinkId, RequestId, TimerId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
-import { Protocols } from '../wire/protocol.ts';
 import { s } from '../wire/index.ts';
+import { Protocols } from '../wire/protocol.ts';
 
 /**
  * Ping: the smallest protocol on the node contract, and the one the foundation proves the
@@ -151,7 +151,9 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     this.#outById.delete(link.id);
     this.#outByPeer.delete(peerHex);
     const error =
-      down.kind === 'failed' ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`) : new LinkClosedError(down.code, down.reason);
+      down.kind === 'failed'
+        ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
+        : new LinkClosedError(down.code, down.reason);
     for (const [id, pending] of [...this.#pending]) {
       if (pending.link === link.id) this.#fail(ctx, id, pending, error);
     }

@@ -32,9 +32,7 @@ export const CloseCode = {
 
 export type CloseCodeName = keyof typeof CloseCode;
 
-const names = new Map<number, CloseCodeName>(
-  Object.entries(CloseCode).map(([name, code]) => [code, name as CloseCodeName]),
-);
+const names = new Map<number, CloseCodeName>(Object.entries(CloseCode).map(([name, code]) => [code, name as CloseCodeName]));
 
 /** The name of a known code, or `Unknown(<n>)`. */
 export function closeCodeName(code: number): string {

@@ -1,6 +1,6 @@
+import type { DecodeErrorKind } from '../errors.ts';
 import { Digest } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
-import type { DecodeErrorKind } from '../errors.ts';
 
 /**
  * A schema maps one message type to and from its msgpack value, and checks the decoded value

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { scenarios } from '../../scenarios/index.ts';
 import type { Scenario, ScenarioOptions, ScenarioResult } from '../../scenarios/scenario.ts';
-import { UsageError, parseArgs, parseInteger, parseSeedRange } from './args.ts';
+import { parseArgs, parseInteger, parseSeedRange, UsageError } from './args.ts';
 
 const RUN_FLAGS = { seed: 'string', nodes: 'string', json: 'boolean', trace: 'string', faults: 'string', 'plant-bug': 'strings' } as const;
 const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faults: 'string', 'plant-bug': 'strings' } as const;
@@ -45,7 +45,8 @@ function commonOptions(scenario: Scenario, flags: { nodes?: string; faults?: str
   if (faults !== 'swarm' && faults !== 'none') throw new UsageError(`--faults must be swarm or none, got '${faults}'`);
   const plantedBugs = flags['plant-bug'] ?? [];
   for (const bug of plantedBugs) {
-    if (!Object.hasOwn(scenario.plantedBugs, bug)) throw new UsageError(`${scenario.name} has no planted bug '${bug}'; known: ${Object.keys(scenario.plantedBugs).join(', ')}`);
+    if (!Object.hasOwn(scenario.plantedBugs, bug))
+      throw new UsageError(`${scenario.name} has no planted bug '${bug}'; known: ${Object.keys(scenario.plantedBugs).join(', ')}`);
   }
   return { ...(nodes !== undefined && { nodes }), faults, plantedBugs };
 }
