@@ -286,7 +286,7 @@ export class LinkModel {
   }
 
   #plantedStress(): StressPlan | undefined {
-    if (this.#plantedBug === 'reorder') return { lossProbability: 0, duplicateProbability: 0, reorderProbability: 0.05 };
+    if (this.#plantedBug === 'reorder') return { lossProbability: 0, duplicateProbability: 0, reorderProbability: 0.5 };
     if (this.#plantedBug === 'duplicate') return { lossProbability: 0, duplicateProbability: 0.05, reorderProbability: 0 };
     return undefined;
   }

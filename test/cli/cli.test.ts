@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../tools/cli/main.ts';
+
+async function cli(...args: string[]): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await main(args, (line) => lines.push(line));
+  return { code, lines };
+}
+
+describe('mosaik sim', () => {
+  it('run --json prints one object with the documented fields', async () => {
+    const { code, lines } = await cli('sim', 'run', 'ping-mesh', '--seed', '7', '--json');
+    expect(code).toBe(0);
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0] as string);
+    for (const key of ['scenario', 'seed', 'ok', 'violations', 'traceHash', 'simulatedMs', 'wallMs', 'events', 'messages']) expect(result).toHaveProperty(key);
+    expect(result).toMatchObject({ scenario: 'ping-mesh', seed: 7, ok: true, violations: [] });
+    expect(result.traceHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('--trace writes the trace, one event per line', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mosaik-')), 'trace.txt');
+    const { code } = await cli('sim', 'run', 'ping-mesh', '--seed', '3', '--trace', file);
+    expect(code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^0 sim seed=3 /);
+    expect(lines.some((l) => / deliver L\d+ n\d+>n\d+ #\d+ \d+B$/.test(l))).toBe(true);
+  });
+
+  it('a violation exits 1 and prints the command that replays it', async () => {
+    const { code, lines } = await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--plant-bug', 'reply-twice');
+    expect(code).toBe(1);
+    expect(lines.join('\n')).toContain('replay: npx mosaik sim run ping-mesh --seed 1 --plant-bug reply-twice');
+  });
+
+  it('campaign --json aggregates and names the failing seeds with their replay commands', async () => {
+    const ok = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-3', '--json');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.lines[0] as string)).toMatchObject({ runs: 3, passed: 3, failed: 0, violations: 0, failures: [] });
+    const bad = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-2', '--plant-bug', 'reply-twice', '--json');
+    expect(bad.code).toBe(1);
+    const summary = JSON.parse(bad.lines[0] as string);
+    expect(summary.failures.map((f: { seed: number }) => f.seed)).toEqual([1, 2]);
+    expect(summary.failures[0].replay).toBe('npx mosaik sim run ping-mesh --seed 1 --plant-bug reply-twice');
+  });
+
+  it('usage errors exit 2', async () => {
+    expect((await cli('sim', 'run', 'ping-mesh')).code).toBe(2);
+    expect((await cli('sim', 'run', 'no-such-scenario', '--seed', '1')).code).toBe(2);
+    expect((await cli('sim', 'run', 'ping-mesh', '--seed', 'x')).code).toBe(2);
+    expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--bogus')).code).toBe(2);
+    expect((await cli('sim', 'campaign', 'ping-mesh', '--seeds', '5-1')).code).toBe(2);
+    expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--plant-bug', 'nope')).code).toBe(2);
+    expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--nodes', '1')).code).toBe(2);
+  });
+
+  it('the installed bin runs (tsx loader) and prints the same trace hash as in-process', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['tools/bin/mosaik.js', 'sim', 'run', 'ping-mesh', '--seed', '7', '--json'], {
+      timeout: 60_000,
+    });
+    const viaBin = JSON.parse(stdout);
+    const inProcess = JSON.parse((await cli('sim', 'run', 'ping-mesh', '--seed', '7', '--json')).lines[0] as string);
+    expect(viaBin.traceHash).toBe(inProcess.traceHash);
+  });
+});
