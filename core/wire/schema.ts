@@ -34,6 +34,7 @@ function typeOf(v: unknown): string {
   if (v === null) return 'null';
   if (v instanceof Uint8Array) return `bytes[${v.length}]`;
   if (Array.isArray(v)) return `array[${v.length}]`;
+  if (typeof v === 'string') return `string[${v.length}]`;
   if (typeof v === 'number') return `number ${v}`;
   return typeof v;
 }
@@ -82,7 +83,7 @@ export function str(opts: { maxLength: number }): Schema<string> {
     describe,
     decode(wire, path) {
       if (typeof wire !== 'string') fail('invalid', path, describe, wire);
-      if (wire.length > opts.maxLength) fail('oversized', path, describe, `string of ${wire.length}`);
+      if (wire.length > opts.maxLength) fail('oversized', path, describe, wire);
       return wire;
     },
     encode: (v) => v,
