@@ -1,0 +1,34 @@
+import type { NetworkId } from '../core/identity/digest.ts';
+import type { SecretKey } from '../core/identity/keys.ts';
+
+/** Options of `Network.create`: a node on a real QUIC network. */
+export interface CreateNetworkOptions {
+  /** The network to join: a name (hashed with `Digest.from`) or an id. Nodes on different networks refuse each other's links. */
+  readonly network: string | NetworkId;
+  /** This node's identity; a fresh random key when omitted. */
+  readonly secretKey?: SecretKey;
+  /** Where to accept QUIC connections. @default { host: '127.0.0.1', port: 0 } (port 0: any free port) */
+  readonly listen?: { readonly host?: string; readonly port?: number };
+  /** Largest frame body sent or accepted on a link. @default 8 MiB */
+  readonly maxFrameBytes?: number;
+  /** How long a link may take from transport-open to protocol-up (the link handshake). @default 5000 */
+  readonly handshakeTimeoutMs?: number;
+  /** QUIC transport tuning. */
+  readonly quic?: QuicOptions;
+  /**
+   * Called with unexpected internal errors (bugs, never network failures, which surface as
+   * typed errors on the calls they affect). @default logs to stderr
+   */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface QuicOptions {
+  /** A dial that has not completed the QUIC/TLS handshake by then fails with reason `timeout`. @default 5000 */
+  readonly handshakeTimeoutMs?: number;
+  /** Silence after which a connection counts as lost. @default 10000 */
+  readonly idleTimeoutMs?: number;
+  /** Keep-alive period; keep it well below the peers' idle timeout. @default 3000 */
+  readonly keepAliveIntervalMs?: number;
+  /** Links (streams) a peer may have open at once on one connection. @default 1024 */
+  readonly maxStreamsPerConnection?: number;
+}

@@ -1,0 +1,159 @@
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { NodeBackend } from '../api/network.ts';
+import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
+import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
+import { formatPeerAddr } from '../core/identity/address.ts';
+import { Digest, type NetworkId } from '../core/identity/digest.ts';
+import { type PeerId, SecretKey } from '../core/identity/keys.ts';
+import { createNodeMachine } from '../core/node/compose.ts';
+import type { NodeCommand, NodeInput } from '../core/node/io.ts';
+import type { CreateNetworkOptions } from './options.ts';
+import { loadQuic } from './quic/napi.ts';
+import { QuicTransport } from './quic-transport.ts';
+import { CryptoRng } from './rng.ts';
+import { RealTimers } from './timers.ts';
+
+/** How long `close()` waits for peers to acknowledge our close frames before cutting connections. */
+const CLOSE_GRACE_MS = 500;
+
+/**
+ * The node's monotonic clock (timers, timeouts, RTTs): sub-ms resolution, never steps back,
+ * so RTTs below 1 ms stay measurable and a wall-clock step cannot stretch a timeout.
+ */
+function nowMs(): number {
+  return performance.now();
+}
+
+/** The node's wall clock, ms since 1970, for timestamps other nodes read. */
+function wallClockMs(): number {
+  return Date.now();
+}
+
+function defaultOnError(error: unknown): void {
+  console.error('mosaik: internal error in the QUIC driver:', error);
+}
+
+/** Starts a node on a real QUIC network: the production driver behind `Network.create`. */
+export async function createRealNode(options: CreateNetworkOptions): Promise<NodeBackend> {
+  const host = options.listen?.host ?? '127.0.0.1';
+  const port = options.listen?.port ?? 0;
+  if (isIP(host) === 0) throw new InvalidArgumentError(`listen.host must be an IP address, got '${host}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError(`listen.port must be 0..65535, got ${port}`);
+  const native = await loadQuic();
+  const rng = new CryptoRng();
+  const secretKey = options.secretKey ?? SecretKey.generate(rng);
+  const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
+  const onError = options.onError ?? defaultOnError;
+  const machine = createNodeMachine({
+    secretKey,
+    networkId,
+    rng,
+    ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
+    ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+  });
+
+  // The runtime, the timers and the transport feed each other; `runtime` is set before any
+  // input can arrive (inputs only come from callbacks).
+  let runtime: NodeRuntime | undefined;
+  const feed = (input: NodeInput) => runtime?.input(input);
+  const timers = new RealTimers(nowMs, (timer) => {
+    try {
+      feed({ type: 'timer', timer });
+    } catch (error) {
+      onError(error);
+    }
+  });
+  const quic = options.quic ?? {};
+  let transport: QuicTransport;
+  try {
+    transport = QuicTransport.listen(
+      native,
+      {
+        secretKey,
+        host,
+        port,
+        maxFrameBytes: machine.maxFrameBytes,
+        handshakeTimeoutMs: quic.handshakeTimeoutMs ?? 5_000,
+        idleTimeoutMs: quic.idleTimeoutMs ?? 10_000,
+        keepAliveIntervalMs: quic.keepAliveIntervalMs ?? 3_000,
+        maxStreamsPerConnection: quic.maxStreamsPerConnection ?? 1_024,
+      },
+      { input: feed, allocateLinkId: () => machine.allocateLinkId(), onError },
+    );
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const storage = new Map<string, Uint8Array>();
+  const driver: DriverPort = {
+    nowMs,
+    wallClockMs,
+    perform(output: TransportOutput) {
+      switch (output.type) {
+        case 'connect':
+          transport.connect(output.link, output.peer, output.addrs);
+          break;
+        case 'send':
+          transport.send(output.link, output.body);
+          break;
+        case 'close':
+          transport.close(output.link, output.code, output.reason);
+          break;
+        case 'armTimer':
+          timers.arm(output.timer, output.atMs);
+          break;
+        case 'cancelTimer':
+          timers.cancel(output.timer);
+          break;
+        case 'persist':
+          // In memory for now: durable storage is a later step.
+          if (output.value === null) storage.delete(output.key);
+          else storage.set(output.key, output.value);
+          break;
+      }
+    },
+  };
+  runtime = new NodeRuntime(machine, driver);
+  return new RealNode(runtime, transport, timers, networkId, formatPeerAddr({ peer: secretKey.peerId, location: transport.location }));
+}
+
+class RealNode implements NodeBackend {
+  readonly peerId: PeerId;
+  readonly networkId: NetworkId;
+  readonly addr: string;
+  readonly #runtime: NodeRuntime;
+  readonly #transport: QuicTransport;
+  readonly #timers: RealTimers;
+  #closing: Promise<void> | undefined;
+
+  constructor(runtime: NodeRuntime, transport: QuicTransport, timers: RealTimers, networkId: NetworkId, addr: string) {
+    this.#runtime = runtime;
+    this.#transport = transport;
+    this.#timers = timers;
+    this.peerId = runtime.machine.peerId;
+    this.networkId = networkId;
+    this.addr = addr;
+  }
+
+  request<T>(command: NodeCommand): Promise<T> {
+    return this.#runtime.request<T>(command);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      // Graceful: the machine closes every link (close frames go out) and fails pending calls.
+      await this.#runtime.request({ to: 'node', kind: 'shutdown' });
+    } catch {
+      // Already shut down: nothing more to say to peers.
+    }
+    this.#runtime.stop(new ClosedError('network closed'));
+    this.#timers.clear();
+    await this.#transport.shutdown(CLOSE_GRACE_MS);
+    this.#timers.clear();
+  }
+}

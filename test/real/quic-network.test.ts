@@ -1,0 +1,250 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { CloseCode, ClosedError, ConnectError, type CreateNetworkOptions, Digest, LinkClosedError, Network, SecretKey, TimeoutError } from 'mosaik';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { HANDSHAKE_VERSION, handshakeCodec } from '../../core/node/link-handshake.ts';
+import { Protocols } from '../../core/wire/protocol.ts';
+import { closeFrame, dataFrameHeader, type LinkFrame, LinkFrameDecoder } from '../../net-real/link-framing.ts';
+import { loadQuic, type QuicClient, type QuicStream } from '../../net-real/quic/napi.ts';
+import { privateKeyProto } from '../../net-real/quic/peer-id.ts';
+
+// Two (or three) nodes in this process on 127.0.0.1, talking real QUIC.
+
+const open: Network[] = [];
+const errors: unknown[] = [];
+
+async function node(options: Partial<CreateNetworkOptions> = {}): Promise<Network> {
+  const net = await Network.create({ network: 'quic-test', onError: (error) => errors.push(error), ...options });
+  open.push(net);
+  return net;
+}
+
+function location(addr: string): string {
+  return addr.slice(addr.indexOf('@') + 1);
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((net) => net.close()));
+  expect(errors).toEqual([]); // no internal error (bug) was reported by the driver
+});
+
+describe('QUIC driver, in one process', () => {
+  it('pings both directions over one connection', async () => {
+    const a = await node();
+    const b = await node();
+    expect(a.addr).toMatch(/^[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
+    for (let i = 0; i < 5; i++) {
+      const ab = await a.ping(b.addr, { timeoutMs: 3000 });
+      expect(ab.peer.equals(b.peerId)).toBe(true);
+      expect(ab.rttMs).toBeGreaterThanOrEqual(0);
+      const ba = await b.ping(a.addr, { timeoutMs: 3000 });
+      expect(ba.peer.equals(a.peerId)).toBe(true);
+      expect(ba.rttMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('carries a burst of concurrent pings (frames coalesce into few writes)', async () => {
+    const a = await node();
+    const b = await node();
+    const results = await Promise.all(Array.from({ length: 2000 }, () => a.ping(b.addr, { timeoutMs: 10_000 })));
+    expect(results).toHaveLength(2000);
+    expect(results.every((r) => r.rttMs >= 0)).toBe(true);
+  });
+
+  it('rejects an address whose peer id is not the key at that location: ConnectError peer-mismatch', async () => {
+    const a = await node();
+    const b = await node();
+    const impostor = SecretKey.fromSeed('not b').peerId;
+    const error = await a.ping(`${impostor.hex}@${location(b.addr)}`, { timeoutMs: 3000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).reason).toBe('peer-mismatch');
+    // The real b is still reachable.
+    await expect(a.ping(b.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
+  });
+
+  it('refuses links between different networks: LinkClosedError DifferentNetwork', async () => {
+    const a = await node({ network: 'network-one' });
+    const b = await node({ network: 'network-two' });
+    const error = await a.ping(b.addr, { timeoutMs: 3000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LinkClosedError);
+    expect((error as LinkClosedError).closeCode).toBe(CloseCode.DifferentNetwork);
+    expect((error as LinkClosedError).closeCode).toBe(101);
+  });
+
+  describe('a dead address', () => {
+    let silent: Socket | undefined;
+    afterAll(() => silent?.close());
+
+    it('rejects within the ping timeout', async () => {
+      // A bound UDP socket that never answers: nobody else can take the port meanwhile.
+      silent = createSocket('udp4');
+      await new Promise<void>((resolve) => silent?.bind(0, '127.0.0.1', resolve));
+      const port = silent.address().port;
+      const a = await node({ quic: { handshakeTimeoutMs: 300 } });
+      const target = `${SecretKey.fromSeed('nobody').peerId.hex}@127.0.0.1:${port}`;
+      const started = performance.now();
+      const error = await a.ping(target, { timeoutMs: 1500 }).catch((e: unknown) => e);
+      const elapsed = performance.now() - started;
+      expect(error instanceof ConnectError || error instanceof TimeoutError).toBe(true);
+      expect(elapsed).toBeLessThan(1500 + 250);
+      // With the QUIC handshake bounded at 300 ms, the dial itself fails first.
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).reason).toBe('timeout');
+    });
+
+    it('rejects a malformed location as unreachable', async () => {
+      const a = await node();
+      const error = await a.ping(`${SecretKey.fromSeed('x').peerId.hex}@no-port-here`, { timeoutMs: 1500 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).reason).toBe('unreachable');
+    });
+  });
+
+  describe('a raw QUIC peer sending garbage', () => {
+    const clients: QuicClient[] = [];
+    afterAll(() => {
+      for (const client of clients) client.abort();
+    });
+
+    /** Reads a stream until it ends or fails; returns the link frames seen and how it ended. */
+    async function readAll(stream: QuicStream): Promise<{ frames: LinkFrame[]; end: 'fin' | 'error' }> {
+      const decoder = new LinkFrameDecoder(1 << 20);
+      const frames: LinkFrame[] = [];
+      for (;;) {
+        try {
+          const chunk = await stream.read(65_536);
+          if (chunk === null) return { frames, end: 'fin' };
+          frames.push(...decoder.push(chunk).frames);
+        } catch {
+          return { frames, end: 'error' };
+        }
+      }
+    }
+
+    it('gets its streams closed, and the node keeps serving', async () => {
+      const target = await node({ maxFrameBytes: 64 * 1024 });
+      const other = await node();
+      const quic = await loadQuic();
+      const key = SecretKey.fromSeed('raw client');
+      const config = quic.config({
+        privateKeyProto: privateKeyProto(key),
+        handshakeTimeout: 2000,
+        maxIdleTimeout: 5000,
+        keepAliveInterval: 1000,
+        maxConcurrentStreamLimit: 16,
+        maxStreamData: 1_000_000,
+        maxConnectionData: 2_000_000,
+        receiveBufferSize: 500_000,
+        sendBufferSize: 500_000,
+      });
+      const client = quic.client(config, 'ipv4');
+      clients.push(client);
+      const port = Number(location(target.addr).split(':')[1]);
+      const conn = await client.outboundConnection('127.0.0.1', port);
+
+      // 1. A length prefix far above maxFrameBytes: the stream is reset at once.
+      const oversized = await conn.outboundStream();
+      await oversized.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0]));
+      expect(await readAll(oversized)).toEqual({ frames: [], end: 'error' });
+
+      // 2. An unknown frame kind: same.
+      const unknownKind = await conn.outboundStream();
+      await unknownKind.write(new Uint8Array([0, 0, 0, 3, 9, 9, 9]));
+      expect((await readAll(unknownKind)).end).toBe('error');
+
+      // 3. Well-framed garbage where the link handshake belongs: the node's machine closes
+      //    the link with a close frame (ProtocolViolation), then ends its side.
+      const badHello = await conn.outboundStream();
+      const garbage = new Uint8Array([0xc1, 0xc1, 0xc1]);
+      await badHello.write(new Uint8Array([...dataFrameHeader(garbage.length), ...garbage]));
+      const answer = await readAll(badHello);
+      expect(answer.frames).toHaveLength(1);
+      expect(answer.frames[0]).toMatchObject({ kind: 'close', code: CloseCode.ProtocolViolation });
+      expect(answer.end).toBe('fin');
+      await badHello.finishWrite();
+
+      // 4. A stream that ends without a close frame (the node sees a lost link, quietly).
+      const abrupt = await conn.outboundStream();
+      await abrupt.write(closeFrame(CloseCode.Success, 'not even open').subarray(0, 3));
+      await abrupt.finishWrite();
+
+      // The node still serves everyone, including pings on the same connection's peer.
+      await expect(other.ping(target.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
+      await expect(target.ping(other.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
+      conn.abort();
+    });
+
+    it('hears GracefulShutdown on an open link when the node closes', async () => {
+      const target = await node({ network: 'graceful' });
+      const quic = await loadQuic();
+      const config = quic.config({
+        privateKeyProto: privateKeyProto(SecretKey.fromSeed('raw client 2')),
+        handshakeTimeout: 2000,
+        maxIdleTimeout: 5000,
+        keepAliveInterval: 1000,
+        maxConcurrentStreamLimit: 16,
+        maxStreamData: 1_000_000,
+        maxConnectionData: 2_000_000,
+        receiveBufferSize: 500_000,
+        sendBufferSize: 500_000,
+      });
+      const client = quic.client(config, 'ipv4');
+      clients.push(client);
+      const conn = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
+      const stream = await conn.outboundStream();
+      // Open a ping link the way a node does: hello for /mosaik/ping/1 on the right network.
+      const hello = handshakeCodec.encode({
+        t: 'hello',
+        v: HANDSHAKE_VERSION,
+        protocol: Protocols.ping,
+        network: Digest.from('graceful'),
+        nonce: new Uint8Array(32),
+      });
+      await stream.write(new Uint8Array([...dataFrameHeader(hello.length), ...hello]));
+      const decoder = new LinkFrameDecoder(1 << 20);
+      const welcome = await stream.read(65_536);
+      const [frame] = decoder.push(welcome ?? new Uint8Array(0)).frames;
+      expect(frame?.kind).toBe('data');
+      const closing = target.close();
+      const rest: LinkFrame[] = [];
+      let end: 'fin' | 'error' = 'error';
+      for (;;) {
+        const chunk = await stream.read(65_536).catch(() => undefined);
+        if (chunk === undefined) break;
+        if (chunk === null) {
+          end = 'fin';
+          break;
+        }
+        rest.push(...decoder.push(chunk).frames);
+      }
+      expect(rest).toEqual([{ kind: 'close', code: CloseCode.GracefulShutdown, reason: 'node shutting down' }]);
+      expect(end).toBe('fin');
+      await stream.finishWrite(); // lets close() finish without waiting out its grace period
+      await closing;
+      conn.abort();
+    });
+  });
+
+  it('close() fails later calls with ClosedError and is idempotent', async () => {
+    const a = await node();
+    const b = await node();
+    await a.ping(b.addr, { timeoutMs: 3000 });
+    await Promise.all([a.close(), a.close()]);
+    await a.close();
+    await expect(a.ping(b.addr, { timeoutMs: 1000 })).rejects.toBeInstanceOf(ClosedError);
+    // a is gone: b's next ping fails (typed), it does not hang.
+    const error = await b.ping(a.addr, { timeoutMs: 500 }).catch((e: unknown) => e);
+    expect(error instanceof ConnectError || error instanceof TimeoutError || error instanceof LinkClosedError).toBe(true);
+  });
+
+  it('fails pings in flight when the node closes', async () => {
+    const a = await node();
+    const b = await node();
+    await a.ping(b.addr, { timeoutMs: 3000 });
+    const slow = await node({ quic: { handshakeTimeoutMs: 5000 } });
+    // A ping still dialing a silent address when its node closes is failed, not left pending.
+    const pending = slow.ping(`${SecretKey.fromSeed('nobody').peerId.hex}@127.0.0.1:9`, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    await slow.close();
+    const error = await pending;
+    expect(error instanceof LinkClosedError || error instanceof ClosedError).toBe(true);
+  });
+});
