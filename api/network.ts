@@ -62,12 +62,26 @@ export class Network {
    * ConnectError, LinkClosedError or InvalidArgumentError; never hangs past `timeoutMs`.
    */
   ping(target: string | PeerAddr, options: PingOptions = {}): Promise<PingResult> {
-    const addr = typeof target === 'string' ? parsePeerAddr(target) : target;
+    const addr = typeof target === 'string' ? this.#parse(target) : target;
     if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
     const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
       return Promise.reject(new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`));
     return this.#backend.request<PingResult>({ to: 'ping', cmd: { peer: addr.peer, addrs: [addr.location], timeoutMs } });
+  }
+
+  readonly #parsed = new Map<string, PeerAddr>();
+
+  /** Parses an address, remembering the last few hundred: applications ping the same peers. */
+  #parse(text: string): PeerAddr | undefined {
+    let addr = this.#parsed.get(text);
+    if (!addr) {
+      addr = parsePeerAddr(text);
+      if (!addr) return undefined;
+      if (this.#parsed.size >= 256) this.#parsed.clear();
+      this.#parsed.set(text, addr);
+    }
+    return addr;
   }
 
   /** Closes every link gracefully and fails pending calls with ClosedError. Idempotent. */

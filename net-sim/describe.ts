@@ -16,3 +16,23 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} #${event.id} ${event.peer.short} ${event.error}`;
   }
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * The binary form of an event for the trace hash: a code, two numbers and some bytes.
+ * Frequent events are all numbers and ids; rare ones hash their full text.
+ */
+export function eventRecord(event: NodeEvent): [code: number, a: number, b: number, bytes: Uint8Array] {
+  switch (event.type) {
+    case 'link.up':
+      return [1, event.link, event.dir === 'in' ? 0 : 1, event.peer.bytes];
+    case 'ping.sent':
+      return [3, event.id, 0, event.peer.bytes];
+    case 'ping.answered':
+      return [4, event.id, event.rttMs, event.peer.bytes];
+    case 'link.down':
+    case 'ping.failed':
+      return [event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event))];
+  }
+}

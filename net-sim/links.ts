@@ -5,7 +5,7 @@ import type { Rng } from '../core/util/rng.ts';
 import { CloseCode } from '../core/wire/close-codes.ts';
 import type { FaultPlan, StressPlan } from './fault-plan.ts';
 import type { SimNode } from './sim-node.ts';
-import type { Trace } from './trace.ts';
+import { type Trace, TraceKind } from './trace.ts';
 
 /** What the link model needs from the simulation: time, scheduling, the trace. */
 export interface LinkHost {
@@ -51,7 +51,13 @@ export class SimLink {
   blockedSinceMs: number | undefined;
   state: 'dialing' | 'open' | 'closed' = 'dialing';
 
-  constructor(id: number, dialer: End, acceptor: End) {
+  constructor(
+    id: number,
+    dialer: End,
+    acceptor: End,
+    /** One-way latency of the node pair, before slow-link faults. */
+    readonly latencyMs: number,
+  ) {
     this.id = id;
     this.ends = [dialer, acceptor];
   }
@@ -76,7 +82,7 @@ export class LinkModel {
   readonly #host: LinkHost;
   readonly #rng: Rng;
   readonly #plan: FaultPlan;
-  readonly #latency = new Map<string, number>();
+  readonly #latency = new Map<number, number>();
   /** Blocked directions `from>to`, per active partition fault. */
   readonly #partitions = new Map<number, Set<string>>();
   #blocked = new Set<string>();
@@ -157,14 +163,15 @@ export class LinkModel {
   }
 
   #oneWayMs(link: SimLink, dir: 0 | 1): number {
+    if (this.#slow.size === 0) return link.latencyMs;
     const from = link.ends[dir].node;
     const to = link.ends[(1 - dir) as 0 | 1].node;
-    return this.#baseLatency(from, to) * (this.#slow.get(`${from.index}>${to.index}`) ?? 1);
+    return link.latencyMs * (this.#slow.get(`${from.index}>${to.index}`) ?? 1);
   }
 
   /** Latency of a node pair, drawn once, symmetric. */
   #baseLatency(a: SimNode, b: SimNode): number {
-    const key = a.index < b.index ? `${a.index}-${b.index}` : `${b.index}-${a.index}`;
+    const key = a.index < b.index ? a.index * 1_048_576 + b.index : b.index * 1_048_576 + a.index;
     let ms = this.#latency.get(key);
     if (ms === undefined) {
       ms = this.#plan.latencyMsMin + Math.floor(this.#rng.float() * (this.#plan.latencyMsMax - this.#plan.latencyMsMin + 1));
@@ -184,21 +191,31 @@ export class LinkModel {
           this.#nextLink++,
           { node: from, linkId, incarnation: from.incarnation, open: true },
           { node: target, linkId: -1, incarnation: target.incarnation, open: true },
+          this.#baseLatency(from, target),
         )
       : undefined;
-    host.trace.record(now, `dial n${from.index}/${linkId} -> ${target ? `n${target.index}` : addrs.join(',')}`);
+    host.trace.record(
+      now,
+      TraceKind.dial,
+      from.index,
+      linkId,
+      target?.index ?? -1,
+      0,
+      undefined,
+      () => `dial n${from.index}/${linkId} -> ${target ? `n${target.index}` : addrs.join(',')}`,
+    );
     const incarnation = from.incarnation;
     const fail = (atMs: number, reason: 'timeout' | 'unreachable' | 'peer-mismatch', detail: string) =>
       host.schedule(atMs, () => {
         if (from.incarnation !== incarnation) return;
-        host.trace.record(host.nowMs, `dial-failed n${from.index}/${linkId} ${reason}`);
+        host.trace.note(host.nowMs, `dial-failed n${from.index}/${linkId} ${reason}`);
         from.input({ type: 'linkFailed', link: linkId, reason, detail });
       });
     if (!target || !link) return fail(now, 'unreachable', `no node at ${addrs.join(',') || '(no address)'}`);
     const reachable = () => target.isUp && target.incarnation === link.ends[1].incarnation && !this.#pathBlocked(from, target);
     if (!reachable()) return fail(now + this.#plan.connectTimeoutMs, 'timeout', `no answer from ${target.location}`);
     this.#registerEnd(from, linkId, link);
-    const there = this.#baseLatency(from, target);
+    const there = link.latencyMs;
     host.schedule(now + there, () => {
       if (!link.alive(0)) return this.#dropLink(link);
       if (!reachable()) {
@@ -209,7 +226,7 @@ export class LinkModel {
       if (target.peerId.hex !== expectedPeerHex) {
         this.#dropLink(link);
         host.schedule(host.nowMs + there, () => {
-          host.trace.record(host.nowMs, `dial-failed n${from.index}/${linkId} peer-mismatch`);
+          host.trace.note(host.nowMs, `dial-failed n${from.index}/${linkId} peer-mismatch`);
           from.input({ type: 'linkFailed', link: linkId, reason: 'peer-mismatch', detail: `${target.location} is ${target.peerId.short}` });
         });
         return;
@@ -220,11 +237,20 @@ export class LinkModel {
       this.#registerEnd(target, acceptorId, link);
       link.state = 'open';
       this.#links.add(link);
-      host.trace.record(host.nowMs, `accept n${target.index}/${acceptorId} <- n${from.index}/${linkId} L${link.id}`);
+      host.trace.record(
+        host.nowMs,
+        TraceKind.accept,
+        target.index,
+        acceptorId,
+        from.index,
+        link.id,
+        undefined,
+        () => `accept n${target.index}/${acceptorId} <- n${from.index}/${linkId} L${link.id}`,
+      );
       target.input({ type: 'linkIncoming', link: acceptorId, peer: from.peerId });
       host.schedule(host.nowMs + there, () => {
         if (link.state !== 'open' || !link.alive(0)) return;
-        host.trace.record(host.nowMs, `open n${from.index}/${linkId} L${link.id}`);
+        host.trace.record(host.nowMs, TraceKind.open, from.index, linkId, link.id, 0, undefined, () => `open n${from.index}/${linkId} L${link.id}`);
         from.input({ type: 'linkOpened', link: linkId });
       });
     });
@@ -332,13 +358,31 @@ export class LinkModel {
         receiver.open = false;
         this.#unregister(receiver.node, receiver.linkId, link);
         this.#links.delete(link);
-        this.#host.trace.record(now, `closed n${receiver.node.index}/${receiver.linkId} L${link.id} code=${item.close.code}`);
+        this.#host.trace.record(
+          now,
+          TraceKind.closed,
+          receiver.node.index,
+          receiver.linkId,
+          link.id,
+          item.close.code,
+          undefined,
+          () => `closed n${receiver.node.index}/${receiver.linkId} L${link.id} code=${item.close.code}`,
+        );
         receiver.node.input({ type: 'linkClosed', link: receiver.linkId, code: item.close.code, reason: item.close.reason });
         queue.length = 0;
         return;
       }
       this.delivered++;
-      this.#host.trace.record(now, `deliver L${link.id} n${link.ends[dir].node.index}>n${receiver.node.index} #${item.seq} ${item.body.length}B`, item.body);
+      this.#host.trace.record(
+        now,
+        TraceKind.deliver,
+        link.id,
+        dir,
+        item.seq,
+        0,
+        item.body,
+        () => `deliver L${link.id} n${link.ends[dir].node.index}>n${receiver.node.index} #${item.seq} ${item.body.length}B`,
+      );
       receiver.node.input({ type: 'frame', link: receiver.linkId, body: item.body });
     }
   }
@@ -361,7 +405,7 @@ export class LinkModel {
       this.#unregister(e.node, e.linkId, link);
       if (!link.alive(end)) continue;
       e.open = false;
-      this.#host.trace.record(this.#host.nowMs, `lost n${e.node.index}/${e.linkId} L${link.id} ${reason}`);
+      this.#host.trace.note(this.#host.nowMs, `lost n${e.node.index}/${e.linkId} L${link.id} ${reason}`);
       e.node.input({ type: 'linkClosed', link: e.linkId, code: CloseCode.LinkLost, reason });
     }
   }

@@ -7,6 +7,7 @@ import type { PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
 import type { Rng } from '../core/util/rng.ts';
+import type { QueueEntry } from './event-queue.ts';
 
 /** Virtual time 0 on every node's clock: 2026-01-01T00:00:00Z. */
 export const SIM_EPOCH_MS = 1_767_225_600_000;
@@ -40,8 +41,8 @@ export class SimNode implements NodeBackend {
   readonly location: string;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
-  /** Armed timers of the current incarnation: id → generation of the arm. */
-  readonly timers = new Map<TimerId, number>();
+  /** Armed timers of the current incarnation, with their scheduled events. */
+  readonly timers = new Map<TimerId, QueueEntry<() => void>>();
   readonly #config: SimNodeConfig;
   readonly #host: SimHost;
   #runtime: NodeRuntime | undefined;

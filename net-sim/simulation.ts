@@ -7,14 +7,14 @@ import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { assert, unreachable } from '../core/util/assert.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
-import { describeEvent } from './describe.ts';
-import { EventQueue } from './event-queue.ts';
+import { describeEvent, eventRecord } from './describe.ts';
+import { EventQueue, type QueueEntry } from './event-queue.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 import { LinkModel, type PlantedWireBug } from './links.ts';
 import { Nemesis } from './nemesis.ts';
 import { rngStream } from './rng.ts';
 import { SIM_EPOCH_MS, type SimHost, SimNode } from './sim-node.ts';
-import { Trace } from './trace.ts';
+import { Trace, TraceKind } from './trace.ts';
 
 export interface SimulationOptions {
   /** Everything in the run follows from it. */
@@ -92,7 +92,9 @@ export class Simulation {
         get nowMs() {
           return sim.#nowMs;
         },
-        schedule: (atMs, run) => this.#schedule(atMs, run),
+        schedule: (atMs, run) => {
+          this.#schedule(atMs, run);
+        },
         trace: this.#trace,
         nodeAt: (location) => this.#byLocation.get(location),
         violate: (message) => this.#view.violate('reliable-links', message),
@@ -105,7 +107,7 @@ export class Simulation {
       this.nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
       this.nemesis.start();
     }
-    this.#trace.record(0, `sim seed=${this.seed} plan=${JSON.stringify(this.plan)}`);
+    this.#trace.note(0, `sim seed=${this.seed} plan=${JSON.stringify(this.plan)}`);
   }
 
   // ---- nodes -------------------------------------------------------------------------
@@ -146,7 +148,7 @@ export class Simulation {
     this.#networkOf.set(node, net);
     this.#byLocation.set(node.location, node);
     node.start();
-    this.#trace.record(this.#nowMs, `node n${index} ${node.peerId.short} network=${networkId.short}`);
+    this.#trace.note(this.#nowMs, `node n${index} ${node.peerId.short} network=${networkId.short}`);
     return net;
   }
 
@@ -201,10 +203,15 @@ export class Simulation {
       );
       await this.#drainApp();
       while (!settled) {
+        // Application code runs only before virtual time moves on: every event of the
+        // current millisecond is handled first, then the code reacts to all of them at once.
+        if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) {
+          await this.#drainApp();
+          continue;
+        }
         if (!this.#step(Number.POSITIVE_INFINITY)) {
           throw new SimulationStalledError(`application is blocked at ${this.#nowMs} ms and no event is pending`);
         }
-        if (this.#appWork) await this.#drainApp();
       }
       if (failure) throw failure.error;
       return value as T;
@@ -227,9 +234,11 @@ export class Simulation {
   async runFor(ms: number): Promise<void> {
     assert(!this.#running, 'runFor() inside run(); use sleep()');
     const until = this.#nowMs + ms;
-    while (this.#step(until)) {
-      if (this.#appWork) await this.#drainApp();
+    for (;;) {
+      if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) await this.#drainApp();
+      if (!this.#step(until)) break;
     }
+    if (this.#appWork) await this.#drainApp();
     this.#nowMs = Math.max(this.#nowMs, until);
   }
 
@@ -241,8 +250,8 @@ export class Simulation {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  #schedule(atMs: number, run: () => void): void {
-    this.#queue.push(Math.max(atMs, this.#nowMs), run);
+  #schedule(atMs: number, run: () => void): QueueEntry<() => void> {
+    return this.#queue.push(Math.max(atMs, this.#nowMs), run);
   }
 
   /** Runs the next event if it is due by `untilMs`; false when there is none. */
@@ -250,9 +259,9 @@ export class Simulation {
     const at = this.#queue.peekTime();
     if (at === undefined || at > untilMs) return false;
     if (++this.#events > this.#maxEvents) throw new SimulationLimitError(`event budget of ${this.#maxEvents} used up at ${this.#nowMs} ms`);
-    const run = this.#queue.pop() as () => void;
+    const entry = this.#queue.pop() as QueueEntry<() => void>;
     this.#nowMs = at;
-    run();
+    entry.item();
     return true;
   }
 
@@ -281,7 +290,7 @@ export class Simulation {
   /** Removes every partition and slow link. */
   heal(): void {
     this.#links.healAll();
-    this.#trace.record(this.#nowMs, 'fault heal');
+    this.#trace.note(this.#nowMs, 'fault heal');
   }
 
   crash(net: Network): void {
@@ -307,7 +316,7 @@ export class Simulation {
   /** Multiplies the latency between two nodes by `factor` (undefined restores it). */
   slowLink(a: Network, b: Network, factor: number | undefined): void {
     this.#links.setSlow(this.#node(a), this.#node(b), factor);
-    this.#trace.record(this.#nowMs, `fault slow n${this.#node(a).index}-n${this.#node(b).index} x${factor ?? 1}`);
+    this.#trace.note(this.#nowMs, `fault slow n${this.#node(a).index}-n${this.#node(b).index} x${factor ?? 1}`);
   }
 
   /**
@@ -327,44 +336,46 @@ export class Simulation {
         return sim.#nowMs;
       },
       nodes: this.#nodes,
-      schedule: (atMs: number, run: () => void) => this.#schedule(atMs, run),
+      schedule: (atMs: number, run: () => void) => {
+        this.#schedule(atMs, run);
+      },
       partitionDirections: (label: string, dirs: [SimNode, SimNode][]) => this.#partitionDirections(label, dirs),
       unpartition: (id: number) => {
         this.#links.unpartition(id);
-        this.#trace.record(this.#nowMs, `fault unpartition P${id}`);
+        this.#trace.note(this.#nowMs, `fault unpartition P${id}`);
       },
       crashNode: (node: SimNode) => this.#crashNode(node),
       restartNode: (node: SimNode) => this.#restartNode(node),
       setClockOffset: (node: SimNode, ms: number, label: string) => this.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label),
       setSlow: (a: SimNode, b: SimNode, factor: number | undefined) => {
         this.#links.setSlow(a, b, factor);
-        this.#trace.record(this.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
+        this.#trace.note(this.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
       },
     };
   }
 
   #partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
     const id = this.#links.partition(dirs);
-    this.#trace.record(this.#nowMs, `fault ${label} P${id} ${dirs.map(([a, b]) => `${a.index}>${b.index}`).join(' ')}`);
+    this.#trace.note(this.#nowMs, `fault ${label} P${id} ${dirs.map(([a, b]) => `${a.index}>${b.index}`).join(' ')}`);
     return id;
   }
 
   #crashNode(node: SimNode): void {
     if (!node.isUp) return;
-    this.#trace.record(this.#nowMs, `fault crash n${node.index}`);
+    this.#trace.note(this.#nowMs, `fault crash n${node.index}`);
     node.crash();
     this.#links.nodeDown(node);
   }
 
   #restartNode(node: SimNode): void {
     if (node.isUp || node.isClosed) return;
-    this.#trace.record(this.#nowMs, `fault restart n${node.index} incarnation=${node.incarnation}`);
+    this.#trace.note(this.#nowMs, `fault restart n${node.index} incarnation=${node.incarnation}`);
     node.start();
   }
 
   #setClockOffset(node: SimNode, offsetMs: number, label: string): void {
     node.clockOffsetMs = offsetMs;
-    this.#trace.record(this.#nowMs, `fault clock-${label} n${node.index} offset=${offsetMs - SIM_EPOCH_MS}`);
+    this.#trace.note(this.#nowMs, `fault clock-${label} n${node.index} offset=${offsetMs - SIM_EPOCH_MS}`);
   }
 
   // ---- driving the machines ----------------------------------------------------------
@@ -378,30 +389,43 @@ export class Simulation {
         this.#links.send(node, output.link, output.body);
         return;
       case 'close':
-        this.#trace.record(this.#nowMs, `close n${node.index}/${output.link} code=${output.code}`);
+        this.#trace.record(
+          this.#nowMs,
+          TraceKind.close,
+          node.index,
+          output.link,
+          output.code,
+          0,
+          undefined,
+          () => `close n${node.index}/${output.link} code=${output.code}`,
+        );
         this.#links.close(node, output.link, output.code, output.reason);
         return;
       case 'armTimer': {
-        const generation = this.#events;
-        node.timers.set(output.timer, generation);
-        const incarnation = node.incarnation;
+        const previous = node.timers.get(output.timer);
+        if (previous) this.#queue.remove(previous);
         // Timers run on the monotonic clock, which is virtual time: wall-clock skew and
         // jumps do not move them, as with real timers.
-        this.#schedule(output.atMs, () => {
-          if (node.incarnation !== incarnation || node.timers.get(output.timer) !== generation) return;
+        const incarnation = node.incarnation;
+        const entry = this.#schedule(output.atMs, () => {
+          if (node.incarnation !== incarnation) return; // armed by a life that crashed since
           node.timers.delete(output.timer);
-          this.#trace.record(this.#nowMs, `timer n${node.index} T${output.timer}`);
+          this.#trace.record(this.#nowMs, TraceKind.timer, node.index, output.timer, 0, 0, undefined, () => `timer n${node.index} T${output.timer}`);
           node.input({ type: 'timer', timer: output.timer });
         });
+        node.timers.set(output.timer, entry);
         return;
       }
-      case 'cancelTimer':
+      case 'cancelTimer': {
+        const entry = node.timers.get(output.timer);
+        if (entry) this.#queue.remove(entry);
         node.timers.delete(output.timer);
         return;
+      }
       case 'persist':
         if (output.value === null) node.storage.delete(output.key);
         else node.storage.set(output.key, output.value);
-        this.#trace.record(this.#nowMs, `persist n${node.index} ${output.key}`);
+        this.#trace.record(this.#nowMs, TraceKind.persist, node.index, 0, 0, 0, output.value ?? undefined, () => `persist n${node.index} ${output.key}`);
         return;
       default:
         unreachable(output, 'unknown transport output');
@@ -409,7 +433,8 @@ export class Simulation {
   }
 
   #observe(node: SimNode, event: NodeEvent): void {
-    this.#trace.record(this.#nowMs, `n${node.index} ${describeEvent(event)}`);
+    const [code, a, b, bytes] = eventRecord(event);
+    this.#trace.record(this.#nowMs, TraceKind.event, node.index, code, a, b, bytes, () => `n${node.index} ${describeEvent(event)}`);
     if (this.#checkers.length === 0) return;
     const net = this.#networkOf.get(node) as Network;
     for (const checker of this.#checkers) checker.onEvent?.(this.#view, net, event);
@@ -445,7 +470,7 @@ export class Simulation {
       isUp: (net) => sim.isUp(net),
       violate: (checker, message) => {
         sim.#violations.push({ checker, atMs: sim.#nowMs, message });
-        sim.#trace.record(sim.#nowMs, `violation ${checker}: ${message}`);
+        sim.#trace.note(sim.#nowMs, `violation ${checker}: ${message}`);
       },
     };
   }

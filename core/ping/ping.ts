@@ -63,6 +63,7 @@ interface Pending {
 
 interface OutLink {
   readonly id: LinkId;
+  readonly peerHex: string;
   up: boolean;
   /** Ping ids waiting for the link to come up, in request order. */
   readonly queued: number[];
@@ -78,7 +79,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
   readonly #pending = new Map<number, Pending>();
   /** One outbound link per peer, reused by every ping to it. */
   readonly #outByPeer = new Map<string, OutLink>();
-  readonly #outById = new Map<LinkId, string>();
+  readonly #outById = new Map<LinkId, OutLink>();
   /** Per inbound link: the last ping id received. */
   readonly #lastPingIn = new Map<LinkId, number>();
   #nextId = 1;
@@ -92,9 +93,9 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     let out = this.#outByPeer.get(cmd.peer.hex);
     if (!out) {
       const link = ctx.connect(cmd.peer, cmd.addrs, Protocols.ping);
-      out = { id: link, up: false, queued: [], lastPongId: 0 };
+      out = { id: link, peerHex: cmd.peer.hex, up: false, queued: [], lastPongId: 0 };
       this.#outByPeer.set(cmd.peer.hex, out);
-      this.#outById.set(link, cmd.peer.hex);
+      this.#outById.set(link, out);
     }
     const timer = ctx.armTimer(ctx.nowMs + cmd.timeoutMs, { kind: 'timeout', id } satisfies TimerPayload);
     this.#pending.set(id, { req, peer: cmd.peer, link: out.id, timer, sentAtMs: undefined });
@@ -146,10 +147,10 @@ export class PingSubsystem implements Subsystem<PingCommand> {
       this.#lastPingIn.delete(link.id);
       return;
     }
-    const peerHex = this.#outById.get(link.id);
-    if (peerHex === undefined) return;
+    const out = this.#outById.get(link.id);
+    if (!out) return;
     this.#outById.delete(link.id);
-    this.#outByPeer.delete(peerHex);
+    this.#outByPeer.delete(out.peerHex);
     const error =
       down.kind === 'failed'
         ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
@@ -197,7 +198,6 @@ export class PingSubsystem implements Subsystem<PingCommand> {
   }
 
   #outFor(link: LinkId): OutLink | undefined {
-    const peerHex = this.#outById.get(link);
-    return peerHex === undefined ? undefined : this.#outByPeer.get(peerHex);
+    return this.#outById.get(link);
   }
 }

@@ -145,11 +145,21 @@ export function optional<T>(inner: Schema<T>): Schema<T | undefined> {
 type Fields = Record<string, Schema<unknown>>;
 type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 
+/** A struct schema; unions use `withTag` to check a variant in place, without copying. */
+export interface StructSchema<T> extends Schema<T> {
+  /** The same struct, allowing (and carrying through) a union's tag field. */
+  withTag(tag: string): Schema<T>;
+}
+
 /**
  * A msgpack map with exactly these keys. Unknown keys are rejected: a peer speaking a newer
  * version of a message must use a new protocol id, not sneak fields past an old decoder.
  */
-export function struct<F extends Fields>(fields: F): Schema<StructOf<F>> {
+export function struct<F extends Fields>(fields: F): StructSchema<StructOf<F>> {
+  return { ...structSchema(fields, undefined), withTag: (tag) => structSchema(fields, tag) };
+}
+
+function structSchema<F extends Fields>(fields: F, tag: string | undefined): Schema<StructOf<F>> {
   const keys = Object.keys(fields);
   const describe = `struct{${keys.join(',')}}`;
   return {
@@ -159,28 +169,25 @@ export function struct<F extends Fields>(fields: F): Schema<StructOf<F>> {
         fail('invalid', path, describe, wire);
       }
       const record = wire as Record<string, unknown>;
-      let seen = 0;
       for (const k in record) {
-        if (!Object.hasOwn(fields, k)) fail('invalid', path, `${describe} (unknown field '${k}')`, wire);
-        seen++;
+        if (k !== tag && !Object.hasOwn(fields, k)) fail('invalid', path, `${describe} (unknown field '${k}')`, wire);
       }
       const out: Record<string, unknown> = {};
-      for (const k of keys) {
-        out[k] = (fields[k] as Schema<unknown>).decode(record[k], path ? `${path}.${k}` : k);
-      }
-      // Absent optional fields decode from `undefined`; present ones were counted above.
-      if (seen > keys.length) fail('invalid', path, describe, wire);
+      if (tag !== undefined) out[tag] = record[tag];
+      // Absent optional fields decode from `undefined`.
+      for (const k of keys) out[k] = (fields[k] as Schema<unknown>).decode(record[k], path ? `${path}.${k}` : k);
       return out as StructOf<F>;
     },
     encode(value) {
       const out: Record<string, unknown> = {};
+      if (tag !== undefined) out[tag] = (value as Record<string, unknown>)[tag];
       for (const k of keys) out[k] = (fields[k] as Schema<unknown>).encode((value as Record<string, unknown>)[k]);
       return out;
     },
   };
 }
 
-type Variants = Record<string, Schema<object>>;
+type Variants = Record<string, StructSchema<object>>;
 type UnionOf<V extends Variants, Tag extends string> = {
   [K in keyof V & string]: { [T in Tag]: K } & Infer<V[K]>;
 }[keyof V & string];
@@ -191,22 +198,22 @@ type UnionOf<V extends Variants, Tag extends string> = {
  */
 export function union<Tag extends string, V extends Variants>(tag: Tag, variants: V): Schema<UnionOf<V, Tag>> {
   const describe = `union<${tag}:${Object.keys(variants).join('|')}>`;
+  const tagged = new Map(Object.entries(variants).map(([name, variant]) => [name, variant.withTag(tag)]));
   return {
     describe,
     decode(wire, path) {
       if (typeof wire !== 'object' || wire === null || Array.isArray(wire) || wire instanceof Uint8Array) {
         fail('invalid', path, describe, wire);
       }
-      const { [tag]: name, ...rest } = wire as Record<string, unknown>;
+      const name = (wire as Record<string, unknown>)[tag];
       if (typeof name !== 'string') fail('invalid', path, `${describe} tag`, name);
-      const variant = Object.hasOwn(variants, name) ? variants[name] : undefined;
+      const variant = tagged.get(name);
       if (!variant) throw new SchemaViolation('unknown-variant', `${path || '<root>'}: unknown variant '${name}'`);
-      return { [tag]: name, ...(variant.decode(rest, path) as object) } as UnionOf<V, Tag>;
+      return variant.decode(wire, path) as UnionOf<V, Tag>;
     },
     encode(value) {
-      const name = (value as Record<string, unknown>)[tag] as string;
-      const variant = variants[name] as Schema<object>;
-      return { [tag]: name, ...(variant.encode(value as object) as object) };
+      const variant = tagged.get((value as Record<string, unknown>)[tag] as string) as Schema<object>;
+      return variant.encode(value as object);
     },
   };
 }
