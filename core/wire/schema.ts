@@ -145,43 +145,49 @@ export function optional<T>(inner: Schema<T>): Schema<T | undefined> {
 type Fields = Record<string, Schema<unknown>>;
 type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 
-/** A struct schema; unions use `withTag` to check a variant in place, without copying. */
+/** A struct schema; a union embeds its variants' fields after the variant index. */
 export interface StructSchema<T> extends Schema<T> {
-  /** The same struct, allowing (and carrying through) a union's tag field. */
-  withTag(tag: string): Schema<T>;
+  readonly fieldCount: number;
+  /** Decodes the fields from `wire[offset..]` into `out`. */
+  decodeFields(wire: readonly unknown[], offset: number, out: Record<string, unknown>, path: string): void;
+  /** Appends the encoded fields of `value` to `out`. */
+  encodeFields(value: T, out: unknown[]): void;
 }
 
 /**
- * A msgpack map with exactly these keys. Unknown keys are rejected: a peer speaking a newer
- * version of a message must use a new protocol id, not sneak fields past an old decoder.
+ * A struct travels as a msgpack array of its field values in declared order (positional,
+ * like postcard in mosaik): compact, and quick to decode. The array must have exactly one
+ * element per field; absent optional fields are `null`. Field order is part of the wire
+ * format: a change to it is a new protocol version.
  */
 export function struct<F extends Fields>(fields: F): StructSchema<StructOf<F>> {
-  return { ...structSchema(fields, undefined), withTag: (tag) => structSchema(fields, tag) };
-}
-
-function structSchema<F extends Fields>(fields: F, tag: string | undefined): Schema<StructOf<F>> {
   const keys = Object.keys(fields);
+  const schemas = keys.map((k) => fields[k] as Schema<unknown>);
   const describe = `struct{${keys.join(',')}}`;
+  const decodeFields = (wire: readonly unknown[], offset: number, out: Record<string, unknown>, path: string) => {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      out[k] = (schemas[i] as Schema<unknown>).decode(wire[offset + i], path ? `${path}.${k}` : k);
+    }
+  };
+  const encodeFields = (value: StructOf<F>, out: unknown[]) => {
+    for (let i = 0; i < keys.length; i++) out.push((schemas[i] as Schema<unknown>).encode((value as Record<string, unknown>)[keys[i] as string]));
+  };
   return {
     describe,
+    fieldCount: keys.length,
+    decodeFields,
+    encodeFields,
     decode(wire, path) {
-      if (typeof wire !== 'object' || wire === null || Array.isArray(wire) || wire instanceof Uint8Array) {
-        fail('invalid', path, describe, wire);
-      }
-      const record = wire as Record<string, unknown>;
-      for (const k in record) {
-        if (k !== tag && !Object.hasOwn(fields, k)) fail('invalid', path, `${describe} (unknown field '${k}')`, wire);
-      }
+      if (!Array.isArray(wire)) fail('invalid', path, describe, wire);
+      if (wire.length !== keys.length) fail('invalid', path, `${describe} (${keys.length} fields)`, wire);
       const out: Record<string, unknown> = {};
-      if (tag !== undefined) out[tag] = record[tag];
-      // Absent optional fields decode from `undefined`.
-      for (const k of keys) out[k] = (fields[k] as Schema<unknown>).decode(record[k], path ? `${path}.${k}` : k);
+      decodeFields(wire, 0, out, path);
       return out as StructOf<F>;
     },
     encode(value) {
-      const out: Record<string, unknown> = {};
-      if (tag !== undefined) out[tag] = (value as Record<string, unknown>)[tag];
-      for (const k of keys) out[k] = (fields[k] as Schema<unknown>).encode((value as Record<string, unknown>)[k]);
+      const out: unknown[] = [];
+      encodeFields(value, out);
       return out;
     },
   };
@@ -193,27 +199,38 @@ type UnionOf<V extends Variants, Tag extends string> = {
 }[keyof V & string];
 
 /**
- * A tagged union: a msgpack map whose `tag` field names the variant; the other fields are
- * that variant's struct. An unknown tag is `unknown-variant`.
+ * A tagged union. In memory: an object whose `tag` field names the variant. On the wire: a
+ * msgpack array `[variant index, ...that variant's fields]`, the index being the variant's
+ * position in `variants` (so new variants go at the end). An unknown index is
+ * `unknown-variant`.
  */
 export function union<Tag extends string, V extends Variants>(tag: Tag, variants: V): Schema<UnionOf<V, Tag>> {
-  const describe = `union<${tag}:${Object.keys(variants).join('|')}>`;
-  const tagged = new Map(Object.entries(variants).map(([name, variant]) => [name, variant.withTag(tag)]));
+  const names = Object.keys(variants);
+  const list = names.map((name) => variants[name] as StructSchema<object>);
+  const indexOf = new Map(names.map((name, i) => [name, i]));
+  const describe = `union<${tag}:${names.join('|')}>`;
   return {
     describe,
     decode(wire, path) {
-      if (typeof wire !== 'object' || wire === null || Array.isArray(wire) || wire instanceof Uint8Array) {
-        fail('invalid', path, describe, wire);
-      }
-      const name = (wire as Record<string, unknown>)[tag];
-      if (typeof name !== 'string') fail('invalid', path, `${describe} tag`, name);
-      const variant = tagged.get(name);
-      if (!variant) throw new SchemaViolation('unknown-variant', `${path || '<root>'}: unknown variant '${name}'`);
-      return variant.decode(wire, path) as UnionOf<V, Tag>;
+      if (!Array.isArray(wire) || wire.length === 0) fail('invalid', path, describe, wire);
+      const index = wire[0];
+      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) fail('invalid', path, `${describe} variant index`, index);
+      const variant = list[index];
+      if (!variant) throw new SchemaViolation('unknown-variant', `${path || '<root>'}: unknown variant ${index} of ${describe}`);
+      const name = names[index] as string;
+      if (wire.length !== 1 + variant.fieldCount)
+        fail('invalid', path ? `${path}<${name}>` : `<${name}>`, `${variant.describe} (${variant.fieldCount} fields)`, wire);
+      const out: Record<string, unknown> = { [tag]: name };
+      variant.decodeFields(wire, 1, out, path);
+      return out as UnionOf<V, Tag>;
     },
     encode(value) {
-      const variant = tagged.get((value as Record<string, unknown>)[tag] as string) as Schema<object>;
-      return variant.encode(value as object);
+      const name = (value as Record<string, unknown>)[tag] as string;
+      const index = indexOf.get(name);
+      if (index === undefined) throw new TypeError(`${describe}: cannot encode unknown variant '${name}'`);
+      const out: unknown[] = [index];
+      (list[index] as StructSchema<object>).encodeFields(value as object, out);
+      return out;
     },
   };
 }
