@@ -25,3 +25,6 @@ export {
   TimeoutError,
 } from './core/index.ts';
 export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';
+/** The OS CSPRNG as an `Rng`: `SecretKey.generate(new CryptoRng())` makes a fresh random key. */
+export { CryptoRng } from './net-real/rng.ts';
+export type { Rng } from './core/index.ts';
