@@ -5,7 +5,7 @@
 
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
-export type { GroupId, NetworkId, PeerAddr, PingResult, StoreId, StreamId, Tag } from './core/index.ts';
+export type { GroupId, NetworkId, PeerAddr, PingResult, Rng, StoreId, StreamId, Tag } from './core/index.ts';
 export {
   CloseCode,
   ClosedError,
@@ -27,4 +27,3 @@ export {
 export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';
 /** The OS CSPRNG as an `Rng`: `SecretKey.generate(new CryptoRng())` makes a fresh random key. */
 export { CryptoRng } from './net-real/rng.ts';
-export type { Rng } from './core/index.ts';

@@ -1,5 +1,6 @@
 import type { NodeEvent } from '../core/node/io.ts';
 import { closeCodeName } from '../core/wire/close-codes.ts';
+import { type Trace, TraceKind } from './trace.ts';
 
 /** A stable one-line text of an event for the trace: ids shortened, fields in fixed order. */
 export function describeEvent(event: NodeEvent): string {
@@ -20,19 +21,19 @@ export function describeEvent(event: NodeEvent): string {
 const encoder = new TextEncoder();
 
 /**
- * The binary form of an event for the trace hash: a code, two numbers and some bytes.
- * Frequent events are all numbers and ids; rare ones hash their full text.
+ * Records an event in the trace. Frequent events are hashed as numbers and ids; rare ones
+ * as their full text. The event itself rides along for the text line.
  */
-export function eventRecord(event: NodeEvent): [code: number, a: number, b: number, bytes: Uint8Array] {
+export function traceEvent(trace: Trace, nowMs: number, node: number, event: NodeEvent): void {
   switch (event.type) {
     case 'link.up':
-      return [1, event.link, event.dir === 'in' ? 0 : 1, event.peer.bytes];
+      return trace.record(nowMs, TraceKind.event, node, 1, event.link, event.dir === 'in' ? 0 : 1, event.peer.bytes, event);
     case 'ping.sent':
-      return [3, event.id, 0, event.peer.bytes];
+      return trace.record(nowMs, TraceKind.event, node, 3, event.id, 0, event.peer.bytes, event);
     case 'ping.answered':
-      return [4, event.id, event.rttMs, event.peer.bytes];
+      return trace.record(nowMs, TraceKind.event, node, 4, event.id, event.rttMs, event.peer.bytes, event);
     case 'link.down':
     case 'ping.failed':
-      return [event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event))];
+      return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event)), event);
   }
 }

@@ -47,6 +47,7 @@ export class SimLink {
   readonly lastArrivalMs: [number, number] = [0, 0];
   readonly sentSeq: [number, number] = [0, 0];
   readonly deliveredSeq: [number, number] = [0, 0];
+  readonly pumps: [(() => void) | undefined, (() => void) | undefined] = [undefined, undefined];
   /** When the path last became blocked; undefined while it is clear. */
   blockedSinceMs: number | undefined;
   state: 'dialing' | 'open' | 'closed' = 'dialing';
@@ -62,8 +63,9 @@ export class SimLink {
     this.ends = [dialer, acceptor];
   }
 
-  endOf(node: SimNode): 0 | 1 {
-    return this.ends[0].node === node ? 0 : 1;
+  /** Which end is (node, link id): both, for a node's link to itself, so the id decides. */
+  endOf(node: SimNode, linkId: LinkId): 0 | 1 {
+    return this.ends[0].node === node && this.ends[0].linkId === linkId ? 0 : 1;
   }
 
   /** True when this end still belongs to the running incarnation of its node. */
@@ -194,16 +196,7 @@ export class LinkModel {
           this.#baseLatency(from, target),
         )
       : undefined;
-    host.trace.record(
-      now,
-      TraceKind.dial,
-      from.index,
-      linkId,
-      target?.index ?? -1,
-      0,
-      undefined,
-      () => `dial n${from.index}/${linkId} -> ${target ? `n${target.index}` : addrs.join(',')}`,
-    );
+    host.trace.record(now, TraceKind.dial, from.index, linkId, target?.index ?? -1, 0);
     const incarnation = from.incarnation;
     const fail = (atMs: number, reason: 'timeout' | 'unreachable' | 'peer-mismatch', detail: string) =>
       host.schedule(atMs, () => {
@@ -237,20 +230,11 @@ export class LinkModel {
       this.#registerEnd(target, acceptorId, link);
       link.state = 'open';
       this.#links.add(link);
-      host.trace.record(
-        host.nowMs,
-        TraceKind.accept,
-        target.index,
-        acceptorId,
-        from.index,
-        link.id,
-        undefined,
-        () => `accept n${target.index}/${acceptorId} <- n${from.index}/${linkId} L${link.id}`,
-      );
+      host.trace.record(host.nowMs, TraceKind.accept, target.index, acceptorId, from.index, link.id);
       target.input({ type: 'linkIncoming', link: acceptorId, peer: from.peerId });
       host.schedule(host.nowMs + there, () => {
         if (link.state !== 'open' || !link.alive(0)) return;
-        host.trace.record(host.nowMs, TraceKind.open, from.index, linkId, link.id, 0, undefined, () => `open n${from.index}/${linkId} L${link.id}`);
+        host.trace.record(host.nowMs, TraceKind.open, from.index, linkId, link.id, 0);
         from.input({ type: 'linkOpened', link: linkId });
       });
     });
@@ -259,13 +243,13 @@ export class LinkModel {
   send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
     const link = this.#byEnd.get(from)?.get(linkId);
     if (link?.state !== 'open') return; // not yet open on the wire or already gone
-    this.#enqueue(link, link.endOf(from), { body });
+    this.#enqueue(link, link.endOf(from, linkId), { body });
   }
 
   close(from: SimNode, linkId: LinkId, code: number, reason: string): void {
     const link = this.#byEnd.get(from)?.get(linkId);
     if (!link) return;
-    const end = link.endOf(from);
+    const end = link.endOf(from, linkId);
     link.ends[end].open = false;
     this.#unregister(from, linkId, link);
     if (link.state === 'dialing') {
@@ -280,8 +264,8 @@ export class LinkModel {
     const mine = this.#byEnd.get(node);
     if (!mine) return;
     this.#byEnd.delete(node);
-    for (const link of mine.values()) {
-      const end = link.endOf(node);
+    for (const [linkId, link] of mine) {
+      const end = link.endOf(node, linkId);
       link.ends[end].open = false;
       this.#discardQueued(link);
       if (link.state !== 'open') continue;
@@ -325,7 +309,13 @@ export class LinkModel {
   }
 
   #schedulePump(link: SimLink, dir: 0 | 1, atMs: number): void {
-    this.#host.schedule(atMs, () => this.#pump(link, dir));
+    // One pump function per link direction, made once: a frame costs no closure.
+    let pump = link.pumps[dir];
+    if (!pump) {
+      pump = () => this.#pump(link, dir);
+      link.pumps[dir] = pump;
+    }
+    this.#host.schedule(atMs, pump);
   }
 
   #pump(link: SimLink, dir: 0 | 1): void {
@@ -358,31 +348,13 @@ export class LinkModel {
         receiver.open = false;
         this.#unregister(receiver.node, receiver.linkId, link);
         this.#links.delete(link);
-        this.#host.trace.record(
-          now,
-          TraceKind.closed,
-          receiver.node.index,
-          receiver.linkId,
-          link.id,
-          item.close.code,
-          undefined,
-          () => `closed n${receiver.node.index}/${receiver.linkId} L${link.id} code=${item.close.code}`,
-        );
+        this.#host.trace.record(now, TraceKind.closed, receiver.node.index, receiver.linkId, link.id, item.close.code);
         receiver.node.input({ type: 'linkClosed', link: receiver.linkId, code: item.close.code, reason: item.close.reason });
         queue.length = 0;
         return;
       }
       this.delivered++;
-      this.#host.trace.record(
-        now,
-        TraceKind.deliver,
-        link.id,
-        dir,
-        item.seq,
-        0,
-        item.body,
-        () => `deliver L${link.id} n${link.ends[dir].node.index}>n${receiver.node.index} #${item.seq} ${item.body.length}B`,
-      );
+      this.#host.trace.record(now, TraceKind.deliver, link.id, link.ends[dir].node.index, receiver.node.index, item.seq, item.body);
       receiver.node.input({ type: 'frame', link: receiver.linkId, body: item.body });
     }
   }

@@ -7,7 +7,7 @@ import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { assert, unreachable } from '../core/util/assert.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
-import { describeEvent, eventRecord } from './describe.ts';
+import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 import { LinkModel, type PlantedWireBug } from './links.ts';
@@ -389,16 +389,7 @@ export class Simulation {
         this.#links.send(node, output.link, output.body);
         return;
       case 'close':
-        this.#trace.record(
-          this.#nowMs,
-          TraceKind.close,
-          node.index,
-          output.link,
-          output.code,
-          0,
-          undefined,
-          () => `close n${node.index}/${output.link} code=${output.code}`,
-        );
+        this.#trace.record(this.#nowMs, TraceKind.close, node.index, output.link, output.code, 0);
         this.#links.close(node, output.link, output.code, output.reason);
         return;
       case 'armTimer': {
@@ -410,7 +401,7 @@ export class Simulation {
         const entry = this.#schedule(output.atMs, () => {
           if (node.incarnation !== incarnation) return; // armed by a life that crashed since
           node.timers.delete(output.timer);
-          this.#trace.record(this.#nowMs, TraceKind.timer, node.index, output.timer, 0, 0, undefined, () => `timer n${node.index} T${output.timer}`);
+          this.#trace.record(this.#nowMs, TraceKind.timer, node.index, output.timer, 0, 0);
           node.input({ type: 'timer', timer: output.timer });
         });
         node.timers.set(output.timer, entry);
@@ -425,7 +416,7 @@ export class Simulation {
       case 'persist':
         if (output.value === null) node.storage.delete(output.key);
         else node.storage.set(output.key, output.value);
-        this.#trace.record(this.#nowMs, TraceKind.persist, node.index, 0, 0, 0, output.value ?? undefined, () => `persist n${node.index} ${output.key}`);
+        this.#trace.record(this.#nowMs, TraceKind.persist, node.index, 0, 0, 0, output.value ?? undefined, output.key);
         return;
       default:
         unreachable(output, 'unknown transport output');
@@ -433,8 +424,7 @@ export class Simulation {
   }
 
   #observe(node: SimNode, event: NodeEvent): void {
-    const [code, a, b, bytes] = eventRecord(event);
-    this.#trace.record(this.#nowMs, TraceKind.event, node.index, code, a, b, bytes, () => `n${node.index} ${describeEvent(event)}`);
+    traceEvent(this.#trace, this.#nowMs, node.index, event);
     if (this.#checkers.length === 0) return;
     const net = this.#networkOf.get(node) as Network;
     for (const checker of this.#checkers) checker.onEvent?.(this.#view, net, event);

@@ -1,4 +1,6 @@
 import { createBLAKE3 } from 'hash-wasm';
+import type { NodeEvent } from '../core/node/io.ts';
+import { describeEvent } from './describe.ts';
 
 // One WebAssembly blake3 instance serves every trace: each Trace keeps its own saved state
 // and loads it around each flush. (@noble's pure-JS blake3 runs at ~25 MB/s here, which
@@ -12,11 +14,9 @@ export const TraceKind = {
   note: 1,
   deliver: 2,
   dial: 3,
-  dialFailed: 4,
   accept: 5,
   open: 6,
   closed: 7,
-  lost: 8,
   close: 9,
   timer: 10,
   persist: 11,
@@ -52,10 +52,10 @@ export class Trace {
   }
 
   /**
-   * A record with up to four numeric fields and optional bytes (a frame body, a peer id).
-   * `describe` builds the text line; it is called only when lines are kept.
+   * A record: a kind, four numbers and optional bytes (a frame body, a peer id) are hashed;
+   * `detail` (an event, a key, a note's text) only feeds the text line, when lines are kept.
    */
-  record(nowMs: number, kind: TraceKind, a: number, b: number, c: number, d: number, bytes: Uint8Array | undefined, describe: () => string): void {
+  record(nowMs: number, kind: TraceKind, a: number, b: number, c: number, d: number, bytes?: Uint8Array, detail?: unknown): void {
     this.#count++;
     const size = 1 + 5 * 8 + 4 + (bytes?.length ?? 0);
     if (this.#length + size > BUFFER_BYTES) this.#flush();
@@ -70,12 +70,12 @@ export class Trace {
         this.#length += bytes.length;
       }
     }
-    this.#lines?.push(`${nowMs} ${describe()}`);
+    this.#lines?.push(`${nowMs} ${formatRecord(kind, a, b, c, d, bytes, detail)}`);
   }
 
   /** A rare record given as text (faults, node creation): hashed as its UTF-8 bytes. */
   note(nowMs: number, text: string): void {
-    this.record(nowMs, TraceKind.note, 0, 0, 0, 0, encoder.encode(text), () => text);
+    this.record(nowMs, TraceKind.note, 0, 0, 0, 0, encoder.encode(text), text);
   }
 
   /** Number of records so far. */
@@ -119,5 +119,33 @@ export class Trace {
     wasm.load(this.#state);
     wasm.update(bytes);
     this.#state = wasm.save();
+  }
+}
+
+/** The text line of a record, for people reading a kept trace. */
+function formatRecord(kind: TraceKind, a: number, b: number, c: number, d: number, bytes: Uint8Array | undefined, detail: unknown): string {
+  switch (kind) {
+    case TraceKind.note:
+      return String(detail);
+    case TraceKind.deliver:
+      return `deliver L${a} n${b}>n${c} #${d} ${bytes?.length ?? 0}B`;
+    case TraceKind.dial:
+      return `dial n${a}/${b} -> ${c >= 0 ? `n${c}` : '(no such node)'}`;
+    case TraceKind.accept:
+      return `accept n${a}/${b} <- n${c} L${d}`;
+    case TraceKind.open:
+      return `open n${a}/${b} L${c}`;
+    case TraceKind.closed:
+      return `closed n${a}/${b} L${c} code=${d}`;
+    case TraceKind.close:
+      return `close n${a}/${b} code=${c}`;
+    case TraceKind.timer:
+      return `timer n${a} T${b}`;
+    case TraceKind.persist:
+      return `persist n${a} ${String(detail)} ${bytes ? `${bytes.length}B` : 'deleted'}`;
+    case TraceKind.event:
+      return `n${a} ${describeEvent(detail as NodeEvent)}`;
+    default:
+      return `kind${kind} ${a} ${b} ${c} ${d}`;
   }
 }

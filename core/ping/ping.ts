@@ -1,4 +1,4 @@
-import { ConnectError, LinkClosedError, type MosaikError, TimeoutError } from '../errors.ts';
+import { ClosedError, ConnectError, LinkClosedError, type MosaikError, TimeoutError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, RequestId, TimerId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
@@ -173,7 +173,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
   }
 
   onShutdown(ctx: NodeContext): void {
-    for (const [id, pending] of [...this.#pending]) this.#fail(ctx, id, pending, new LinkClosedError(CloseCode.GracefulShutdown, 'node shutting down'));
+    for (const [id, pending] of [...this.#pending]) this.#fail(ctx, id, pending, new ClosedError('network closed while the ping was in flight'));
   }
 
   /** Pings in flight; for checkers and tests. */

@@ -103,6 +103,20 @@ describe('Simulation', () => {
     });
   });
 
+  it('a node can ping itself (a link whose two ends are one node)', async () => {
+    const { sim, a } = pair();
+    await sim.run(async () => {
+      await expect(a.ping(a.addr)).resolves.toMatchObject({ peer: a.peerId });
+      await expect(a.ping(a.addr)).resolves.toMatchObject({ peer: a.peerId });
+    });
+    sim.crash(a);
+    sim.restart(a);
+    await sim.run(async () => {
+      await sim.sleep(20_000);
+      await expect(a.ping(a.addr)).resolves.toMatchObject({ peer: a.peerId });
+    });
+  });
+
   it('wrong peer id in an address fails the dial with peer-mismatch', async () => {
     const { sim, a, b } = pair();
     const c = sim.node({ network: 'test' });
@@ -144,10 +158,14 @@ describe('Simulation', () => {
     expect(() => new Simulation({ seed: 1.5 })).toThrow(InvalidArgumentError);
   });
 
-  it('close() is graceful and final', async () => {
+  it('close() is graceful and final; calls in flight fail with ClosedError', async () => {
     const { sim, a, b } = pair();
     await sim.run(async () => {
       await a.ping(b.addr);
+      const inFlight = b.ping(a.addr);
+      const closing = b.close();
+      await expect(inFlight).rejects.toBeInstanceOf(ClosedError);
+      await closing;
       await b.close();
       await b.close();
       await expect(b.ping(a.addr)).rejects.toBeInstanceOf(ClosedError);
