@@ -6,10 +6,17 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../tools/cli/main.ts';
 
-async function cli(...args: string[]): Promise<{ code: number; lines: string[] }> {
+async function cli(...args: string[]): Promise<{ code: number; lines: string[]; errors: string }> {
   const lines: string[] = [];
-  const code = await main(args, (line) => lines.push(line));
-  return { code, lines };
+  let errors = '';
+  const code = await main(
+    args,
+    (line) => lines.push(line),
+    (text) => {
+      errors += text;
+    },
+  );
+  return { code, lines, errors };
 }
 
 describe('mosaik sim', () => {
@@ -49,8 +56,10 @@ describe('mosaik sim', () => {
     expect(summary.failures[0].replay).toBe('npx mosaik sim run ping-mesh --seed 1 --plant-bug reply-twice');
   });
 
-  it('usage errors exit 2', async () => {
-    expect((await cli('sim', 'run', 'ping-mesh')).code).toBe(2);
+  it('usage errors exit 2 and say what is wrong', async () => {
+    const missing = await cli('sim', 'run', 'ping-mesh');
+    expect(missing.code).toBe(2);
+    expect(missing.errors).toContain('--seed N is required');
     expect((await cli('sim', 'run', 'no-such-scenario', '--seed', '1')).code).toBe(2);
     expect((await cli('sim', 'run', 'ping-mesh', '--seed', 'x')).code).toBe(2);
     expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--bogus')).code).toBe(2);

@@ -1,11 +1,13 @@
 /**
  * Benchmark: the simulator running ping-mesh with 50 nodes. Not a test: it prints figures,
- * it asserts nothing. Two operating points:
+ * it asserts nothing. Three operating points:
  *  - saturated: every node keeps several pings in flight back to back on a quiet network, to
  *    measure delivered messages per second of wall time (each one encoded by the sender's
  *    machine, carried, decoded and schema-checked by the receiver's, as in a real run);
- *  - scenario: the `ping-mesh` scenario itself (swarm faults, its own paced workload), to
- *    measure how much faster than real time the simulator runs it.
+ *  - heartbeat: a quiet network where each node pings one random peer per second, a
+ *    background load like membership heartbeats, to measure simulated time per wall time;
+ *  - scenario: the `ping-mesh` scenario itself (swarm faults, two pingers per node pausing
+ *    50-1000 ms between pings), to measure how much faster than real time it runs.
  * Run: npm run bench [-- --nodes 50 --seconds 20 --in-flight 8 --seed 1]
  */
 import { intBetween } from '../../core/util/rng.ts';
@@ -20,7 +22,7 @@ const simulatedSeconds = parseInteger(flags.seconds, '--seconds', 1) ?? 20;
 const inFlight = parseInteger(flags['in-flight'], '--in-flight', 1) ?? 8;
 const seed = parseInteger(flags.seed, '--seed') ?? 1;
 
-async function saturated() {
+async function saturated(inFlightPerNode: number, pauseMs: number) {
   const sim = new Simulation({ seed, faults: 'none' });
   const nets = Array.from({ length: nodes }, () => sim.node({ network: 'bench' }));
   const rng = rngStream(seed, 'bench');
@@ -35,16 +37,17 @@ async function saturated() {
         if (to >= self) to++;
         await from.ping((nets[to] as (typeof nets)[number]).addr);
         answered++;
+        if (pauseMs > 0) await sim.sleep(pauseMs);
       }
     };
-    await Promise.all(nets.flatMap((n, i) => Array.from({ length: inFlight }, () => loop(n, i))));
+    await Promise.all(nets.flatMap((n, i) => Array.from({ length: inFlightPerNode }, () => loop(n, i))));
   });
   const wallMs = performance.now() - wallStart;
   const used = process.cpuUsage(cpu);
   const { messages, events } = sim.stats;
   return {
     nodes,
-    inFlightPerNode: inFlight,
+    inFlightPerNode,
     simulatedMs: sim.now,
     wallMs: Math.round(wallMs),
     cpuMs: Math.round((used.user + used.system) / 1_000),
@@ -70,9 +73,16 @@ async function scenario() {
 }
 
 const heapBefore = process.memoryUsage().heapUsed;
-const sat = await saturated();
+const sat = await saturated(inFlight, 0);
+const beat = await saturated(1, 1_000);
 const scen = await scenario();
-const report = { node: process.version, saturated: sat, scenario: scen, heapUsedMb: Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e6) };
+const report = {
+  node: process.version,
+  saturated: sat,
+  heartbeat: beat,
+  scenario: scen,
+  heapUsedMb: Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e6),
+};
 if (flags.json) {
   console.log(JSON.stringify(report));
 } else {
@@ -80,6 +90,10 @@ if (flags.json) {
   console.log(
     `  saturated (${inFlight} pings in flight per node, quiet network): ${sat.messagesPerWallSecond.toLocaleString('en-US')} delivered messages/s wall; ` +
       `${sat.messages.toLocaleString('en-US')} messages in ${sat.wallMs} ms wall (${sat.cpuMs} ms CPU) for ${sat.simulatedMs} ms simulated (${sat.simulatedPerWall}x)`,
+  );
+  console.log(
+    `  heartbeat (1 ping per node per second, quiet network): ${beat.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +
+      `${beat.simulatedMs} ms simulated in ${beat.wallMs} ms wall, ${beat.messages.toLocaleString('en-US')} messages`,
   );
   console.log(
     `  scenario (swarm faults, paced workload): ${scen.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +

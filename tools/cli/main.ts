@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.ts';
 import { SIM_USAGE, simCommand } from './sim.ts';
 
@@ -6,7 +7,11 @@ const USAGE = `mosaik: self-organizing distributed systems, simulation-first.
 ${SIM_USAGE}`;
 
 /** The `mosaik` command; returns the exit code. */
-export async function main(argv: readonly string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  err: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -23,13 +28,23 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof RangeError) {
-      process.stderr.write(`mosaik: ${error.message}\n\n${USAGE}\n`);
+      err(`mosaik: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }
     throw error;
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.env.MOSAIK_CLI_MAIN === '1') {
+/** `mosaik ... | head` closes our stdout early: that ends the command quietly, not with a stack trace. */
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+// Run directly (`tsx tools/cli/main.ts ...`, as `npm run sim` does); the installed bin imports `main`.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  exitQuietlyOnClosedPipe();
   process.exitCode = await main(process.argv.slice(2));
 }
