@@ -102,17 +102,13 @@ export class NodeRuntime {
             this.#port.onAppWork?.();
           }
           break;
-        case 'complete': {
-          const settle = this.#requests.get(output.req);
-          this.#requests.delete(output.req);
-          settle?.resolve(output.result);
-          this.#port.onAppWork?.();
-          break;
-        }
+        case 'complete':
         case 'fail': {
           const settle = this.#requests.get(output.req);
+          if (!settle) break; // settled already (the runtime was stopped)
           this.#requests.delete(output.req);
-          settle?.reject(output.error);
+          if (output.type === 'complete') settle.resolve(output.result);
+          else settle.reject(output.error);
           this.#port.onAppWork?.();
           break;
         }

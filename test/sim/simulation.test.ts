@@ -149,6 +149,43 @@ describe('Simulation', () => {
     });
   });
 
+  it('stress mode loses frames on purpose; the reliable-link check stands down for it', async () => {
+    const stress = { lossProbability: 0.3, duplicateProbability: 0, reorderProbability: 0 };
+    const outcome = async () => {
+      const sim = new Simulation({ seed: 5, faults: plan({ stress }) });
+      const [a, b] = [sim.node({ network: 'test' }), sim.node({ network: 'test' })];
+      const results: string[] = [];
+      await sim.run(async () => {
+        for (let i = 0; i < 40; i++)
+          results.push(
+            await a.ping(b.addr, { timeoutMs: 200 }).then(
+              () => 'ok',
+              (e: Error) => e.name,
+            ),
+          );
+      });
+      return { results, violations: sim.violations, hash: sim.traceHash };
+    };
+    const first = await outcome();
+    expect(first.results).toContain('ok');
+    expect(first.results.some((r) => r === 'TimeoutError' || r === 'LinkClosedError')).toBe(true);
+    expect(first.violations).toEqual([]);
+    expect((await outcome()).hash).toBe(first.hash); // lossy, and still one seed, one run
+  });
+
+  it('stress-mode duplication is caught by the ping protocol, which does not claim to tolerate it', async () => {
+    const sim = new Simulation({
+      seed: 5,
+      faults: plan({ stress: { lossProbability: 0, duplicateProbability: 0.5, reorderProbability: 0 } }),
+      keepTrace: true,
+    });
+    const [a, b] = [sim.node({ network: 'test' }), sim.node({ network: 'test' })];
+    await sim.run(async () => {
+      for (let i = 0; i < 20; i++) await a.ping(b.addr, { timeoutMs: 200 }).catch(() => undefined);
+    });
+    expect(sim.trace.some((l) => l.includes('ProtocolViolation'))).toBe(true);
+  });
+
   it('bad arguments are typed errors', async () => {
     const { sim, a } = pair();
     await sim.run(async () => {
