@@ -56,6 +56,14 @@ describe('mosaik sim', () => {
     expect(summary.failures[0].replay).toBe('npx mosaik sim run ping-mesh --seed 1 --plant-bug reply-twice');
   });
 
+  it('campaign --jobs runs seeds on worker threads with the same results, reported in seed order', async () => {
+    const one = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-4', '--jobs', '1');
+    const two = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-4', '--jobs', '2');
+    const strip = (lines: string[]) => lines.slice(0, -1).map((l) => l.replace(/ wall=\d+ms/, ''));
+    expect(strip(two.lines)).toEqual(strip(one.lines));
+    expect(two.lines.slice(0, 4).map((l) => /seed=(\d+)/.exec(l)?.[1])).toEqual(['1', '2', '3', '4']);
+  });
+
   it('usage errors exit 2 and say what is wrong', async () => {
     const missing = await cli('sim', 'run', 'ping-mesh');
     expect(missing.code).toBe(2);

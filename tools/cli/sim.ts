@@ -2,14 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { scenarios } from '../../scenarios/index.ts';
 import type { Scenario, ScenarioOptions, ScenarioResult } from '../../scenarios/scenario.ts';
 import { parseArgs, parseInteger, parseSeedRange, UsageError } from './args.ts';
+import { defaultJobs, runSeeds } from './campaign-pool.ts';
 
 const RUN_FLAGS = { seed: 'string', nodes: 'string', json: 'boolean', trace: 'string', faults: 'string', 'plant-bug': 'strings' } as const;
-const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faults: 'string', 'plant-bug': 'strings' } as const;
+const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faults: 'string', 'plant-bug': 'strings', jobs: 'string' } as const;
 
 export const SIM_USAGE = `Usage:
   mosaik sim list
   mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none] [--json] [--trace FILE] [--plant-bug NAME]...
-  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none] [--json] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none] [--jobs N] [--json] [--plant-bug NAME]...
+      (--jobs: worker threads running seeds in parallel; default one per core)
 
 Exit code: 0 when every run holds its invariants, 1 on any violation, 2 on a usage error.`;
 
@@ -95,8 +97,17 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
   let simulatedMs = 0;
   let events = 0;
   let messages = 0;
-  for (let seed = from; seed <= to; seed++) {
-    const result = await scenario.run({ ...options, seed });
+  const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  const jobs = parseInteger(flags.jobs, '--jobs', 1) ?? defaultJobs();
+  await runSeeds(scenario, seeds, options, jobs, (outcome) => {
+    const { seed } = outcome;
+    if ('error' in outcome) {
+      // A run that throws is a bug in the simulator or the scenario: report it as a failure with its replay.
+      failures.push({ seed, violations: [{ checker: 'crash', atMs: 0, message: outcome.error }], replay: replayCommand(scenario.name, seed, options) });
+      if (!flags.json) out(`${scenario.name} seed=${seed} CRASHED: ${outcome.error.split('\n')[0]}\n  replay: ${replayCommand(scenario.name, seed, options)}`);
+      return;
+    }
+    const { result } = outcome;
     simulatedMs += result.simulatedMs;
     events += result.events;
     messages += result.messages;
@@ -105,7 +116,7 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
       out(summaryLine(result));
       if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
     }
-  }
+  });
   const runs = to - from + 1;
   const summary = {
     scenario: scenario.name,
@@ -117,6 +128,7 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
     failures,
     simulatedMs,
     wallMs: Math.round(performance.now() - wallStart),
+    jobs,
     events,
     messages,
   };

@@ -1,0 +1,73 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Scenario, ScenarioOptions, ScenarioResult } from '../../scenarios/scenario.ts';
+
+export type SeedOutcome = { readonly seed: number; readonly result: ScenarioResult } | { readonly seed: number; readonly error: string };
+
+/** The default number of campaign workers: one per core. */
+export function defaultJobs(): number {
+  return availableParallelism();
+}
+
+/**
+ * Runs `scenario` for every seed, on `jobs` worker threads (in this thread when `jobs` is 1),
+ * and reports each outcome in seed order, whatever order the workers finish in. Every seed
+ * runs in a fresh simulation, so a seed's result does not depend on which worker ran it.
+ */
+export async function runSeeds(
+  scenario: Scenario,
+  seeds: readonly number[],
+  options: Omit<ScenarioOptions, 'seed'>,
+  jobs: number,
+  onOutcome: (outcome: SeedOutcome) => void,
+): Promise<void> {
+  if (jobs <= 1 || seeds.length <= 1) {
+    for (const seed of seeds) {
+      try {
+        onOutcome({ seed, result: await scenario.run({ ...options, seed }) });
+      } catch (error) {
+        onOutcome({ seed, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
+    }
+    return;
+  }
+  const pending = new Map<number, SeedOutcome>();
+  let nextToReport = 0;
+  let nextToSend = 0;
+  const report = (outcome: SeedOutcome) => {
+    pending.set(outcome.seed, outcome);
+    while (nextToReport < seeds.length && pending.has(seeds[nextToReport] as number)) {
+      const seed = seeds[nextToReport++] as number;
+      onOutcome(pending.get(seed) as SeedOutcome);
+      pending.delete(seed);
+    }
+  };
+  const workers = Array.from(
+    { length: Math.min(jobs, seeds.length) },
+    () => new Worker(new URL('./campaign-worker.mjs', import.meta.url), { workerData: { scenario: scenario.name, options } }),
+  );
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const sendNext = () => {
+              if (nextToSend >= seeds.length) return resolve();
+              worker.postMessage(seeds[nextToSend++]);
+            };
+            worker.on('message', (outcome: SeedOutcome) => {
+              report(outcome);
+              sendNext();
+            });
+            worker.on('error', reject);
+            worker.on('exit', (code) => {
+              if (code !== 0) reject(new Error(`campaign worker exited with code ${code}`));
+            });
+            sendNext();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
