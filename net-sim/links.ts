@@ -89,8 +89,6 @@ export class LinkModel {
   readonly #partitions = new Map<number, Set<string>>();
   #blocked = new Set<string>();
   readonly #slow = new Map<string, number>();
-  /** Links by node index then link id there. */
-  readonly #byEnd = new Map<SimNode, Map<LinkId, SimLink>>();
   readonly #links = new Set<SimLink>();
   #nextLink = 1;
   #nextPartition = 1;
@@ -241,13 +239,13 @@ export class LinkModel {
   }
 
   send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
-    const link = this.#byEnd.get(from)?.get(linkId);
+    const link = from.linkEnds.get(linkId);
     if (link?.state !== 'open') return; // not yet open on the wire or already gone
     this.#enqueue(link, link.endOf(from, linkId), { body });
   }
 
   close(from: SimNode, linkId: LinkId, code: number, reason: string): void {
-    const link = this.#byEnd.get(from)?.get(linkId);
+    const link = from.linkEnds.get(linkId);
     if (!link) return;
     const end = link.endOf(from, linkId);
     link.ends[end].open = false;
@@ -261,9 +259,8 @@ export class LinkModel {
 
   /** A node crashed or closed: its ends vanish silently; the peers find out by idle timeout. */
   nodeDown(node: SimNode): void {
-    const mine = this.#byEnd.get(node);
-    if (!mine) return;
-    this.#byEnd.delete(node);
+    const mine = [...node.linkEnds];
+    node.linkEnds.clear();
     for (const [linkId, link] of mine) {
       const end = link.endOf(node, linkId);
       link.ends[end].open = false;
@@ -401,18 +398,12 @@ export class LinkModel {
    * incarnation: only remove the entry if it still points at this link.
    */
   #unregister(node: SimNode, linkId: LinkId, link: SimLink): void {
-    const mine = this.#byEnd.get(node);
-    if (mine?.get(linkId) === link) mine.delete(linkId);
+    if (node.linkEnds.get(linkId) === link) node.linkEnds.delete(linkId);
   }
 
   #registerEnd(node: SimNode, linkId: LinkId, link: SimLink): void {
-    let mine = this.#byEnd.get(node);
-    if (!mine) {
-      mine = new Map();
-      this.#byEnd.set(node, mine);
-    }
-    assert(!mine.has(linkId), `link id ${linkId} reused on n${node.index}`);
-    mine.set(linkId, link);
+    assert(!node.linkEnds.has(linkId), `link id ${linkId} reused on n${node.index}`);
+    node.linkEnds.set(linkId, link);
   }
 
   #resolve(addrs: readonly string[]): SimNode | undefined {

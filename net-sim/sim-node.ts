@@ -5,9 +5,11 @@ import { formatPeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
-import type { NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
+import type { LinkId, NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
 import type { Rng } from '../core/util/rng.ts';
 import type { QueueEntry } from './event-queue.ts';
+import type { SimLink } from './links.ts';
+import type { SimEvent } from './sim-event.ts';
 
 /** Virtual time 0 on every node's clock: 2026-01-01T00:00:00Z. */
 export const SIM_EPOCH_MS = 1_767_225_600_000;
@@ -41,8 +43,10 @@ export class SimNode implements NodeBackend {
   readonly location: string;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
+  /** This incarnation's ends of simulated links, by its link ids (kept by the link model). */
+  readonly linkEnds = new Map<LinkId, SimLink>();
   /** Armed timers of the current incarnation, with their scheduled events. */
-  readonly timers = new Map<TimerId, QueueEntry<() => void>>();
+  readonly timers = new Map<TimerId, QueueEntry<SimEvent>>();
   readonly #config: SimNodeConfig;
   readonly #host: SimHost;
   #runtime: NodeRuntime | undefined;

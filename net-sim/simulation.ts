@@ -13,6 +13,7 @@ import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 import { LinkModel, type PlantedWireBug } from './links.ts';
 import { Nemesis } from './nemesis.ts';
 import { rngStream } from './rng.ts';
+import { type SimEvent, TimerEvent } from './sim-event.ts';
 import { SIM_EPOCH_MS, type SimHost, SimNode } from './sim-node.ts';
 import { Trace, TraceKind } from './trace.ts';
 
@@ -63,7 +64,7 @@ export class SimulationLimitError extends Error {
 export class Simulation {
   readonly seed: number;
   readonly plan: FaultPlan;
-  readonly #queue = new EventQueue<() => void>();
+  readonly #queue = new EventQueue<SimEvent>();
   readonly #trace: Trace;
   readonly #links: LinkModel;
   readonly #nodes: SimNode[] = [];
@@ -250,7 +251,7 @@ export class Simulation {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  #schedule(atMs: number, run: () => void): QueueEntry<() => void> {
+  #schedule(atMs: number, run: SimEvent): QueueEntry<SimEvent> {
     return this.#queue.push(Math.max(atMs, this.#nowMs), run);
   }
 
@@ -259,9 +260,10 @@ export class Simulation {
     const at = this.#queue.peekTime();
     if (at === undefined || at > untilMs) return false;
     if (++this.#events > this.#maxEvents) throw new SimulationLimitError(`event budget of ${this.#maxEvents} used up at ${this.#nowMs} ms`);
-    const entry = this.#queue.pop() as QueueEntry<() => void>;
+    const { item } = this.#queue.pop() as QueueEntry<SimEvent>;
     this.#nowMs = at;
-    entry.item();
+    if (typeof item === 'function') item();
+    else this.#fireTimer(item);
     return true;
   }
 
@@ -395,15 +397,7 @@ export class Simulation {
       case 'armTimer': {
         const previous = node.timers.get(output.timer);
         if (previous) this.#queue.remove(previous);
-        // Timers run on the monotonic clock, which is virtual time: wall-clock skew and
-        // jumps do not move them, as with real timers.
-        const incarnation = node.incarnation;
-        const entry = this.#schedule(output.atMs, () => {
-          if (node.incarnation !== incarnation) return; // armed by a life that crashed since
-          node.timers.delete(output.timer);
-          this.#trace.record(this.#nowMs, TraceKind.timer, node.index, output.timer, 0, 0);
-          node.input({ type: 'timer', timer: output.timer });
-        });
+        const entry = this.#schedule(output.atMs, new TimerEvent(node, output.timer, node.incarnation));
         node.timers.set(output.timer, entry);
         return;
       }
@@ -421,6 +415,13 @@ export class Simulation {
       default:
         unreachable(output, 'unknown transport output');
     }
+  }
+
+  #fireTimer({ node, timer, incarnation }: TimerEvent): void {
+    if (node.incarnation !== incarnation) return; // armed by a life that crashed since
+    node.timers.delete(timer);
+    this.#trace.record(this.#nowMs, TraceKind.timer, node.index, timer, 0, 0);
+    node.input({ type: 'timer', timer });
   }
 
   #observe(node: SimNode, event: NodeEvent): void {
