@@ -31,4 +31,10 @@ export interface QuicOptions {
   readonly keepAliveIntervalMs?: number;
   /** Links (streams) a peer may have open at once on one connection. @default 1024 */
   readonly maxStreamsPerConnection?: number;
+  /**
+   * Bytes that may wait to be sent on one link. A peer that stops reading stalls our writes
+   * (QUIC flow control); past this bound the link is dropped (`LinkLost`) rather than
+   * buffering without limit. @default 64 MiB
+   */
+  readonly maxQueuedBytesPerLink?: number;
 }

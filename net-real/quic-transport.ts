@@ -31,6 +31,7 @@ export interface QuicTransportOptions {
   readonly idleTimeoutMs: number;
   readonly keepAliveIntervalMs: number;
   readonly maxStreamsPerConnection: number;
+  readonly maxQueuedBytesPerLink: number;
 }
 
 /** A dial that did not give us a usable connection. */
@@ -142,7 +143,13 @@ export class QuicTransport {
   send(id: LinkId, body: Uint8Array): void {
     const link = this.#links.get(id);
     if (link?.phase !== 'open') return; // the machine only sends on open links; a race with the peer's close
-    link.writer?.push(dataFrameHeader(body.length), body);
+    if (link.writer && !link.writer.push(dataFrameHeader(body.length), body)) {
+      // Not inline: inputs never arrive from inside `send` (the machine is mid-dispatch).
+      const detail = `peer is not reading: ${link.writer.queuedBytes} bytes already queued`;
+      link.writer.reset();
+      this.#forget(link);
+      queueMicrotask(() => this.#input({ type: 'linkClosed', link: id, code: CloseCode.LinkLost, reason: detail }));
+    }
   }
 
   close(id: LinkId, code: number, reason: string): void {
@@ -393,7 +400,7 @@ export class QuicTransport {
     link.conn = conn;
     link.stream = stream;
     link.decoder = new LinkFrameDecoder(this.#options.maxFrameBytes);
-    link.writer = new StreamWriter(stream, (error) => this.#writeFailed(link, error));
+    link.writer = new StreamWriter(stream, (error) => this.#writeFailed(link, error), this.#options.maxQueuedBytesPerLink);
     conn.links.add(link.id);
   }
 

@@ -78,6 +78,7 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
         idleTimeoutMs: quic.idleTimeoutMs ?? 10_000,
         keepAliveIntervalMs: quic.keepAliveIntervalMs ?? 3_000,
         maxStreamsPerConnection: quic.maxStreamsPerConnection ?? 1_024,
+        maxQueuedBytesPerLink: quic.maxQueuedBytesPerLink ?? 64 * 1024 * 1024,
       },
       { input: feed, allocateLinkId: () => machine.allocateLinkId(), onError },
     );

@@ -21,19 +21,33 @@ export class StreamWriter {
   /** `open` → `ending` (finish after the queue drains) → `ended`; or `failed`/`reset`. */
   #state: 'open' | 'ending' | 'ended' | 'failed' | 'reset' = 'open';
 
-  constructor(stream: QuicStream, onError: (error: unknown) => void) {
+  readonly #maxQueuedBytes: number;
+
+  /**
+   * @param maxQueuedBytes bytes that may wait for a slow peer before `push` refuses more:
+   *   QUIC flow control stops our writes when the peer stops reading, and without a bound
+   *   the queue would grow until the process runs out of memory.
+   */
+  constructor(stream: QuicStream, onError: (error: unknown) => void, maxQueuedBytes = Number.POSITIVE_INFINITY) {
     this.#stream = stream;
     this.#onError = onError;
+    this.#maxQueuedBytes = maxQueuedBytes;
   }
 
-  /** Queues chunks that must go out back to back (e.g. a header and its body). */
-  push(...chunks: Uint8Array[]): void {
-    if (this.#state !== 'open') return;
-    for (const chunk of chunks) {
-      this.#queue.push(chunk);
-      this.#queuedBytes += chunk.length;
-    }
+  /**
+   * Queues chunks that must go out back to back (e.g. a header and its body). Returns false,
+   * queueing nothing, when they would take the queue past its bound: the caller gives up on
+   * the stream (the peer is not reading).
+   */
+  push(...chunks: Uint8Array[]): boolean {
+    if (this.#state !== 'open') return true;
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    if (this.#queuedBytes + bytes > this.#maxQueuedBytes) return false;
+    for (const chunk of chunks) this.#queue.push(chunk);
+    this.#queuedBytes += bytes;
     this.#running ??= this.#run();
+    return true;
   }
 
   /** Sends FIN once everything queued is written; later pushes are dropped. */

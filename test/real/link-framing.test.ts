@@ -117,6 +117,24 @@ describe('stream writer', () => {
     await writer.idle();
   });
 
+  it('refuses pushes past its bound while the peer is not reading, queueing nothing of them', async () => {
+    const fake = fakeStream();
+    const writer = new StreamWriter(fake.stream, () => {}, 10);
+    expect(writer.push(new Uint8Array(4))).toBe(true);
+    await tick(); // the first batch is in flight and never completes: the peer is not reading
+    expect(writer.push(new Uint8Array(6), new Uint8Array(4))).toBe(true);
+    expect(writer.queuedBytes).toBe(10);
+    expect(writer.push(new Uint8Array(1))).toBe(false);
+    expect(writer.queuedBytes).toBe(10);
+    fake.release();
+    await tick();
+    expect(writer.push(new Uint8Array(1))).toBe(true); // drained into the next write: room again
+    fake.release();
+    await tick();
+    fake.release();
+    await writer.idle();
+  });
+
   it('finishes after the queue drains and drops later pushes', async () => {
     const fake = fakeStream();
     const writer = new StreamWriter(fake.stream, () => {});
