@@ -1,6 +1,6 @@
 /**
- * Randomness is an input to `core/`: machines receive an Rng and never reach for
- * Math.random or crypto. The simulator passes a seeded stream per node; production passes
+ * Randomness is an input to `core/`: machines receive an Rng and never draw on the
+ * platform's own generators. The simulator passes a seeded stream per node; production passes
  * one backed by the OS CSPRNG.
  */
 export interface Rng {

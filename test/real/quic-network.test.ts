@@ -27,6 +27,25 @@ afterEach(async () => {
   expect(errors).toEqual([]); // no internal error (bug) was reported by the driver
 });
 
+/** A bare QUIC client (no node machine), to speak to a node the way a hostile peer could. */
+async function rawClient(seed: string, clients: QuicClient[]) {
+  const quic = await loadQuic();
+  const config = quic.config({
+    privateKeyProto: privateKeyProto(SecretKey.fromSeed(seed)),
+    handshakeTimeout: 2000,
+    maxIdleTimeout: 5000,
+    keepAliveInterval: 1000,
+    maxConcurrentStreamLimit: 16,
+    maxStreamData: 1_000_000,
+    maxConnectionData: 2_000_000,
+    receiveBufferSize: 500_000,
+    sendBufferSize: 500_000,
+  });
+  const client = quic.client(config, 'ipv4');
+  clients.push(client);
+  return client;
+}
+
 describe('QUIC driver, in one process', () => {
   it('pings both directions over one connection', async () => {
     const a = await node();
@@ -123,21 +142,7 @@ describe('QUIC driver, in one process', () => {
     it('gets its streams closed, and the node keeps serving', async () => {
       const target = await node({ maxFrameBytes: 64 * 1024 });
       const other = await node();
-      const quic = await loadQuic();
-      const key = SecretKey.fromSeed('raw client');
-      const config = quic.config({
-        privateKeyProto: privateKeyProto(key),
-        handshakeTimeout: 2000,
-        maxIdleTimeout: 5000,
-        keepAliveInterval: 1000,
-        maxConcurrentStreamLimit: 16,
-        maxStreamData: 1_000_000,
-        maxConnectionData: 2_000_000,
-        receiveBufferSize: 500_000,
-        sendBufferSize: 500_000,
-      });
-      const client = quic.client(config, 'ipv4');
-      clients.push(client);
+      const client = await rawClient('raw client', clients);
       const port = Number(location(target.addr).split(':')[1]);
       const conn = await client.outboundConnection('127.0.0.1', port);
 
@@ -175,20 +180,7 @@ describe('QUIC driver, in one process', () => {
 
     it('hears GracefulShutdown on an open link when the node closes', async () => {
       const target = await node({ network: 'graceful' });
-      const quic = await loadQuic();
-      const config = quic.config({
-        privateKeyProto: privateKeyProto(SecretKey.fromSeed('raw client 2')),
-        handshakeTimeout: 2000,
-        maxIdleTimeout: 5000,
-        keepAliveInterval: 1000,
-        maxConcurrentStreamLimit: 16,
-        maxStreamData: 1_000_000,
-        maxConnectionData: 2_000_000,
-        receiveBufferSize: 500_000,
-        sendBufferSize: 500_000,
-      });
-      const client = quic.client(config, 'ipv4');
-      clients.push(client);
+      const client = await rawClient('raw client 2', clients);
       const conn = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
       const stream = await conn.outboundStream();
       // Open a ping link the way a node does: hello for /mosaik/ping/1 on the right network.
