@@ -83,3 +83,14 @@ export class OversizedError extends MosaikError {
     super(`message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte frame limit`);
   }
 }
+
+/**
+ * A signature that does not verify against the key it claims: a tampered, forged or
+ * mis-signed message (e.g. a peer entry not signed by its own peer). Like a DecodeError, it
+ * means the peer sent something it must not, so a link that carried it closes with `closeCode`.
+ */
+export class InvalidSignatureError extends MosaikError {
+  override readonly name = 'InvalidSignatureError';
+  readonly code = 'INVALID_SIGNATURE';
+  readonly closeCode = CloseCode.ProtocolViolation;
+}

@@ -1,0 +1,27 @@
+export type { CatalogOptions, UpsertOutcome } from './catalog.ts';
+export { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
+export type { PeerEntry, PeerEntryInit, PeerEntryVersion, SignedPeerEntry, Ticket, VerifiedDecoded } from './peer-entry.ts';
+export {
+  compareVersions,
+  decodeSignedPeerEntry,
+  encodeSignedPeerEntry,
+  incrementVersion,
+  initialVersion,
+  isNewer,
+  MAX_ADDRESS_LENGTH,
+  MAX_ADDRESSES,
+  MAX_ENTRY_BYTES,
+  MAX_GROUPS,
+  MAX_SIGNED_ENTRY_BYTES,
+  MAX_STREAMS,
+  MAX_TAGS,
+  MAX_TICKET_DATA_BYTES,
+  MAX_TICKETS,
+  PEER_ENTRY_SIGNING_DOMAIN,
+  peerEntry,
+  peerEntrySigningMessage,
+  signedPeerEntryCodec,
+  signedPeerEntrySchema,
+  signPeerEntry,
+  ticketId,
+} from './peer-entry.ts';
