@@ -210,8 +210,10 @@ export class LinkModel {
     host.schedule(now + there, () => {
       if (!link.alive(0)) return this.#dropLink(link);
       if (!reachable()) {
+        // The target went away (or the path was cut) while the handshake was in flight: the
+        // dial fails as any unanswered dial does, at the connect timeout.
         this.#dropLink(link);
-        from.input({ type: 'linkFailed', link: linkId, reason: 'timeout', detail: `no answer from ${target.location}` });
+        fail(now + this.#plan.connectTimeoutMs, 'timeout', `no answer from ${target.location}`);
         return;
       }
       if (target.peerId.hex !== expectedPeerHex) {
