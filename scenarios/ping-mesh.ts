@@ -59,8 +59,8 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
   const name = (n: Network) => `n${sim.indexOf(n)}`;
 
   sim.addChecker(noProtocolViolations);
-  const violations: string[] = [];
-  const record = (message: string) => violations.push(message);
+  const violations: { checker: string; atMs: number; message: string }[] = [];
+  const record = (message: string) => violations.push({ checker: 'ping-mesh', atMs: sim.now, message });
 
   // One ping, checked: it settles, with a typed outcome, within its timeout.
   const pingChecked = async (from: Network, to: Network): Promise<{ ok: true } | { ok: false; error: string }> => {
@@ -113,7 +113,7 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
     const pending = sim.pendingRequests(net);
     if (pending > 0) record(`${name(net)} still has ${pending} requests pending at the end`);
   }
-  const all = [...sim.finishCheckers(), ...violations.map((message) => ({ checker: 'ping-mesh', atMs: sim.now, message }))];
+  const all = [...sim.finishCheckers(), ...violations];
   return {
     scenario: pingMesh.name,
     seed: options.seed,
