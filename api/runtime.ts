@@ -47,6 +47,11 @@ export class NodeRuntime {
     return this.#machine;
   }
 
+  /** Starts the machine: call once, after the driver is wired, before any other input. */
+  start(): void {
+    this.input({ type: 'start' });
+  }
+
   /** Feeds one input from the driver (transport event or timer). */
   input(input: NodeInput): void {
     if (this.#stopped) return;

@@ -115,6 +115,7 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     },
   };
   runtime = new NodeRuntime(machine, driver);
+  runtime.start();
   return new RealNode(runtime, transport, timers, networkId, formatPeerAddr({ peer: secretKey.peerId, location: transport.location }));
 }
 

@@ -113,6 +113,7 @@ export class SimNode implements NodeBackend {
     this.#runtime = new NodeRuntime(machine, port);
     this.timers.clear();
     this.#up = true;
+    this.#runtime.start();
   }
 
   /** Loses all volatile state at once; pending calls fail with NodeDownError. */

@@ -20,6 +20,11 @@ export type RequestId = number;
 export type DialFailure = 'timeout' | 'refused' | 'peer-mismatch' | 'unreachable';
 
 export type NodeInput =
+  /**
+   * The first input of every incarnation (a start, or a restart after a crash): subsystems
+   * arm their first timers and make their first contacts. No other input comes before it.
+   */
+  | { readonly type: 'start' }
   /** Our `connect` reached the peer (its identity checked by the transport). */
   | { readonly type: 'linkOpened'; readonly link: LinkId }
   /** Our `connect` failed before the link opened. */

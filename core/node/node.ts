@@ -58,6 +58,7 @@ export class NodeMachine {
   #nextLink = 1;
   #nextTimer = 1;
   #shutDown = false;
+  #started = false;
 
   constructor(config: NodeMachineConfig) {
     this.#config = config;
@@ -95,7 +96,12 @@ export class NodeMachine {
     assert(nowMs >= this.#nowMs, `monotonic clock went back from ${this.#nowMs} to ${nowMs}`);
     this.#nowMs = nowMs;
     this.#wallClockMs = wallClockMs;
+    assert(this.#started !== (input.type === 'start'), input.type === 'start' ? 'start fed twice' : `${input.type} before start`);
     switch (input.type) {
+      case 'start':
+        this.#started = true;
+        for (const sub of this.#subsystems.values()) sub.onStart?.(this.#context(sub));
+        break;
       case 'linkOpened':
         this.#onLinkOpened(input.link);
         break;

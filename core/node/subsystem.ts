@@ -67,6 +67,8 @@ export interface Subsystem<Command = unknown> {
   readonly name: string;
   /** The protocols this subsystem serves, with the codec of each one's messages. */
   readonly protocols: ReadonlyMap<ProtocolId, MessageCodec<unknown>>;
+  /** The node starts (or restarts with its durable state): arm timers, make first contacts. */
+  onStart?(ctx: NodeContext): void;
   onLinkUp(ctx: NodeContext, link: LinkInfo): void;
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void;
   onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void;

@@ -7,7 +7,7 @@ import { createNodeMachine } from '../../core/node/compose.ts';
 import type { DialFailure, LinkId, NodeCommand, NodeInput, NodeOutput, RequestId, TimerId } from '../../core/node/io.ts';
 import { HANDSHAKE_VERSION, handshakeCodec, linkSecret } from '../../core/node/link-handshake.ts';
 import { NodeMachine } from '../../core/node/node.ts';
-import type { LinkInfo, NodeContext } from '../../core/node/subsystem.ts';
+import type { LinkInfo, NodeContext, Subsystem } from '../../core/node/subsystem.ts';
 import { type PingResult, PingSubsystem, type PlantedPingBugs, pingCodec } from '../../core/ping/ping.ts';
 import { AssertionError } from '../../core/util/assert.ts';
 import type { Rng } from '../../core/util/rng.ts';
@@ -130,10 +130,10 @@ class Pair {
     const net = Digest.from('test-net');
     const make = (side: Side, networkId: NetworkId, seed: number, bugs: PlantedPingBugs = {}) => {
       const secretKey = SecretKey.fromSeed(`node-${side}`);
-      if (!options.spy) return createNodeMachine({ secretKey, networkId, rng: xorshift(seed), plantedBugs: { ping: bugs } });
+      if (!options.spy) return started(createNodeMachine({ secretKey, networkId, rng: xorshift(seed), plantedBugs: { ping: bugs } }));
       const spy = new SpyPing({ bugs });
       this.spies[side] = spy;
-      return new NodeMachine({ secretKey, networkId, rng: xorshift(seed), subsystems: [spy] });
+      return started(new NodeMachine({ secretKey, networkId, rng: xorshift(seed), subsystems: [spy] }));
     };
     this.nodes = { A: make('A', net, 1), B: make('B', options.networkB ?? net, 2, options.bugsB) };
   }
@@ -271,9 +271,15 @@ class Pair {
 
 const NET = Digest.from('test-net');
 
+/** Feeds the `start` every machine needs first (it produces no output for ping alone). */
+function started(node: NodeMachine): NodeMachine {
+  expect(node.handle({ type: 'start' }, 0)).toEqual([]);
+  return node;
+}
+
 /** A node driven by hand, with no peer behind its links. */
 function lone(options: { maxFrameBytes?: number } = {}) {
-  const node = createNodeMachine({ secretKey: SecretKey.fromSeed('lone'), networkId: NET, rng: xorshift(7), ...options });
+  const node = started(createNodeMachine({ secretKey: SecretKey.fromSeed('lone'), networkId: NET, rng: xorshift(7), ...options }));
   const dialer = SecretKey.fromSeed('dialer').peerId;
   let nowMs = 0;
   const handle = (input: NodeInput) => node.handle(input, nowMs);
@@ -693,7 +699,7 @@ describe('NodeMachine: ping failures', () => {
 
 describe('NodeMachine: clocks', () => {
   it('asserts that the monotonic clock never goes back (a driver bug, not an input error)', () => {
-    const node = createNodeMachine({ secretKey: SecretKey.fromSeed('clock'), networkId: NET, rng: xorshift(3) });
+    const node = started(createNodeMachine({ secretKey: SecretKey.fromSeed('clock'), networkId: NET, rng: xorshift(3) }));
     node.handle({ type: 'timer', timer: 99 }, 100);
     node.handle({ type: 'timer', timer: 99 }, 100);
     expect(() => node.handle({ type: 'timer', timer: 99 }, 99)).toThrow(AssertionError);
@@ -792,5 +798,38 @@ describe('NodeMachine: shutdown', () => {
       return { log: pair.log, secrets: pair.spies.A?.ups.map((l) => Buffer.from(l.secret as Uint8Array).toString('hex')) };
     };
     expect(run()).toEqual(run());
+  });
+});
+
+describe('NodeMachine: start', () => {
+  it('takes `start` first and only once; anything else before it is a driver bug', () => {
+    const fresh = () => createNodeMachine({ secretKey: SecretKey.fromSeed('start'), networkId: NET, rng: xorshift(5) });
+    expect(() => fresh().handle({ type: 'timer', timer: 1 }, 0)).toThrow(AssertionError);
+    const node = fresh();
+    expect(node.handle({ type: 'start' }, 0)).toEqual([]);
+    expect(() => node.handle({ type: 'start' }, 1)).toThrow(AssertionError);
+  });
+
+  it('lets every subsystem act on start, with the clocks it was started at', () => {
+    const seen: string[] = [];
+    const sub: Subsystem = {
+      name: 'probe',
+      protocols: new Map(),
+      onStart: (ctx) => {
+        seen.push(`start at ${ctx.nowMs}/${ctx.wallClockMs} incarnation ${ctx.incarnation}`);
+        ctx.armTimer(ctx.nowMs + 10, 'tick');
+      },
+      onLinkUp: () => {},
+      onMessage: () => {},
+      onLinkDown: () => {},
+      onTimer: (_ctx, payload) => seen.push(`timer ${String(payload)}`),
+      onCommand: () => {},
+      onShutdown: () => {},
+    };
+    const node = new NodeMachine({ secretKey: SecretKey.fromSeed('probe'), networkId: NET, rng: xorshift(9), subsystems: [sub], incarnation: 2 });
+    const out = node.handle({ type: 'start' }, 5, 1_000);
+    expect(out).toEqual([{ type: 'armTimer', timer: 1, atMs: 15 }]);
+    node.handle({ type: 'timer', timer: 1 }, 15);
+    expect(seen).toEqual(['start at 5/1000 incarnation 2', 'timer tick']);
   });
 });

@@ -51,6 +51,7 @@ for (const me of [0, 1]) {
   );
 }
 
+for (const runtime of runtimes) runtime.start();
 let started = 0;
 const target = { peer: keys[1].peerId, addrs: ['b'], timeoutMs: 60_000 };
 const loop = async () => {
