@@ -153,7 +153,7 @@ export class PlumTree {
         else this.#onEvictCacheTimer(nowMs, out);
         break;
       case 'neighborUp':
-        this.#addEager(input.peer);
+        this.#insertEager(input.peer);
         break;
       case 'neighborDown':
         this.#onNeighborDown(input.peer);
@@ -229,7 +229,7 @@ export class PlumTree {
     let best: { peer: PeerId; round: number } | undefined;
     for (const a of announcers) if (!best || a.round < best.round) best = a;
     if (!best || best.round >= round || round - best.round < this.config.optimizationThreshold) return;
-    if (!this.eager.has(best.peer)) {
+    if (this.lazy.has(best.peer)) {
       this.#addEager(best.peer);
       out.push({ type: 'send', to: best.peer, message: { type: 'graft', id: undefined, round: best.round } });
     }
@@ -305,14 +305,24 @@ export class PlumTree {
     out.push({ type: 'armTimer', atMs: nowMs + this.config.cacheEvictIntervalMs, timer: { type: 'evictCache' } });
   }
 
+  /**
+   * Departure from iroh: only `neighborUp` brings a peer in (`#insertEager`); GRAFT, PRUNE,
+   * duplicates and graft timers only move a peer that is already a neighbor between the sets.
+   * A message from a peer outside the active view (in flight across a view change) is still
+   * answered, but cannot make it a peer: PlumTree's peers stay exactly HyParView's active view
+   * (iroh's "not yet holding" invariant), and bounded by it.
+   */
   #addEager(peer: PeerId): void {
-    this.lazy.delete(peer);
-    this.eager.add(peer);
+    if (this.lazy.delete(peer)) this.eager.add(peer);
   }
 
   #addLazy(peer: PeerId): void {
-    this.eager.delete(peer);
-    this.lazy.add(peer);
+    if (this.eager.delete(peer)) this.lazy.add(peer);
+  }
+
+  #insertEager(peer: PeerId): void {
+    this.lazy.delete(peer);
+    this.eager.add(peer);
   }
 
   #eagerPush(gossip: Gossip, sender: PeerId, out: GossipOutput[]): void {
