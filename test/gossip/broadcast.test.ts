@@ -22,7 +22,7 @@ function broadcastOnce(sim: GossipSim, from: number, data: Uint8Array, ms = 2_00
   const gossip = live.reduce((acc, i) => acc + sim.sentOf(i, ['gossip']), 0);
   return {
     missing: live.filter((i, k) => i !== from && deliveries[k] === 0),
-    duplicates: live.filter((i, k) => (deliveries[k] ?? 0) > 1),
+    duplicates: live.filter((_i, k) => (deliveries[k] ?? 0) > 1),
     fromSelf: deliveries[live.indexOf(from)] ?? 0,
     meanSent: perPeer.reduce((a, b) => a + b, 0) / live.length,
     maxSent: Math.max(...perPeer),
@@ -118,5 +118,24 @@ describe('PlumTree broadcast', () => {
     expect(s.duplicates).toEqual([]);
     const grafts = sim.live().reduce((acc, i) => acc + sim.sentOf(i, ['graft']), 0);
     expect(grafts).toBeGreaterThan(0);
+  });
+});
+
+describe('PlumTree batching', () => {
+  it('IHAVEs for many messages are batched per peer into chunks that fit the message limit', () => {
+    const sim = joinedSim({ n: 20, seed: 2, settleMs: 2_000 });
+    // Prune the tree from several sources so lazy links exist; broadcast from the peer with the most.
+    for (let k = 0; k < 5; k++) broadcastOnce(sim, k, payload(-1 - k));
+    const lazyCounts = sim.topics.map((t) => t.lazyPeers().length);
+    const source = lazyCounts.indexOf(Math.max(...lazyCounts));
+    const lazy = lazyCounts[source] as number;
+    expect(lazy).toBeGreaterThan(0);
+    sim.resetCounts();
+    const before = sim.received.map((r) => r.length);
+    for (let k = 0; k < 300; k++) sim.broadcast(source, payload(k));
+    sim.runUntil(sim.nowMs + 2_000);
+    for (const i of sim.live()) expect((sim.received[i]?.length ?? 0) - (before[i] ?? 0)).toBe(i === source ? 0 : 300);
+    // One dispatch for 300 announcements: ceil(300 / 107) = 3 IHAVE messages per lazy peer.
+    expect(sim.sentOf(source, ['ihave'])).toBe(3 * lazy);
   });
 });
