@@ -8,6 +8,7 @@ import { Digest, type NetworkId } from '../core/identity/digest.ts';
 import { type PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeInput } from '../core/node/io.ts';
+import { NativeVerifier } from './native-verifier.ts';
 import type { CreateNetworkOptions } from './options.ts';
 import { loadQuic } from './quic/napi.ts';
 import { QuicTransport } from './quic-transport.ts';
@@ -49,6 +50,7 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     secretKey,
     networkId,
     rng,
+    verifier: new NativeVerifier(),
     ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
     ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
   });

@@ -4,6 +4,7 @@ import { ClosedError, NodeDownError } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
+import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { LinkId, NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
 import type { Rng } from '../core/util/rng.ts';
@@ -27,7 +28,9 @@ export interface SimNodeConfig {
   readonly secretKey: SecretKey;
   readonly networkId: NetworkId;
   readonly rng: Rng;
-  readonly machine: Omit<NodeOptions, 'secretKey' | 'networkId' | 'rng' | 'storage' | 'incarnation'>;
+  /** Shared by all the simulation's nodes. */
+  readonly verifier: SignatureVerifier;
+  readonly machine: Omit<NodeOptions, 'secretKey' | 'networkId' | 'rng' | 'storage' | 'incarnation' | 'verifier'>;
 }
 
 /**
@@ -99,6 +102,7 @@ export class SimNode implements NodeBackend {
       secretKey: this.#config.secretKey,
       networkId: this.networkId,
       rng: this.#config.rng,
+      verifier: this.#config.verifier,
       storage: this.storage,
       incarnation: this.#incarnation,
     });

@@ -11,6 +11,7 @@ import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 import { LinkModel, type PlantedWireBug } from './links.ts';
+import { MemoVerifier } from './memo-verifier.ts';
 import { Nemesis } from './nemesis.ts';
 import { rngStream } from './rng.ts';
 import { type SimEvent, TimerEvent } from './sim-event.ts';
@@ -74,6 +75,7 @@ export class Simulation {
   readonly #checkers: Checker[] = [];
   readonly #violations: Violation[] = [];
   readonly #maxEvents: number;
+  readonly #verifier = new MemoVerifier();
   readonly nemesis: Nemesis | undefined;
   #nowMs = 0;
   #events = 0;
@@ -135,6 +137,7 @@ export class Simulation {
         secretKey,
         networkId,
         rng: rngStream(this.seed, `node/${index}`),
+        verifier: this.#verifier,
         machine: {
           ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
           ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),

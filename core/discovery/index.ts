@@ -22,6 +22,7 @@ export {
   peerEntrySigningMessage,
   signedPeerEntryCodec,
   signedPeerEntrySchema,
+  signedPeerEntrySchemaWith,
   signPeerEntry,
   ticketId,
 } from './peer-entry.ts';

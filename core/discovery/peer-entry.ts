@@ -3,6 +3,7 @@ import { blake3 } from '@noble/hashes/blake3.js';
 import { DecodeError, type DecodeErrorKind, InvalidArgumentError, InvalidSignatureError } from '../errors.ts';
 import type { Digest, GroupId, NetworkId, StreamId, Tag } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
+import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { assert } from '../util/assert.ts';
 import { compareBytes, concatBytes, equalBytes, utf8 } from '../util/bytes.ts';
 import * as s from '../wire/schema.ts';
@@ -348,7 +349,7 @@ function toError(f: Failure): DecodeError | InvalidSignatureError {
  * Opens `[entry bytes, signature]`: decodes the entry, requires its bytes to be its canonical
  * encoding, and verifies the signature against the entry's own peer id. Never throws.
  */
-function openEnvelope(entryBytes: Uint8Array, signature: Uint8Array): SignedPeerEntry | Failure {
+function openEnvelope(entryBytes: Uint8Array, signature: Uint8Array, verifier: SignatureVerifier): SignedPeerEntry | Failure {
   let wire: unknown;
   try {
     wire = decoder.decode(entryBytes);
@@ -365,7 +366,7 @@ function openEnvelope(entryBytes: Uint8Array, signature: Uint8Array): SignedPeer
   // Sorted, unique sets are checked above with clear messages; this also catches what they
   // cannot see, e.g. an integer or a length written in a wider msgpack format than needed.
   if (!equalBytes(encodeEntry(entry), entryBytes)) return { kind: 'invalid', message: 'entry: not in canonical encoding' };
-  if (!entry.peerId.verify(peerEntrySigningMessage(entryBytes), signature)) {
+  if (!verifier.verify(entry.peerId, peerEntrySigningMessage(entryBytes), signature)) {
     return { kind: 'signature', message: `peer entry of ${entry.peerId.short}: the signature does not verify against its peer id` };
   }
   return Object.freeze({ entry, signature: Uint8Array.from(signature), bytes: Uint8Array.from(entryBytes) });
@@ -400,12 +401,12 @@ export function encodeSignedPeerEntry(signed: SignedPeerEntry): Uint8Array {
  * truncated, oversized or non-canonical input is a DecodeError; a valid entry whose
  * signature does not verify is an InvalidSignatureError. Never throws.
  */
-export function decodeSignedPeerEntry(body: Uint8Array): VerifiedDecoded<SignedPeerEntry> {
-  const opened = openBody(body);
+export function decodeSignedPeerEntry(body: Uint8Array, verifier: SignatureVerifier = nobleVerifier): VerifiedDecoded<SignedPeerEntry> {
+  const opened = openBody(body, verifier);
   return isFailure(opened) ? { ok: false, error: toError(opened) } : { ok: true, value: opened };
 }
 
-function openBody(body: Uint8Array): SignedPeerEntry | Failure {
+function openBody(body: Uint8Array, verifier: SignatureVerifier): SignedPeerEntry | Failure {
   if (body.length > MAX_SIGNED_ENTRY_BYTES) {
     return { kind: 'oversized', message: `signed entry: ${body.length} bytes exceed ${MAX_SIGNED_ENTRY_BYTES}` };
   }
@@ -421,7 +422,7 @@ function openBody(body: Uint8Array): SignedPeerEntry | Failure {
   } catch (e) {
     return schemaFailure(e);
   }
-  const opened = openEnvelope(envelope.entry, envelope.signature);
+  const opened = openEnvelope(envelope.entry, envelope.signature, verifier);
   if (isFailure(opened)) return opened;
   if (!equalBytes(encodeSignedPeerEntry(opened), body)) return { kind: 'invalid', message: 'signed entry: not in canonical encoding' };
   return opened;
@@ -440,13 +441,18 @@ export const signedPeerEntryCodec = {
  * (`invalid`), because a message codec's errors are DecodeErrors: one bad entry fails the
  * whole message, as in mosaik. Prefer `decodeSignedPeerEntry` where the distinction matters.
  */
-export const signedPeerEntrySchema: s.Schema<SignedPeerEntry> = {
-  describe: 'signedPeerEntry',
-  decode(wire, path) {
-    const envelope = envelopeSchema.decode(wire, path);
-    const opened = openEnvelope(envelope.entry, envelope.signature);
-    if (!isFailure(opened)) return opened;
-    throw new s.SchemaViolation(opened.kind === 'signature' ? 'invalid' : opened.kind, `${path || '<root>'}: ${opened.message}`);
-  },
-  encode: (v) => envelopeSchema.encode({ entry: v.bytes, signature: v.signature }),
-};
+export function signedPeerEntrySchemaWith(verifier: SignatureVerifier): s.Schema<SignedPeerEntry> {
+  return {
+    describe: 'signedPeerEntry',
+    decode(wire, path) {
+      const envelope = envelopeSchema.decode(wire, path);
+      const opened = openEnvelope(envelope.entry, envelope.signature, verifier);
+      if (!isFailure(opened)) return opened;
+      throw new s.SchemaViolation(opened.kind === 'signature' ? 'invalid' : opened.kind, `${path || '<root>'}: ${opened.message}`);
+    },
+    encode: (v) => envelopeSchema.encode({ entry: v.bytes, signature: v.signature }),
+  };
+}
+
+/** `signedPeerEntrySchemaWith` the pure-JS verifier. Machines build theirs with the node's verifier. */
+export const signedPeerEntrySchema: s.Schema<SignedPeerEntry> = signedPeerEntrySchemaWith(nobleVerifier);

@@ -1,5 +1,6 @@
 import type { NetworkId } from '../identity/digest.ts';
 import type { SecretKey } from '../identity/keys.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
 import { PingSubsystem, type PlantedPingBugs } from '../ping/ping.ts';
 import type { Rng } from '../util/rng.ts';
 import { NodeMachine } from './node.ts';
@@ -12,6 +13,7 @@ export interface NodeOptions {
   readonly incarnation?: number;
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  readonly verifier?: SignatureVerifier;
   /** Test-only: switch on planted bugs to show a checker catches them. */
   readonly plantedBugs?: { readonly ping?: PlantedPingBugs };
 }

@@ -1,6 +1,7 @@
 import { ClosedError, type MosaikError, OversizedError } from '../errors.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
+import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { assert, unreachable } from '../util/assert.ts';
 import type { Rng } from '../util/rng.ts';
 import { CloseCode } from '../wire/close-codes.ts';
@@ -22,6 +23,8 @@ export interface NodeMachineConfig {
   readonly maxFrameBytes?: number;
   /** @default 5000 */
   readonly handshakeTimeoutMs?: number;
+  /** How signatures are checked. @default the pure-JS verifier */
+  readonly verifier?: SignatureVerifier;
 }
 
 type LinkState =
@@ -359,6 +362,7 @@ export class NodeMachine {
       secretKey: config.secretKey,
       incarnation: config.incarnation ?? 0,
       maxFrameBytes: node.#maxFrameBytes,
+      verifier: config.verifier ?? nobleVerifier,
       connect(peer, addrs, protocol) {
         assert(sub.protocols.has(protocol), `${sub.name} dials ${protocol}, which it does not serve`);
         const id = node.allocateLinkId();

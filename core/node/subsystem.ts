@@ -1,6 +1,7 @@
 import type { MosaikError } from '../errors.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { Rng } from '../util/rng.ts';
 import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
@@ -41,6 +42,8 @@ export interface NodeContext {
   /** 0 on first start; +1 on each restart with the same durable storage. */
   readonly incarnation: number;
   readonly maxFrameBytes: number;
+  /** Checks signatures; the driver may supply a faster one than the default. */
+  readonly verifier: SignatureVerifier;
 
   /** Opens a link for one of this subsystem's protocols; onLinkUp or onLinkDown follows. */
   connect(peer: PeerId, addrs: readonly string[], protocol: ProtocolId): LinkId;
