@@ -26,3 +26,5 @@ export {
   signPeerEntry,
   ticketId,
 } from './peer-entry.ts';
+export type { RttEstimate } from './rtt.ts';
+export { addRttSample, rttBelow } from './rtt.ts';
