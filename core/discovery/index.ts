@@ -1,5 +1,15 @@
 export type { CatalogOptions, UpsertOutcome } from './catalog.ts';
 export { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
+export type { Departure } from './departure.ts';
+export {
+  checkDeparture,
+  DEFAULT_MAX_TIME_DRIFT_MS,
+  DEPARTURE_SIGNING_DOMAIN,
+  departureSchema,
+  departureSigningMessage,
+  signDeparture,
+  withinDrift,
+} from './departure.ts';
 export type { PeerEntry, PeerEntryInit, PeerEntryVersion, SignedPeerEntry, Ticket, VerifiedDecoded } from './peer-entry.ts';
 export {
   compareVersions,
