@@ -2,9 +2,11 @@ import { InvalidArgumentError } from '../core/errors.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
-import type { NodeCommand } from '../core/node/io.ts';
+import type { NodeCommand, NodeEvent } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
 import type { CreateNetworkOptions } from '../net-real/options.ts';
+import { Discovery } from './discovery.ts';
 
 /** What a driver provides behind a `Network` handle. */
 export interface NodeBackend {
@@ -13,6 +15,13 @@ export interface NodeBackend {
   /** Text address other nodes use to reach this one (`<peer id>@<location>`). */
   readonly addr: string;
   request<T>(command: NodeCommand): Promise<T>;
+  /**
+   * The running machine and the node's wall clock, for synchronous reads. Throws
+   * NodeDownError while a simulated node is crashed and ClosedError once closed.
+   */
+  inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number };
+  /** Every event the node emits from now on (across restarts); `onEnd` when it closes. Returns the unsubscribe. */
+  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -39,9 +48,13 @@ export class Network {
     return new Network(await createRealNode(options));
   }
 
+  /** This node's view of the network: its entry, the catalog of peers, their changes. */
+  readonly discovery: Discovery;
+
   /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
   constructor(backend: NodeBackend) {
     this.#backend = backend;
+    this.discovery = new Discovery(backend);
   }
 
   get peerId(): PeerId {
@@ -68,6 +81,17 @@ export class Network {
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
       return Promise.reject(new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`));
     return this.#backend.request<PingResult>({ to: 'ping', cmd: { peer: addr.peer, addrs: [addr.location], timeoutMs } });
+  }
+
+  /**
+   * Exchanges full catalogs with one peer (both sides learn everything the other knows);
+   * resolves when the exchange is done. Rejects with ConnectError, LinkClosedError or
+   * InvalidArgumentError.
+   */
+  syncWith(target: string | PeerAddr): Promise<void> {
+    const addr = typeof target === 'string' ? this.#parse(target) : target;
+    if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
+    return this.#backend.request<void>({ to: 'discovery', cmd: { kind: 'syncWith', peer: addr.peer, addrs: [addr.location] } });
   }
 
   readonly #parsed = new Map<string, PeerAddr>();

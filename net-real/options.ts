@@ -1,8 +1,9 @@
+import type { DiscoveryNodeOptions } from '../api/node-options.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
-export interface CreateNetworkOptions {
+export interface CreateNetworkOptions extends DiscoveryNodeOptions {
   /** The network to join: a name (hashed with `Digest.from`) or an id. Nodes on different networks refuse each other's links. */
   readonly network: string | NetworkId;
   /** This node's identity; a fresh random key when omitted. */

@@ -1,13 +1,16 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { NodeBackend } from '../api/network.ts';
+import { discoveryOptions } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
 import { Digest, type NetworkId } from '../core/identity/digest.ts';
 import { type PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine } from '../core/node/compose.ts';
-import type { NodeCommand, NodeInput } from '../core/node/io.ts';
+import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import { NativeVerifier } from './native-verifier.ts';
 import type { CreateNetworkOptions } from './options.ts';
 import { loadQuic } from './quic/napi.ts';
@@ -46,14 +49,12 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
   const secretKey = options.secretKey ?? SecretKey.generate(rng);
   const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
   const onError = options.onError ?? defaultOnError;
-  const machine = createNodeMachine({
-    secretKey,
-    networkId,
-    rng,
-    verifier: new NativeVerifier(),
-    ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
-    ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-  });
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  // Checked before anything starts listening, so a bad bootstrap address leaves nothing behind.
+  const discoveryWithoutAddresses = discoveryOptions(options, []);
+  // The machine is built once the transport listens (its entry carries the address); inputs
+  // only come from callbacks, after that.
+  let machine: NodeMachine | undefined;
 
   // The runtime, the timers and the transport feed each other; `runtime` is set before any
   // input can arrive (inputs only come from callbacks).
@@ -75,18 +76,27 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
         secretKey,
         host,
         port,
-        maxFrameBytes: machine.maxFrameBytes,
+        maxFrameBytes,
         handshakeTimeoutMs: quic.handshakeTimeoutMs ?? 5_000,
         idleTimeoutMs: quic.idleTimeoutMs ?? 10_000,
         keepAliveIntervalMs: quic.keepAliveIntervalMs ?? 3_000,
         maxStreamsPerConnection: quic.maxStreamsPerConnection ?? 1_024,
         maxQueuedBytesPerLink: quic.maxQueuedBytesPerLink ?? 64 * 1024 * 1024,
       },
-      { input: feed, allocateLinkId: () => machine.allocateLinkId(), onError },
+      { input: feed, allocateLinkId: () => (machine as NodeMachine).allocateLinkId(), onError },
     );
   } catch (error) {
     throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  machine = createNodeMachine({
+    secretKey,
+    networkId,
+    rng,
+    verifier: new NativeVerifier(),
+    maxFrameBytes,
+    ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+    discovery: { ...discoveryWithoutAddresses, addresses: [transport.location] },
+  });
   const storage = new Map<string, Uint8Array>();
   const driver: DriverPort = {
     nowMs,
@@ -129,6 +139,7 @@ class RealNode implements NodeBackend {
   readonly #transport: QuicTransport;
   readonly #timers: RealTimers;
   #closing: Promise<void> | undefined;
+  readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
 
   constructor(runtime: NodeRuntime, transport: QuicTransport, timers: RealTimers, networkId: NetworkId, addr: string) {
     this.#runtime = runtime;
@@ -141,6 +152,25 @@ class RealNode implements NodeBackend {
 
   request<T>(command: NodeCommand): Promise<T> {
     return this.#runtime.request<T>(command);
+  }
+
+  inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number } {
+    if (this.#closing) throw new ClosedError('network closed');
+    return { machine: this.#runtime.machine, wallClockMs: wallClockMs() };
+  }
+
+  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void {
+    if (this.#closing) {
+      onEnd();
+      return () => {};
+    }
+    const subscriber = { onEvent, onEnd };
+    this.#subscribers.add(subscriber);
+    const unsubscribe = this.#runtime.subscribe(onEvent);
+    return () => {
+      this.#subscribers.delete(subscriber);
+      unsubscribe();
+    };
   }
 
   close(): Promise<void> {
@@ -156,6 +186,8 @@ class RealNode implements NodeBackend {
       // Already shut down: nothing more to say to peers.
     }
     this.#runtime.stop(new ClosedError('network closed'));
+    for (const s of [...this.#subscribers]) s.onEnd();
+    this.#subscribers.clear();
     this.#timers.clear();
     await this.#transport.shutdown(CLOSE_GRACE_MS);
     this.#timers.clear();

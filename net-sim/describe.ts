@@ -15,6 +15,11 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} #${event.id} ${event.peer.short} rtt=${event.rttMs}`;
     case 'ping.failed':
       return `${event.type} #${event.id} ${event.peer.short} ${event.error}`;
+    case 'discovery.discovered':
+    case 'discovery.updated':
+      return `${event.type} ${event.entry.peerId.short} v${event.entry.version.start}.${event.entry.version.update}`;
+    case 'discovery.departed':
+      return `${event.type} ${event.peer.short}`;
   }
 }
 
@@ -32,6 +37,20 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
       return trace.record(nowMs, TraceKind.event, node, 3, event.id, 0, event.peer.bytes, event);
     case 'ping.answered':
       return trace.record(nowMs, TraceKind.event, node, 4, event.id, event.rttMs, event.peer.bytes, event);
+    case 'discovery.discovered':
+    case 'discovery.updated':
+      return trace.record(
+        nowMs,
+        TraceKind.event,
+        node,
+        event.type === 'discovery.discovered' ? 6 : 7,
+        event.entry.version.start,
+        event.entry.version.update,
+        event.entry.peerId.bytes,
+        event,
+      );
+    case 'discovery.departed':
+      return trace.record(nowMs, TraceKind.event, node, 8, 0, 0, event.peer.bytes, event);
     case 'link.down':
     case 'ping.failed':
       return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event)), event);

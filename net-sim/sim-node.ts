@@ -7,6 +7,7 @@ import type { PeerId, SecretKey } from '../core/identity/keys.ts';
 import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { LinkId, NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
 import type { Rng } from '../core/util/rng.ts';
 import type { QueueEntry } from './event-queue.ts';
 import type { SimLink } from './links.ts';
@@ -53,6 +54,7 @@ export class SimNode implements NodeBackend {
   readonly #config: SimNodeConfig;
   readonly #host: SimHost;
   #runtime: NodeRuntime | undefined;
+  readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
   #incarnation = 0;
   #up = false;
   #closed = false;
@@ -115,6 +117,9 @@ export class SimNode implements NodeBackend {
       onAppWork: () => host.appWork(),
     };
     this.#runtime = new NodeRuntime(machine, port);
+    this.#runtime.subscribe((event) => {
+      for (const s of this.#subscribers) s.onEvent(event);
+    });
     this.timers.clear();
     this.#up = true;
     this.#runtime.start();
@@ -148,6 +153,23 @@ export class SimNode implements NodeBackend {
     return runtime.request<T>(command);
   }
 
+  inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number } {
+    if (this.#closed) throw new ClosedError('network is closed');
+    const runtime = this.#runtime;
+    if (!runtime) throw new NodeDownError(`node ${this.index} is down`);
+    return { machine: runtime.machine, wallClockMs: this.wallClockMs };
+  }
+
+  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void {
+    if (this.#closed) {
+      onEnd();
+      return () => {};
+    }
+    const subscriber = { onEvent, onEnd };
+    this.#subscribers.add(subscriber);
+    return () => this.#subscribers.delete(subscriber);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     const runtime = this.#runtime;
@@ -157,6 +179,8 @@ export class SimNode implements NodeBackend {
     }
     this.#closed = true;
     this.#up = false;
+    for (const s of [...this.#subscribers]) s.onEnd();
+    this.#subscribers.clear();
     this.#incarnation++;
     this.timers.clear();
     this.#runtime = undefined;

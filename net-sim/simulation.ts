@@ -1,4 +1,5 @@
 import { Network } from '../api/network.ts';
+import { type DiscoveryNodeOptions, discoveryOptions } from '../api/node-options.ts';
 import type { TransportOutput } from '../api/runtime.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { Digest } from '../core/identity/digest.ts';
@@ -31,11 +32,18 @@ export interface SimulationOptions {
   readonly keepTrace?: boolean;
   /** Stop with SimulationLimitError after this many events. @default 50_000_000 */
   readonly maxEvents?: number;
+  /**
+   * Stop with SimulationLimitError when virtual time passes this. Nodes keep periodic
+   * timers (discovery refreshes and exchanges), so application code waiting on something
+   * that never happens does not empty the event queue: this bound is what ends such a run.
+   * @default 86 400 000 (one virtual day)
+   */
+  readonly maxSimulatedMs?: number;
   /** Test-only: make reliable links misbehave, to show the link-integrity check fails. */
   readonly plantedWireBug?: PlantedWireBug;
 }
 
-export interface SimNodeOptions {
+export interface SimNodeOptions extends DiscoveryNodeOptions {
   readonly network: string | Digest;
   readonly secretKey?: SecretKey;
   readonly maxFrameBytes?: number;
@@ -75,6 +83,7 @@ export class Simulation {
   readonly #checkers: Checker[] = [];
   readonly #violations: Violation[] = [];
   readonly #maxEvents: number;
+  readonly #maxSimulatedMs: number;
   readonly #verifier = new MemoVerifier();
   readonly nemesis: Nemesis | undefined;
   #nowMs = 0;
@@ -89,6 +98,7 @@ export class Simulation {
     this.plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
     this.#trace = new Trace({ keepLines: options.keepTrace ?? false });
     this.#maxEvents = options.maxEvents ?? 50_000_000;
+    this.#maxSimulatedMs = options.maxSimulatedMs ?? 86_400_000;
     const sim = this;
     this.#links = new LinkModel(
       {
@@ -142,6 +152,7 @@ export class Simulation {
           ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
           ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
           ...(options.plantedBugs !== undefined && { plantedBugs: options.plantedBugs }),
+          discovery: discoveryOptions(options, [`sim:${index}`]),
         },
       },
       host,
@@ -263,6 +274,7 @@ export class Simulation {
     const at = this.#queue.peekTime();
     if (at === undefined || at > untilMs) return false;
     if (++this.#events > this.#maxEvents) throw new SimulationLimitError(`event budget of ${this.#maxEvents} used up at ${this.#nowMs} ms`);
+    if (at > this.#maxSimulatedMs) throw new SimulationLimitError(`virtual time limit of ${this.#maxSimulatedMs} ms reached`);
     const { item } = this.#queue.pop() as QueueEntry<SimEvent>;
     this.#nowMs = at;
     if (typeof item === 'function') item();

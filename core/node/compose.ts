@@ -1,6 +1,7 @@
+import { type DiscoveryOptions, DiscoverySubsystem } from '../discovery/discovery.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { SecretKey } from '../identity/keys.ts';
-import type { SignatureVerifier } from '../identity/verifier.ts';
+import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { PingSubsystem, type PlantedPingBugs } from '../ping/ping.ts';
 import type { Rng } from '../util/rng.ts';
 import { NodeMachine } from './node.ts';
@@ -14,6 +15,8 @@ export interface NodeOptions {
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
   readonly verifier?: SignatureVerifier;
+  /** Discovery: this node's addresses, tags, bootstrap peers and timing. Without it the node runs no discovery (bare protocol tests). */
+  readonly discovery?: DiscoveryOptions;
   /** Test-only: switch on planted bugs to show a checker catches them. */
   readonly plantedBugs?: { readonly ping?: PlantedPingBugs };
 }
@@ -22,6 +25,9 @@ export interface NodeOptions {
 export function createNodeMachine(options: NodeOptions): NodeMachine {
   return new NodeMachine({
     ...options,
-    subsystems: [new PingSubsystem({ bugs: options.plantedBugs?.ping ?? {} })],
+    subsystems: [
+      new PingSubsystem({ bugs: options.plantedBugs?.ping ?? {} }),
+      ...(options.discovery ? [new DiscoverySubsystem(options.discovery, options.verifier ?? nobleVerifier)] : []),
+    ],
   });
 }

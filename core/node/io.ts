@@ -1,3 +1,4 @@
+import type { DiscoveryCommand, DiscoveryEvent } from '../discovery/discovery.ts';
 import type { MosaikError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { PingCommand, PingEvent } from '../ping/ping.ts';
@@ -40,7 +41,10 @@ export type NodeInput =
   /** An API call. */
   | { readonly type: 'command'; readonly req: RequestId; readonly command: NodeCommand };
 
-export type NodeCommand = { readonly to: 'node'; readonly kind: 'shutdown' } | { readonly to: 'ping'; readonly cmd: PingCommand };
+export type NodeCommand =
+  | { readonly to: 'node'; readonly kind: 'shutdown' }
+  | { readonly to: 'ping'; readonly cmd: PingCommand }
+  | { readonly to: 'discovery'; readonly cmd: DiscoveryCommand };
 
 export type NodeOutput =
   /** Open a link to `peer` (at one of `addrs`); answer with linkOpened or linkFailed. */
@@ -59,7 +63,7 @@ export type NodeOutput =
   | { readonly type: 'fail'; readonly req: RequestId; readonly error: MosaikError };
 
 /** Events the node emits: observed by the API (event streams), the trace and checkers. */
-export type NodeEvent = LinkEvent | PingEvent;
+export type NodeEvent = LinkEvent | PingEvent | DiscoveryEvent;
 
 export type LinkEvent =
   | { readonly type: 'link.up'; readonly link: LinkId; readonly peer: PeerId; readonly protocol: ProtocolId; readonly dir: 'in' | 'out' }

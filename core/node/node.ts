@@ -80,6 +80,11 @@ export class NodeMachine {
     }
   }
 
+  /** A subsystem by name, for the API's synchronous reads (catalogs, replicas). */
+  subsystem(name: string): Subsystem | undefined {
+    return this.#subsystems.get(name);
+  }
+
   /** Ids for inbound links come from here, so they never collide with ours. */
   allocateLinkId(): LinkId {
     return this.#nextLink++;

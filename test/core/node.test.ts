@@ -76,6 +76,8 @@ function describeOutput(o: NodeOutput): string {
           return `emit ping.answered ${e.id} rtt=${e.rttMs}`;
         case 'ping.failed':
           return `emit ping.failed ${e.id} ${e.error}`;
+        default:
+          return `emit ${e.type}`;
       }
     }
   }

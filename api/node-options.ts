@@ -1,0 +1,30 @@
+import type { DiscoveryOptions } from '../core/discovery/discovery.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
+import { Digest } from '../core/identity/digest.ts';
+
+/** What both `Network.create` and `sim.node` take for discovery. */
+export interface DiscoveryNodeOptions {
+  /** Role tags this node advertises (names, hashed with `Digest.from`). */
+  readonly tags?: readonly string[];
+  /** Addresses (`<peer id>@<location>`) of peers to exchange catalogs with at start. */
+  readonly bootstrap?: readonly (string | PeerAddr)[];
+  readonly discovery?: {
+    /** @default 300 000 */
+    readonly purgeAfterMs?: number;
+    /** @default 45 000 */
+    readonly refreshIntervalMs?: number;
+    /** @default 10 000 */
+    readonly syncIntervalMs?: number;
+  };
+}
+
+/** The core's discovery options for a node reachable at `addresses`; bad bootstrap addresses are an InvalidArgumentError. */
+export function discoveryOptions(options: DiscoveryNodeOptions, addresses: readonly string[]): DiscoveryOptions {
+  const bootstrap = (options.bootstrap ?? []).map((b) => {
+    const addr = typeof b === 'string' ? parsePeerAddr(b) : b;
+    if (!addr) throw new InvalidArgumentError(`bootstrap: not a peer address: '${String(b)}'`);
+    return addr;
+  });
+  return { addresses, tags: (options.tags ?? []).map((t) => Digest.from(t)), bootstrap, ...options.discovery };
+}

@@ -1,0 +1,100 @@
+import { Digest } from 'mosaik';
+import { type Network, Simulation } from 'mosaik/sim';
+import { describe, expect, it } from 'vitest';
+
+/** Every node's catalog holds every other node. */
+function converged(nets: readonly Network[]): boolean {
+  return nets.every((n) => n.discovery.peers().length === nets.length - 1);
+}
+
+describe('discovery in the simulator (catalog exchanges)', () => {
+  it('nodes that know one bootstrap peer come to know each other (converge_with_bootstrap)', async () => {
+    const sim = new Simulation({ seed: 3 });
+    const boot = sim.node({ network: 'disc' });
+    const nets = [boot, ...Array.from({ length: 11 }, () => sim.node({ network: 'disc', bootstrap: [boot.addr] }))];
+    await sim.run(async () => {
+      while (!converged(nets)) await sim.sleep(1_000);
+    });
+    // Anti-entropy with one random peer every ~10 s: 12 nodes converge in a few rounds.
+    expect(sim.now).toBeLessThan(60_000);
+    for (const n of nets) {
+      const ids = n.discovery.peers().map((p) => p.peerId.hex);
+      expect(ids).toEqual(
+        nets
+          .filter((o) => o !== n)
+          .map((o) => o.peerId.hex)
+          .sort(),
+      );
+    }
+  });
+
+  it('events and when.peers report what the catalog learns', async () => {
+    const sim = new Simulation({ seed: 4 });
+    const a = sim.node({ network: 'disc' });
+    const b = sim.node({ network: 'disc', tags: ['matcher'] });
+    const seen: string[] = [];
+    await sim.run(async () => {
+      const events = (async () => {
+        for await (const e of a.discovery.events()) {
+          seen.push(`${e.type}${'peer' in e ? ` ${e.peer.short}` : ''}`);
+          if (seen.length === 1) return;
+        }
+      })();
+      await a.syncWith(b.addr); // manual_sync_trigger
+      await a.discovery.when.peers(1);
+      await events;
+    });
+    expect(seen).toEqual([`discovered ${b.peerId.short}`]);
+    expect(a.discovery.peers()[0]?.tags.map((t) => t.hex)).toEqual([Digest.from('matcher').hex]);
+    expect(b.discovery.peers().map((p) => p.peerId.hex)).toEqual([a.peerId.hex]); // both ways
+  });
+
+  it('a tag change reaches the others as an update', async () => {
+    const sim = new Simulation({ seed: 5 });
+    const a = sim.node({ network: 'disc' });
+    const b = sim.node({ network: 'disc', bootstrap: [a.addr] });
+    await sim.run(async () => {
+      await b.discovery.when.peers(1);
+      const entry = await a.discovery.addTags('eu');
+      expect(entry.tags.map((t) => t.hex)).toEqual([Digest.from('eu').hex]);
+      while (b.discovery.peers()[0]?.tags.length !== 1) await sim.sleep(1_000);
+    });
+  });
+
+  it('nodes of different networks never enter each other’s catalogs (different_networks_are_isolated)', async () => {
+    const sim = new Simulation({ seed: 6 });
+    const a = sim.node({ network: 'one' });
+    const b = sim.node({ network: 'two', bootstrap: [a.addr] });
+    const c = sim.node({ network: 'one', bootstrap: [a.addr] });
+    await sim.run(async () => {
+      await sim.sleep(60_000);
+    });
+    expect(a.discovery.peers().map((p) => p.peerId.hex)).toEqual([c.peerId.hex]);
+    expect(b.discovery.peers()).toEqual([]);
+  });
+
+  it('a node that stops refreshing is purged and reported departed (stale_peers_are_purged)', async () => {
+    const sim = new Simulation({ seed: 7 });
+    const a = sim.node({ network: 'disc', discovery: { purgeAfterMs: 30_000, refreshIntervalMs: 5_000 } });
+    const b = sim.node({ network: 'disc', bootstrap: [a.addr], discovery: { purgeAfterMs: 30_000, refreshIntervalMs: 5_000 } });
+    const departed: string[] = [];
+    await sim.run(async () => {
+      await a.discovery.when.peers(1);
+      void (async () => {
+        for await (const e of a.discovery.events()) if (e.type === 'departed') departed.push(e.peer.hex);
+      })();
+      sim.crash(b);
+      await sim.sleep(60_000);
+    });
+    expect(departed).toEqual([b.peerId.hex]);
+    expect(a.discovery.peers()).toEqual([]);
+  });
+
+  it('reads on a crashed node fail with NodeDownError; a bad bootstrap address is refused at once', async () => {
+    const sim = new Simulation({ seed: 8 });
+    const a = sim.node({ network: 'disc' });
+    sim.crash(a);
+    expect(() => a.discovery.peers()).toThrow(expect.objectContaining({ name: 'NodeDownError' }));
+    expect(() => sim.node({ network: 'disc', bootstrap: ['nope'] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+  });
+});
