@@ -16,6 +16,8 @@ export interface DiscoveryNodeOptions {
     readonly refreshIntervalMs?: number;
     /** @default 10 000 */
     readonly syncIntervalMs?: number;
+    /** Test-only: planted bugs the discovery checkers must catch. */
+    readonly plantedBugs?: { readonly noRefresh?: boolean };
   };
 }
 

@@ -337,12 +337,14 @@ export class Simulation {
   }
 
   /**
-   * Ends the fault phase: the nemesis stops, partitions and slow links heal, and crashed
-   * nodes restart. What follows is the liveness phase, where the system must recover.
+   * Ends the fault phase: the nemesis stops, partitions and slow links heal, wall clocks are
+   * set right again (as NTP would), and crashed nodes restart. What follows is the liveness
+   * phase, where the system must recover.
    */
   quiesce(): void {
     this.nemesis?.stop();
     this.heal();
+    for (const node of this.#nodes) if (node.clockOffsetMs !== SIM_EPOCH_MS) this.#setClockOffset(node, SIM_EPOCH_MS, 'reset');
     for (const node of this.#nodes) if (!node.isUp && !node.isClosed) this.#restartNode(node);
   }
 

@@ -41,6 +41,11 @@ export interface DiscoveryOptions {
    * entry reaches every node in O(log N) rounds). @default 10 000
    */
   readonly syncIntervalMs?: number;
+  /** Test-only: planted bugs the discovery checkers must catch. */
+  readonly plantedBugs?: {
+    /** The local entry never gets a new version, so peers purge it while it is alive. */
+    readonly noRefresh?: boolean;
+  };
 }
 
 export type DiscoveryCommand =
@@ -176,7 +181,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     this.#timers.delete(timer);
     switch (timer) {
       case 'refresh':
-        this.#republish(ctx, {});
+        if (!this.#options.plantedBugs?.noRefresh) this.#republish(ctx, {});
         this.#arm(ctx, 'refresh', jittered(ctx, this.#refreshIntervalMs));
         return;
       case 'sync': {
