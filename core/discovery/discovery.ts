@@ -11,7 +11,16 @@ import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
 import * as s from '../wire/schema.ts';
 import { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
-import { incrementVersion, initialVersion, type PeerEntry, peerEntry, type SignedPeerEntry, signedPeerEntrySchemaWith, signPeerEntry } from './peer-entry.ts';
+import {
+  incrementVersion,
+  initialVersion,
+  type PeerEntry,
+  type PeerEntryVersion,
+  peerEntry,
+  type SignedPeerEntry,
+  signedPeerEntrySchemaWith,
+  signPeerEntry,
+} from './peer-entry.ts';
 
 /** Catalog exchange: each side sends its signed catalog once (mosaik `/mosaik/discovery/sync/1.0`). */
 export const SYNC_PROTOCOL = protocolId('/mosaik/discovery/sync/1');
@@ -60,6 +69,9 @@ export type DiscoveryEvent =
 
 type Timer = 'refresh' | 'sync' | 'purge';
 
+/** Durable storage key of the last version this node published. */
+const VERSION_KEY = 'local-version';
+
 interface Exchange {
   readonly peer: PeerId;
   readonly dir: 'in' | 'out';
@@ -105,12 +117,13 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     const entry = peerEntry({
       network: ctx.networkId,
       peerId: ctx.peerId,
-      version: initialVersion(Math.max(0, Math.floor(ctx.wallClockMs))),
+      version: this.#firstVersion(ctx),
       addresses: this.#options.addresses,
       tags: this.#options.tags ?? [],
     });
     const catalog = new Catalog({ local: signPeerEntry(entry, ctx.secretKey), purgeAfterMs: this.#options.purgeAfterMs ?? DEFAULT_PURGE_AFTER_MS });
     this.#catalog = catalog;
+    this.#persistVersion(ctx, entry.version);
     for (const addr of this.#options.bootstrap ?? []) {
       if (addr.peer.equals(ctx.peerId)) continue;
       catalog.insertUnsigned(peerEntry({ network: ctx.networkId, peerId: addr.peer, version: { start: 0, update: 0 }, addresses: [addr.location] }));
@@ -246,6 +259,30 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     const current = catalog.me().entry;
     const entry = peerEntry({ ...current, tags: changes.tags ?? current.tags, version: incrementVersion(current.version, Math.floor(ctx.wallClockMs)) });
     catalog.setLocal(signPeerEntry(entry, ctx.secretKey));
+    this.#persistVersion(ctx, entry.version);
+  }
+
+  /**
+   * The version to start from: the wall clock, unless an earlier life of this node published
+   * a later one. Peers keep only strictly newer versions, so a node restarting with its clock
+   * behind its last version would otherwise be ignored until its old entry was purged.
+   */
+  #firstVersion(ctx: NodeContext): PeerEntryVersion {
+    const wall = Math.max(0, Math.floor(ctx.wallClockMs));
+    const stored = ctx.stored(VERSION_KEY);
+    if (!stored || stored.length !== 16) return initialVersion(wall);
+    const view = new DataView(stored.buffer, stored.byteOffset, 16);
+    const lastUpdate = view.getFloat64(8);
+    return initialVersion(Math.max(wall, lastUpdate + 1));
+  }
+
+  /** Durable before anything that reveals it is sent (outputs are performed in order). */
+  #persistVersion(ctx: NodeContext, version: PeerEntryVersion): void {
+    const bytes = new Uint8Array(16);
+    const view = new DataView(bytes.buffer);
+    view.setFloat64(0, version.start);
+    view.setFloat64(8, version.update);
+    ctx.persist(VERSION_KEY, bytes);
   }
 
   #arm(ctx: NodeContext, timer: Timer, delayMs: number): void {

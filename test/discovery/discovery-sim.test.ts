@@ -90,6 +90,25 @@ describe('discovery in the simulator (catalog exchanges)', () => {
     expect(a.discovery.peers()).toEqual([]);
   });
 
+  it('a node restarted with its clock set back still supersedes its old entry (its last version is durable)', async () => {
+    // Found by discovery-converge seed 73: peers keep only strictly newer versions, and a
+    // version made from a clock that went back would be ignored until the old one was purged.
+    const sim = new Simulation({ seed: 9 });
+    const a = sim.node({ network: 'disc' });
+    const b = sim.node({ network: 'disc', bootstrap: [a.addr], discovery: { syncIntervalMs: 1_000 } });
+    await sim.run(async () => {
+      await a.discovery.when.peers(1);
+      const before = a.discovery.peers()[0]?.version;
+      sim.crash(b);
+      sim.skewClock(b, -120_000);
+      sim.restart(b);
+      await sim.sleep(5_000);
+      const after = a.discovery.peers()[0]?.version;
+      expect(after && before && (after.start > before.start || (after.start === before.start && after.update > before.update))).toBe(true);
+      expect(b.discovery.me().version).toEqual(after);
+    });
+  });
+
   it('reads on a crashed node fail with NodeDownError; a bad bootstrap address is refused at once', async () => {
     const sim = new Simulation({ seed: 8 });
     const a = sim.node({ network: 'disc' });
