@@ -270,7 +270,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   #firstVersion(ctx: NodeContext): PeerEntryVersion {
     const wall = Math.max(0, Math.floor(ctx.wallClockMs));
     const stored = ctx.stored(VERSION_KEY);
-    if (!stored || stored.length !== 16) return initialVersion(wall);
+    if (stored?.length !== 16) return initialVersion(wall);
     const view = new DataView(stored.buffer, stored.byteOffset, 16);
     const lastUpdate = view.getFloat64(8);
     return initialVersion(Math.max(wall, lastUpdate + 1));
