@@ -1,4 +1,5 @@
 import type { DiscoveryOptions } from '../core/discovery/discovery.ts';
+import { MAX_TAGS } from '../core/discovery/peer-entry.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
@@ -28,5 +29,7 @@ export function discoveryOptions(options: DiscoveryNodeOptions, addresses: reado
     if (!addr) throw new InvalidArgumentError(`bootstrap: not a peer address: '${String(b)}'`);
     return addr;
   });
-  return { addresses, tags: (options.tags ?? []).map((t) => Digest.from(t)), bootstrap, ...options.discovery };
+  const tags = (options.tags ?? []).map((t) => Digest.from(t));
+  if (new Set(tags.map((t) => t.hex)).size > MAX_TAGS) throw new InvalidArgumentError(`tags: at most ${MAX_TAGS} tags per node`);
+  return { addresses, tags, bootstrap, ...options.discovery };
 }

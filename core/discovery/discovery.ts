@@ -1,4 +1,4 @@
-import { ConnectError, LinkClosedError } from '../errors.ts';
+import { ConnectError, InvalidArgumentError, LinkClosedError } from '../errors.ts';
 import type { PeerAddr } from '../identity/address.ts';
 import type { Tag } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
@@ -14,6 +14,7 @@ import { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
 import {
   incrementVersion,
   initialVersion,
+  MAX_TAGS,
   type PeerEntry,
   type PeerEntryVersion,
   peerEntry,
@@ -144,6 +145,8 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         const local = this.#started.me().entry;
         const drop = new Set(command.kind === 'removeTags' ? command.tags.map((t) => t.hex) : []);
         const tags = command.kind === 'addTags' ? [...local.tags, ...command.tags] : local.tags.filter((t) => !drop.has(t.hex));
+        const distinct = new Set(tags.map((t) => t.hex)).size;
+        if (distinct > MAX_TAGS) return ctx.fail(req, new InvalidArgumentError(`an entry carries at most ${MAX_TAGS} tags, this would make ${distinct}`));
         this.#republish(ctx, { tags });
         ctx.complete(req, this.#started.me().entry);
         return;

@@ -109,11 +109,26 @@ describe('discovery in the simulator (catalog exchanges)', () => {
     });
   });
 
+  it('too many tags is a typed error, and the entry stays as it was', async () => {
+    const sim = new Simulation({ seed: 10 });
+    const a = sim.node({ network: 'disc', tags: ['one'] });
+    await sim.run(async () => {
+      const tooMany = Array.from({ length: 64 }, (_, i) => `tag-${i}`);
+      await expect(a.discovery.addTags(...tooMany)).rejects.toMatchObject({ name: 'InvalidArgumentError' });
+      expect(a.discovery.me().tags).toHaveLength(1);
+      await expect(a.discovery.addTags(...tooMany.slice(0, 63))).resolves.toMatchObject({ tags: expect.any(Array) });
+      expect(a.discovery.me().tags).toHaveLength(64);
+    });
+  });
+
   it('reads on a crashed node fail with NodeDownError; a bad bootstrap address is refused at once', async () => {
     const sim = new Simulation({ seed: 8 });
     const a = sim.node({ network: 'disc' });
     sim.crash(a);
     expect(() => a.discovery.peers()).toThrow(expect.objectContaining({ name: 'NodeDownError' }));
     expect(() => sim.node({ network: 'disc', bootstrap: ['nope'] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+    const tags = Array.from({ length: 65 }, (_, i) => `t${i}`);
+    expect(() => sim.node({ network: 'disc', tags })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+    expect(sim.networks).toHaveLength(1); // nothing half-made was left behind
   });
 });
