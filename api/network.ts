@@ -84,8 +84,9 @@ export class Network {
   }
 
   /**
-   * Exchanges full catalogs with one peer (both sides learn everything the other knows);
-   * resolves when the exchange is done. Rejects with ConnectError, LinkClosedError or
+   * Exchanges catalogs with one peer: both sides end up with everything the other knows.
+   * Resolves once this node has the peer's entries (the peer receives ours with the last
+   * message, one hop later). Rejects with ConnectError, LinkClosedError or
    * InvalidArgumentError.
    */
   syncWith(target: string | PeerAddr): Promise<void> {

@@ -14,6 +14,7 @@ import { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
 import {
   incrementVersion,
   initialVersion,
+  isNewer,
   MAX_TAGS,
   type PeerEntry,
   type PeerEntryVersion,
@@ -23,17 +24,34 @@ import {
   signPeerEntry,
 } from './peer-entry.ts';
 
-/** Catalog exchange: each side sends its signed catalog once (mosaik `/mosaik/discovery/sync/1.0`). */
+/**
+ * Catalog exchange, push-pull by digest (mosaik sends whole catalogs both ways; this sends
+ * only what differs):
+ * 1. the dialer sends a `digest`: the version of every entry it holds, its own included;
+ * 2. the acceptor answers with a `delta`: the signed entries it holds newer (or the dialer
+ *    lacks), and the ids it wants because the dialer's are newer;
+ * 3. the dialer answers with a `delta` of the wanted entries, and closes.
+ * Unchanged entries cost one digest line (~50 bytes) instead of a signed entry, and are
+ * neither decoded nor verified again.
+ */
 export const SYNC_PROTOCOL = protocolId('/mosaik/discovery/sync/1');
 
-/** Most entries one snapshot carries; the frame limit (8 MiB) bounds it first in practice. */
+/** Most entries one message carries; the frame limit (8 MiB) bounds it first in practice. */
 export const MAX_SNAPSHOT_ENTRIES = 100_000;
 
-export type SyncMessage = { t: 'snapshot'; entries: SignedPeerEntry[] };
+export interface DigestLine {
+  readonly peer: PeerId;
+  readonly start: number;
+  readonly update: number;
+}
+
+export type SyncMessage = { t: 'digest'; versions: DigestLine[] } | { t: 'delta'; entries: SignedPeerEntry[]; want: PeerId[] };
 
 export function syncCodec(verifier: SignatureVerifier): MessageCodec<SyncMessage> {
   const entries = s.array(signedPeerEntrySchemaWith(verifier), { maxLength: MAX_SNAPSHOT_ENTRIES });
-  return msgpackCodec(s.union('t', { snapshot: s.struct({ entries }) })) as MessageCodec<SyncMessage>;
+  const versions = s.array(s.struct({ peer: s.peerId, start: s.uint, update: s.uint }), { maxLength: MAX_SNAPSHOT_ENTRIES });
+  const want = s.array(s.peerId, { maxLength: MAX_SNAPSHOT_ENTRIES });
+  return msgpackCodec(s.union('t', { digest: s.struct({ versions }), delta: s.struct({ entries, want }) })) as MessageCodec<SyncMessage>;
 }
 
 export interface DiscoveryOptions {
@@ -78,6 +96,8 @@ interface Exchange {
   readonly dir: 'in' | 'out';
   /** The API call waiting for this exchange, if one asked for it. */
   readonly req: RequestId | undefined;
+  /** The message expected next. */
+  awaiting: 'digest' | 'delta' | 'final-delta';
 }
 
 /** Spreads `base` by ±50%, so nodes started together do not act in lockstep. */
@@ -156,25 +176,56 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
 
   onLinkUp(ctx: NodeContext, link: LinkInfo): void {
     if (link.dir === 'in') {
-      this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', req: undefined });
+      this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', req: undefined, awaiting: 'digest' });
       return;
     }
-    // We asked for this exchange: our catalog goes first.
-    this.#sendSnapshot(ctx, link.id);
+    // We asked for this exchange: our digest goes first.
+    const versions = this.#started.signedSnapshot().map(({ entry }) => ({ peer: entry.peerId, start: entry.version.start, update: entry.version.update }));
+    this.#send(ctx, link.id, { t: 'digest', versions });
   }
 
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
     const exchange = this.#exchanges.get(link.id);
     if (!exchange) return;
-    this.#merge(ctx, (message as SyncMessage).entries);
-    if (exchange.dir === 'in') {
-      // Answer with ours; the dialer closes once it has it.
-      this.#sendSnapshot(ctx, link.id);
+    const msg = message as SyncMessage;
+    const expected = exchange.awaiting === 'digest' ? 'digest' : 'delta';
+    if (msg.t !== expected) return ctx.close(link.id, CloseCode.ProtocolViolation, `expected a ${expected}, got a ${msg.t}`);
+    if (msg.t === 'digest') {
+      // Acceptor, step 2: what we hold newer goes out; what they hold newer we ask for.
+      const { entries, want } = this.#compare(ctx, msg.versions);
+      exchange.awaiting = 'final-delta';
+      this.#send(ctx, link.id, { t: 'delta', entries, want });
       return;
     }
+    this.#merge(ctx, msg.entries);
+    if (exchange.dir === 'in') return; // acceptor, step 3 received: done; the dialer closes
+    // Dialer, step 3: send what they asked for, and close.
+    const mine = new Map(this.#started.signedSnapshot().map((e) => [e.entry.peerId.hex, e]));
+    const wanted = msg.want.flatMap((id) => mine.get(id.hex) ?? []);
+    this.#send(ctx, link.id, { t: 'delta', entries: wanted, want: [] });
     this.#exchanges.delete(link.id);
     ctx.close(link.id, CloseCode.Success, 'catalogs exchanged');
     if (exchange.req !== undefined) ctx.complete(exchange.req, undefined);
+  }
+
+  /** Against a peer's digest: our entries it lacks or holds older, and the ids it holds newer. */
+  #compare(ctx: NodeContext, theirs: readonly DigestLine[]): { entries: SignedPeerEntry[]; want: PeerId[] } {
+    const catalog = this.#started;
+    const staleBefore = ctx.wallClockMs - catalog.purgeAfterMs;
+    const mine = new Map(catalog.signedSnapshot().map((e) => [e.entry.peerId.hex, e]));
+    const theirVersions = new Map(theirs.map((line) => [line.peer.hex, line]));
+    const entries: SignedPeerEntry[] = [];
+    for (const [hex, signed] of mine) {
+      const line = theirVersions.get(hex);
+      if (!line || isNewer(signed.entry.version, line)) entries.push(signed);
+    }
+    const want: PeerId[] = [];
+    for (const line of theirs) {
+      if (line.update < staleBefore) continue; // we would purge it at once
+      const held = mine.get(line.peer.hex);
+      if (!held || isNewer(line, held.entry.version)) want.push(line.peer);
+    }
+    return { entries, want };
   }
 
   onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void {
@@ -239,11 +290,11 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
 
   #exchange(ctx: NodeContext, peer: PeerId, addrs: readonly string[], req: RequestId | undefined): void {
     const link = ctx.connect(peer, addrs, SYNC_PROTOCOL);
-    this.#exchanges.set(link, { peer, dir: 'out', req });
+    this.#exchanges.set(link, { peer, dir: 'out', req, awaiting: 'delta' });
   }
 
-  #sendSnapshot(ctx: NodeContext, link: LinkId): void {
-    const error = ctx.send(link, { t: 'snapshot', entries: this.#started.signedSnapshot() } satisfies SyncMessage);
+  #send(ctx: NodeContext, link: LinkId, message: SyncMessage): void {
+    const error = ctx.send(link, message);
     if (error) ctx.close(link, CloseCode.Cancelled, error.message);
   }
 

@@ -41,7 +41,8 @@ describe('discovery in the simulator (catalog exchanges)', () => {
         }
       })();
       await a.syncWith(b.addr); // manual_sync_trigger
-      await a.discovery.when.peers(1);
+      expect(a.discovery.peers()).toHaveLength(1); // we have theirs when syncWith resolves
+      await b.discovery.when.peers(1); // they get ours with our last message, one hop later
       await events;
     });
     expect(seen).toEqual([`discovered ${b.peerId.short}`]);
