@@ -1,4 +1,4 @@
-import { ClosedError, type MosaikError, NodeDownError } from '../core/errors.ts';
+import { ClosedError, type MosaikError } from '../core/errors.ts';
 import type { NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 
@@ -91,10 +91,6 @@ export class NodeRuntime {
     this.#requests.clear();
     for (const settle of pending) settle.reject(error);
     if (pending.length > 0) this.#port.onAppWork?.();
-  }
-
-  static crashed(): NodeDownError {
-    return new NodeDownError('node crashed');
   }
 
   #dispatch(outputs: readonly NodeOutput[]): void {

@@ -416,9 +416,4 @@ export class LinkModel {
     }
     return undefined;
   }
-
-  /** Open links, for checkers. */
-  get openLinks(): ReadonlySet<SimLink> {
-    return this.#links;
-  }
 }

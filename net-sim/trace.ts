@@ -46,11 +46,6 @@ export class Trace {
     this.#lines = options.keepLines ? [] : undefined;
   }
 
-  /** True when text lines are kept; callers can skip building descriptions otherwise. */
-  get keepsLines(): boolean {
-    return this.#lines !== undefined;
-  }
-
   /**
    * A record: a kind, four numbers and optional bytes (a frame body, a peer id) are hashed;
    * `detail` (an event, a key, a note's text) only feeds the text line, when lines are kept.

@@ -1,7 +1,7 @@
 import type { Network } from '../api/network.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { Simulation } from '../net-sim/simulation.ts';
-import type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
+import { type Scenario, scenarioResult } from './scenario.ts';
 
 /**
  * Discovery scenarios. Entries keep mosaik's purge period (300 s), which must exceed the
@@ -17,33 +17,6 @@ const WARMUP_MS = 60_000;
 const CONVERGE_BOUND_MS = 120_000;
 /** After converging, catalogs must stay complete for longer than a purge period: refreshes must keep every entry alive. */
 const STAY_CONVERGED_MS = TIMING.purgeAfterMs + 30_000;
-
-function result(
-  name: string,
-  options: ScenarioOptions,
-  sim: Simulation,
-  wallStart: number,
-  nodes: number,
-  details: Record<string, unknown>,
-  extra: { message: string; atMs: number }[],
-): ScenarioResult {
-  const violations = [...sim.finishCheckers(), ...extra.map((v) => ({ checker: name, ...v }))];
-  return {
-    scenario: name,
-    seed: options.seed,
-    ok: violations.length === 0,
-    violations,
-    traceHash: sim.traceHash,
-    simulatedMs: sim.now,
-    wallMs: Math.round(performance.now() - wallStart),
-    events: sim.stats.events,
-    messages: sim.stats.messages,
-    nodes,
-    plan: sim.plan,
-    details,
-    ...(options.keepTrace && { trace: sim.trace }),
-  };
-}
 
 /** Every live node knows exactly the other live nodes, each at least at `minVersion` (its version when the quiet phase began). */
 function divergence(sim: Simulation, nets: readonly Network[], minVersion: Map<string, { start: number; update: number }>): string | undefined {
@@ -117,7 +90,7 @@ export const discoveryConverge: Scenario = {
       }
     });
     const sent = sim.stats.messages;
-    return result('discovery-converge', options, sim, wallStart, count, { convergedAfterMs, messagesPerNode: Math.round(sent / count) }, problems);
+    return scenarioResult('discovery-converge', options, sim, wallStart, count, { convergedAfterMs, messagesPerNode: Math.round(sent / count) }, problems);
   },
 };
 
@@ -157,7 +130,7 @@ export const discoveryDeparture: Scenario = {
       }
       if (sim.now - leftAt < bound) problems.push({ message: 'run too short', atMs: sim.now });
     });
-    return result('discovery-departure', options, sim, wallStart, count, {}, problems);
+    return scenarioResult('discovery-departure', options, sim, wallStart, count, {}, problems);
   },
 };
 
@@ -191,6 +164,6 @@ export const discoveryIsolation: Scenario = {
           problems.push({ message: `n${sim.indexOf(n)} knows ${known.length} peers, its network has ${mates.length} others`, atMs: sim.now });
       }
     });
-    return result('discovery-isolation', options, sim, wallStart, count, {}, problems);
+    return scenarioResult('discovery-isolation', options, sim, wallStart, count, {}, problems);
   },
 };

@@ -5,7 +5,7 @@ import { CloseCode } from '../core/wire/close-codes.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, type ScenarioOptions, type ScenarioResult, WIRE_BUGS, wireBugOf } from './scenario.ts';
+import { type Scenario, type ScenarioOptions, type ScenarioResult, scenarioResult, WIRE_BUGS, wireBugOf } from './scenario.ts';
 
 /**
  * ping-mesh: N nodes ping each other at random under swarm faults (safety phase), then the
@@ -59,8 +59,8 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
   const name = (n: Network) => `n${sim.indexOf(n)}`;
 
   sim.addChecker(noProtocolViolations);
-  const violations: { checker: string; atMs: number; message: string }[] = [];
-  const record = (message: string) => violations.push({ checker: 'ping-mesh', atMs: sim.now, message });
+  const violations: { atMs: number; message: string }[] = [];
+  const record = (message: string) => violations.push({ atMs: sim.now, message });
 
   // One ping, checked: it settles, with a typed outcome, within its timeout.
   const pingChecked = async (from: Network, to: Network): Promise<{ ok: true } | { ok: false; error: string }> => {
@@ -113,22 +113,15 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
     const pending = sim.pendingRequests(net);
     if (pending > 0) record(`${name(net)} still has ${pending} requests pending at the end`);
   }
-  const all = [...sim.finishCheckers(), ...violations];
-  return {
-    scenario: pingMesh.name,
-    seed: options.seed,
-    ok: all.length === 0,
-    violations: all,
-    traceHash: sim.traceHash,
-    simulatedMs: sim.now,
-    wallMs: Math.round(performance.now() - wallStart),
-    events: sim.stats.events,
-    messages: sim.stats.messages,
-    nodes: nodeCount,
-    plan: sim.plan,
-    details: { pings: tally, linksLost: sim.stats.linksLost, faultsInjected: Object.fromEntries(sim.nemesis?.injected ?? []) },
-    ...(options.keepTrace && { trace: sim.trace }),
-  };
+  return scenarioResult(
+    pingMesh.name,
+    options,
+    sim,
+    wallStart,
+    nodeCount,
+    { pings: tally, linksLost: sim.stats.linksLost, faultsInjected: Object.fromEntries(sim.nemesis?.injected ?? []) },
+    violations,
+  );
 }
 
 /** No well-behaved node ever closes a link for a protocol violation on a reliable network. */

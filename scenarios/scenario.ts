@@ -1,6 +1,7 @@
 import type { Violation } from '../net-sim/checker.ts';
 import type { FaultPlan } from '../net-sim/fault-plan.ts';
 import type { PlantedWireBug } from '../net-sim/links.ts';
+import type { Simulation } from '../net-sim/simulation.ts';
 
 /** How a scenario run is parameterised from the CLI or a test. */
 export interface ScenarioOptions {
@@ -55,3 +56,34 @@ export const WIRE_BUGS = {
   'wire-reorder': 'the simulated network reorders frames on reliable links',
   'wire-duplicate': 'the simulated network duplicates frames on reliable links',
 } as const;
+
+/**
+ * The result of a finished run: the checkers' final look plus the scenario's own findings
+ * (reported under the scenario's name), and the run's figures.
+ */
+export function scenarioResult(
+  name: string,
+  options: ScenarioOptions,
+  sim: Simulation,
+  wallStart: number,
+  nodes: number,
+  details: Record<string, unknown>,
+  findings: readonly { readonly message: string; readonly atMs: number }[],
+): ScenarioResult {
+  const violations = [...sim.finishCheckers(), ...findings.map((v) => ({ checker: name, ...v }))];
+  return {
+    scenario: name,
+    seed: options.seed,
+    ok: violations.length === 0,
+    violations,
+    traceHash: sim.traceHash,
+    simulatedMs: sim.now,
+    wallMs: Math.round(performance.now() - wallStart),
+    events: sim.stats.events,
+    messages: sim.stats.messages,
+    nodes,
+    plan: sim.plan,
+    details,
+    ...(options.keepTrace && { trace: sim.trace }),
+  };
+}

@@ -6,6 +6,7 @@ import type { PeerId, SecretKey } from '../identity/keys.ts';
 import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { assert } from '../util/assert.ts';
 import { compareBytes, concatBytes, equalBytes, utf8 } from '../util/bytes.ts';
+import { msgpackErrorKind, schemaViolationOf } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
 
 /**
@@ -377,16 +378,12 @@ function isFailure(v: SignedPeerEntry | Failure): v is Failure {
 }
 
 function msgpackFailure(path: string, e: unknown): Failure {
-  const message = `${path}: ${e instanceof Error ? e.message : String(e)}`;
-  if (/insufficient data|out of bounds|Offset is outside/i.test(message)) return { kind: 'truncated', message };
-  return { kind: 'malformed', message };
+  return { kind: msgpackErrorKind(e), message: `${path}: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-/** A schema's complaint as a Failure. Value constructors (Digest.wrap, PeerId.fromBytes) throw TypeError on bad input. */
 function schemaFailure(e: unknown): Failure {
-  if (e instanceof s.SchemaViolation) return { kind: e.kind, message: e.message };
-  if (e instanceof TypeError || e instanceof RangeError) return { kind: 'invalid', message: e.message };
-  throw e;
+  const { kind, message } = schemaViolationOf(e);
+  return { kind, message };
 }
 
 /** A signed entry as a message body: msgpack `[entry bytes, signature]`. */

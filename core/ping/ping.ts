@@ -176,11 +176,6 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     for (const [id, pending] of [...this.#pending]) this.#fail(ctx, id, pending, new ClosedError('network closed while the ping was in flight'));
   }
 
-  /** Pings in flight; for checkers and tests. */
-  get pendingCount(): number {
-    return this.#pending.size;
-  }
-
   #send(ctx: NodeContext, id: number): void {
     const pending = this.#pending.get(id);
     if (!pending) return;

@@ -1,5 +1,5 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { DecodeError, OversizedError } from '../errors.ts';
+import { DecodeError, type DecodeErrorKind, OversizedError } from '../errors.ts';
 import { type Schema, SchemaViolation } from './schema.ts';
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DecodeError };
@@ -53,24 +53,36 @@ export function msgpackCodec<T>(schema: Schema<T>): MessageCodec<T> {
       try {
         wire = decoder.decode(body);
       } catch (e) {
-        return { ok: false, error: classifyMsgpackError(e) };
+        return { ok: false, error: new DecodeError(msgpackErrorKind(e), errorMessage(e)) };
       }
       try {
         return { ok: true, value: schema.decode(wire, '') };
       } catch (e) {
-        if (e instanceof SchemaViolation) return { ok: false, error: new DecodeError(e.kind, e.message) };
-        // Value constructors (Digest.wrap, PeerId.fromBytes) throw TypeError on bad input.
-        if (e instanceof TypeError || e instanceof RangeError) return { ok: false, error: new DecodeError('invalid', e.message) };
-        throw e;
+        const violation = schemaViolationOf(e);
+        return { ok: false, error: new DecodeError(violation.kind, violation.message) };
       }
     },
   };
 }
 
-function classifyMsgpackError(e: unknown): DecodeError {
-  const message = e instanceof Error ? e.message : String(e);
-  if (/insufficient data|out of bounds|Offset is outside/i.test(message)) return new DecodeError('truncated', message);
-  return new DecodeError('malformed', message);
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** How a msgpack decoder failure reads as a decode-error kind: running out of bytes is a truncation. */
+export function msgpackErrorKind(e: unknown): 'truncated' | 'malformed' {
+  return /insufficient data|out of bounds|Offset is outside/i.test(errorMessage(e)) ? 'truncated' : 'malformed';
+}
+
+/**
+ * A schema's complaint as a kind and message. Value constructors (Digest.wrap,
+ * PeerId.fromBytes) throw TypeError or RangeError on bad input; anything else is a bug and
+ * is rethrown.
+ */
+export function schemaViolationOf(e: unknown): { readonly kind: DecodeErrorKind; readonly message: string } {
+  if (e instanceof SchemaViolation) return e;
+  if (e instanceof TypeError || e instanceof RangeError) return { kind: 'invalid', message: e.message };
+  throw e;
 }
 
 /** Checks an encoded body against the frame limit before it is sent. */
