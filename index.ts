@@ -5,7 +5,31 @@
 
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
-export type { GroupId, NetworkId, PeerAddr, PingResult, Rng, StoreId, StreamId, Tag } from './core/index.ts';
+export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from './api/tickets.ts';
+export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
+export type {
+  Expiration,
+  GroupId,
+  JwtAlg,
+  JwtValidatorOptions,
+  JwtVerifyKey,
+  Measurements,
+  NetworkId,
+  PeerAddr,
+  PingResult,
+  Rng,
+  StoreId,
+  StreamId,
+  Tag,
+  TdxMeasurementCriteria,
+  TdxValidatorOptions,
+  Ticket,
+  TicketRejection,
+  TicketRejectionCode,
+  TicketsValidation,
+  TicketValidator,
+  ValidationResult,
+} from './core/index.ts';
 export {
   CloseCode,
   ClosedError,
@@ -13,17 +37,27 @@ export {
   closeCodeName,
   DecodeError,
   Digest,
+  expiresAt,
   formatPeerAddr,
   InvalidArgumentError,
+  JWT_TICKET_CLASS,
+  JwtValidator,
   LinkClosedError,
   MosaikError,
+  NEVER,
   NodeDownError,
   OversizedError,
   PeerId,
   parsePeerAddr,
   SecretKey,
+  SimulatedIntel,
+  simulatedMeasurements,
+  TDX_TICKET_CLASS,
+  TdxValidator,
   TimeoutError,
+  validateTickets,
 } from './core/index.ts';
 export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';
 /** The OS CSPRNG as an `Rng`: `SecretKey.generate(new CryptoRng())` makes a fresh random key. */
 export { CryptoRng } from './net-real/rng.ts';
+export { ConfigfsTsmQuoteProvider } from './net-real/tdx-configfs.ts';

@@ -4,6 +4,7 @@
  */
 
 export { Network } from '../api/network.ts';
+export { faultyTdxTicket, SimulatedQuoteProvider, TDX_FAULT_REJECTIONS } from './attestation.ts';
 export type { Checker, CheckerView, Violation } from './checker.ts';
 export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan.ts';
 export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';

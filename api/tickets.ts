@@ -1,0 +1,140 @@
+import { type CryptoKey, type JWK, type KeyObject, SignJWT } from 'jose';
+import type { Ticket } from '../core/discovery/peer-entry.ts';
+import { InvalidArgumentError, MosaikError } from '../core/errors.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
+import type { PeerId } from '../core/identity/keys.ts';
+import { JWT_ALGS, type JwtAlg } from '../core/tickets/jwt.ts';
+import { jwtTicket } from '../core/tickets/jwt-sign.ts';
+import { tdxReportData, tdxTicket } from '../core/tickets/tdx/ticket-data.ts';
+import type { Expiration } from '../core/tickets/ticket.ts';
+
+/**
+ * Making tickets, outside the deterministic core: `issueJwtTicket` signs with `jose`
+ * (WebCrypto, async), and `issueTdxTicket` asks a `QuoteProvider` for a quote. Validators
+ * (`JwtValidator`, `TdxValidator`) live in core/tickets and are synchronous.
+ */
+
+// ---- JWT -------------------------------------------------------------------------------------------
+
+/** A signing key jose accepts: an HS secret (bytes), a private CryptoKey or KeyObject, or a private JWK. */
+export type JwtIssuingKey = Uint8Array | CryptoKey | KeyObject | JWK;
+
+export interface IssueJwtTicketOptions {
+  readonly key: JwtIssuingKey;
+  /** The JWS algorithm. @defaultValue inferred: HS256 for bytes, from the curve for EC/OKP keys */
+  readonly alg?: JwtAlg;
+  /** Optional `kid` header, to pick among a validator's rotated keys. */
+  readonly kid?: string;
+  readonly issuer: string;
+  /** The peer the ticket is for (its hex id is the `sub` a default validator expects), or any subject string. */
+  readonly subject: PeerId | string;
+  readonly audience?: string | readonly string[];
+  /** Seconds from `iat` to `exp`; `null` issues a token without `exp` (validators refuse it unless `allowNoExpiry`). */
+  readonly expiresInS: number | null;
+  /** `nbf`, as seconds after `iat` (0 = valid from issuance); absent: no `nbf`. */
+  readonly notBeforeS?: number;
+  /** Extra claims; the standard ones above take precedence. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+  /** Issuance time, wall-clock ms. @defaultValue Date.now() */
+  readonly nowMs?: number;
+}
+
+const CURVE_ALG: Record<string, JwtAlg> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512', Ed25519: 'EdDSA' };
+
+function inferAlg(key: JwtIssuingKey): JwtAlg | undefined {
+  if (key instanceof Uint8Array) return 'HS256';
+  if (typeof key !== 'object' || key === null) return undefined;
+  if ('algorithm' in key && typeof key.algorithm === 'object') {
+    const a = key.algorithm as { name?: string; namedCurve?: string; hash?: { name?: string } };
+    if (a.name === 'Ed25519') return 'EdDSA';
+    if (a.name === 'ECDSA' && a.namedCurve) return CURVE_ALG[a.namedCurve];
+    if (a.name === 'HMAC' && a.hash?.name) return `HS${a.hash.name.replace('SHA-', '')}` as JwtAlg;
+    return undefined;
+  }
+  if ('asymmetricKeyType' in key) {
+    const k = key as { asymmetricKeyType?: string; asymmetricKeyDetails?: { namedCurve?: string } };
+    if (k.asymmetricKeyType === 'ed25519') return 'EdDSA';
+    const curve = k.asymmetricKeyDetails?.namedCurve;
+    return curve === 'prime256v1' ? 'ES256' : curve === 'secp384r1' ? 'ES384' : curve === 'secp521r1' ? 'ES512' : undefined;
+  }
+  const jwk = key as JWK;
+  if (typeof jwk.alg === 'string') return jwk.alg as JwtAlg;
+  return jwk.crv !== undefined ? CURVE_ALG[jwk.crv] : undefined;
+}
+
+/**
+ * Issues a JWT ticket for a peer: `{iss, sub, aud?, iat, nbf?, exp?, ...claims}` signed with
+ * `key` (header `{alg, typ: 'JWT', kid?}`), as a ticket of class `JWT_TICKET_CLASS`. Add it with
+ * `net.discovery.addTicket(t)`. Throws an InvalidArgumentError when the algorithm cannot be
+ * inferred or is unsupported; jose's own errors for a key that does not fit the algorithm.
+ */
+export async function issueJwtTicket(options: IssueJwtTicketOptions): Promise<Ticket> {
+  const alg = options.alg ?? inferAlg(options.key);
+  if (alg === undefined || !JWT_ALGS.includes(alg)) {
+    throw new InvalidArgumentError(`issueJwtTicket: cannot use alg ${String(alg)}; pass one of ${JWT_ALGS.join(', ')}`);
+  }
+  const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  const payload: Record<string, unknown> = { ...(options.claims ?? {}) };
+  payload.iss = options.issuer;
+  payload.sub = typeof options.subject === 'string' ? options.subject : options.subject.hex;
+  if (options.audience !== undefined) payload.aud = typeof options.audience === 'string' ? options.audience : [...options.audience];
+  payload.iat = iat;
+  if (options.notBeforeS !== undefined) payload.nbf = iat + options.notBeforeS;
+  if (options.expiresInS !== null) payload.exp = iat + options.expiresInS;
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg, typ: 'JWT', ...(options.kid !== undefined ? { kid: options.kid } : {}) })
+    .sign(options.key);
+  return jwtTicket(token);
+}
+
+// ---- TDX -------------------------------------------------------------------------------------------
+
+/** TDX is not available here (no TDX guest, no configfs-tsm). */
+export class TdxUnavailableError extends MosaikError {
+  override readonly name = 'TdxUnavailableError';
+  readonly code = 'TDX_UNAVAILABLE';
+}
+
+/** A TDX quote generation failed on a machine that has TDX. */
+export class QuoteGenerationError extends MosaikError {
+  override readonly name = 'QuoteGenerationError';
+  readonly code = 'QUOTE_GENERATION';
+}
+
+/**
+ * Where quotes come from: the Linux configfs-tsm interface on a TDX guest
+ * (`net-real/tdx-configfs.ts`), or the simulated Intel hierarchy (`net-sim/attestation.ts`).
+ */
+export interface QuoteProvider {
+  /** True when this provider can produce quotes here. */
+  available(): Promise<boolean>;
+  /** A quote over exactly 64 bytes of report data. Rejects with TdxUnavailableError or QuoteGenerationError. */
+  quote(reportData: Uint8Array, options?: { readonly signal?: AbortSignal }): Promise<Uint8Array>;
+}
+
+export interface IssueTdxTicketOptions {
+  readonly provider: QuoteProvider;
+  readonly peerId: PeerId;
+  readonly network: NetworkId;
+  /** The node's start (its entry's `version.start`), wall-clock ms. */
+  readonly startedAtMs: number;
+  readonly expiration: Expiration;
+  /** @defaultValue Date.now() */
+  readonly nowMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Issues a TDX ticket: binds (peer, network, startedAt, now, expiration) into the report data
+ * and asks `provider` for a quote over it. An expiration already in the past is an
+ * InvalidArgumentError (mosaik's ExpirationInThePast).
+ */
+export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ticket> {
+  const quotedAtMs = Math.floor(options.nowMs ?? Date.now());
+  if (options.expiration.kind === 'at' && options.expiration.atMs <= quotedAtMs) {
+    throw new InvalidArgumentError(`issueTdxTicket: expiration ${options.expiration.atMs} is not after now ${quotedAtMs}`);
+  }
+  const binding = { peerId: options.peerId, network: options.network, startedAtMs: options.startedAtMs, quotedAtMs, expiration: options.expiration };
+  const quote = await options.provider.quote(tdxReportData(binding), { signal: options.signal });
+  return tdxTicket({ ...binding, quote });
+}

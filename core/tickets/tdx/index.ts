@@ -1,0 +1,10 @@
+export type { Measurements, Quote, QuoteParse, TdReportBody } from './quote.ts';
+export { MAX_QUOTE_BYTES, MEASUREMENT_BYTES, parseQuote, REPORT_DATA_BYTES } from './quote.ts';
+export type { SimulatedCertOptions } from './sim-provider.ts';
+export { certificatePem, SIM_CERT_NOT_AFTER_MS, SIM_CERT_NOT_BEFORE_MS, SimulatedIntel, SimulatedTdxPlatform, simulatedMeasurements } from './sim-provider.ts';
+export type { TdxBinding, TdxTicketData, TdxTicketDecode } from './ticket-data.ts';
+export { decodeTdxTicketData, encodeTdxTicketData, TDX_TICKET_CLASS, tdxReportData, tdxTicket } from './ticket-data.ts';
+export type { MeasurementInput, TdxMeasurementCriteria, TdxValidatorOptions } from './validator.ts';
+export { TdxValidator } from './validator.ts';
+export type { Certificate, ChainResult } from './x509.ts';
+export { parseCertificate, parsePemCertificates, verifyChain } from './x509.ts';
