@@ -3,10 +3,13 @@
  * network; `mosaik/sim` gives the same `Network` inside the deterministic simulator.
  */
 
+export type { DiscoveryEvent } from './api/discovery.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
 export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from './api/tickets.ts';
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
+export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
+export { ticketId } from './core/discovery/index.ts';
 export type {
   Expiration,
   GroupId,

@@ -1,5 +1,6 @@
-import type { DiscoverySubsystem } from '../core/discovery/discovery.ts';
-import type { PeerEntry } from '../core/discovery/peer-entry.ts';
+import type { DiscoveryStats, DiscoverySubsystem } from '../core/discovery/discovery.ts';
+import type { PeerEntry, Ticket } from '../core/discovery/peer-entry.ts';
+import { type PeerInfo, peerInfo } from '../core/discovery/rtt.ts';
 import { Digest } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
@@ -31,6 +32,25 @@ export class Discovery {
     return (subsystem.catalog?.signedPeers(wallClockMs) ?? []).map((signed) => signed.entry);
   }
 
+  /** A known peer with its measured RTT (`rtt`, `rttBelow(ms)`: true while unknown); undefined if not known. */
+  peerInfo(peer: PeerId): PeerInfo | undefined {
+    const { subsystem, wallClockMs } = this.#read();
+    const entry = subsystem.catalog?.get(peer, wallClockMs);
+    if (!entry || !subsystem.catalog?.signedByHex(peer.hex)) return undefined;
+    return peerInfo(entry, subsystem.rtt.rtt(peer));
+  }
+
+  /** `peers()` with RTTs. */
+  peerInfos(): PeerInfo[] {
+    const { subsystem } = this.#read();
+    return this.peers().map((entry) => peerInfo(entry, subsystem.rtt.rtt(entry.peerId)));
+  }
+
+  /** Counters of what discovery did with gossip announcements (a copy). */
+  stats(): DiscoveryStats {
+    return { ...this.#read().subsystem.stats };
+  }
+
   /** This node's own entry, as peers see it. */
   me(): PeerEntry {
     const catalog = this.#read().subsystem.catalog;
@@ -45,6 +65,25 @@ export class Discovery {
 
   removeTags(...tags: string[]): Promise<PeerEntry> {
     return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTags', tags: tags.map((t) => Digest.from(t)) } });
+  }
+
+  /**
+   * Carries a ticket in this node's entry (validators elsewhere decide what it is worth);
+   * resolves with the new entry. Over the entry's bounds (MAX_TICKETS, MAX_TICKET_DATA_BYTES,
+   * the signed size) it rejects with an InvalidArgumentError and the entry stays as it was.
+   */
+  addTicket(ticket: Ticket): Promise<PeerEntry> {
+    return this.#backend.request({ to: 'discovery', cmd: { kind: 'addTicket', ticket } });
+  }
+
+  /** Drops the ticket with this id (`ticketId(t)`); resolves with the new entry. */
+  removeTicket(id: Digest): Promise<PeerEntry> {
+    return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTicket', id } });
+  }
+
+  /** Drops every ticket of a validator class; resolves with the new entry. */
+  removeTicketsOf(ticketClass: Digest): Promise<PeerEntry> {
+    return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTicketsOf', class: ticketClass } });
   }
 
   /** Catalog changes from now on, until the network closes. */

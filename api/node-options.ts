@@ -15,8 +15,16 @@ export interface DiscoveryNodeOptions {
     readonly purgeAfterMs?: number;
     /** @default 45 000 */
     readonly refreshIntervalMs?: number;
-    /** @default 10 000 */
+    /** Exchange catalogs with one random peer this often (anti-entropy). @default 10 000 */
     readonly syncIntervalMs?: number;
+    /** Gossip announcements further than this from our clock are dropped. @default 50 000 */
+    readonly maxTimeDriftMs?: number;
+    /** Gossip messages per neighbor are sent together once per window. @default 100 */
+    readonly announceBatchMs?: number;
+    /** HyParView view sizes. @default { active: 5, passive: 30 } */
+    readonly gossipViews?: { readonly active?: number; readonly passive?: number };
+    /** Mean period of RTT probes (a few peers per tick). @default 30 000 */
+    readonly rttProbeIntervalMs?: number;
     /** Test-only: planted bugs the discovery checkers must catch. */
     readonly plantedBugs?: { readonly noRefresh?: boolean };
   };

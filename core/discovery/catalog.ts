@@ -199,6 +199,17 @@ export class Catalog {
     return [this.#local, ...others];
   }
 
+  /** Like `signedSnapshot`, unsorted and without copying: for exchanges, where order does not matter. */
+  *signedUnordered(): IterableIterator<SignedPeerEntry> {
+    yield this.#local;
+    yield* this.#signed.values();
+  }
+
+  /** The signed entry held for a peer (stale or not), or the local one; by peer id hex. */
+  signedByHex(hex: string): SignedPeerEntry | undefined {
+    return hex === this.localId.hex ? this.#local : this.#signed.get(hex);
+  }
+
   /** Entries held for other peers, signed (stale or not) and unsigned; the local entry is not counted. */
   get size(): number {
     return this.#signed.size + this.#unsigned.size;

@@ -1,6 +1,7 @@
 import { ConnectError, InvalidArgumentError, LinkClosedError } from '../errors.ts';
+import type { GossipMessage } from '../gossip/messages.ts';
 import type { PeerAddr } from '../identity/address.ts';
-import type { Tag } from '../identity/digest.ts';
+import type { Digest, Tag } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId, TimerId } from '../node/io.ts';
@@ -10,7 +11,10 @@ import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
 import * as s from '../wire/schema.ts';
+import { AnnounceMesh, isMeshTimer } from './announce-mesh.ts';
+import { ANNOUNCE_PROTOCOL, type Announcement, addressesCodec, announceFrameCodec, announcementCodec } from './announcement.ts';
 import { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
+import { checkDeparture, DEFAULT_MAX_TIME_DRIFT_MS, signDeparture, withinDrift } from './departure.ts';
 import {
   incrementVersion,
   initialVersion,
@@ -22,7 +26,10 @@ import {
   type SignedPeerEntry,
   signedPeerEntrySchemaWith,
   signPeerEntry,
+  type Ticket,
+  ticketId,
 } from './peer-entry.ts';
+import { DEFAULT_RTT_PROBE_INTERVAL_MS, PING_PROTOCOL, type PingMessage, pingCodec, RTT_PROBES_PER_TICK, RttProber } from './rtt-probe.ts';
 
 /**
  * Catalog exchange, push-pull by digest (mosaik sends whole catalogs both ways; this sends
@@ -69,6 +76,18 @@ export interface DiscoveryOptions {
    * entry reaches every node in O(log N) rounds). @default 10 000
    */
   readonly syncIntervalMs?: number;
+  /**
+   * Announcements (entries and departures over gossip) whose timestamp is further than this
+   * from our wall clock are dropped: a replay, or a peer whose clock is off. Catalog exchanges
+   * carry them instead, as in mosaik. @default 50 000 (mosaik's code)
+   */
+  readonly maxTimeDriftMs?: number;
+  /** Gossip messages for a neighbor are sent together once per window (see `AnnounceMesh`). @default 100 */
+  readonly announceBatchMs?: number;
+  /** HyParView view sizes. @default 5 active, 30 passive (the paper's, iroh's and mosaik's) */
+  readonly gossipViews?: { readonly active?: number; readonly passive?: number };
+  /** Mean period of RTT probes; each tick pings a few peers, unmeasured ones first. @default 30 000 (mosaik) */
+  readonly rttProbeIntervalMs?: number;
   /** Test-only: planted bugs the discovery checkers must catch. */
   readonly plantedBugs?: {
     /** The local entry never gets a new version, so peers purge it while it is alive. */
@@ -79,14 +98,41 @@ export interface DiscoveryOptions {
 export type DiscoveryCommand =
   | { readonly kind: 'syncWith'; readonly peer: PeerId; readonly addrs: readonly string[] }
   | { readonly kind: 'addTags'; readonly tags: readonly Tag[] }
-  | { readonly kind: 'removeTags'; readonly tags: readonly Tag[] };
+  | { readonly kind: 'removeTags'; readonly tags: readonly Tag[] }
+  | { readonly kind: 'addTicket'; readonly ticket: Ticket }
+  | { readonly kind: 'removeTicket'; readonly id: Digest }
+  | { readonly kind: 'removeTicketsOf'; readonly class: Digest };
 
 export type DiscoveryEvent =
   | { readonly type: 'discovery.discovered'; readonly entry: PeerEntry }
   | { readonly type: 'discovery.updated'; readonly entry: PeerEntry }
   | { readonly type: 'discovery.departed'; readonly peer: PeerId };
 
-type Timer = 'refresh' | 'sync' | 'purge';
+type Timer = 'refresh' | 'sync' | 'purge' | 'rtt';
+
+/** Least time between two overlay joins through exchange partners (`#bridge`). */
+const BRIDGE_INTERVAL_MS = 30_000;
+
+/** Catalog peers a node with no gossip neighbor asks to join it. */
+const REJOIN_CONTACTS = 3;
+
+/** What discovery did with announcements, for tests and operators. */
+export interface DiscoveryStats {
+  /** Announcements received over gossip (entries and departures), decodable or not. */
+  announcementsReceived: number;
+  /** Dropped because their timestamp was beyond `maxTimeDriftMs` of our clock. */
+  driftRejected: number;
+  /** Dropped because they did not decode or their signature did not verify. */
+  invalidRejected: number;
+  /** Own-entry broadcasts. */
+  announced: number;
+  /** Own-entry versions too large to broadcast (catalog exchanges carry them). */
+  tooLargeToAnnounce: number;
+  /** Newer versions learnt by catalog exchange and broadcast on (see `#merge`). */
+  relayed: number;
+  /** Overlay joins through an exchange partner that brought news (see `#bridge`). */
+  bridges: number;
+}
 
 /** Durable storage key of the last version this node published. */
 const VERSION_KEY = 'local-version';
@@ -118,15 +164,51 @@ function jittered(ctx: NodeContext, baseMs: number): number {
  */
 export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   readonly name = 'discovery';
-  readonly protocols: ReadonlyMap<typeof SYNC_PROTOCOL, MessageCodec<unknown>>;
+  readonly protocols: ReadonlyMap<typeof SYNC_PROTOCOL | typeof ANNOUNCE_PROTOCOL | typeof PING_PROTOCOL, MessageCodec<unknown>>;
+  readonly stats: DiscoveryStats = {
+    announcementsReceived: 0,
+    driftRejected: 0,
+    invalidRejected: 0,
+    announced: 0,
+    tooLargeToAnnounce: 0,
+    relayed: 0,
+    bridges: 0,
+  };
   readonly #options: DiscoveryOptions;
+  readonly #announcements: MessageCodec<Announcement>;
+  #mesh: AnnounceMesh | undefined;
+  readonly #rtt: RttProber;
+  /** Whether the node ever had a gossip neighbor: after that, regaining one means it was cut off. */
+  #everConnected = false;
+  #lastBridgeMs: number | undefined;
+  /** Shutting down: leaving the overlay must not look like losing it (no rejoin). */
+  #closing = false;
   readonly #exchanges = new Map<LinkId, Exchange>();
   #catalog: Catalog | undefined;
   readonly #timers = new Map<Timer, TimerId>();
 
   constructor(options: DiscoveryOptions, verifier: SignatureVerifier) {
     this.#options = options;
-    this.protocols = new Map([[SYNC_PROTOCOL, syncCodec(verifier) as MessageCodec<unknown>]]);
+    this.#announcements = announcementCodec(verifier);
+    this.protocols = new Map([
+      [SYNC_PROTOCOL, syncCodec(verifier) as MessageCodec<unknown>],
+      [ANNOUNCE_PROTOCOL, announceFrameCodec as MessageCodec<unknown>],
+      [PING_PROTOCOL, pingCodec(verifier) as MessageCodec<unknown>],
+    ]);
+    this.#rtt = new RttProber({
+      me: () => this.#started.me(),
+      onPong: (ctx, signed) => void this.#merge(ctx, [signed]),
+    });
+  }
+
+  /** The gossip overlay; defined once the node has started. */
+  get mesh(): AnnounceMesh | undefined {
+    return this.#mesh;
+  }
+
+  /** Round-trip times per peer. */
+  get rtt(): RttProber {
+    return this.#rtt;
   }
 
   /** The catalog; defined once the node has started. */
@@ -145,13 +227,38 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     const catalog = new Catalog({ local: signPeerEntry(entry, ctx.secretKey), purgeAfterMs: this.#options.purgeAfterMs ?? DEFAULT_PURGE_AFTER_MS });
     this.#catalog = catalog;
     this.#persistVersion(ctx, entry.version);
+    const batchWindowMs = this.#options.announceBatchMs ?? 100;
+    const views = this.#options.gossipViews;
+    this.#mesh = new AnnounceMesh(
+      ctx,
+      {
+        batchWindowMs,
+        topic: {
+          peerData: addressesCodec.encode([...this.#options.addresses]),
+          membership: {
+            ...(views?.active ? { activeViewCapacity: views.active } : {}),
+            ...(views?.passive !== undefined ? { passiveViewCapacity: views.passive } : {}),
+          },
+        },
+      },
+      {
+        addressesOf: (peer) => this.#addressesOf(peer),
+        onReceived: (c, data) => this.#onAnnouncement(c, data),
+        onNeighborUp: (c, peer) => this.#onNeighborUp(c, peer),
+        onNeighborDown: (c) => this.#onNeighborDown(c),
+      },
+    );
+    const contacts: PeerId[] = [];
     for (const addr of this.#options.bootstrap ?? []) {
       if (addr.peer.equals(ctx.peerId)) continue;
       catalog.insertUnsigned(peerEntry({ network: ctx.networkId, peerId: addr.peer, version: { start: 0, update: 0 }, addresses: [addr.location] }));
       this.#exchange(ctx, addr.peer, [addr.location], undefined);
+      contacts.push(addr.peer);
     }
+    this.#mesh.join(ctx, contacts);
     this.#arm(ctx, 'refresh', jittered(ctx, this.#refreshIntervalMs));
     this.#arm(ctx, 'sync', jittered(ctx, this.#syncIntervalMs));
+    this.#arm(ctx, 'rtt', jittered(ctx, this.#rttProbeIntervalMs));
     this.#armPurge(ctx);
   }
 
@@ -171,20 +278,43 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         ctx.complete(req, this.#started.me().entry);
         return;
       }
+      case 'addTicket':
+      case 'removeTicket':
+      case 'removeTicketsOf': {
+        const held = this.#started.me().entry.tickets;
+        let tickets: readonly Ticket[];
+        if (command.kind === 'addTicket') tickets = [...held, command.ticket];
+        else if (command.kind === 'removeTicket') tickets = held.filter((t) => !ticketId(t).equals(command.id));
+        else tickets = held.filter((t) => !t.class.equals(command.class));
+        try {
+          this.#republish(ctx, { tickets });
+        } catch (e) {
+          // Over a bound of the entry (ticket count, data size, signed size): the entry stays as it was.
+          if (e instanceof InvalidArgumentError) return ctx.fail(req, e);
+          throw e;
+        }
+        ctx.complete(req, this.#started.me().entry);
+        return;
+      }
     }
   }
 
   onLinkUp(ctx: NodeContext, link: LinkInfo): void {
+    if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onLinkUp(ctx, link);
+    if (link.protocol === PING_PROTOCOL) return this.#rtt.onLinkUp(ctx, link);
     if (link.dir === 'in') {
       this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', req: undefined, awaiting: 'digest' });
       return;
     }
     // We asked for this exchange: our digest goes first.
-    const versions = this.#started.signedSnapshot().map(({ entry }) => ({ peer: entry.peerId, start: entry.version.start, update: entry.version.update }));
+    const versions: DigestLine[] = [];
+    for (const { entry } of this.#started.signedUnordered()) versions.push({ peer: entry.peerId, start: entry.version.start, update: entry.version.update });
     this.#send(ctx, link.id, { t: 'digest', versions });
   }
 
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
+    if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onFrame(ctx, link, message as GossipMessage[]);
+    if (link.protocol === PING_PROTOCOL) return this.#rtt.onMessage(ctx, link, message as PingMessage);
     const exchange = this.#exchanges.get(link.id);
     if (!exchange) return;
     const msg = message as SyncMessage;
@@ -197,11 +327,11 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
       this.#send(ctx, link.id, { t: 'delta', entries, want });
       return;
     }
-    this.#merge(ctx, msg.entries);
+    const relayed = this.#merge(ctx, msg.entries, 'relay');
+    if (relayed > 0) this.#bridge(ctx, exchange.peer);
     if (exchange.dir === 'in') return; // acceptor, step 3 received: done; the dialer closes
     // Dialer, step 3: send what they asked for, and close.
-    const mine = new Map(this.#started.signedSnapshot().map((e) => [e.entry.peerId.hex, e]));
-    const wanted = msg.want.flatMap((id) => mine.get(id.hex) ?? []);
+    const wanted = msg.want.flatMap((id) => this.#started.signedByHex(id.hex) ?? []);
     this.#send(ctx, link.id, { t: 'delta', entries: wanted, want: [] });
     this.#exchanges.delete(link.id);
     ctx.close(link.id, CloseCode.Success, 'catalogs exchanged');
@@ -212,23 +342,25 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   #compare(ctx: NodeContext, theirs: readonly DigestLine[]): { entries: SignedPeerEntry[]; want: PeerId[] } {
     const catalog = this.#started;
     const staleBefore = ctx.wallClockMs - catalog.purgeAfterMs;
-    const mine = new Map(catalog.signedSnapshot().map((e) => [e.entry.peerId.hex, e]));
-    const theirVersions = new Map(theirs.map((line) => [line.peer.hex, line]));
+    const theirVersions = new Map<string, DigestLine>();
+    for (const line of theirs) theirVersions.set(line.peer.hex, line);
     const entries: SignedPeerEntry[] = [];
-    for (const [hex, signed] of mine) {
-      const line = theirVersions.get(hex);
+    for (const signed of catalog.signedUnordered()) {
+      const line = theirVersions.get(signed.entry.peerId.hex);
       if (!line || isNewer(signed.entry.version, line)) entries.push(signed);
     }
     const want: PeerId[] = [];
     for (const line of theirs) {
       if (line.update < staleBefore) continue; // we would purge it at once
-      const held = mine.get(line.peer.hex);
+      const held = catalog.signedByHex(line.peer.hex);
       if (!held || isNewer(line, held.entry.version)) want.push(line.peer);
     }
     return { entries, want };
   }
 
   onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void {
+    if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onLinkDown(ctx, link);
+    if (link.protocol === PING_PROTOCOL) return this.#rtt.onLinkDown(ctx, link, down);
     const exchange = this.#exchanges.get(link.id);
     if (!exchange) return;
     this.#exchanges.delete(link.id);
@@ -244,6 +376,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   }
 
   onTimer(ctx: NodeContext, payload: unknown): void {
+    if (isMeshTimer(payload)) return this.#meshStarted.onTimer(ctx, payload);
     const timer = payload as Timer;
     this.#timers.delete(timer);
     switch (timer) {
@@ -252,22 +385,36 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         this.#arm(ctx, 'refresh', jittered(ctx, this.#refreshIntervalMs));
         return;
       case 'sync': {
-        const peers = this.#started.peers(ctx.wallClockMs).filter((p) => p.addresses.length > 0);
         const busy = new Set([...this.#exchanges.values()].map((e) => e.peer.hex));
-        const candidates = peers.filter((p) => !busy.has(p.peerId.hex));
+        const candidates = this.#contacts(ctx).filter((p) => !busy.has(p.peer.hex));
         const pick = candidates[Math.floor(ctx.rng.float() * candidates.length)];
-        if (pick) this.#exchange(ctx, pick.peerId, pick.addresses, undefined);
+        if (pick) this.#exchange(ctx, pick.peer, pick.addresses, undefined);
+        if (this.#meshStarted.neighborCount() === 0) this.#rejoin(ctx);
         this.#arm(ctx, 'sync', jittered(ctx, this.#syncIntervalMs));
         return;
       }
       case 'purge':
-        for (const peer of this.#started.purge(ctx.wallClockMs)) ctx.emit({ type: 'discovery.departed', peer });
+        for (const peer of this.#started.purge(ctx.wallClockMs)) this.#departed(ctx, peer);
         this.#armPurge(ctx);
+        return;
+      case 'rtt':
+        this.#rtt.sweep(ctx);
+        this.#probeSome(ctx);
+        this.#arm(ctx, 'rtt', jittered(ctx, this.#rttProbeIntervalMs));
         return;
     }
   }
 
   onShutdown(ctx: NodeContext): void {
+    this.#closing = true;
+    // Say goodbye (mosaik `GracefulDeparture`): peers drop the entry now instead of at purge.
+    const mesh = this.#mesh;
+    if (mesh && mesh.neighborCount() > 0) {
+      const departure = signDeparture(ctx.secretKey, this.#started.me().entry.version, Math.max(0, Math.floor(ctx.wallClockMs)));
+      mesh.broadcast(ctx, this.#announcements.encode({ t: 'departure', departure }), true);
+    }
+    mesh?.quit(ctx);
+    this.#rtt.shutdown(ctx);
     for (const [link, exchange] of this.#exchanges) {
       if (exchange.req !== undefined) ctx.fail(exchange.req, new LinkClosedError(CloseCode.GracefulShutdown, 'network closed'));
       this.#exchanges.delete(link);
@@ -278,6 +425,36 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     const catalog = this.#catalog;
     assert(catalog, 'discovery used before the node started');
     return catalog;
+  }
+
+  get #meshStarted(): AnnounceMesh {
+    const mesh = this.#mesh;
+    assert(mesh, 'discovery used before the node started');
+    return mesh;
+  }
+
+  get #maxTimeDriftMs(): number {
+    return this.#options.maxTimeDriftMs ?? DEFAULT_MAX_TIME_DRIFT_MS;
+  }
+
+  get #rttProbeIntervalMs(): number {
+    return this.#options.rttProbeIntervalMs ?? DEFAULT_RTT_PROBE_INTERVAL_MS;
+  }
+
+  /** RTT probes for a few peers: unmeasured ones first, then at random. */
+  #probeSome(ctx: NodeContext): void {
+    const peers = this.#started.signedPeers(ctx.wallClockMs).filter((p) => p.entry.addresses.length > 0 && !this.#rtt.probing(p.entry.peerId));
+    const unmeasured = peers.filter((p) => this.#rtt.rtt(p.entry.peerId) === undefined);
+    const pool = unmeasured.length > 0 ? unmeasured : peers;
+    for (let i = 0; i < RTT_PROBES_PER_TICK && pool.length > 0; i++) {
+      const [pick] = pool.splice(Math.floor(ctx.rng.float() * pool.length), 1);
+      if (pick) this.#rtt.probe(ctx, pick.entry.peerId, pick.entry.addresses);
+    }
+  }
+
+  #departed(ctx: NodeContext, peer: PeerId): void {
+    this.#rtt.forget(peer);
+    ctx.emit({ type: 'discovery.departed', peer });
   }
 
   get #refreshIntervalMs(): number {
@@ -298,22 +475,155 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     if (error) ctx.close(link, CloseCode.Cancelled, error.message);
   }
 
-  #merge(ctx: NodeContext, entries: readonly SignedPeerEntry[]): void {
+  /**
+   * Upserts entries and emits what changed. With `relay` (entries from a catalog exchange),
+   * newer versions of entries we already held are broadcast on: gossip should have brought
+   * them, so our part of the overlay missed them too (a healed partition leaves two overlays
+   * that only exchanges connect). A relayed entry is byte-identical to its owner's broadcast,
+   * so it has the same gossip id: wherever the owner's copy already went, it is a duplicate
+   * and goes no further. Returns the number relayed.
+   */
+  #merge(ctx: NodeContext, entries: readonly SignedPeerEntry[], relay?: 'relay'): number {
     const catalog = this.#started;
+    let relayed = 0;
     for (const signed of entries) {
       const outcome = catalog.upsertSigned(signed, ctx.wallClockMs);
       if (outcome === 'new') ctx.emit({ type: 'discovery.discovered', entry: signed.entry });
-      else if (outcome === 'updated') ctx.emit({ type: 'discovery.updated', entry: signed.entry });
+      else if (outcome === 'updated') {
+        ctx.emit({ type: 'discovery.updated', entry: signed.entry });
+        if (relay && withinDrift(signed.entry.version.update, ctx.wallClockMs, this.#maxTimeDriftMs)) {
+          if (this.#meshStarted.broadcast(ctx, this.#announcements.encode({ t: 'entry', signed }))) relayed++;
+        }
+      }
     }
+    this.stats.relayed += relayed;
+    return relayed;
+  }
+
+  /**
+   * An exchange brought news gossip had not: our overlay may be cut off from the peer's.
+   * Joining through that peer links the two (its random walk gives us neighbors on its side),
+   * at most once per BRIDGE_INTERVAL_MS.
+   */
+  #bridge(ctx: NodeContext, peer: PeerId): void {
+    if (this.#lastBridgeMs !== undefined && ctx.nowMs - this.#lastBridgeMs < BRIDGE_INTERVAL_MS) return;
+    if (this.#meshStarted.topic.activeView().some((p) => p.equals(peer))) return;
+    this.#lastBridgeMs = ctx.nowMs;
+    this.stats.bridges++;
+    this.#meshStarted.join(ctx, [peer]);
   }
 
   /** A new version of the local entry, with the given changes, signed and installed. */
-  #republish(ctx: NodeContext, changes: { readonly tags?: readonly Tag[] }): void {
+  #republish(ctx: NodeContext, changes: { readonly tags?: readonly Tag[]; readonly tickets?: readonly Ticket[] }): void {
     const catalog = this.#started;
     const current = catalog.me().entry;
-    const entry = peerEntry({ ...current, tags: changes.tags ?? current.tags, version: incrementVersion(current.version, Math.floor(ctx.wallClockMs)) });
+    const entry = peerEntry({
+      ...current,
+      tags: changes.tags ?? current.tags,
+      tickets: changes.tickets ?? current.tickets,
+      version: incrementVersion(current.version, Math.floor(ctx.wallClockMs)),
+    });
     catalog.setLocal(signPeerEntry(entry, ctx.secretKey));
     this.#persistVersion(ctx, entry.version);
+    this.#announce(ctx);
+  }
+
+  // ---- gossip ------------------------------------------------------------------------------
+
+  /** Broadcasts the local entry: on every new version, and when the node (re)gains a neighbor. */
+  #announce(ctx: NodeContext): void {
+    const mesh = this.#meshStarted;
+    if (mesh.neighborCount() === 0) return; // sent on the first neighborUp
+    // An entry over the gossip payload limit (many large tickets) travels by catalog exchange only.
+    if (mesh.broadcast(ctx, this.#announcements.encode({ t: 'entry', signed: this.#started.me() }))) this.stats.announced++;
+    else this.stats.tooLargeToAnnounce++;
+  }
+
+  #onAnnouncement(ctx: NodeContext, data: Uint8Array): void {
+    this.stats.announcementsReceived++;
+    const decoded = this.#announcements.decode(data);
+    if (!decoded.ok) {
+      this.stats.invalidRejected++;
+      return;
+    }
+    const announcement = decoded.value;
+    if (announcement.t === 'entry') {
+      if (!withinDrift(announcement.signed.entry.version.update, ctx.wallClockMs, this.#maxTimeDriftMs)) {
+        this.stats.driftRejected++;
+        return;
+      }
+      this.#merge(ctx, [announcement.signed]);
+      return;
+    }
+    const departure = announcement.departure;
+    const check = checkDeparture(departure, ctx.verifier, ctx.wallClockMs, this.#maxTimeDriftMs);
+    if (check !== 'ok') {
+      if (check === 'drift') this.stats.driftRejected++;
+      else this.stats.invalidRejected++;
+      return;
+    }
+    if (this.#started.depart(departure.peer, departure.lastVersion)) this.#departed(ctx, departure.peer);
+  }
+
+  #onNeighborUp(ctx: NodeContext, peer: PeerId): void {
+    if (this.#meshStarted.neighborCount() !== 1) return;
+    // The first neighbor, at start or after being cut off: tell everyone our latest entry,
+    // and after a cut, catch up on what we missed from this neighbor's catalog.
+    this.#announce(ctx);
+    if (this.#everConnected && ![...this.#exchanges.values()].some((e) => e.peer.equals(peer))) {
+      const addrs = this.#addressesOf(peer);
+      if (addrs.length > 0) this.#exchange(ctx, peer, addrs, undefined);
+    }
+    this.#everConnected = true;
+  }
+
+  #onNeighborDown(ctx: NodeContext): void {
+    if (!this.#closing && this.#meshStarted.neighborCount() === 0) this.#rejoin(ctx);
+  }
+
+  /** With no gossip neighbor left, ask a few random catalog peers to take us in (mosaik asks all of them). */
+  #rejoin(ctx: NodeContext): void {
+    const peers = this.#contacts(ctx);
+    const contacts: PeerId[] = [];
+    for (let i = 0; i < REJOIN_CONTACTS && peers.length > 0; i++) {
+      const [pick] = peers.splice(Math.floor(ctx.rng.float() * peers.length), 1);
+      if (pick) contacts.push(pick.peer);
+    }
+    if (contacts.length > 0) this.#meshStarted.join(ctx, contacts);
+  }
+
+  /**
+   * Peers to reach out to: the catalog's (live, with addresses), in its iteration order; with
+   * none, the bootstrap peers again. A node cut off long enough purges everyone, and then
+   * its bootstrap addresses are all it has left.
+   */
+  #contacts(ctx: NodeContext): { peer: PeerId; addresses: readonly string[] }[] {
+    const catalog = this.#started;
+    const out: { peer: PeerId; addresses: readonly string[] }[] = [];
+    const staleBefore = ctx.wallClockMs - catalog.purgeAfterMs;
+    for (const { entry } of catalog.signedUnordered()) {
+      if (entry.peerId.equals(ctx.peerId) || entry.version.update < staleBefore || entry.addresses.length === 0) continue;
+      out.push({ peer: entry.peerId, addresses: entry.addresses });
+    }
+    for (const hint of catalog.unsignedPeers()) if (hint.addresses.length > 0) out.push({ peer: hint.peerId, addresses: hint.addresses });
+    if (out.length > 0) return out;
+    return this.#bootstrap.filter((addr) => !addr.peer.equals(ctx.peerId)).map((addr) => ({ peer: addr.peer, addresses: [addr.location] }));
+  }
+
+  get #bootstrap(): readonly PeerAddr[] {
+    return this.#options.bootstrap ?? [];
+  }
+
+  /** Where to dial `peer`: its entry's addresses, else the addresses it gave the overlay. */
+  #addressesOf(peer: PeerId): readonly string[] {
+    const known = this.#started.get(peer, Number.NEGATIVE_INFINITY); // signed (stale or not) or a hint
+    if (known && known.addresses.length > 0) return known.addresses;
+    const boot = this.#bootstrap.find((addr) => addr.peer.equals(peer));
+    if (boot) return [boot.location];
+    const data = this.#meshStarted.topic.peerData(peer);
+    if (!data) return [];
+    const decoded = addressesCodec.decode(data);
+    return decoded.ok ? decoded.value : [];
   }
 
   /**

@@ -1,3 +1,6 @@
+export { MAX_QUEUED_MESSAGES } from './announce-mesh.ts';
+export type { Announcement } from './announcement.ts';
+export { ANNOUNCE_PROTOCOL, announcementCodec, MAX_BATCH_MESSAGES } from './announcement.ts';
 export type { CatalogOptions, UpsertOutcome } from './catalog.ts';
 export { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
 export type { Departure } from './departure.ts';
@@ -10,6 +13,7 @@ export {
   signDeparture,
   withinDrift,
 } from './departure.ts';
+export type { DiscoveryStats } from './discovery.ts';
 export type { PeerEntry, PeerEntryInit, PeerEntryVersion, SignedPeerEntry, Ticket, VerifiedDecoded } from './peer-entry.ts';
 export {
   compareVersions,
@@ -36,5 +40,7 @@ export {
   signPeerEntry,
   ticketId,
 } from './peer-entry.ts';
-export type { RttEstimate } from './rtt.ts';
-export { addRttSample, rttBelow } from './rtt.ts';
+export type { PeerInfo, RttEstimate } from './rtt.ts';
+export { addRttSample, peerInfo, rttBelow } from './rtt.ts';
+export type { PingMessage } from './rtt-probe.ts';
+export { DEFAULT_RTT_PROBE_INTERVAL_MS, PING_PROTOCOL, PING_TIMEOUT_MS, pingCodec, RTT_PROBES_PER_TICK } from './rtt-probe.ts';

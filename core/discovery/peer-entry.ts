@@ -347,10 +347,42 @@ function toError(f: Failure): DecodeError | InvalidSignatureError {
 }
 
 /**
+ * Envelopes opened recently, per verifier, by signature. A node meets the same signed entry
+ * many times (every catalog exchange, every gossip path; a simulator hosting many nodes
+ * that share one verifier, thousands of times) and an entry that opened once opens the same
+ * way again: the bytes and signature decide the outcome, and a hit requires both to be
+ * identical. Only successes are kept, the newest OPENED_CACHE_SIZE per verifier. The cache
+ * changes no result, so runs stay deterministic.
+ */
+const OPENED_CACHE_SIZE = 8192;
+const openedBy = new WeakMap<SignatureVerifier, Map<string, SignedPeerEntry>>();
+
+function cacheKey(signature: Uint8Array): string {
+  return String.fromCharCode.apply(null, signature as unknown as number[]);
+}
+
+/**
  * Opens `[entry bytes, signature]`: decodes the entry, requires its bytes to be its canonical
  * encoding, and verifies the signature against the entry's own peer id. Never throws.
  */
 function openEnvelope(entryBytes: Uint8Array, signature: Uint8Array, verifier: SignatureVerifier): SignedPeerEntry | Failure {
+  let opened = openedBy.get(verifier);
+  if (!opened) {
+    opened = new Map();
+    openedBy.set(verifier, opened);
+  }
+  const key = signature.length === 64 ? cacheKey(signature) : undefined;
+  const hit = key === undefined ? undefined : opened.get(key);
+  if (hit && equalBytes(hit.bytes, entryBytes)) return hit;
+  const result = openUncached(entryBytes, signature, verifier);
+  if (key !== undefined && !isFailure(result)) {
+    if (opened.size >= OPENED_CACHE_SIZE) opened.delete(opened.keys().next().value as string);
+    opened.set(key, result);
+  }
+  return result;
+}
+
+function openUncached(entryBytes: Uint8Array, signature: Uint8Array, verifier: SignatureVerifier): SignedPeerEntry | Failure {
   let wire: unknown;
   try {
     wire = decoder.decode(entryBytes);

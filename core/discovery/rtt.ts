@@ -1,4 +1,5 @@
 import { assert } from '../util/assert.ts';
+import type { PeerEntry } from './peer-entry.ts';
 
 /**
  * Round-trip time per peer, smoothed as TCP does (RFC 6298 §2): the first sample R gives
@@ -31,4 +32,16 @@ export function addRttSample(estimate: RttEstimate | undefined, sampleMs: number
  */
 export function rttBelow(estimate: RttEstimate | undefined, limitMs: number): boolean {
   return estimate === undefined || estimate.srttMs < limitMs;
+}
+
+/** A peer as producers, consumers and groups judge it (mosaik `PeerInfo`): its entry and what we measured. */
+export interface PeerInfo extends PeerEntry {
+  /** Smoothed RTT to the peer; undefined until measured. */
+  readonly rtt: RttEstimate | undefined;
+  /** True when the smoothed RTT is below `limitMs`, or not yet known. */
+  rttBelow(limitMs: number): boolean;
+}
+
+export function peerInfo(entry: PeerEntry, rtt: RttEstimate | undefined): PeerInfo {
+  return Object.freeze({ ...entry, rtt, rttBelow: (limitMs: number) => rttBelow(rtt, limitMs) });
 }

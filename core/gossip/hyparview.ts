@@ -121,6 +121,8 @@ export class HyParView {
         for (const peer of [...this.active.values()]) {
           this.active.delete(peer);
           this.#sendDisconnect(peer, false, out);
+          // The layers above follow the active view (PlumTree's peers must equal it).
+          out.push({ type: 'emit', event: { type: 'neighborDown', peer } });
         }
         break;
     }

@@ -24,7 +24,11 @@ export type GossipCommand =
   /** Join the topic through these contact peers (none: wait for others to join us). */
   | { readonly type: 'join'; readonly peers: readonly PeerId[] }
   /** Broadcast a payload to the whole topic; over the payload limit it throws `BroadcastTooLargeError`. */
-  | { readonly type: 'broadcast'; readonly data: Uint8Array }
+  /**
+   * `final`: the broadcaster is leaving and will not answer grafts, so the payload goes to
+   * every neighbor, lazy ones included, instead of IHAVEs.
+   */
+  | { readonly type: 'broadcast'; readonly data: Uint8Array; readonly final?: boolean }
   /** Leave: tell every active peer we are gone. */
   | { readonly type: 'quit' };
 

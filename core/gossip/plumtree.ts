@@ -1,13 +1,13 @@
 import { MosaikError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import { assert } from '../util/assert.ts';
-import { equalBytes } from '../util/bytes.ts';
 import type { GossipOutput, GossipTimer } from './io.ts';
 import {
   type BroadcastMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
   IHAVE_ENTRY_MAX_BYTES,
   type IHave,
+  isMessageIdOf,
   MAX_IHAVES,
   MIN_MAX_MESSAGE_BYTES,
   maxPayloadBytes,
@@ -84,7 +84,7 @@ export class BroadcastTooLargeError extends MosaikError {
 /** Inputs of the broadcast layer (iroh `plumtree::InEvent`). */
 export type PlumTreeInput =
   | { readonly type: 'recv'; readonly from: PeerId; readonly message: BroadcastMessage }
-  | { readonly type: 'broadcast'; readonly data: Uint8Array }
+  | { readonly type: 'broadcast'; readonly data: Uint8Array; readonly final?: boolean }
   | { readonly type: 'timer'; readonly timer: Extract<GossipTimer, { type: 'graft' | 'dispatchLazyPush' | 'evictCache' }> }
   | { readonly type: 'neighborUp'; readonly peer: PeerId }
   | { readonly type: 'neighborDown'; readonly peer: PeerId };
@@ -145,7 +145,7 @@ export class PlumTree {
         this.#onMessage(input.from, input.message, nowMs, out);
         break;
       case 'broadcast':
-        this.#broadcast(input.data, nowMs, out);
+        this.#broadcast(input.data, input.final ?? false, nowMs, out);
         break;
       case 'timer':
         if (input.timer.type === 'dispatchLazyPush') this.#onDispatchTimer(out);
@@ -185,7 +185,7 @@ export class PlumTree {
     }
   }
 
-  #broadcast(content: Uint8Array, nowMs: number, out: GossipOutput[]): void {
+  #broadcast(content: Uint8Array, final: boolean, nowMs: number, out: GossipOutput[]): void {
     const error = this.checkBroadcast(content);
     if (error) throw error;
     const gossip: Gossip = { id: messageIdOf(content), content, round: 0 };
@@ -193,14 +193,16 @@ export class PlumTree {
     this.#received.set(key, true, nowMs + this.config.messageIdRetentionMs);
     this.#cache.set(key, gossip, nowMs + this.config.messageCacheRetentionMs);
     this.#eagerPush(gossip, this.me, out);
-    this.#lazyPush(gossip, this.me, nowMs, out);
+    if (!final) return this.#lazyPush(gossip, this.me, nowMs, out);
+    // Last words: nobody could graft this from us later, so the lazy peers get it too.
+    for (const peer of this.lazy.values()) out.push({ type: 'send', to: peer, message: { type: 'gossip', id: gossip.id, content, round: 0 } });
   }
 
   #onGossip(sender: PeerId, message: Gossip, nowMs: number, out: GossipOutput[]): void {
     // Drop oversized payloads, and ids that are not the content's hash (iroh `Gossip::validate`).
     if (message.content.length > this.maxPayloadBytes) return;
-    if (!equalBytes(messageIdOf(message.content), message.id)) return;
     const key = messageIdHex(message.id);
+    if (!isMessageIdOf(key, message.id, message.content)) return;
     if (this.#received.has(key)) {
       // A duplicate: the sender's link is redundant for this source; make it lazy (paper p7).
       this.#addLazy(sender);

@@ -85,7 +85,7 @@ export class GossipTopic {
           case 'broadcast': {
             const error = this.checkBroadcast(command.data);
             if (error) throw error;
-            this.#broadcast.handle({ type: 'broadcast', data: command.data }, nowMs, out);
+            this.#broadcast.handle({ type: 'broadcast', data: command.data, final: command.final ?? false }, nowMs, out);
             break;
           }
           case 'quit':

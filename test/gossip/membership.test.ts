@@ -36,4 +36,19 @@ describe('HyParView membership', () => {
     expect(topic.activeView()).toEqual([b, c]);
     expect(topic.peerData(c)).toEqual(Uint8Array.of(7));
   });
+
+  it('quit says goodbye to every neighbor and reports each one down, so the broadcast layer follows', () => {
+    const [a, b, c] = [0, 1, 2].map((i) => PeerId.fromBytes(rngStream(9, `key/${i}`).bytes(32))) as [PeerId, PeerId, PeerId];
+    const topic = new GossipTopic({ me: a, rng: rngStream(9, 'node/0') });
+    topic.handle({ type: 'recv', from: b, message: { type: 'join', data: undefined } }, 0);
+    topic.handle({ type: 'recv', from: c, message: { type: 'join', data: undefined } }, 1);
+    const out = topic.handle({ type: 'command', command: { type: 'quit' } }, 2); // throws if PlumTree kept peers HyParView dropped
+    const sends = out.flatMap((o) => (o.type === 'send' ? [`${o.to.equals(b) ? 'b' : 'c'}:${o.message.type}`] : []));
+    // Each goodbye comes with a sample of our views (iroh sends a ShuffleReply first).
+    expect(sends.filter((x) => x.endsWith(':disconnect'))).toEqual(['b:disconnect', 'c:disconnect']);
+    expect(out).toContainEqual({ type: 'emit', event: { type: 'neighborDown', peer: b } });
+    expect(out).toContainEqual({ type: 'emit', event: { type: 'neighborDown', peer: c } });
+    expect(topic.activeView()).toEqual([]);
+    expect(topic.eagerPeers().length + topic.lazyPeers().length).toBe(0);
+  });
 });

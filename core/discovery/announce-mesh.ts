@@ -1,0 +1,232 @@
+import type { GossipTimer } from '../gossip/io.ts';
+import type { GossipMessage } from '../gossip/messages.ts';
+import { GossipTopic, type GossipTopicOptions } from '../gossip/topic.ts';
+import type { PeerId } from '../identity/keys.ts';
+import type { LinkId, TimerId } from '../node/io.ts';
+import type { LinkInfo, NodeContext, PendingLink } from '../node/subsystem.ts';
+import { unreachable } from '../util/assert.ts';
+import { CloseCode } from '../wire/close-codes.ts';
+import { ANNOUNCE_PROTOCOL, MAX_BATCH_MESSAGES } from './announcement.ts';
+
+/** Gossip messages waiting for one neighbor's link; beyond this the oldest are dropped (PlumTree and anti-entropy repair what gossip loses). */
+export const MAX_QUEUED_MESSAGES = 1024;
+
+export interface AnnounceMeshOptions {
+  /** Gossip messages for a neighbor are sent together once per window. @default 100 */
+  readonly batchWindowMs: number;
+  readonly topic: Omit<GossipTopicOptions, 'me' | 'rng'>;
+}
+
+/** What the mesh tells its owner. */
+export interface AnnounceMeshHandler {
+  /** Where `peer` can be dialed: its entry's addresses, or what it told the overlay. */
+  addressesOf(peer: PeerId): readonly string[];
+  onReceived(ctx: NodeContext, data: Uint8Array, from: PeerId): void;
+  onNeighborUp(ctx: NodeContext, peer: PeerId): void;
+  onNeighborDown(ctx: NodeContext, peer: PeerId): void;
+}
+
+/** Timer payloads of the mesh; the owner routes payloads with `mesh: true` here. */
+export type MeshTimer = { readonly mesh: true; readonly gossip: GossipTimer } | { readonly mesh: true; readonly flush: true };
+
+export function isMeshTimer(payload: unknown): payload is MeshTimer {
+  return typeof payload === 'object' && payload !== null && (payload as { mesh?: unknown }).mesh === true;
+}
+
+interface Neighbor {
+  readonly peer: PeerId;
+  /** Links to the peer, and whether each is up. Both ends may dial at once; either link serves. */
+  readonly links: Map<LinkId, boolean>;
+  queue: GossipMessage[];
+}
+
+/**
+ * Runs a gossip topic (HyParView + PlumTree, `core/gossip/`) over node links: one announce
+ * link per overlay neighbor, dialed on the first message for it; a link that fails or closes
+ * is reported to the topic as the peer going down.
+ *
+ * Messages are batched per neighbor for `batchWindowMs`, so a node sends at most one frame
+ * per neighbor per window however busy the network is: frames per node follow the view size
+ * (HyParView keeps it bounded), not the number of peers. PlumTree's graft timers are scaled
+ * by the window, so batching never looks like a missing payload, and IHAVEs are collected
+ * for one window too: they go out in the frames the window sends anyway.
+ */
+export class AnnounceMesh {
+  readonly topic: GossipTopic;
+  readonly #options: AnnounceMeshOptions;
+  readonly #handler: AnnounceMeshHandler;
+  readonly #neighbors = new Map<string, Neighbor>();
+  readonly #byLink = new Map<LinkId, Neighbor>();
+  #flushTimer: TimerId | undefined;
+
+  constructor(ctx: NodeContext, options: AnnounceMeshOptions, handler: AnnounceMeshHandler) {
+    this.#options = options;
+    this.#handler = handler;
+    const window = options.batchWindowMs;
+    this.topic = new GossipTopic({
+      ...options.topic,
+      me: ctx.peerId,
+      rng: ctx.rng,
+      broadcast: { graftTimeout1Ms: 80 + 2 * window, graftTimeout2Ms: 40 + window, dispatchTimeoutMs: window, ...options.topic.broadcast },
+    });
+  }
+
+  /** Joins the overlay through `contacts` (none: wait to be joined). */
+  join(ctx: NodeContext, contacts: readonly PeerId[]): void {
+    this.#handle(ctx, { type: 'command', command: { type: 'join', peers: contacts } });
+  }
+
+  /**
+   * Broadcasts `data` to the topic; false when it is over the payload limit (nothing is
+   * sent). `final`: we are leaving, so every neighbor gets the payload itself (see GossipCommand).
+   */
+  broadcast(ctx: NodeContext, data: Uint8Array, final = false): boolean {
+    if (this.topic.checkBroadcast(data)) return false;
+    this.#handle(ctx, { type: 'command', command: { type: 'broadcast', data, final } });
+    return true;
+  }
+
+  /** Leaves the overlay: tells the neighbors, and sends everything still queued. */
+  quit(ctx: NodeContext): void {
+    this.#handle(ctx, { type: 'command', command: { type: 'quit' } });
+    this.#flushAll(ctx);
+  }
+
+  neighborCount(): number {
+    return this.topic.activeView().length;
+  }
+
+  // ---- links (the owner routes ANNOUNCE_PROTOCOL links here) ----------------------------
+
+  onLinkUp(ctx: NodeContext, link: LinkInfo): void {
+    let neighbor = this.#byLink.get(link.id);
+    if (!neighbor) {
+      // Dialed by the peer: the overlay decides what it is to us when its messages arrive.
+      neighbor = this.#neighbor(link.peer);
+      this.#byLink.set(link.id, neighbor);
+    }
+    neighbor.links.set(link.id, true);
+    this.#flush(ctx, neighbor);
+  }
+
+  onFrame(ctx: NodeContext, link: LinkInfo, messages: readonly GossipMessage[]): void {
+    const neighbor = this.#byLink.get(link.id);
+    if (!neighbor) return;
+    for (const message of messages) this.#handle(ctx, { type: 'recv', from: neighbor.peer, message });
+  }
+
+  onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink): void {
+    const neighbor = this.#byLink.get(link.id);
+    if (!neighbor) return;
+    this.#byLink.delete(link.id);
+    neighbor.links.delete(link.id);
+    if (neighbor.links.size > 0) return;
+    this.#neighbors.delete(neighbor.peer.hex);
+    this.#handle(ctx, { type: 'peerDown', peer: neighbor.peer });
+  }
+
+  onTimer(ctx: NodeContext, timer: MeshTimer): void {
+    if ('flush' in timer) {
+      this.#flushTimer = undefined;
+      this.#flushAll(ctx);
+      return;
+    }
+    this.#handle(ctx, { type: 'timer', timer: timer.gossip });
+  }
+
+  // ---- the topic's outputs --------------------------------------------------------------
+
+  #handle(ctx: NodeContext, input: Parameters<GossipTopic['handle']>[0]): void {
+    for (const output of this.topic.handle(input, ctx.nowMs)) {
+      switch (output.type) {
+        case 'send':
+          this.#enqueue(ctx, output.to, output.message);
+          break;
+        case 'armTimer':
+          ctx.armTimer(output.atMs, { mesh: true, gossip: output.timer } satisfies MeshTimer);
+          break;
+        case 'disconnect':
+          this.#disconnect(ctx, output.peer);
+          break;
+        case 'emit': {
+          const event = output.event;
+          if (event.type === 'received') this.#handler.onReceived(ctx, event.data, event.from);
+          else if (event.type === 'neighborUp') this.#handler.onNeighborUp(ctx, event.peer);
+          else if (event.type === 'neighborDown') this.#handler.onNeighborDown(ctx, event.peer);
+          else unreachable(event);
+          break;
+        }
+        default:
+          unreachable(output);
+      }
+    }
+  }
+
+  #neighbor(peer: PeerId): Neighbor {
+    let neighbor = this.#neighbors.get(peer.hex);
+    if (!neighbor) {
+      neighbor = { peer, links: new Map(), queue: [] };
+      this.#neighbors.set(peer.hex, neighbor);
+    }
+    return neighbor;
+  }
+
+  #enqueue(ctx: NodeContext, peer: PeerId, message: GossipMessage): void {
+    const known = this.#neighbors.get(peer.hex);
+    const neighbor = known ?? this.#neighbor(peer);
+    if (neighbor.links.size === 0) {
+      const addrs = this.#handler.addressesOf(peer);
+      if (addrs.length === 0) {
+        // Nowhere to dial: to the overlay, the peer is down.
+        this.#neighbors.delete(peer.hex);
+        this.#handle(ctx, { type: 'peerDown', peer });
+        return;
+      }
+      const link = ctx.connect(peer, addrs, ANNOUNCE_PROTOCOL);
+      neighbor.links.set(link, false);
+      this.#byLink.set(link, neighbor);
+    }
+    neighbor.queue.push(message);
+    if (neighbor.queue.length > MAX_QUEUED_MESSAGES) neighbor.queue.shift();
+    if (this.#flushTimer === undefined)
+      this.#flushTimer = ctx.armTimer(ctx.nowMs + this.#options.batchWindowMs, { mesh: true, flush: true } satisfies MeshTimer);
+  }
+
+  #flushAll(ctx: NodeContext): void {
+    for (const neighbor of [...this.#neighbors.values()]) this.#flush(ctx, neighbor);
+  }
+
+  /** Sends the neighbor's queue over one of its up links, in frames of at most MAX_BATCH_MESSAGES. */
+  #flush(ctx: NodeContext, neighbor: Neighbor): void {
+    if (neighbor.queue.length === 0) return;
+    let link: LinkId | undefined;
+    for (const [id, up] of neighbor.links) {
+      if (up) {
+        link = id;
+        break;
+      }
+    }
+    if (link === undefined) return; // still dialing: sent when the link comes up
+    const queue = neighbor.queue;
+    neighbor.queue = [];
+    for (let i = 0; i < queue.length; i += MAX_BATCH_MESSAGES) {
+      const error = ctx.send(link, queue.slice(i, i + MAX_BATCH_MESSAGES));
+      if (error) {
+        ctx.close(link, CloseCode.Cancelled, error.message);
+        return;
+      }
+    }
+  }
+
+  /** The overlay dropped `peer`: send what is queued for it (its `disconnect` included), then close. */
+  #disconnect(ctx: NodeContext, peer: PeerId): void {
+    const neighbor = this.#neighbors.get(peer.hex);
+    if (!neighbor) return;
+    this.#flush(ctx, neighbor);
+    this.#neighbors.delete(peer.hex);
+    for (const link of neighbor.links.keys()) {
+      this.#byLink.delete(link);
+      ctx.close(link, CloseCode.Success, 'gossip neighbor dropped');
+    }
+  }
+}
