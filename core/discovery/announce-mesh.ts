@@ -67,7 +67,17 @@ export class AnnounceMesh {
       ...options.topic,
       me: ctx.peerId,
       rng: ctx.rng,
-      broadcast: { graftTimeout1Ms: 80 + 2 * window, graftTimeout2Ms: 40 + window, dispatchTimeoutMs: window, ...options.topic.broadcast },
+      broadcast: {
+        graftTimeout1Ms: 80 + 2 * window,
+        graftTimeout2Ms: 40 + window,
+        dispatchTimeoutMs: window,
+        // Grafts come within a second or two of an IHAVE: payloads need not stay longer.
+        messageCacheRetentionMs: 10_000,
+        // Ids must outlive any relayed copy (`DiscoverySubsystem#merge`), which is within the
+        // drift limit (50 s by default) of its making, or it would spread a second time.
+        messageIdRetentionMs: 60_000,
+        ...options.topic.broadcast,
+      },
     });
   }
 

@@ -1,6 +1,7 @@
 import type { NetworkId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import { assert } from '../util/assert.ts';
+import { CatalogSummary } from './catalog-summary.ts';
 import { compareVersions, isNewer, type PeerEntry, type PeerEntryVersion, type SignedPeerEntry } from './peer-entry.ts';
 
 /** How long a signed entry lives without a newer version before it is purged: 300 s, as mosaik. */
@@ -51,6 +52,8 @@ export class Catalog {
   #local: SignedPeerEntry;
   readonly #signed = new Map<string, SignedPeerEntry>();
   readonly #unsigned = new Map<string, PeerEntry>();
+  /** Fingerprints of the signed entries held, the local one included (what exchanges compare). */
+  readonly summary = new CatalogSummary();
 
   constructor(options: CatalogOptions) {
     const purgeAfterMs = options.purgeAfterMs ?? DEFAULT_PURGE_AFTER_MS;
@@ -59,6 +62,7 @@ export class Catalog {
     this.#local = options.local;
     this.network = options.local.entry.network;
     this.localId = options.local.entry.peerId;
+    this.summary.toggle(this.#local);
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -80,10 +84,13 @@ export class Catalog {
     const held = this.#signed.get(key);
     if (held === undefined) {
       this.#signed.set(key, signed);
+      this.summary.toggle(signed);
       return 'new';
     }
     if (!isNewer(entry.version, held.entry.version)) return 'rejected';
     this.#signed.set(key, signed);
+    this.summary.toggle(held);
+    this.summary.toggle(signed);
     return 'updated';
   }
 
@@ -111,7 +118,9 @@ export class Catalog {
     assert(entry.peerId.equals(this.localId), `Catalog.setLocal: entry of ${entry.peerId.short}, local peer is ${this.localId.short}`);
     assert(entry.network.equals(this.network), 'Catalog.setLocal: entry for another network');
     assert(isNewer(entry.version, this.#local.entry.version), 'Catalog.setLocal: the new local entry must be strictly newer');
+    this.summary.toggle(this.#local);
     this.#local = signed;
+    this.summary.toggle(signed);
   }
 
   /**
@@ -123,6 +132,7 @@ export class Catalog {
     for (const [key, signed] of this.#signed) {
       if (this.#isStale(signed.entry, nowMs)) {
         this.#signed.delete(key);
+        this.summary.toggle(signed);
         gone.push(signed.entry.peerId);
       }
     }
@@ -154,6 +164,7 @@ export class Catalog {
     const held = this.#signed.get(key);
     if (held === undefined || compareVersions(lastVersion, held.entry.version) < 0) return false;
     this.#signed.delete(key);
+    this.summary.toggle(held);
     return true;
   }
 

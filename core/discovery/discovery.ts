@@ -1,65 +1,32 @@
-import { ConnectError, InvalidArgumentError, LinkClosedError } from '../errors.ts';
+import { InvalidArgumentError } from '../errors.ts';
 import type { GossipMessage } from '../gossip/messages.ts';
 import type { PeerAddr } from '../identity/address.ts';
 import type { Digest, Tag } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
-import type { LinkId, RequestId, TimerId } from '../node/io.ts';
+import type { RequestId, TimerId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
 import { assert } from '../util/assert.ts';
-import { CloseCode } from '../wire/close-codes.ts';
-import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
-import { protocolId } from '../wire/protocol.ts';
-import * as s from '../wire/schema.ts';
+import type { MessageCodec } from '../wire/codec.ts';
+import type { ProtocolId } from '../wire/protocol.ts';
 import { AnnounceMesh, isMeshTimer } from './announce-mesh.ts';
 import { ANNOUNCE_PROTOCOL, type Announcement, addressesCodec, announceFrameCodec, announcementCodec } from './announcement.ts';
 import { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
+import { CatalogExchanges, SYNC_PROTOCOL, type SyncMessage, syncCodec } from './catalog-exchange.ts';
 import { checkDeparture, DEFAULT_MAX_TIME_DRIFT_MS, signDeparture, withinDrift } from './departure.ts';
 import {
   incrementVersion,
   initialVersion,
-  isNewer,
   MAX_TAGS,
   type PeerEntry,
   type PeerEntryVersion,
   peerEntry,
   type SignedPeerEntry,
-  signedPeerEntrySchemaWith,
   signPeerEntry,
   type Ticket,
   ticketId,
 } from './peer-entry.ts';
 import { DEFAULT_RTT_PROBE_INTERVAL_MS, PING_PROTOCOL, type PingMessage, pingCodec, RTT_PROBES_PER_TICK, RttProber } from './rtt-probe.ts';
-
-/**
- * Catalog exchange, push-pull by digest (mosaik sends whole catalogs both ways; this sends
- * only what differs):
- * 1. the dialer sends a `digest`: the version of every entry it holds, its own included;
- * 2. the acceptor answers with a `delta`: the signed entries it holds newer (or the dialer
- *    lacks), and the ids it wants because the dialer's are newer;
- * 3. the dialer answers with a `delta` of the wanted entries, and closes.
- * Unchanged entries cost one digest line (~50 bytes) instead of a signed entry, and are
- * neither decoded nor verified again.
- */
-export const SYNC_PROTOCOL = protocolId('/mosaik/discovery/sync/1');
-
-/** Most entries one message carries; the frame limit (8 MiB) bounds it first in practice. */
-export const MAX_SNAPSHOT_ENTRIES = 100_000;
-
-export interface DigestLine {
-  readonly peer: PeerId;
-  readonly start: number;
-  readonly update: number;
-}
-
-export type SyncMessage = { t: 'digest'; versions: DigestLine[] } | { t: 'delta'; entries: SignedPeerEntry[]; want: PeerId[] };
-
-export function syncCodec(verifier: SignatureVerifier): MessageCodec<SyncMessage> {
-  const entries = s.array(signedPeerEntrySchemaWith(verifier), { maxLength: MAX_SNAPSHOT_ENTRIES });
-  const versions = s.array(s.struct({ peer: s.peerId, start: s.uint, update: s.uint }), { maxLength: MAX_SNAPSHOT_ENTRIES });
-  const want = s.array(s.peerId, { maxLength: MAX_SNAPSHOT_ENTRIES });
-  return msgpackCodec(s.union('t', { digest: s.struct({ versions }), delta: s.struct({ entries, want }) })) as MessageCodec<SyncMessage>;
-}
 
 export interface DiscoveryOptions {
   /** Where this node can be reached (transport locations), published in its entry. */
@@ -137,15 +104,6 @@ export interface DiscoveryStats {
 /** Durable storage key of the last version this node published. */
 const VERSION_KEY = 'local-version';
 
-interface Exchange {
-  readonly peer: PeerId;
-  readonly dir: 'in' | 'out';
-  /** The API call waiting for this exchange, if one asked for it. */
-  readonly req: RequestId | undefined;
-  /** The message expected next. */
-  awaiting: 'digest' | 'delta' | 'final-delta';
-}
-
 /** Spreads `base` by ±50%, so nodes started together do not act in lockstep. */
 function jittered(ctx: NodeContext, baseMs: number): number {
   return Math.round(baseMs * (0.5 + ctx.rng.float()));
@@ -164,7 +122,7 @@ function jittered(ctx: NodeContext, baseMs: number): number {
  */
 export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   readonly name = 'discovery';
-  readonly protocols: ReadonlyMap<typeof SYNC_PROTOCOL | typeof ANNOUNCE_PROTOCOL | typeof PING_PROTOCOL, MessageCodec<unknown>>;
+  readonly protocols: ReadonlyMap<ProtocolId, MessageCodec<unknown>>;
   readonly stats: DiscoveryStats = {
     announcementsReceived: 0,
     driftRejected: 0,
@@ -183,7 +141,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   #lastBridgeMs: number | undefined;
   /** Shutting down: leaving the overlay must not look like losing it (no rejoin). */
   #closing = false;
-  readonly #exchanges = new Map<LinkId, Exchange>();
+  readonly #exchanges: CatalogExchanges;
   #catalog: Catalog | undefined;
   readonly #timers = new Map<Timer, TimerId>();
 
@@ -195,6 +153,12 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
       [ANNOUNCE_PROTOCOL, announceFrameCodec as MessageCodec<unknown>],
       [PING_PROTOCOL, pingCodec(verifier) as MessageCodec<unknown>],
     ]);
+    this.#exchanges = new CatalogExchanges({
+      catalog: () => this.#started,
+      merge: (ctx, peer, entries) => {
+        if (this.#merge(ctx, entries, 'relay') > 0) this.#bridge(ctx, peer);
+      },
+    });
     this.#rtt = new RttProber({
       me: () => this.#started.me(),
       onPong: (ctx, signed) => void this.#merge(ctx, [signed]),
@@ -235,6 +199,8 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         batchWindowMs,
         topic: {
           peerData: addressesCodec.encode([...this.#options.addresses]),
+          // Relayed entries are within the drift limit of their making: ids must outlive that.
+          broadcast: { messageIdRetentionMs: this.#maxTimeDriftMs + 10_000 },
           membership: {
             ...(views?.active ? { activeViewCapacity: views.active } : {}),
             ...(views?.passive !== undefined ? { passiveViewCapacity: views.passive } : {}),
@@ -302,77 +268,19 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   onLinkUp(ctx: NodeContext, link: LinkInfo): void {
     if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onLinkUp(ctx, link);
     if (link.protocol === PING_PROTOCOL) return this.#rtt.onLinkUp(ctx, link);
-    if (link.dir === 'in') {
-      this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', req: undefined, awaiting: 'digest' });
-      return;
-    }
-    // We asked for this exchange: our digest goes first.
-    const versions: DigestLine[] = [];
-    for (const { entry } of this.#started.signedUnordered()) versions.push({ peer: entry.peerId, start: entry.version.start, update: entry.version.update });
-    this.#send(ctx, link.id, { t: 'digest', versions });
+    this.#exchanges.onLinkUp(ctx, link);
   }
 
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
     if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onFrame(ctx, link, message as GossipMessage[]);
     if (link.protocol === PING_PROTOCOL) return this.#rtt.onMessage(ctx, link, message as PingMessage);
-    const exchange = this.#exchanges.get(link.id);
-    if (!exchange) return;
-    const msg = message as SyncMessage;
-    const expected = exchange.awaiting === 'digest' ? 'digest' : 'delta';
-    if (msg.t !== expected) return ctx.close(link.id, CloseCode.ProtocolViolation, `expected a ${expected}, got a ${msg.t}`);
-    if (msg.t === 'digest') {
-      // Acceptor, step 2: what we hold newer goes out; what they hold newer we ask for.
-      const { entries, want } = this.#compare(ctx, msg.versions);
-      exchange.awaiting = 'final-delta';
-      this.#send(ctx, link.id, { t: 'delta', entries, want });
-      return;
-    }
-    const relayed = this.#merge(ctx, msg.entries, 'relay');
-    if (relayed > 0) this.#bridge(ctx, exchange.peer);
-    if (exchange.dir === 'in') return; // acceptor, step 3 received: done; the dialer closes
-    // Dialer, step 3: send what they asked for, and close.
-    const wanted = msg.want.flatMap((id) => this.#started.signedByHex(id.hex) ?? []);
-    this.#send(ctx, link.id, { t: 'delta', entries: wanted, want: [] });
-    this.#exchanges.delete(link.id);
-    ctx.close(link.id, CloseCode.Success, 'catalogs exchanged');
-    if (exchange.req !== undefined) ctx.complete(exchange.req, undefined);
-  }
-
-  /** Against a peer's digest: our entries it lacks or holds older, and the ids it holds newer. */
-  #compare(ctx: NodeContext, theirs: readonly DigestLine[]): { entries: SignedPeerEntry[]; want: PeerId[] } {
-    const catalog = this.#started;
-    const staleBefore = ctx.wallClockMs - catalog.purgeAfterMs;
-    const theirVersions = new Map<string, DigestLine>();
-    for (const line of theirs) theirVersions.set(line.peer.hex, line);
-    const entries: SignedPeerEntry[] = [];
-    for (const signed of catalog.signedUnordered()) {
-      const line = theirVersions.get(signed.entry.peerId.hex);
-      if (!line || isNewer(signed.entry.version, line)) entries.push(signed);
-    }
-    const want: PeerId[] = [];
-    for (const line of theirs) {
-      if (line.update < staleBefore) continue; // we would purge it at once
-      const held = catalog.signedByHex(line.peer.hex);
-      if (!held || isNewer(line, held.entry.version)) want.push(line.peer);
-    }
-    return { entries, want };
+    this.#exchanges.onMessage(ctx, link, message as SyncMessage);
   }
 
   onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, down: LinkDown): void {
     if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onLinkDown(ctx, link);
     if (link.protocol === PING_PROTOCOL) return this.#rtt.onLinkDown(ctx, link, down);
-    const exchange = this.#exchanges.get(link.id);
-    if (!exchange) return;
-    this.#exchanges.delete(link.id);
-    // A bootstrap address that turned out to be on another network is forgotten, not retried.
-    if (down.kind === 'closed' && down.code === CloseCode.DifferentNetwork) this.#started.removeUnsigned(link.peer);
-    if (exchange.req === undefined) return;
-    ctx.fail(
-      exchange.req,
-      down.kind === 'failed'
-        ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-        : new LinkClosedError(down.code, down.reason),
-    );
+    this.#exchanges.onLinkDown(ctx, link, down);
   }
 
   onTimer(ctx: NodeContext, payload: unknown): void {
@@ -385,7 +293,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         this.#arm(ctx, 'refresh', jittered(ctx, this.#refreshIntervalMs));
         return;
       case 'sync': {
-        const busy = new Set([...this.#exchanges.values()].map((e) => e.peer.hex));
+        const busy = this.#exchanges.busyPeers();
         const candidates = this.#contacts(ctx).filter((p) => !busy.has(p.peer.hex));
         const pick = candidates[Math.floor(ctx.rng.float() * candidates.length)];
         if (pick) this.#exchange(ctx, pick.peer, pick.addresses, undefined);
@@ -415,10 +323,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     }
     mesh?.quit(ctx);
     this.#rtt.shutdown(ctx);
-    for (const [link, exchange] of this.#exchanges) {
-      if (exchange.req !== undefined) ctx.fail(exchange.req, new LinkClosedError(CloseCode.GracefulShutdown, 'network closed'));
-      this.#exchanges.delete(link);
-    }
+    this.#exchanges.shutdown(ctx);
   }
 
   get #started(): Catalog {
@@ -466,13 +371,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   }
 
   #exchange(ctx: NodeContext, peer: PeerId, addrs: readonly string[], req: RequestId | undefined): void {
-    const link = ctx.connect(peer, addrs, SYNC_PROTOCOL);
-    this.#exchanges.set(link, { peer, dir: 'out', req, awaiting: 'delta' });
-  }
-
-  #send(ctx: NodeContext, link: LinkId, message: SyncMessage): void {
-    const error = ctx.send(link, message);
-    if (error) ctx.close(link, CloseCode.Cancelled, error.message);
+    this.#exchanges.start(ctx, peer, addrs, req);
   }
 
   /**
@@ -570,7 +469,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     // The first neighbor, at start or after being cut off: tell everyone our latest entry,
     // and after a cut, catch up on what we missed from this neighbor's catalog.
     this.#announce(ctx);
-    if (this.#everConnected && ![...this.#exchanges.values()].some((e) => e.peer.equals(peer))) {
+    if (this.#everConnected && !this.#exchanges.busyWith(peer)) {
       const addrs = this.#addressesOf(peer);
       if (addrs.length > 0) this.#exchange(ctx, peer, addrs, undefined);
     }

@@ -3,6 +3,9 @@ export type { Announcement } from './announcement.ts';
 export { ANNOUNCE_PROTOCOL, announcementCodec, MAX_BATCH_MESSAGES } from './announcement.ts';
 export type { CatalogOptions, UpsertOutcome } from './catalog.ts';
 export { Catalog, DEFAULT_PURGE_AFTER_MS } from './catalog.ts';
+export type { DigestLine, SyncMessage } from './catalog-exchange.ts';
+export { MAX_SNAPSHOT_ENTRIES, SYNC_PROTOCOL, syncCodec } from './catalog-exchange.ts';
+export { bucketOf, CatalogSummary, SUMMARY_BUCKETS, SUMMARY_BYTES } from './catalog-summary.ts';
 export type { Departure } from './departure.ts';
 export {
   checkDeparture,

@@ -60,14 +60,20 @@ export function messageIdHex(id: Uint8Array): string {
 const CHECKED_IDS_SIZE = 16_384;
 const checkedIds = new Map<string, Uint8Array>();
 
-/** True when `id` (whose hex is `idHex`) is blake3 of `content`. */
-export function isMessageIdOf(idHex: string, id: Uint8Array, content: Uint8Array): boolean {
+/**
+ * When `id` (whose hex is `idHex`) is blake3 of `content`: the content as a compact copy
+ * shared by everyone who receives it; otherwise undefined. The copy matters for memory: a
+ * received payload is a view into the frame it came in, and a cache holding the view would
+ * hold the whole frame buffer.
+ */
+export function checkedContent(idHex: string, id: Uint8Array, content: Uint8Array): Uint8Array | undefined {
   const known = checkedIds.get(idHex);
-  if (known !== undefined && equalBytes(known, content)) return true;
-  if (!equalBytes(messageIdOf(content), id)) return false;
+  if (known !== undefined && equalBytes(known, content)) return known;
+  if (!equalBytes(messageIdOf(content), id)) return undefined;
+  const copy = Uint8Array.from(content);
   if (checkedIds.size >= CHECKED_IDS_SIZE) checkedIds.delete(checkedIds.keys().next().value as string);
-  checkedIds.set(idHex, content);
-  return true;
+  checkedIds.set(idHex, copy);
+  return copy;
 }
 
 /** HyParView's neighbor priority: `high` may not be refused (sent when the sender has no active peer). */

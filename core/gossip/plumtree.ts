@@ -4,10 +4,10 @@ import { assert } from '../util/assert.ts';
 import type { GossipOutput, GossipTimer } from './io.ts';
 import {
   type BroadcastMessage,
+  checkedContent,
   DEFAULT_MAX_MESSAGE_BYTES,
   IHAVE_ENTRY_MAX_BYTES,
   type IHave,
-  isMessageIdOf,
   MAX_IHAVES,
   MIN_MAX_MESSAGE_BYTES,
   maxPayloadBytes,
@@ -202,7 +202,8 @@ export class PlumTree {
     // Drop oversized payloads, and ids that are not the content's hash (iroh `Gossip::validate`).
     if (message.content.length > this.maxPayloadBytes) return;
     const key = messageIdHex(message.id);
-    if (!isMessageIdOf(key, message.id, message.content)) return;
+    const content = checkedContent(key, message.id, message.content);
+    if (content === undefined) return;
     if (this.#received.has(key)) {
       // A duplicate: the sender's link is redundant for this source; make it lazy (paper p7).
       this.#addLazy(sender);
@@ -210,7 +211,7 @@ export class PlumTree {
       return;
     }
     this.#received.set(key, true, nowMs + this.config.messageIdRetentionMs);
-    const next: Gossip = { id: message.id, content: message.content, round: Math.min(message.round + 1, MAX_ROUND) };
+    const next: Gossip = { id: Uint8Array.from(message.id), content, round: Math.min(message.round + 1, MAX_ROUND) };
     this.#cache.set(key, next, nowMs + this.config.messageCacheRetentionMs);
     this.#eagerPush(next, sender, out);
     this.#lazyPush(next, sender, nowMs, out);
@@ -219,7 +220,7 @@ export class PlumTree {
     this.#missing.delete(key);
     if (announcers) this.#optimizeTree(sender, next.round, announcers, out);
     // A payload that came by graft makes its sender eager (done in #onGraftTimer).
-    out.push({ type: 'emit', event: { type: 'received', data: message.content, from: sender, round: message.round } });
+    out.push({ type: 'emit', event: { type: 'received', data: content, from: sender, round: message.round } });
   }
 
   /**
