@@ -19,8 +19,10 @@ export interface DiscoveryNodeOptions {
     readonly syncIntervalMs?: number;
     /** Gossip announcements further than this from our clock are dropped. @default 50 000 */
     readonly maxTimeDriftMs?: number;
-    /** Gossip messages per neighbor are sent together once per window. @default 100 */
+    /** Gossip messages per neighbor are sent together once per window (for up to 100 peers; it grows with the network). @default 100 */
     readonly announceBatchMs?: number;
+    /** The largest batch window. @default 1000 */
+    readonly maxAnnounceBatchMs?: number;
     /** HyParView view sizes. @default { active: 5, passive: 30 } */
     readonly gossipViews?: { readonly active?: number; readonly passive?: number };
     /** Mean period of RTT probes (a few peers per tick). @default 30 000 */

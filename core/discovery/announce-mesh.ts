@@ -1,5 +1,6 @@
 import type { GossipTimer } from '../gossip/io.ts';
 import type { GossipMessage } from '../gossip/messages.ts';
+import type { PlumTreeTimings } from '../gossip/plumtree.ts';
 import { GossipTopic, type GossipTopicOptions } from '../gossip/topic.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, TimerId } from '../node/io.ts';
@@ -11,14 +12,21 @@ import { ANNOUNCE_PROTOCOL, MAX_BATCH_MESSAGES } from './announcement.ts';
 /** Gossip messages waiting for one neighbor's link; beyond this the oldest are dropped (PlumTree and anti-entropy repair what gossip loses). */
 export const MAX_QUEUED_MESSAGES = 1024;
 
+/** Peers per base window: the window grows by the base for each this many known peers (see `AnnounceMesh`). */
+export const PEERS_PER_BASE_WINDOW = 100;
+
 export interface AnnounceMeshOptions {
-  /** Gossip messages for a neighbor are sent together once per window. @default 100 */
+  /** Gossip messages for a neighbor are sent together once per window; this is the window for up to 100 known peers. @default 100 */
   readonly batchWindowMs: number;
+  /** The window never grows past this. @default 1000 */
+  readonly maxBatchWindowMs: number;
   readonly topic: Omit<GossipTopicOptions, 'me' | 'rng'>;
 }
 
 /** What the mesh tells its owner. */
 export interface AnnounceMeshHandler {
+  /** Peers known now (the catalog's size): the batch window follows it. */
+  networkSize(): number;
   /** Where `peer` can be dialed: its entry's addresses, or what it told the overlay. */
   addressesOf(peer: PeerId): readonly string[];
   onReceived(ctx: NodeContext, data: Uint8Array, from: PeerId): void;
@@ -45,11 +53,14 @@ interface Neighbor {
  * link per overlay neighbor, dialed on the first message for it; a link that fails or closes
  * is reported to the topic as the peer going down.
  *
- * Messages are batched per neighbor for `batchWindowMs`, so a node sends at most one frame
- * per neighbor per window however busy the network is: frames per node follow the view size
- * (HyParView keeps it bounded), not the number of peers. PlumTree's graft timers are scaled
- * by the window, so batching never looks like a missing payload, and IHAVEs are collected
- * for one window too: they go out in the frames the window sends anyway.
+ * Messages are batched per neighbor for one window, so a node sends at most one frame per
+ * neighbor per window however busy the network is. Every peer re-announces once per refresh
+ * interval, so the messages a node relays grow with the network; the window grows with it
+ * (the base per PEERS_PER_BASE_WINDOW known peers, up to the maximum), which keeps the frames
+ * a node sends per second bounded by its view size (HyParView keeps that bounded) while the
+ * bytes grow with the network, as they must. PlumTree's graft timers are scaled by the
+ * window, so batching never looks like a missing payload, and IHAVEs are collected for one
+ * window too: they go out in the frames the window sends anyway.
  */
 export class AnnounceMesh {
   readonly topic: GossipTopic;
@@ -58,19 +69,20 @@ export class AnnounceMesh {
   readonly #neighbors = new Map<string, Neighbor>();
   readonly #byLink = new Map<LinkId, Neighbor>();
   #flushTimer: TimerId | undefined;
+  /** The window the topic's timers are tuned for. */
+  #windowMs: number;
 
   constructor(ctx: NodeContext, options: AnnounceMeshOptions, handler: AnnounceMeshHandler) {
     this.#options = options;
     this.#handler = handler;
     const window = options.batchWindowMs;
+    this.#windowMs = window;
     this.topic = new GossipTopic({
       ...options.topic,
       me: ctx.peerId,
       rng: ctx.rng,
       broadcast: {
-        graftTimeout1Ms: 80 + 2 * window,
-        graftTimeout2Ms: 40 + window,
-        dispatchTimeoutMs: window,
+        ...timingsFor(window),
         // Grafts come within a second or two of an IHAVE: payloads need not stay longer.
         messageCacheRetentionMs: 10_000,
         // Ids must outlive any relayed copy (`DiscoverySubsystem#merge`), which is within the
@@ -198,8 +210,18 @@ export class AnnounceMesh {
     }
     neighbor.queue.push(message);
     if (neighbor.queue.length > MAX_QUEUED_MESSAGES) neighbor.queue.shift();
-    if (this.#flushTimer === undefined)
-      this.#flushTimer = ctx.armTimer(ctx.nowMs + this.#options.batchWindowMs, { mesh: true, flush: true } satisfies MeshTimer);
+    if (this.#flushTimer === undefined) this.#flushTimer = ctx.armTimer(ctx.nowMs + this.#window(), { mesh: true, flush: true } satisfies MeshTimer);
+  }
+
+  /** The batch window for the network's current size; the topic's timers follow big changes. */
+  #window(): number {
+    const { batchWindowMs: base, maxBatchWindowMs: max } = this.#options;
+    const window = Math.min(max, Math.max(base, Math.round((base * this.#handler.networkSize()) / PEERS_PER_BASE_WINDOW)));
+    if (Math.abs(window - this.#windowMs) * 4 > this.#windowMs) {
+      this.#windowMs = window;
+      this.topic.retime(timingsFor(window));
+    }
+    return this.#windowMs;
   }
 
   #flushAll(ctx: NodeContext): void {
@@ -239,4 +261,9 @@ export class AnnounceMesh {
       ctx.close(link, CloseCode.Success, 'gossip neighbor dropped');
     }
   }
+}
+
+/** PlumTree timers for a batch window: a graft waits out two windows (the IHAVE's and the payload's) past iroh's 80 ms. */
+function timingsFor(windowMs: number): PlumTreeTimings {
+  return { graftTimeout1Ms: 80 + 2 * windowMs, graftTimeout2Ms: 40 + windowMs, dispatchTimeoutMs: windowMs };
 }

@@ -49,8 +49,14 @@ export interface DiscoveryOptions {
    * carry them instead, as in mosaik. @default 50 000 (mosaik's code)
    */
   readonly maxTimeDriftMs?: number;
-  /** Gossip messages for a neighbor are sent together once per window (see `AnnounceMesh`). @default 100 */
+  /**
+   * Gossip messages for a neighbor are sent together once per window: this long for up to
+   * 100 known peers, growing with the network up to `maxAnnounceBatchMs` (see `AnnounceMesh`).
+   * @default 100
+   */
   readonly announceBatchMs?: number;
+  /** @default 1000 */
+  readonly maxAnnounceBatchMs?: number;
   /** HyParView view sizes. @default 5 active, 30 passive (the paper's, iroh's and mosaik's) */
   readonly gossipViews?: { readonly active?: number; readonly passive?: number };
   /** Mean period of RTT probes; each tick pings a few peers, unmeasured ones first. @default 30 000 (mosaik) */
@@ -192,11 +198,13 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     this.#catalog = catalog;
     this.#persistVersion(ctx, entry.version);
     const batchWindowMs = this.#options.announceBatchMs ?? 100;
+    const maxBatchWindowMs = Math.max(batchWindowMs, this.#options.maxAnnounceBatchMs ?? 1_000);
     const views = this.#options.gossipViews;
     this.#mesh = new AnnounceMesh(
       ctx,
       {
         batchWindowMs,
+        maxBatchWindowMs,
         topic: {
           peerData: addressesCodec.encode([...this.#options.addresses]),
           // Relayed entries are within the drift limit of their making: ids must outlive that.
@@ -208,6 +216,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         },
       },
       {
+        networkSize: () => this.#started.size,
         addressesOf: (peer) => this.#addressesOf(peer),
         onReceived: (c, data) => this.#onAnnouncement(c, data),
         onNeighborUp: (c, peer) => this.#onNeighborUp(c, peer),

@@ -97,9 +97,13 @@ interface Gossip {
 
 const MAX_ROUND = 0xffff;
 
+/** The timers a driver may retune while running (e.g. when it batches sends over a longer window). */
+export type PlumTreeTimings = Pick<PlumTreeConfig, 'graftTimeout1Ms' | 'graftTimeout2Ms' | 'dispatchTimeoutMs'>;
+
 export class PlumTree {
   readonly me: PeerId;
-  readonly config: PlumTreeConfig;
+  #config: PlumTreeConfig;
+  readonly #maxMessageBytes: number;
   readonly maxPayloadBytes: number;
   /** IHAVE entries per message: what fits the message limit, at most the wire bound. */
   readonly #ihaveChunk: number;
@@ -119,10 +123,22 @@ export class PlumTree {
   constructor(me: PeerId, config: PlumTreeConfig = DEFAULT_PLUMTREE_CONFIG, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
     checkPlumTreeConfig(config, maxMessageBytes);
     this.me = me;
-    this.config = config;
+    this.#config = config;
+    this.#maxMessageBytes = maxMessageBytes;
     this.maxPayloadBytes = maxPayloadBytes(maxMessageBytes);
     // Array header (3) and variant index (1) around the entries.
     this.#ihaveChunk = Math.min(MAX_IHAVES, Math.floor((maxMessageBytes - 4) / IHAVE_ENTRY_MAX_BYTES));
+  }
+
+  get config(): PlumTreeConfig {
+    return this.#config;
+  }
+
+  /** New graft and dispatch timeouts, for timers armed from now on (cache retentions stay). */
+  retime(timings: PlumTreeTimings): void {
+    const config = Object.freeze({ ...this.#config, ...timings });
+    checkPlumTreeConfig(config, this.#maxMessageBytes);
+    this.#config = config;
   }
 
   /** The typed error a broadcast of `data` would meet, if any (check before `handle`). */

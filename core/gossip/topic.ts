@@ -4,7 +4,7 @@ import type { Rng } from '../util/rng.ts';
 import { DEFAULT_HYPARVIEW_CONFIG, HyParView, type HyParViewConfig } from './hyparview.ts';
 import type { GossipInput, GossipOutput } from './io.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, isMembershipMessage } from './messages.ts';
-import { type BroadcastTooLargeError, DEFAULT_PLUMTREE_CONFIG, PlumTree, type PlumTreeConfig } from './plumtree.ts';
+import { type BroadcastTooLargeError, DEFAULT_PLUMTREE_CONFIG, PlumTree, type PlumTreeConfig, type PlumTreeTimings } from './plumtree.ts';
 
 /** Configuration of one topic (iroh `topic::Config`). */
 export interface GossipTopicConfig {
@@ -53,6 +53,11 @@ export class GossipTopic {
     };
     this.#membership = new HyParView(options.me, options.rng, this.config.membership, options.peerData);
     this.#broadcast = new PlumTree(options.me, this.config.broadcast, this.config.maxMessageBytes);
+  }
+
+  /** Retunes PlumTree's graft and dispatch timeouts (see `PlumTree.retime`). */
+  retime(timings: PlumTreeTimings): void {
+    this.#broadcast.retime(timings);
   }
 
   /** Largest payload `broadcast` accepts. */
