@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { GossipMessage } from '../gossip/messages.ts';
 import type { PeerAddr } from '../identity/address.ts';
-import type { Digest, Tag } from '../identity/digest.ts';
+import type { Digest, GroupId, StreamId, Tag } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { RequestId, TimerId } from '../node/io.ts';
@@ -75,6 +75,13 @@ export type DiscoveryCommand =
   | { readonly kind: 'addTicket'; readonly ticket: Ticket }
   | { readonly kind: 'removeTicket'; readonly id: Digest }
   | { readonly kind: 'removeTicketsOf'; readonly class: Digest };
+
+/**
+ * What other subsystems of the node ask discovery synchronously (`ctx.call('discovery', ...)`):
+ * set the streams or groups this node offers in its entry (a new version, announced at once).
+ * The answer is the new entry, or the InvalidArgumentError of a bound (the entry is unchanged).
+ */
+export type DiscoveryCall = { readonly kind: 'advertise'; readonly streams?: readonly StreamId[]; readonly groups?: readonly GroupId[] };
 
 export type DiscoveryEvent =
   | { readonly type: 'discovery.discovered'; readonly entry: PeerEntry }
@@ -274,6 +281,18 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     }
   }
 
+  onCall(ctx: NodeContext, request: unknown): PeerEntry | InvalidArgumentError {
+    const call = request as DiscoveryCall;
+    assert(call.kind === 'advertise', `discovery: unknown call ${String(call.kind)}`);
+    try {
+      this.#republish(ctx, { ...(call.streams && { streams: call.streams }), ...(call.groups && { groups: call.groups }) });
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return e;
+      throw e;
+    }
+    return this.#started.me().entry;
+  }
+
   onLinkUp(ctx: NodeContext, link: LinkInfo): void {
     if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onLinkUp(ctx, link);
     if (link.protocol === PING_PROTOCOL) return this.#rtt.onLinkUp(ctx, link);
@@ -422,13 +441,20 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   }
 
   /** A new version of the local entry, with the given changes, signed and installed. */
-  #republish(ctx: NodeContext, changes: { readonly tags?: readonly Tag[]; readonly tickets?: readonly Ticket[] }): void {
+  #republish(
+    ctx: NodeContext,
+    changes: {
+      readonly tags?: readonly Tag[];
+      readonly tickets?: readonly Ticket[];
+      readonly streams?: readonly StreamId[];
+      readonly groups?: readonly GroupId[];
+    },
+  ): void {
     const catalog = this.#started;
     const current = catalog.me().entry;
     const entry = peerEntry({
       ...current,
-      tags: changes.tags ?? current.tags,
-      tickets: changes.tickets ?? current.tickets,
+      ...changes,
       version: incrementVersion(current.version, Math.floor(ctx.wallClockMs)),
     });
     catalog.setLocal(signPeerEntry(entry, ctx.secretKey));
