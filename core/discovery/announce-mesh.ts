@@ -83,6 +83,10 @@ export class AnnounceMesh {
       rng: ctx.rng,
       broadcast: {
         ...timingsFor(window),
+        // IHAVEs go out with each flush of the window's batch: no timer of their own.
+        driverDispatchesLazyPush: true,
+        // Expiry is coarse: the retentions are seconds.
+        cacheEvictIntervalMs: 5_000,
         // Grafts come within a second or two of an IHAVE: payloads need not stay longer.
         messageCacheRetentionMs: 10_000,
         // Ids must outlive any relayed copy (`DiscoverySubsystem#merge`), which is within the
@@ -111,6 +115,7 @@ export class AnnounceMesh {
   /** Leaves the overlay: tells the neighbors, and sends everything still queued. */
   quit(ctx: NodeContext): void {
     this.#handle(ctx, { type: 'command', command: { type: 'quit' } });
+    this.#dispatchLazyPush(ctx);
     this.#flushAll(ctx);
   }
 
@@ -150,6 +155,7 @@ export class AnnounceMesh {
   onTimer(ctx: NodeContext, timer: MeshTimer): void {
     if ('flush' in timer) {
       this.#flushTimer = undefined;
+      this.#dispatchLazyPush(ctx);
       this.#flushAll(ctx);
       return;
     }
@@ -158,7 +164,21 @@ export class AnnounceMesh {
 
   // ---- the topic's outputs --------------------------------------------------------------
 
+  /** The IHAVEs PlumTree batched, into the neighbors' queues. */
+  #dispatchLazyPush(ctx: NodeContext): void {
+    if (this.topic.lazyPushPending) this.#handle(ctx, { type: 'timer', timer: { type: 'dispatchLazyPush' } });
+  }
+
+  #armFlush(ctx: NodeContext): void {
+    if (this.#flushTimer === undefined) this.#flushTimer = ctx.armTimer(ctx.nowMs + this.#window(), { mesh: true, flush: true } satisfies MeshTimer);
+  }
+
   #handle(ctx: NodeContext, input: Parameters<GossipTopic['handle']>[0]): void {
+    this.#handleOutputs(ctx, input);
+    if (this.topic.lazyPushPending) this.#armFlush(ctx);
+  }
+
+  #handleOutputs(ctx: NodeContext, input: Parameters<GossipTopic['handle']>[0]): void {
     for (const output of this.topic.handle(input, ctx.nowMs)) {
       switch (output.type) {
         case 'send':
@@ -210,7 +230,7 @@ export class AnnounceMesh {
     }
     neighbor.queue.push(message);
     if (neighbor.queue.length > MAX_QUEUED_MESSAGES) neighbor.queue.shift();
-    if (this.#flushTimer === undefined) this.#flushTimer = ctx.armTimer(ctx.nowMs + this.#window(), { mesh: true, flush: true } satisfies MeshTimer);
+    this.#armFlush(ctx);
   }
 
   /** The batch window for the network's current size; the topic's timers follow big changes. */

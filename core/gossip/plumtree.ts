@@ -41,6 +41,11 @@ export interface PlumTreeConfig {
   readonly graftTimeout2Ms: number;
   /** IHAVEs are batched for this long before being sent. @default 5 (iroh `dispatch_timeout`) */
   readonly dispatchTimeoutMs: number;
+  /**
+   * The driver sends the batched IHAVEs (by feeding the `dispatchLazyPush` timer input itself,
+   * e.g. when it flushes its own send batch) and no dispatch timer is armed. @default false
+   */
+  readonly driverDispatchesLazyPush?: boolean;
   /** Hops a lazy path must be shorter than the eager one to swap them. @default 7 (paper p12, iroh) */
   readonly optimizationThreshold: number;
   /** Payloads kept to answer GRAFTs. @default 30_000 (iroh `message_cache_retention`) */
@@ -132,6 +137,11 @@ export class PlumTree {
 
   get config(): PlumTreeConfig {
     return this.#config;
+  }
+
+  /** IHAVEs are waiting for dispatch. */
+  get lazyPushPending(): boolean {
+    return this.#lazyQueue.size > 0;
   }
 
   /** New graft and dispatch timeouts, for timers armed from now on (cache retentions stay). */
@@ -361,7 +371,7 @@ export class PlumTree {
       }
       slot.entries.push({ id: gossip.id, round: gossip.round });
     }
-    if (!this.#dispatchScheduled) {
+    if (!this.#dispatchScheduled && !this.#config.driverDispatchesLazyPush) {
       this.#dispatchScheduled = true;
       out.push({ type: 'armTimer', atMs: nowMs + this.config.dispatchTimeoutMs, timer: { type: 'dispatchLazyPush' } });
     }

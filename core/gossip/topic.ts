@@ -55,6 +55,11 @@ export class GossipTopic {
     this.#broadcast = new PlumTree(options.me, this.config.broadcast, this.config.maxMessageBytes);
   }
 
+  /** IHAVEs are waiting for dispatch (see `PlumTreeConfig.driverDispatchesLazyPush`). */
+  get lazyPushPending(): boolean {
+    return this.#broadcast.lazyPushPending;
+  }
+
   /** Retunes PlumTree's graft and dispatch timeouts (see `PlumTree.retime`). */
   retime(timings: PlumTreeTimings): void {
     this.#broadcast.retime(timings);
