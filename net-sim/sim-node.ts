@@ -10,7 +10,7 @@ import type { LinkId, NodeCommand, NodeEvent, NodeInput, TimerId } from '../core
 import type { NodeMachine } from '../core/node/node.ts';
 import type { Rng } from '../core/util/rng.ts';
 import type { QueueEntry } from './event-queue.ts';
-import type { SimLink } from './links.ts';
+import type { LinkDirection } from './links.ts';
 import type { SimEvent } from './sim-event.ts';
 
 /** Virtual time 0 on every node's clock: 2026-01-01T00:00:00Z. */
@@ -47,14 +47,23 @@ export class SimNode implements NodeBackend {
   readonly location: string;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
-  /** This incarnation's ends of simulated links, by its link ids (kept by the link model). */
-  readonly linkEnds = new Map<LinkId, SimLink>();
+  /**
+   * This incarnation's ends of simulated links, by its link ids (kept by the link model):
+   * the direction each end sends on, which leads to its link.
+   */
+  readonly linkEnds = new Map<LinkId, LinkDirection>();
   /** Armed timers of the current incarnation, with their scheduled events. */
   readonly timers = new Map<TimerId, QueueEntry<SimEvent>>();
   readonly #config: SimNodeConfig;
   readonly #host: SimHost;
   #runtime: NodeRuntime | undefined;
   readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
+  /**
+   * Ends this incarnation's subscription to its runtime's events. The node listens only
+   * while the application does: a runtime with a listener hands it every event and marks
+   * application work each time, which a node without subscribers would pay for nothing.
+   */
+  #unlisten: (() => void) | undefined;
   #incarnation = 0;
   #up = false;
   #closed = false;
@@ -117,9 +126,8 @@ export class SimNode implements NodeBackend {
       onAppWork: () => host.appWork(),
     };
     this.#runtime = new NodeRuntime(machine, port);
-    this.#runtime.subscribe((event) => {
-      for (const s of this.#subscribers) s.onEvent(event);
-    });
+    this.#unlisten = undefined;
+    if (this.#subscribers.size > 0) this.#listen();
     this.timers.clear();
     this.#up = true;
     this.#runtime.start();
@@ -167,7 +175,21 @@ export class SimNode implements NodeBackend {
     }
     const subscriber = { onEvent, onEnd };
     this.#subscribers.add(subscriber);
-    return () => this.#subscribers.delete(subscriber);
+    if (!this.#unlisten) this.#listen();
+    return () => {
+      this.#subscribers.delete(subscriber);
+      if (this.#subscribers.size === 0) {
+        this.#unlisten?.();
+        this.#unlisten = undefined;
+      }
+    };
+  }
+
+  /** Subscribes to the current runtime's events, for the application's subscribers. */
+  #listen(): void {
+    this.#unlisten = this.#runtime?.subscribe((event) => {
+      for (const s of this.#subscribers) s.onEvent(event);
+    });
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,9 @@ export interface SimNodeOptions extends DiscoveryNodeOptions {
   readonly plantedBugs?: NodeOptions['plantedBugs'];
 }
 
+/** At most this many application turns by `process.nextTick` in a row, then one event-loop turn. */
+const TICKS_PER_EVENT_LOOP_TURN = 256;
+
 /** The run cannot make progress: the application waits on something no event will bring. */
 export class SimulationStalledError extends Error {
   override readonly name = 'SimulationStalledError';
@@ -97,6 +100,8 @@ export class Simulation {
   #nowMs = 0;
   #events = 0;
   #appWork = false;
+  /** Application turns taken by `process.nextTick` since the last event-loop turn. */
+  #ticksSinceTurn = 0;
   #running = false;
 
   constructor(options: SimulationOptions) {
@@ -225,12 +230,12 @@ export class Simulation {
           failure = { error };
         },
       );
-      await this.#drainApp();
+      await this.#drainApp(false);
       while (!settled) {
         // Application code runs only before virtual time moves on: every event of the
         // current millisecond is handled first, then the code reacts to all of them at once.
         if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) {
-          await this.#drainApp();
+          await this.#drainApp(true);
           continue;
         }
         if (!this.#step(Number.POSITIVE_INFINITY)) {
@@ -258,20 +263,39 @@ export class Simulation {
   async runFor(ms: number): Promise<void> {
     assert(!this.#running, 'runFor() inside run(); use sleep()');
     const until = this.#nowMs + ms;
+    let awaited = false; // true once this call has yielded: it then runs inside a microtask
     for (;;) {
-      if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) await this.#drainApp();
+      if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) {
+        await this.#drainApp(awaited);
+        awaited = true;
+      }
       if (!this.#step(until)) break;
     }
-    if (this.#appWork) await this.#drainApp();
+    if (this.#appWork) await this.#drainApp(awaited);
     this.#nowMs = Math.max(this.#nowMs, until);
   }
 
-  /** Lets promise callbacks run until the application is blocked again. */
-  async #drainApp(): Promise<void> {
+  /**
+   * Lets promise callbacks run until the application is blocked again. No time is read or
+   * waited on. `inMicrotask`: the caller has awaited since it was called, so it runs as a
+   * microtask.
+   *
+   * From a microtask, a `process.nextTick` is enough: V8 runs the microtask queue until it
+   * is empty (including callbacks queued meanwhile) and only then does Node run the ticks
+   * queued during it, so when the tick fires the application has reacted to everything
+   * settled so far. That costs well under a microsecond, where a macrotask turn
+   * (`setImmediate`) costs ~6 µs, and the run loop yields once per virtual millisecond with
+   * application work. From synchronous code a tick would run before pending microtasks, so
+   * the first yield of a call takes the macrotask turn.
+   */
+  #drainApp(inMicrotask: boolean): Promise<void> {
     this.#appWork = false;
-    // A macrotask turn runs every queued microtask first, so when setImmediate fires the
-    // application has reacted to everything settled so far. No time is read or waited on.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Every so often, a macrotask turn anyway, so that a long run does not hold off the
+    // event loop (a test's timeout, a worker's messages) until it ends. Either yield lets
+    // the application react to the same things, so the choice never changes a run.
+    if (inMicrotask && ++this.#ticksSinceTurn < TICKS_PER_EVENT_LOOP_TURN) return new Promise<void>((resolve) => process.nextTick(resolve));
+    this.#ticksSinceTurn = 0;
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   #schedule(atMs: number, run: SimEvent): QueueEntry<SimEvent> {
@@ -284,7 +308,7 @@ export class Simulation {
     if (at === undefined || at > untilMs) return false;
     if (++this.#events > this.#maxEvents) throw new SimulationLimitError(`event budget of ${this.#maxEvents} used up at ${this.#nowMs} ms`);
     if (at > this.#maxSimulatedMs) throw new SimulationLimitError(`virtual time limit of ${this.#maxSimulatedMs} ms reached`);
-    const { item } = this.#queue.pop() as QueueEntry<SimEvent>;
+    const item = (this.#queue.pop() as QueueEntry<SimEvent>).item as SimEvent;
     this.#nowMs = at;
     if (typeof item === 'function') item();
     else this.#fireTimer(item);

@@ -151,12 +151,16 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     if (!out) return;
     this.#outById.delete(link.id);
     this.#outByPeer.delete(out.peerHex);
-    const error =
-      down.kind === 'failed'
-        ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-        : new LinkClosedError(down.code, down.reason);
+    // The error is made only if a ping was waiting on the link: an error captures a stack
+    // trace, which costs more than the rest of a link going down.
+    let error: MosaikError | undefined;
     for (const [id, pending] of [...this.#pending]) {
-      if (pending.link === link.id) this.#fail(ctx, id, pending, error);
+      if (pending.link !== link.id) continue;
+      error ??=
+        down.kind === 'failed'
+          ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
+          : new LinkClosedError(down.code, down.reason);
+      this.#fail(ctx, id, pending, error);
     }
   }
 

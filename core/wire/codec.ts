@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { DecodeError, type DecodeErrorKind, OversizedError } from '../errors.ts';
+import { DECLINED, fastDecode, fastEncode, fastEncoded } from './fast-msgpack.ts';
 import { type Schema, SchemaViolation } from './schema.ts';
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DecodeError };
@@ -27,15 +28,18 @@ class BodySlab {
   #slab = new Uint8Array(SLAB_BYTES);
   #used = 0;
 
-  copy(bytes: Uint8Array): Uint8Array {
-    if (bytes.length > SLAB_BYTES / 4) return Uint8Array.from(bytes);
-    if (this.#used + bytes.length > SLAB_BYTES) {
+  /** Copies the first `length` bytes of `bytes`. */
+  copy(bytes: Uint8Array, length = bytes.length): Uint8Array {
+    if (length > SLAB_BYTES / 4) return Uint8Array.from(bytes.subarray(0, length));
+    if (this.#used + length > SLAB_BYTES) {
       this.#slab = new Uint8Array(SLAB_BYTES);
       this.#used = 0;
     }
-    const out = this.#slab.subarray(this.#used, this.#used + bytes.length);
-    out.set(bytes);
-    this.#used += bytes.length;
+    const out = this.#slab.subarray(this.#used, this.#used + length);
+    // A few bytes are copied by hand: `set` is a builtin call, and needs a view of the exact length.
+    if (length <= 32) for (let i = 0; i < length; i++) out[i] = bytes[i] as number;
+    else out.set(length === bytes.length ? bytes : bytes.subarray(0, length));
+    this.#used += length;
     return out;
   }
 }
@@ -47,13 +51,22 @@ export function msgpackCodec<T>(schema: Schema<T>): MessageCodec<T> {
   const decoder = new Decoder({ useBigInt64: false });
   const slab = new BodySlab();
   return {
-    encode: (message) => slab.copy(encoder.encodeSharedRef(schema.encode(message))),
+    encode(message) {
+      const wire = schema.encode(message);
+      // The fast path writes the library's bytes for what it covers; the library does the rest.
+      const length = fastEncode(wire);
+      return length >= 0 ? slab.copy(fastEncoded(), length) : slab.copy(encoder.encodeSharedRef(wire));
+    },
     decode(body) {
-      let wire: unknown;
-      try {
-        wire = decoder.decode(body);
-      } catch (e) {
-        return { ok: false, error: new DecodeError(msgpackErrorKind(e), errorMessage(e)) };
+      // The fast path reads the library's values for what it covers, and declines anything
+      // else (including every malformed input), which the library then decodes or rejects.
+      let wire = fastDecode(body);
+      if (wire === DECLINED) {
+        try {
+          wire = decoder.decode(body);
+        } catch (e) {
+          return { ok: false, error: new DecodeError(msgpackErrorKind(e), errorMessage(e)) };
+        }
       }
       try {
         return { ok: true, value: schema.decode(wire, '') };

@@ -9,7 +9,8 @@
  *    time per wall time;
  *  - scenario: the `ping-mesh` scenario itself (swarm faults, two pingers per node pausing
  *    50-1000 ms between pings), to measure how much faster than real time it runs.
- * Run: npm run bench [-- --nodes 50 --seconds 20 --in-flight 8 --seed 1]
+ * Run: npm run bench [-- --nodes 50 --seconds 20 --in-flight 8 --seed 1 --only saturated|heartbeat|scenario]
+ * (`--only` runs one operating point, for profiling it alone.)
  */
 import { intBetween } from '../../core/util/rng.ts';
 import { rngStream } from '../../net-sim/rng.ts';
@@ -17,11 +18,21 @@ import { Simulation } from '../../net-sim/simulation.ts';
 import { runPingMesh } from '../../scenarios/ping-mesh.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
 
-const { flags } = parseArgs(process.argv.slice(2), { nodes: 'string', seconds: 'string', 'in-flight': 'string', seed: 'string', json: 'boolean' });
+const { flags } = parseArgs(process.argv.slice(2), {
+  nodes: 'string',
+  seconds: 'string',
+  'in-flight': 'string',
+  seed: 'string',
+  json: 'boolean',
+  only: 'string',
+});
 const nodes = parseInteger(flags.nodes, '--nodes', 2) ?? 50;
 const simulatedSeconds = parseInteger(flags.seconds, '--seconds', 1) ?? 20;
 const inFlight = parseInteger(flags['in-flight'], '--in-flight', 1) ?? 8;
 const seed = parseInteger(flags.seed, '--seed') ?? 1;
+const only = flags.only;
+if (only !== undefined && !['saturated', 'heartbeat', 'scenario'].includes(only)) throw new Error(`--only takes saturated, heartbeat or scenario, got ${only}`);
+const runs = (point: string) => only === undefined || only === point;
 
 async function saturated(inFlightPerNode: number, pauseMs: number, seconds: number) {
   const sim = new Simulation({ seed, faults: 'none' });
@@ -74,10 +85,10 @@ async function scenario() {
 }
 
 const heapBefore = process.memoryUsage().heapUsed;
-const sat = await saturated(inFlight, 0, simulatedSeconds);
+const sat = runs('saturated') ? await saturated(inFlight, 0, simulatedSeconds) : undefined;
 // Long enough (10 simulated minutes) that opening the 2,450 links is a start-up cost, not the figure.
-const beat = await saturated(1, 1_000, 600);
-const scen = await scenario();
+const beat = runs('heartbeat') ? await saturated(1, 1_000, 600) : undefined;
+const scen = runs('scenario') ? await scenario() : undefined;
 const report = {
   node: process.version,
   saturated: sat,
@@ -89,16 +100,19 @@ if (flags.json) {
   console.log(JSON.stringify(report));
 } else {
   console.log(`ping-mesh benchmark, seed ${seed}, ${nodes} nodes (${process.version})`);
-  console.log(
-    `  saturated (${inFlight} pings in flight per node, quiet network): ${sat.messagesPerWallSecond.toLocaleString('en-US')} delivered messages/s wall; ` +
-      `${sat.messages.toLocaleString('en-US')} messages in ${sat.wallMs} ms wall (${sat.cpuMs} ms CPU) for ${sat.simulatedMs} ms simulated (${sat.simulatedPerWall}x)`,
-  );
-  console.log(
-    `  heartbeat (1 ping per node per second, quiet network): ${beat.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +
-      `${beat.simulatedMs} ms simulated in ${beat.wallMs} ms wall, ${beat.messages.toLocaleString('en-US')} messages`,
-  );
-  console.log(
-    `  scenario (swarm faults, paced workload): ${scen.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +
-      `${scen.simulatedMs} ms simulated in ${scen.wallMs} ms wall, ${scen.messages.toLocaleString('en-US')} messages (${scen.messagesPerWallSecond.toLocaleString('en-US')}/s), ok=${scen.ok}`,
-  );
+  if (sat)
+    console.log(
+      `  saturated (${inFlight} pings in flight per node, quiet network): ${sat.messagesPerWallSecond.toLocaleString('en-US')} delivered messages/s wall; ` +
+        `${sat.messages.toLocaleString('en-US')} messages in ${sat.wallMs} ms wall (${sat.cpuMs} ms CPU) for ${sat.simulatedMs} ms simulated (${sat.simulatedPerWall}x)`,
+    );
+  if (beat)
+    console.log(
+      `  heartbeat (1 ping per node per second, quiet network): ${beat.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +
+        `${beat.simulatedMs} ms simulated in ${beat.wallMs} ms wall, ${beat.messages.toLocaleString('en-US')} messages`,
+    );
+  if (scen)
+    console.log(
+      `  scenario (swarm faults, paced workload): ${scen.simulatedPerWall.toLocaleString('en-US')}x simulated/wall; ` +
+        `${scen.simulatedMs} ms simulated in ${scen.wallMs} ms wall, ${scen.messages.toLocaleString('en-US')} messages (${scen.messagesPerWallSecond.toLocaleString('en-US')}/s), ok=${scen.ok}`,
+    );
 }

@@ -1,0 +1,289 @@
+/**
+ * A fast path for the msgpack our schemas produce: positional arrays of small integers,
+ * ASCII strings, byte strings, booleans and nil. Frames on the hot path are a few bytes
+ * (`[0, id]` for a ping), and for them @msgpack/msgpack's per-call set-up (a DataView over
+ * every body it decodes, its state stack, its generic dispatch) cost more than the bytes.
+ *
+ * It is only a fast path: it writes exactly the bytes @msgpack/msgpack's Encoder writes
+ * (with `ignoreUndefined: false`) and reads exactly the values its Decoder reads (with
+ * `useBigInt64: false`), and for anything else (maps, extensions, 64-bit integers,
+ * non-ASCII text, other typed arrays, deep nesting, and every malformed, truncated or
+ * over-long input) it declines, and the caller uses the library, which then gives the
+ * result or the error it always gave. test/core/fast-msgpack.test.ts checks both sides
+ * against the library.
+ */
+
+/** Returned by `fastDecode` when it declines: the caller decodes with the library. */
+export const DECLINED: unique symbol = Symbol('declined');
+
+/** Deeper values are left to the library (which tracks depth without recursion). */
+const MAX_DEPTH = 16;
+/** Longer strings are left to the library (its decoder switches to TextDecoder above 200 bytes). */
+const MAX_FAST_STRING_BYTES = 64;
+
+// ---- encoding ------------------------------------------------------------------------
+
+let scratch = new Uint8Array(4096);
+let scratchView = new DataView(scratch.buffer);
+let at = 0;
+
+/**
+ * Encodes `value` into a shared scratch buffer and returns its length in bytes, or -1 when
+ * the value is not in the fast subset. The bytes are the first ones of `fastEncoded()`,
+ * until the next call. (No view is made: a typed-array view costs ~60 ns.)
+ */
+export function fastEncode(value: unknown): number {
+  at = 0;
+  return encodeValue(value, 0) ? at : -1;
+}
+
+/** The scratch buffer `fastEncode` wrote into. */
+export function fastEncoded(): Uint8Array {
+  return scratch;
+}
+
+function ensure(bytes: number): void {
+  if (at + bytes <= scratch.length) return;
+  const grown = new Uint8Array(Math.max(scratch.length * 2, at + bytes));
+  grown.set(scratch.subarray(0, at));
+  scratch = grown;
+  scratchView = new DataView(grown.buffer);
+}
+
+function encodeValue(value: unknown, depth: number): boolean {
+  if (value === null || value === undefined) {
+    ensure(1);
+    scratch[at++] = 0xc0;
+    return true;
+  }
+  switch (typeof value) {
+    case 'number':
+      return encodeNumber(value);
+    case 'boolean':
+      ensure(1);
+      scratch[at++] = value ? 0xc3 : 0xc2;
+      return true;
+    case 'string':
+      return encodeAscii(value);
+    case 'object':
+      if (depth >= MAX_DEPTH) return false;
+      if (Array.isArray(value)) return encodeArray(value, depth);
+      if (value instanceof Uint8Array) return encodeBytes(value);
+      return false; // maps, Dates (an extension), other views: the library's
+    default:
+      return false;
+  }
+}
+
+function encodeNumber(n: number): boolean {
+  ensure(9);
+  if (Number.isSafeInteger(n)) {
+    if (n >= 0) {
+      if (n < 0x80) {
+        scratch[at++] = n;
+      } else if (n < 0x100) {
+        scratch[at++] = 0xcc;
+        scratch[at++] = n;
+      } else if (n < 0x10000) {
+        scratch[at++] = 0xcd;
+        scratchView.setUint16(at, n);
+        at += 2;
+      } else if (n < 0x1_0000_0000) {
+        scratch[at++] = 0xce;
+        scratchView.setUint32(at, n);
+        at += 4;
+      } else {
+        return false; // uint 64
+      }
+    } else if (n >= -0x20) {
+      scratch[at++] = 0xe0 | (n + 0x20);
+    } else if (n >= -0x80) {
+      scratch[at++] = 0xd0;
+      scratchView.setInt8(at, n);
+      at += 1;
+    } else if (n >= -0x8000) {
+      scratch[at++] = 0xd1;
+      scratchView.setInt16(at, n);
+      at += 2;
+    } else if (n >= -0x8000_0000) {
+      scratch[at++] = 0xd2;
+      scratchView.setInt32(at, n);
+      at += 4;
+    } else {
+      return false; // int 64
+    }
+    return true;
+  }
+  scratch[at++] = 0xcb;
+  scratchView.setFloat64(at, n);
+  at += 8;
+  return true;
+}
+
+function encodeAscii(text: string): boolean {
+  const length = text.length;
+  if (length > MAX_FAST_STRING_BYTES) return false;
+  ensure(2 + length);
+  const start = at;
+  if (length < 32) {
+    scratch[at++] = 0xa0 + length;
+  } else {
+    scratch[at++] = 0xd9;
+    scratch[at++] = length;
+  }
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      at = start;
+      return false; // UTF-8 beyond ASCII: the library's
+    }
+    scratch[at++] = c;
+  }
+  return true;
+}
+
+function encodeArray(items: readonly unknown[], depth: number): boolean {
+  const length = items.length;
+  ensure(5);
+  if (length < 16) {
+    scratch[at++] = 0x90 + length;
+  } else if (length < 0x10000) {
+    scratch[at++] = 0xdc;
+    scratchView.setUint16(at, length);
+    at += 2;
+  } else {
+    return false;
+  }
+  for (let i = 0; i < length; i++) if (!encodeValue(items[i], depth + 1)) return false;
+  return true;
+}
+
+function encodeBytes(bytes: Uint8Array): boolean {
+  const length = bytes.length;
+  ensure(5 + length);
+  if (length < 0x100) {
+    scratch[at++] = 0xc4;
+    scratch[at++] = length;
+  } else if (length < 0x10000) {
+    scratch[at++] = 0xc5;
+    scratchView.setUint16(at, length);
+    at += 2;
+  } else {
+    scratch[at++] = 0xc6;
+    scratchView.setUint32(at, length);
+    at += 4;
+  }
+  scratch.set(bytes, at);
+  at += length;
+  return true;
+}
+
+// ---- decoding ------------------------------------------------------------------------
+
+// Reading a body through a DataView of its own is what costs; floats go through this one.
+const floatBytes = new Uint8Array(8);
+const floatView = new DataView(floatBytes.buffer);
+
+let input: Uint8Array = floatBytes;
+let pos = 0;
+let end = 0;
+
+/** Decodes one whole msgpack value, or returns DECLINED (unsupported, malformed, truncated, or bytes left over). */
+export function fastDecode(bytes: Uint8Array): unknown {
+  input = bytes;
+  pos = 0;
+  end = bytes.length;
+  const value = decodeValue(0);
+  input = floatBytes; // hold no reference to the body
+  return pos === end ? value : DECLINED;
+}
+
+function decodeValue(depth: number): unknown {
+  if (pos >= end) return DECLINED;
+  const head = input[pos++] as number;
+  if (head < 0x80) return head;
+  if (head >= 0xe0) return head - 0x100;
+  if (head >= 0x90 && head < 0xa0) return decodeArray(head - 0x90, depth);
+  if (head >= 0xa0 && head < 0xc0) return decodeAscii(head - 0xa0);
+  switch (head) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+      return pos + 1 <= end ? decodeBytes(input[pos++] as number) : DECLINED;
+    case 0xc5:
+      return pos + 2 <= end ? decodeBytes(readUint(2)) : DECLINED;
+    case 0xc6:
+      return pos + 4 <= end ? decodeBytes(readUint(4)) : DECLINED;
+    case 0xca:
+      return pos + 4 <= end ? readFloat(4) : DECLINED;
+    case 0xcb:
+      return pos + 8 <= end ? readFloat(8) : DECLINED;
+    case 0xcc:
+      return pos + 1 <= end ? (input[pos++] as number) : DECLINED;
+    case 0xcd:
+      return pos + 2 <= end ? readUint(2) : DECLINED;
+    case 0xce:
+      return pos + 4 <= end ? readUint(4) : DECLINED;
+    case 0xd0:
+      return pos + 1 <= end ? ((input[pos++] as number) << 24) >> 24 : DECLINED;
+    case 0xd1:
+      return pos + 2 <= end ? (readUint(2) << 16) >> 16 : DECLINED;
+    case 0xd2:
+      return pos + 4 <= end ? readUint(4) | 0 : DECLINED;
+    case 0xd9:
+      return pos + 1 <= end ? decodeAscii(input[pos++] as number) : DECLINED;
+    case 0xdc:
+      return pos + 2 <= end ? decodeArray(readUint(2), depth) : DECLINED;
+    default:
+      return DECLINED; // maps, extensions, 64-bit integers, long strings, 0xc1
+  }
+}
+
+/** A big-endian unsigned integer of 2 or 4 bytes (the caller checked they are there). */
+function readUint(size: 2 | 4): number {
+  const b = input;
+  const p = pos;
+  pos += size;
+  if (size === 2) return ((b[p] as number) << 8) | (b[p + 1] as number);
+  return (b[p] as number) * 0x100_0000 + (((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number));
+}
+
+function readFloat(size: 4 | 8): number {
+  for (let i = 0; i < size; i++) floatBytes[i] = input[pos + i] as number;
+  pos += size;
+  return size === 4 ? floatView.getFloat32(0) : floatView.getFloat64(0);
+}
+
+function decodeArray(length: number, depth: number): unknown {
+  if (depth >= MAX_DEPTH || length > end - pos) return DECLINED; // every item takes a byte at least
+  const out: unknown[] = [];
+  for (let i = 0; i < length; i++) {
+    const item = decodeValue(depth + 1);
+    if (item === DECLINED) return DECLINED;
+    out.push(item);
+  }
+  return out;
+}
+
+function decodeAscii(length: number): unknown {
+  if (length > MAX_FAST_STRING_BYTES || pos + length > end) return DECLINED;
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    const c = input[pos + i] as number;
+    if (c >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
+    text += String.fromCharCode(c);
+  }
+  pos += length;
+  return text;
+}
+
+function decodeBytes(length: number): unknown {
+  if (pos + length > end) return DECLINED;
+  const out = input.subarray(pos, pos + length); // a view, as the library returns
+  pos += length;
+  return out;
+}

@@ -1,0 +1,99 @@
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DECLINED, fastDecode, fastEncode, fastEncoded } from '../../core/wire/fast-msgpack.ts';
+
+// The library configured as core/wire/codec.ts configures it.
+const encoder = new Encoder({ ignoreUndefined: false });
+const decoder = new Decoder({ useBigInt64: false });
+
+function libraryDecode(bytes: Uint8Array): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: decoder.decode(bytes) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Values shaped like what schemas produce, and some that are not (maps, big and odd numbers, text). */
+const wireValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer(),
+    fc.integer({ min: -40, max: 300 }),
+    fc.maxSafeInteger(),
+    fc.double(),
+    fc.constantFrom(0, -0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, -32, -33, -128, -129, -32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.string({ maxLength: 80 }),
+    fc.string({ unit: 'binary', maxLength: 10 }),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(tie('value'), { maxLength: 20 }),
+    fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 3 }),
+  ),
+})).value;
+
+describe('fast msgpack path', () => {
+  it('encodes exactly the bytes the library encodes, whenever it does not decline', () => {
+    fc.assert(
+      fc.property(wireValue, (value) => {
+        const length = fastEncode(value);
+        if (length < 0) return;
+        expect(Array.from(fastEncoded().subarray(0, length))).toEqual(Array.from(encoder.encode(value)));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('covers what the schemas produce: arrays of integers, ASCII, bytes, booleans, nil', () => {
+    const value = [3, [0, 300, 70_000, -5, -200], 'hello', new Uint8Array(32).fill(7), true, null, [[], 1.5]];
+    expect(fastEncode(value)).toBeGreaterThan(0);
+    const bytes = encoder.encode(value);
+    expect(fastDecode(bytes)).toEqual(decoder.decode(bytes));
+  });
+
+  it('decodes exactly the value the library decodes from what it encodes, whenever it does not decline', () => {
+    fc.assert(
+      fc.property(wireValue, (value) => {
+        const bytes = encoder.encode(value);
+        const fast = fastDecode(bytes);
+        if (fast === DECLINED) return;
+        expect(fast).toEqual(decoder.decode(bytes));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('declines every input the library rejects, and agrees on the rest (arbitrary and mutated bytes)', () => {
+    const encoded = wireValue.map((v) => encoder.encode(v));
+    const mutated = fc.tuple(encoded, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -3, max: 3 })).map(([bytes, at, byte, cut]) => {
+      const copy = Uint8Array.from(bytes);
+      if (copy.length > 0) copy[at % copy.length] = byte;
+      return cut < 0 ? copy.subarray(0, Math.max(0, copy.length + cut)) : Uint8Array.from([...copy, ...new Array(cut).fill(0)]);
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 40 }), mutated), (bytes) => {
+        const fast = fastDecode(bytes);
+        const library = libraryDecode(bytes);
+        if (!library.ok) expect(fast).toBe(DECLINED);
+        else if (fast !== DECLINED) expect(fast).toEqual(library.value);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('grows its scratch buffer for large values and keeps the bytes exact', () => {
+    const value = [1, new Uint8Array(10_000).map((_, i) => i), Array.from({ length: 2_000 }, (_, i) => i * 37)];
+    const length = fastEncode(value);
+    expect(Array.from(fastEncoded().subarray(0, length))).toEqual(Array.from(encoder.encode(value)));
+  });
+
+  it('decodes byte strings as views into the body, as the library does', () => {
+    const body = encoder.encode([1, new Uint8Array([9, 8, 7])]);
+    const fast = fastDecode(body) as [number, Uint8Array];
+    expect(fast[1].buffer).toBe(body.buffer);
+    expect(Array.from(fast[1])).toEqual([9, 8, 7]);
+  });
+});
