@@ -36,6 +36,27 @@ type LinkState =
 type TimerOwner = { readonly kind: 'handshake'; readonly link: LinkId } | { readonly kind: 'subsystem'; readonly owner: Subsystem; readonly payload: unknown };
 
 /**
+ * A link's info whose secret is derived when first read (then kept): blake3 in pure JS
+ * costs ~10 µs per link end, and most links never use their secret. The nonces are copied
+ * (a received one is a view into a shared buffer, which it would otherwise keep alive).
+ */
+function upLinkInfo(id: LinkId, peer: PeerId, protocol: ProtocolId, dir: 'in' | 'out', dialerNonce: Uint8Array, acceptorNonce: Uint8Array): LinkInfo {
+  const dialer = dialerNonce.slice();
+  const acceptor = acceptorNonce.slice();
+  let secret: Uint8Array | undefined;
+  return {
+    id,
+    peer,
+    protocol,
+    dir,
+    get secret(): Uint8Array {
+      secret ??= linkSecret(protocol, dialer, acceptor);
+      return secret;
+    },
+  };
+}
+
+/**
  * One node: the subsystems' machines composed behind a single input/output contract. The
  * node owns what they share: links (dialing, the link handshake, routing by protocol,
  * decoding frames with the owner's codec, closing on a protocol violation), timers (routed
@@ -49,6 +70,8 @@ export class NodeMachine {
   readonly networkId: NetworkId;
   readonly #config: NodeMachineConfig;
   readonly #subsystems = new Map<string, Subsystem>();
+  /** Event types some subsystem listens to (`listensTo`): only those are queued for local delivery. */
+  readonly #listened = new Set<string>();
   readonly #byProtocol = new Map<ProtocolId, Subsystem>();
   readonly #links = new Map<LinkId, LinkState>();
   readonly #timers = new Map<TimerId, TimerOwner>();
@@ -73,6 +96,7 @@ export class NodeMachine {
     for (const sub of config.subsystems) {
       assert(!this.#subsystems.has(sub.name), `duplicate subsystem ${sub.name}`);
       this.#subsystems.set(sub.name, sub);
+      if (sub.onEvent) for (const type of sub.listensTo ?? []) this.#listened.add(type);
       for (const protocol of sub.protocols.keys()) {
         assert(!this.#byProtocol.has(protocol), `protocol ${protocol} served twice`);
         this.#byProtocol.set(protocol, sub);
@@ -101,10 +125,11 @@ export class NodeMachine {
    */
   handle(input: NodeInput, nowMs: number, wallClockMs: number = nowMs): NodeOutput[] {
     assert(Number.isFinite(nowMs) && Number.isFinite(wallClockMs), 'clocks must read finite times');
-    assert(nowMs >= this.#nowMs, `monotonic clock went back from ${this.#nowMs} to ${nowMs}`);
+    // Checked before the message is built: it would be built on every input otherwise.
+    if (!(nowMs >= this.#nowMs)) assert(false, `monotonic clock went back from ${this.#nowMs} to ${nowMs}`);
     this.#nowMs = nowMs;
     this.#wallClockMs = wallClockMs;
-    assert(this.#started !== (input.type === 'start'), input.type === 'start' ? 'start fed twice' : `${input.type} before start`);
+    if (this.#started === (input.type === 'start')) assert(false, input.type === 'start' ? 'start fed twice' : `${input.type} before start`);
     switch (input.type) {
       case 'start':
         this.#started = true;
@@ -134,6 +159,7 @@ export class NodeMachine {
       default:
         unreachable(input, 'unknown node input');
     }
+    if (this.#localEvents.length > 0) this.#deliverLocalEvents();
     const out = this.#outputs;
     this.#outputs = [];
     return out;
@@ -223,8 +249,7 @@ export class NodeMachine {
     const nonce = this.#config.rng.bytes(32);
     this.#sendRaw(id, handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce }));
     const protocol = hello.protocol as ProtocolId;
-    const info: LinkInfo = { id, peer: state.peer, protocol, dir: 'in', secret: linkSecret(protocol, hello.nonce, nonce) };
-    this.#up(id, info, owner);
+    this.#up(id, upLinkInfo(id, state.peer, protocol, 'in', hello.nonce, nonce), owner);
   }
 
   #onWelcome(id: LinkId, state: LinkState & { phase: 'hello-sent' }, body: Uint8Array): void {
@@ -233,8 +258,8 @@ export class NodeMachine {
     const welcome = decoded.value;
     if (welcome.t !== 'welcome' || welcome.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected welcome v${HANDSHAKE_VERSION}`);
     this.#cancelTimer(state.timer);
-    const info: LinkInfo = { ...state.info, secret: linkSecret(state.info.protocol, state.nonce, welcome.nonce) };
-    this.#up(id, info, state.owner);
+    const { peer, protocol, dir } = state.info;
+    this.#up(id, upLinkInfo(id, peer, protocol, dir, state.nonce, welcome.nonce), state.owner);
   }
 
   #up(id: LinkId, info: LinkInfo, owner: Subsystem): void {
@@ -340,6 +365,19 @@ export class NodeMachine {
     this.#out({ type: 'emit', event });
   }
 
+  /** Events for the subsystems that listen (`onEvent`), delivered by `#deliverLocalEvents`. */
+  #localEvents: { readonly from: Subsystem; readonly event: NodeEvent }[] = [];
+
+  #deliverLocalEvents(): void {
+    for (let i = 0; i < this.#localEvents.length; i++) {
+      const { from, event } = this.#localEvents[i] as { from: Subsystem; event: NodeEvent };
+      for (const sub of this.#subsystems.values()) {
+        if (sub !== from && sub.onEvent && sub.listensTo?.has(event.type) && !this.#shutDown) sub.onEvent(this.#context(sub), event);
+      }
+    }
+    this.#localEvents = [];
+  }
+
   #contexts = new Map<Subsystem, NodeContext>();
 
   #context(sub: Subsystem): NodeContext {
@@ -379,7 +417,7 @@ export class NodeMachine {
       send(link, message): MosaikError | undefined {
         const state = node.#links.get(link);
         if (state?.phase !== 'up') return new ClosedError(`link ${link} is not up`);
-        assert(state.owner === sub, `${sub.name} sends on a link it does not own`);
+        if (state.owner !== sub) assert(false, `${sub.name} sends on a link it does not own`);
         const body = state.codec.encode(message);
         if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);
         node.#sendRaw(link, body);
@@ -397,7 +435,7 @@ export class NodeMachine {
       },
       cancelTimer(timer) {
         const owner = node.#timers.get(timer);
-        if (owner) assert(owner.kind === 'subsystem' && owner.owner === sub, `${sub.name} cancels a timer it does not own`);
+        if (owner && (owner.kind !== 'subsystem' || owner.owner !== sub)) assert(false, `${sub.name} cancels a timer it does not own`);
         node.#cancelTimer(timer);
       },
       persist(key, value) {
@@ -411,6 +449,12 @@ export class NodeMachine {
       },
       emit(event) {
         node.#emit(event);
+        if (node.#listened.has(event.type)) node.#localEvents.push({ from: sub, event });
+      },
+      call(to, request) {
+        const target = node.#subsystems.get(to);
+        assert(target?.onCall, `${sub.name} calls ${to}, which takes no calls`);
+        return target.onCall(node.#context(target), request);
       },
       complete(req, result) {
         node.#out({ type: 'complete', req, result });

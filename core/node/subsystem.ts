@@ -56,7 +56,14 @@ export interface NodeContext {
   persist(key: string, value: Uint8Array | null): void;
   /** Durable state as it was when the node (re)started, merged with this run's persists. */
   stored(key: string): Uint8Array | undefined;
+  /** Emits an event to the application; subsystems of this node with `onEvent` see it too (see there). */
   emit(event: NodeEvent): void;
+  /**
+   * A synchronous call into another subsystem of this node (its `onCall`, run with its own
+   * context): how streams and groups publish themselves in the discovery entry, for instance.
+   * Throws (a bug) when `to` does not exist or takes no calls.
+   */
+  call(to: string, request: unknown): unknown;
   complete(req: RequestId, result: unknown): void;
   fail(req: RequestId, error: MosaikError): void;
 }
@@ -79,6 +86,16 @@ export interface Subsystem<Command = unknown> {
   onCommand(ctx: NodeContext, req: RequestId, command: Command): void;
   /** The node is shutting down gracefully: fail pending requests, say goodbye if needed. */
   onShutdown(ctx: NodeContext): void;
+  /**
+   * An event another subsystem of this node emitted (e.g. discovery's `discovered`).
+   * Delivered after the emitting subsystem's handler returns, in emission order, within the
+   * same input, so a subsystem never sees another mid-change.
+   */
+  onEvent?(ctx: NodeContext, event: NodeEvent): void;
+  /** The event types `onEvent` wants (others are not queued for it: emitting stays cheap). */
+  readonly listensTo?: ReadonlySet<NodeEvent['type']>;
+  /** A synchronous request from another subsystem of this node (`ctx.call`); returns the answer. */
+  onCall?(ctx: NodeContext, request: unknown): unknown;
 }
 
 /** A link that never came up (dial failed or handshake rejected). */
