@@ -6,6 +6,8 @@
 export type { DiscoveryEvent } from './api/discovery.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
+export type { BackoffConfig, ChannelInfo, ConsumerOptions, DatumCodec, PeerPredicate, ProducerOptions, StreamStats } from './api/streams.ts';
+export { ChannelConditions, Condition, Consumer, Producer, Streams } from './api/streams.ts';
 export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from './api/tickets.ts';
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
 export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
@@ -34,6 +36,7 @@ export type {
   ValidationResult,
 } from './core/index.ts';
 export {
+  AlreadyExistsError,
   CloseCode,
   ClosedError,
   ConnectError,
@@ -41,6 +44,7 @@ export {
   DecodeError,
   Digest,
   expiresAt,
+  FullError,
   formatPeerAddr,
   InvalidArgumentError,
   JWT_TICKET_CLASS,
@@ -49,6 +53,7 @@ export {
   MosaikError,
   NEVER,
   NodeDownError,
+  OfflineError,
   OversizedError,
   PeerId,
   parsePeerAddr,
@@ -60,6 +65,7 @@ export {
   TimeoutError,
   validateTickets,
 } from './core/index.ts';
+export type { StreamCloseReason } from './core/streams/index.ts';
 export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';
 /** The OS CSPRNG as an `Rng`: `SecretKey.generate(new CryptoRng())` makes a fresh random key. */
 export { CryptoRng } from './net-real/rng.ts';

@@ -7,6 +7,7 @@ import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
 import type { CreateNetworkOptions } from '../net-real/options.ts';
 import { Discovery } from './discovery.ts';
+import { Streams } from './streams.ts';
 
 /** What a driver provides behind a `Network` handle. */
 export interface NodeBackend {
@@ -51,10 +52,14 @@ export class Network {
   /** This node's view of the network: its entry, the catalog of peers, their changes. */
   readonly discovery: Discovery;
 
+  /** Typed producers and consumers of named streams, found through discovery. */
+  readonly streams: Streams;
+
   /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
   constructor(backend: NodeBackend) {
     this.#backend = backend;
     this.discovery = new Discovery(backend);
+    this.streams = new Streams(backend);
   }
 
   get peerId(): PeerId {

@@ -94,3 +94,21 @@ export class InvalidSignatureError extends MosaikError {
   readonly code = 'INVALID_SIGNATURE';
   readonly closeCode = CloseCode.ProtocolViolation;
 }
+
+/** A producer has no subscribers that satisfy its `onlineWhen` condition (streams `trySend`). */
+export class OfflineError extends MosaikError {
+  override readonly name = 'OfflineError';
+  readonly code = 'OFFLINE';
+}
+
+/** A producer cannot take a datum now: every consumer's queue is full (streams `trySend`). */
+export class FullError extends MosaikError {
+  override readonly name = 'FullError';
+  readonly code = 'FULL';
+}
+
+/** Something with that identity already exists here (e.g. a second producer of one stream on one node). */
+export class AlreadyExistsError extends MosaikError {
+  override readonly name = 'AlreadyExistsError';
+  readonly code = 'ALREADY_EXISTS';
+}

@@ -8,6 +8,7 @@ export { NodeMachine } from './node/node.ts';
 export type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from './node/subsystem.ts';
 export type { PingCommand, PingEvent, PingResult, PlantedPingBugs } from './ping/ping.ts';
 export { DEFAULT_PING_TIMEOUT_MS, PingSubsystem, pingCodec } from './ping/ping.ts';
+export * from './streams/index.ts';
 export * from './tickets/index.ts';
 export { AssertionError } from './util/assert.ts';
 export type { Rng } from './util/rng.ts';

@@ -20,6 +20,18 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} ${event.entry.peerId.short} v${event.entry.version.start}.${event.entry.version.update}`;
     case 'discovery.departed':
       return `${event.type} ${event.peer.short}`;
+    case 'streams.datum':
+      return `${event.type} h${event.handle} L${event.link} ${event.producer.short} #${event.seq} ${event.data.length}B`;
+    case 'streams.subscribed':
+      return `${event.type} ${event.role} h${event.handle} ${event.stream.short} ${event.peer.short} L${event.link}`;
+    case 'streams.unsubscribed':
+      return `${event.type} ${event.role} h${event.handle} ${event.stream.short} ${event.peer.short} ${event.reason} retry=${event.retryInMs ?? '-'}`;
+    case 'streams.rejected':
+      return `${event.type} h${event.handle} ${event.stream.short} ${event.peer.short} ${event.reason}`;
+    case 'streams.online':
+      return `${event.type} ${event.role} h${event.handle} ${event.online}`;
+    case 'streams.closed':
+      return `${event.type} ${event.role} h${event.handle}`;
   }
 }
 
@@ -51,8 +63,16 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
       );
     case 'discovery.departed':
       return trace.record(nowMs, TraceKind.event, node, 8, 0, 0, event.peer.bytes, event);
+    case 'streams.datum':
+      return trace.record(nowMs, TraceKind.event, node, 9, event.handle, event.seq, event.producer.bytes, event);
     case 'link.down':
     case 'ping.failed':
       return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event)), event);
+    case 'streams.subscribed':
+    case 'streams.unsubscribed':
+    case 'streams.rejected':
+    case 'streams.online':
+    case 'streams.closed':
+      return trace.record(nowMs, TraceKind.event, node, 10, 0, 0, encoder.encode(describeEvent(event)), event);
   }
 }

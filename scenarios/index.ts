@@ -1,8 +1,11 @@
 import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './discovery.ts';
 import { pingMesh } from './ping-mesh.ts';
 import type { Scenario } from './scenario.ts';
+import { streamsFanout } from './streams.ts';
 
 export type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 /** Every scenario the CLI can run, by name. */
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation].map((s) => [s.name, s]));
+export const scenarios: ReadonlyMap<string, Scenario> = new Map(
+  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout].map((s) => [s.name, s]),
+);

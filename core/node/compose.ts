@@ -3,6 +3,7 @@ import type { NetworkId } from '../identity/digest.ts';
 import type { SecretKey } from '../identity/keys.ts';
 import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { PingSubsystem, type PlantedPingBugs } from '../ping/ping.ts';
+import { type PlantedStreamsBugs, StreamsSubsystem } from '../streams/streams.ts';
 import type { Rng } from '../util/rng.ts';
 import { NodeMachine } from './node.ts';
 
@@ -18,16 +19,18 @@ export interface NodeOptions {
   /** Discovery: this node's addresses, tags, bootstrap peers and timing. Without it the node runs no discovery (bare protocol tests). */
   readonly discovery?: DiscoveryOptions;
   /** Test-only: switch on planted bugs to show a checker catches them. */
-  readonly plantedBugs?: { readonly ping?: PlantedPingBugs };
+  readonly plantedBugs?: { readonly ping?: PlantedPingBugs; readonly streams?: PlantedStreamsBugs };
 }
 
 /** A node with every subsystem of this version; both drivers build nodes through here. */
 export function createNodeMachine(options: NodeOptions): NodeMachine {
+  const discovery = options.discovery ? new DiscoverySubsystem(options.discovery, options.verifier ?? nobleVerifier) : undefined;
   return new NodeMachine({
     ...options,
     subsystems: [
       new PingSubsystem({ bugs: options.plantedBugs?.ping ?? {} }),
-      ...(options.discovery ? [new DiscoverySubsystem(options.discovery, options.verifier ?? nobleVerifier)] : []),
+      ...(discovery ? [discovery] : []),
+      new StreamsSubsystem(discovery, options.plantedBugs?.streams ?? {}),
     ],
   });
 }

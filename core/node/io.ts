@@ -2,6 +2,7 @@ import type { DiscoveryCommand, DiscoveryEvent } from '../discovery/discovery.ts
 import type { MosaikError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { PingCommand, PingEvent } from '../ping/ping.ts';
+import type { StreamsCommand, StreamsEvent } from '../streams/streams.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 
 /**
@@ -44,7 +45,8 @@ export type NodeInput =
 export type NodeCommand =
   | { readonly to: 'node'; readonly kind: 'shutdown' }
   | { readonly to: 'ping'; readonly cmd: PingCommand }
-  | { readonly to: 'discovery'; readonly cmd: DiscoveryCommand };
+  | { readonly to: 'discovery'; readonly cmd: DiscoveryCommand }
+  | { readonly to: 'streams'; readonly cmd: StreamsCommand };
 
 export type NodeOutput =
   /** Open a link to `peer` (at one of `addrs`); answer with linkOpened or linkFailed. */
@@ -63,7 +65,7 @@ export type NodeOutput =
   | { readonly type: 'fail'; readonly req: RequestId; readonly error: MosaikError };
 
 /** Events the node emits: observed by the API (event streams), the trace and checkers. */
-export type NodeEvent = LinkEvent | PingEvent | DiscoveryEvent;
+export type NodeEvent = LinkEvent | PingEvent | DiscoveryEvent | StreamsEvent;
 
 export type LinkEvent =
   | { readonly type: 'link.up'; readonly link: LinkId; readonly peer: PeerId; readonly protocol: ProtocolId; readonly dir: 'in' | 'out' }

@@ -28,6 +28,9 @@ export const CloseCode = {
   GroupInvalidProof: 30_405,
   GroupTimeout: 30_408,
   GroupAlreadyBonded: 30_429,
+  // streams, added with the streams subsystem
+  /** A consumer fell `bufferSize` datums behind and the producer disconnected it (mosaik TooSlow). */
+  StreamTooSlow: 10_413,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;

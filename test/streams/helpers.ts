@@ -1,0 +1,43 @@
+import type { Network, Simulation } from 'mosaik/sim';
+import type { NodeEvent } from '../../core/node/io.ts';
+import type { StreamsEvent } from '../../core/streams/streams.ts';
+
+/** Streams events as checkers see them, with the node that emitted each. */
+export interface Seen {
+  readonly net: Network;
+  readonly atMs: number;
+  readonly event: StreamsEvent;
+}
+
+/** Records every streams event of the run (except datums, which are many). */
+export function recordStreamsEvents(sim: Simulation): Seen[] {
+  const seen: Seen[] = [];
+  sim.addChecker({
+    name: 'record-streams-events',
+    onEvent(view, net, event: NodeEvent) {
+      if (event.type.startsWith('streams.') && event.type !== 'streams.datum') seen.push({ net, atMs: view.nowMs, event: event as StreamsEvent });
+    },
+  });
+  return seen;
+}
+
+/** A simulation with `n` nodes of one network, all bootstrapped from the first. */
+export function cluster(sim: Simulation, n: number, tags: readonly (readonly string[])[] = []): Network[] {
+  const first = sim.node({ network: 'streams-test', tags: [...(tags[0] ?? [])] });
+  const rest = Array.from({ length: n - 1 }, (_, i) => sim.node({ network: 'streams-test', bootstrap: [first.addr], tags: [...(tags[i + 1] ?? [])] }));
+  return [first, ...rest];
+}
+
+/** Waits until every node knows every other one. */
+export async function converged(sim: Simulation, nets: readonly Network[]): Promise<void> {
+  while (!nets.every((n) => n.discovery.peers().length === nets.length - 1)) await sim.sleep(100);
+}
+
+/** Waits (in virtual time, polling) until `test` holds, failing after `limitMs`. */
+export async function eventually(sim: Simulation, test: () => boolean, limitMs = 30_000, what = 'condition'): Promise<void> {
+  const until = sim.now + limitMs;
+  while (!test()) {
+    if (sim.now > until) throw new Error(`${what} did not hold within ${limitMs} ms`);
+    await sim.sleep(50);
+  }
+}
