@@ -11,6 +11,7 @@ import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
+import { NativeSigner } from './native-signer.ts';
 import { NativeVerifier } from './native-verifier.ts';
 import type { CreateNetworkOptions } from './options.ts';
 import { loadQuic } from './quic/napi.ts';
@@ -89,7 +90,7 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
   machine = createNodeMachine({
-    secretKey,
+    secretKey: secretKey.withSigner(new NativeSigner()),
     networkId,
     rng,
     verifier: new NativeVerifier(),

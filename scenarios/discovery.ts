@@ -1,7 +1,7 @@
 import type { Network } from '../api/network.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioResult, scenarioVerifier } from './scenario.ts';
+import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
 
 /**
  * Discovery scenarios. Entries keep mosaik's purge period (300 s), which must exceed the
@@ -58,7 +58,7 @@ export const discoveryConverge: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 10;
     if (!Number.isInteger(count) || count < 2) throw new RangeError(`discovery-converge needs at least 2 nodes, got ${count}`);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, verifier: scenarioVerifier });
+    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
     const discovery = { ...TIMING, plantedBugs: { noRefresh: options.plantedBugs?.includes('no-refresh') ?? false } };
     const boot = sim.node({ network: 'converge', discovery });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'converge', bootstrap: [boot.addr], discovery }))];
@@ -102,7 +102,7 @@ export const discoveryDeparture: Scenario = {
   async run(options) {
     const wallStart = performance.now();
     const count = Math.max(3, options.nodes ?? 6);
-    const sim = new Simulation({ seed: options.seed, faults: 'none', keepTrace: options.keepTrace ?? false, verifier: scenarioVerifier });
+    const sim = new Simulation({ seed: options.seed, faults: 'none', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
     const boot = sim.node({ network: 'departure', discovery: DEPARTURE_TIMING });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'departure', bootstrap: [boot.addr], discovery: DEPARTURE_TIMING }))];
     const problems: { message: string; atMs: number }[] = [];
@@ -142,7 +142,7 @@ export const discoveryIsolation: Scenario = {
   async run(options) {
     const wallStart = performance.now();
     const count = Math.max(4, options.nodes ?? 8);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, verifier: scenarioVerifier });
+    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
     sim.addChecker(isolation);
     const a0 = sim.node({ network: 'red', discovery: TIMING });
     const b0 = sim.node({ network: 'blue', discovery: TIMING });

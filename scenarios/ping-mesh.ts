@@ -5,7 +5,7 @@ import { CloseCode } from '../core/wire/close-codes.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, type ScenarioOptions, type ScenarioResult, scenarioResult, WIRE_BUGS, wireBugOf } from './scenario.ts';
+import { type Scenario, type ScenarioOptions, type ScenarioResult, scenarioCrypto, scenarioResult, WIRE_BUGS, wireBugOf } from './scenario.ts';
 
 /**
  * ping-mesh: N nodes ping each other at random under swarm faults (safety phase), then the
@@ -50,6 +50,7 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
     seed: options.seed,
     faults: options.faults ?? 'swarm',
     keepTrace: options.keepTrace ?? false,
+    ...scenarioCrypto,
     ...(wireBugOf(bugs) && { plantedWireBug: wireBugOf(bugs) }),
   });
   const pingBugs = { dropRepliesAfterRestart: bugs.includes('drop-replies-after-restart'), replyTwice: bugs.includes('reply-twice') };

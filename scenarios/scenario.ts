@@ -1,4 +1,6 @@
+import type { Ed25519Signer } from '../core/identity/keys.ts';
 import type { SignatureVerifier } from '../core/identity/verifier.ts';
+import { NativeSigner } from '../net-real/native-signer.ts';
 import { NativeVerifier } from '../net-real/native-verifier.ts';
 import type { Violation } from '../net-sim/checker.ts';
 import type { FaultPlan } from '../net-sim/fault-plan.ts';
@@ -96,3 +98,9 @@ export function scenarioResult(
  * depend on it; it only makes large runs affordable.
  */
 export const scenarioVerifier: SignatureVerifier = new NativeVerifier();
+
+/** The ed25519 signer scenarios give their simulations: the platform's, for the same reason (signatures are deterministic). */
+export const scenarioSigner: Ed25519Signer = new NativeSigner();
+
+/** What every scenario's Simulation gets besides its seed and faults. */
+export const scenarioCrypto = { verifier: scenarioVerifier, signer: scenarioSigner } as const;

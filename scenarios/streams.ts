@@ -2,7 +2,7 @@ import type { Network } from '../api/network.ts';
 import type { Consumer, Producer } from '../api/streams.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioResult, scenarioVerifier } from './scenario.ts';
+import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
 
 /**
  * Streams scenarios. `streams-fanout`: one producer, many consumers (every third one reads
@@ -57,7 +57,7 @@ export const streamsFanout: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 8;
     if (!Number.isInteger(count) || count < 2) throw new RangeError(`streams-fanout needs at least 2 nodes, got ${count}`);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, verifier: scenarioVerifier });
+    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
     const plantedBugs = { streams: { reorderQueue: options.plantedBugs?.includes('reorder-queue') ?? false } };
     const boot = sim.node({ network: 'fanout', discovery: TIMING, plantedBugs });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'fanout', bootstrap: [boot.addr], discovery: TIMING, plantedBugs }))];

@@ -59,13 +59,29 @@ export class PeerId {
 }
 
 /** An ed25519 secret key (the 32-byte seed). */
+/**
+ * Makes ed25519 signatures from a key's 32-byte seed. Signatures are deterministic (RFC 8032),
+ * so every correct signer gives the same bytes: a driver may plug in the platform's, which is
+ * much faster than pure JS, without changing any result or trace.
+ */
+export interface Ed25519Signer {
+  sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+}
+
 export class SecretKey {
   readonly #seed: Uint8Array;
+  readonly #signer: Ed25519Signer | undefined;
   readonly peerId: PeerId;
 
-  private constructor(seed: Uint8Array) {
+  private constructor(seed: Uint8Array, signer?: Ed25519Signer, peerId?: PeerId) {
     this.#seed = seed;
-    this.peerId = PeerId.fromBytes(ed25519.getPublicKey(seed));
+    this.#signer = signer;
+    this.peerId = peerId ?? PeerId.fromBytes(ed25519.getPublicKey(seed));
+  }
+
+  /** The same key, signing through `signer` (see Ed25519Signer). */
+  withSigner(signer: Ed25519Signer): SecretKey {
+    return new SecretKey(this.#seed, signer, this.peerId);
   }
 
   /**
@@ -88,7 +104,7 @@ export class SecretKey {
   }
 
   sign(message: Uint8Array): Uint8Array {
-    return ed25519.sign(message, this.#seed);
+    return this.#signer ? this.#signer.sign(this.#seed, message) : ed25519.sign(message, this.#seed);
   }
 
   toJSON(): string {

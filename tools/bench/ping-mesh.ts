@@ -16,6 +16,7 @@ import { intBetween } from '../../core/util/rng.ts';
 import { rngStream } from '../../net-sim/rng.ts';
 import { Simulation } from '../../net-sim/simulation.ts';
 import { runPingMesh } from '../../scenarios/ping-mesh.ts';
+import { scenarioCrypto } from '../../scenarios/scenario.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
@@ -35,7 +36,7 @@ if (only !== undefined && !['saturated', 'heartbeat', 'scenario'].includes(only)
 const runs = (point: string) => only === undefined || only === point;
 
 async function saturated(inFlightPerNode: number, pauseMs: number, seconds: number) {
-  const sim = new Simulation({ seed, faults: 'none' });
+  const sim = new Simulation({ seed, faults: 'none', ...scenarioCrypto });
   const nets = Array.from({ length: nodes }, () => sim.node({ network: 'bench' }));
   const rng = rngStream(seed, 'bench');
   const endMs = seconds * 1_000;
