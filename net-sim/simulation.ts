@@ -3,7 +3,7 @@ import { type DiscoveryNodeOptions, discoveryOptions } from '../api/node-options
 import type { TransportOutput } from '../api/runtime.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { Digest } from '../core/identity/digest.ts';
-import { SecretKey } from '../core/identity/keys.ts';
+import { type Ed25519Signer, SecretKey } from '../core/identity/keys.ts';
 import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
@@ -49,6 +49,12 @@ export interface SimulationOptions {
    * @default the pure-JS verifier
    */
   readonly verifier?: SignatureVerifier;
+  /**
+   * Makes every node's ed25519 signatures. Signatures are deterministic, so the choice never
+   * changes a trace; the CLI passes the platform's, much faster than the pure-JS default.
+   * @default the pure-JS signer
+   */
+  readonly signer?: Ed25519Signer;
 }
 
 export interface SimNodeOptions extends DiscoveryNodeOptions {
@@ -96,6 +102,7 @@ export class Simulation {
   readonly #maxEvents: number;
   readonly #maxSimulatedMs: number;
   readonly #verifier: MemoVerifier;
+  readonly #signer: Ed25519Signer | undefined;
   readonly nemesis: Nemesis | undefined;
   #nowMs = 0;
   #events = 0;
@@ -108,6 +115,7 @@ export class Simulation {
     if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
     this.seed = options.seed;
     this.#verifier = new MemoVerifier(options.verifier);
+    this.#signer = options.signer;
     const faults = options.faults ?? 'none';
     this.plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
     this.#trace = new Trace({ keepLines: options.keepTrace ?? false });
@@ -142,7 +150,8 @@ export class Simulation {
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
     const index = this.#nodes.length;
-    const secretKey = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`));
+    const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`));
+    const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
     const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
     const host: SimHost = {
       get nowMs() {
