@@ -63,4 +63,14 @@ describe('examples', () => {
     expect(run.stdout).toContain('10 answered, 0 failed');
     expect(run.stdout).toContain('all pairs answered');
   });
+  it('streams-sim.ts: the quick taste runs as written and reproduces its trace', { timeout: 60_000 }, async () => {
+    const [first, second] = await Promise.all([runExample('streams-sim.ts'), runExample('streams-sim.ts')]);
+    for (const run of [first, second]) {
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^received t1=21.5 at \d+ ms \(virtual\)$/m);
+    }
+    expect(traceHash(first.stdout)).toBeDefined();
+    expect(traceHash(first.stdout)).toBe(traceHash(second.stdout));
+  });
 });
