@@ -5,7 +5,7 @@ import { GossipTopic, type GossipTopicOptions } from '../gossip/topic.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, TimerId } from '../node/io.ts';
 import type { LinkInfo, NodeContext, PendingLink } from '../node/subsystem.ts';
-import { unreachable } from '../util/assert.ts';
+import { assert, unreachable } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { ANNOUNCE_PROTOCOL, MAX_BATCH_MESSAGES } from './announcement.ts';
 
@@ -29,6 +29,8 @@ export interface AnnounceMeshHandler {
   networkSize(): number;
   /** Where `peer` can be dialed: its entry's addresses, or what it told the overlay. */
   addressesOf(peer: PeerId): readonly string[];
+  /** Whether a received payload may spread further and be delivered (checked before forwarding). */
+  accept(ctx: NodeContext, data: Uint8Array): boolean;
   onReceived(ctx: NodeContext, data: Uint8Array, from: PeerId): void;
   onNeighborUp(ctx: NodeContext, peer: PeerId): void;
   onNeighborDown(ctx: NodeContext, peer: PeerId): void;
@@ -69,6 +71,8 @@ export class AnnounceMesh {
   readonly #neighbors = new Map<string, Neighbor>();
   readonly #byLink = new Map<LinkId, Neighbor>();
   #flushTimer: TimerId | undefined;
+  /** The context of the input being handled: the topic's `accept` runs inside `handle`. */
+  #ctx: NodeContext | undefined;
   /** The window the topic's timers are tuned for. */
   #windowMs: number;
 
@@ -81,6 +85,11 @@ export class AnnounceMesh {
       ...options.topic,
       me: ctx.peerId,
       rng: ctx.rng,
+      accept: (data) => {
+        const current = this.#ctx;
+        assert(current, 'gossip checks payloads only while the mesh handles an input');
+        return handler.accept(current, data);
+      },
       broadcast: {
         ...timingsFor(window),
         // IHAVEs go out with each flush of the window's batch: no timer of their own.
@@ -179,7 +188,15 @@ export class AnnounceMesh {
   }
 
   #handleOutputs(ctx: NodeContext, input: Parameters<GossipTopic['handle']>[0]): void {
-    for (const output of this.topic.handle(input, ctx.nowMs)) {
+    const previous = this.#ctx;
+    this.#ctx = ctx;
+    let outputs: ReturnType<GossipTopic['handle']>;
+    try {
+      outputs = this.topic.handle(input, ctx.nowMs);
+    } finally {
+      this.#ctx = previous;
+    }
+    for (const output of outputs) {
       switch (output.type) {
         case 'send':
           this.#enqueue(ctx, output.to, output.message);

@@ -225,6 +225,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
       {
         networkSize: () => this.#started.size,
         addressesOf: (peer) => this.#addressesOf(peer),
+        accept: (c, data) => this.#acceptAnnouncement(c, data),
         onReceived: (c, data) => this.#onAnnouncement(c, data),
         onNeighborUp: (c, peer) => this.#onNeighborUp(c, peer),
         onNeighborDown: (c) => this.#onNeighborDown(c),
@@ -473,29 +474,47 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     else this.stats.tooLargeToAnnounce++;
   }
 
-  #onAnnouncement(ctx: NodeContext, data: Uint8Array): void {
+  /**
+   * Gossip asks before it forwards a payload: only a well-formed announcement, signed by its
+   * peer, of this network and within the drift limit spreads further. Counted here, once.
+   */
+  #acceptAnnouncement(ctx: NodeContext, data: Uint8Array): boolean {
     this.stats.announcementsReceived++;
     const decoded = this.#announcements.decode(data);
     if (!decoded.ok) {
       this.stats.invalidRejected++;
-      return;
+      return false;
     }
     const announcement = decoded.value;
     if (announcement.t === 'entry') {
-      if (!withinDrift(announcement.signed.entry.version.update, ctx.wallClockMs, this.#maxTimeDriftMs)) {
-        this.stats.driftRejected++;
-        return;
+      const { entry } = announcement.signed;
+      if (!entry.network.equals(ctx.networkId)) {
+        this.stats.invalidRejected++;
+        return false;
       }
+      if (!withinDrift(entry.version.update, ctx.wallClockMs, this.#maxTimeDriftMs)) {
+        this.stats.driftRejected++;
+        return false;
+      }
+      return true;
+    }
+    const check = checkDeparture(announcement.departure, ctx.verifier, ctx.wallClockMs, this.#maxTimeDriftMs);
+    if (check === 'ok') return true;
+    if (check === 'drift') this.stats.driftRejected++;
+    else this.stats.invalidRejected++;
+    return false;
+  }
+
+  /** An accepted announcement (see `#acceptAnnouncement`). Decoding again is cheap: opened entries are cached. */
+  #onAnnouncement(ctx: NodeContext, data: Uint8Array): void {
+    const decoded = this.#announcements.decode(data);
+    assert(decoded.ok, 'an accepted announcement decodes');
+    const announcement = decoded.value;
+    if (announcement.t === 'entry') {
       this.#merge(ctx, [announcement.signed]);
       return;
     }
     const departure = announcement.departure;
-    const check = checkDeparture(departure, ctx.verifier, ctx.wallClockMs, this.#maxTimeDriftMs);
-    if (check !== 'ok') {
-      if (check === 'drift') this.stats.driftRejected++;
-      else this.stats.invalidRejected++;
-      return;
-    }
     if (this.#started.depart(departure.peer, departure.lastVersion)) this.#departed(ctx, departure.peer);
   }
 

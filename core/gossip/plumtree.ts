@@ -125,8 +125,21 @@ export class PlumTree {
   #dispatchScheduled = false;
   #init = false;
 
-  constructor(me: PeerId, config: PlumTreeConfig = DEFAULT_PLUMTREE_CONFIG, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+  /**
+   * The application's verdict on a payload, before it is forwarded: a payload it refuses
+   * (malformed, badly signed, stale) is dropped here, never spread. iroh forwards everything
+   * and leaves checking to the receivers, so one bad peer's junk reaches the whole topic.
+   */
+  readonly #accept: ((content: Uint8Array) => boolean) | undefined;
+
+  constructor(
+    me: PeerId,
+    config: PlumTreeConfig = DEFAULT_PLUMTREE_CONFIG,
+    maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+    accept?: (content: Uint8Array) => boolean,
+  ) {
     checkPlumTreeConfig(config, maxMessageBytes);
+    this.#accept = accept;
     this.me = me;
     this.#config = config;
     this.#maxMessageBytes = maxMessageBytes;
@@ -237,6 +250,13 @@ export class PlumTree {
       return;
     }
     this.#received.set(key, true, nowMs + this.config.messageIdRetentionMs);
+    if (this.#accept && !this.#accept(content)) {
+      // Refused: not cached (no graft can fetch it), not forwarded, not delivered. Its id stays
+      // known, so copies from other neighbors are dropped without a second look.
+      this.#graftScheduled.delete(key);
+      this.#missing.delete(key);
+      return;
+    }
     const next: Gossip = { id: Uint8Array.from(message.id), content, round: Math.min(message.round + 1, MAX_ROUND) };
     this.#cache.set(key, next, nowMs + this.config.messageCacheRetentionMs);
     this.#eagerPush(next, sender, out);

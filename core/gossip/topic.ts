@@ -29,6 +29,8 @@ export interface GossipTopicOptions {
   readonly maxMessageBytes?: number;
   /** Opaque data about us (e.g. addresses) sent with joins, neighbor requests and shuffles. */
   readonly peerData?: Uint8Array;
+  /** Checks a received payload before it is forwarded or delivered (see `PlumTree`); refused ones go no further. */
+  readonly accept?: (content: Uint8Array) => boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export class GossipTopic {
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     };
     this.#membership = new HyParView(options.me, options.rng, this.config.membership, options.peerData);
-    this.#broadcast = new PlumTree(options.me, this.config.broadcast, this.config.maxMessageBytes);
+    this.#broadcast = new PlumTree(options.me, this.config.broadcast, this.config.maxMessageBytes, options.accept);
   }
 
   /** IHAVEs are waiting for dispatch (see `PlumTreeConfig.driverDispatchesLazyPush`). */

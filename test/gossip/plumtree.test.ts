@@ -91,4 +91,21 @@ describe('PlumTree details', () => {
     topic.handle({ type: 'recv', from: stranger, message: { type: 'prune' } }, 15);
     expect([...topic.eagerPeers(), ...topic.lazyPeers()].some((p) => p.equals(stranger))).toBe(false);
   });
+  it('a payload the application refuses is neither delivered nor forwarded, and its copies are dropped quietly', () => {
+    const topic = new GossipTopic({ me: ME, rng: rngStream(5, 'node/0'), accept: (content) => content[0] !== 0xff });
+    for (const p of [A, B, C]) topic.handle({ type: 'recv', from: p, message: { type: 'join', data: undefined } }, 0);
+    const junk = Uint8Array.of(0xff, 1);
+    const out = topic.handle({ type: 'recv', from: A, message: { type: 'gossip', id: messageIdOf(junk), content: junk, round: 0 } }, 10);
+    expect(out.filter((o) => o.type === 'emit')).toEqual([]);
+    expect(sends(out)).toEqual([]);
+    // Another copy is a known id: dropped (with a prune, as any duplicate), not looked at again.
+    const again = topic.handle({ type: 'recv', from: B, message: { type: 'gossip', id: messageIdOf(junk), content: junk, round: 0 } }, 11);
+    expect(again.filter((o) => o.type === 'emit')).toEqual([]);
+    expect(sends(again)).toEqual(['B:prune']);
+    // A good payload still spreads.
+    const good = Uint8Array.of(1, 2);
+    const ok = topic.handle({ type: 'recv', from: A, message: { type: 'gossip', id: messageIdOf(good), content: good, round: 0 } }, 12);
+    expect(ok.filter((o) => o.type === 'emit')).toHaveLength(1);
+    expect(sends(ok)).toEqual(['C:gossip']);
+  });
 });
