@@ -14,6 +14,7 @@ import {
   type StreamsSubsystem,
 } from '../core/streams/streams.ts';
 import { MAX_WINDOW } from '../core/streams/wire.ts';
+import type { TicketValidator } from '../core/tickets/ticket.ts';
 import { assert } from '../core/util/assert.ts';
 import type { NodeBackend } from './network.ts';
 
@@ -23,6 +24,13 @@ export { ChannelConditions };
 export interface ProducerOptions<T> {
   /** Consumers must pass every predicate (over their entry and measured RTT), at subscribe and on every change of their entry. */
   readonly require?: PeerPredicate | readonly PeerPredicate[];
+  /**
+   * Consumers must carry tickets that every validator accepts (AND-ed; see docs/tickets.md):
+   * checked when they subscribe (refused with `not-allowed`), re-checked whenever their entry
+   * changes (a revoked ticket) and when their tickets expire, which drops them (`not-allowed`).
+   * @default []
+   */
+  readonly requireTickets?: readonly TicketValidator[];
   /** When the producer is online (`send` waits for it, `trySend` fails without it). @default c => c.minimumOf(1) */
   readonly onlineWhen?: (c: ChannelConditions) => ChannelConditions;
   /** @default unlimited */
@@ -38,6 +46,12 @@ export interface ProducerOptions<T> {
 export interface ConsumerOptions<T> {
   /** Producers must pass every predicate; re-checked whenever a producer's entry changes. */
   readonly require?: PeerPredicate | readonly PeerPredicate[];
+  /**
+   * Producers must carry tickets that every validator accepts: others are never subscribed
+   * to, and a subscription ends (`not-allowed`) when the producer's entry stops passing or
+   * its tickets expire. @default []
+   */
+  readonly requireTickets?: readonly TicketValidator[];
   /** @default c => c.minimumOf(0): online at once */
   readonly onlineWhen?: (c: ChannelConditions) => ChannelConditions;
   /** Datums buffered per producer before the application takes them; a producer sends no more until it does. @default 1024 */
@@ -83,6 +97,7 @@ export class Streams {
     if (sub.producerOf(stream) !== undefined) throw new AlreadyExistsError(`this node already has a producer of stream ${stream.short}`);
     const config = {
       require: predicates(options.require),
+      requireTickets: validators(options.requireTickets),
       onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(1)),
       maxConsumers,
       bufferSize,
@@ -103,6 +118,7 @@ export class Streams {
       throw new InvalidArgumentError('backoff: maxElapsedMs and resetAfterMs must be non-negative');
     const config = {
       require: predicates(options.require),
+      requireTickets: validators(options.requireTickets),
       onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(0)),
       bufferSize,
       backoff,
@@ -465,6 +481,16 @@ function checkBufferSize(size: number | undefined): number {
 function predicates(require: PeerPredicate | readonly PeerPredicate[] | undefined): readonly PeerPredicate[] {
   if (require === undefined) return [];
   return typeof require === 'function' ? [require] : [...require];
+}
+
+function validators(list: readonly TicketValidator[] | undefined): readonly TicketValidator[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new InvalidArgumentError('requireTickets must be an array of ticket validators');
+  for (const v of list) {
+    if (typeof v?.validate !== 'function' || !(v.class instanceof Digest) || !(v.signature instanceof Digest))
+      throw new InvalidArgumentError('requireTickets: each validator needs a class, a signature and validate()');
+  }
+  return [...list];
 }
 
 function subsystemOf(backend: NodeBackend): StreamsSubsystem {

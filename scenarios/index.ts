@@ -2,10 +2,12 @@ import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './dis
 import { pingMesh } from './ping-mesh.ts';
 import type { Scenario } from './scenario.ts';
 import { streamsFanout } from './streams.ts';
+import { streamsChurn } from './streams-churn.ts';
+import { ticketsAttack } from './tickets.ts';
 
 export type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 /** Every scenario the CLI can run, by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map(
-  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout].map((s) => [s.name, s]),
+  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout, streamsChurn, ticketsAttack].map((s) => [s.name, s]),
 );

@@ -6,20 +6,24 @@ import type { StreamId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, NodeEvent, RequestId, TimerId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
+import { compareExpirations, type Expiration, NEVER, type TicketRejection, type TicketsValidation, type TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { type BackoffConfig, backoffDelayMs, checkBackoff } from './backoff.ts';
 import type { ChannelConditions } from './conditions.ts';
+import { recheckAtMs, TicketGate } from './ticket-gate.ts';
 import { isTerminal, MAX_WINDOW, reasonOfCode, STREAMS_PROTOCOL, type StreamCloseReason, type StreamsMessage, streamsCodec } from './wire.ts';
 
 /**
  * Bugs that can be switched on to prove that the checkers catch them (never on by default).
  * - reorderQueue: when credit frees a consumer's queue, its first two datums go out swapped.
+ * - ignoreTickets: producers never check `requireTickets` (at subscribe, on entry changes, on expiry).
  */
 export interface PlantedStreamsBugs {
   readonly reorderQueue?: boolean;
+  readonly ignoreTickets?: boolean;
 }
 
 /** A `require` predicate: AND-ed with the others, over the peer's entry and measured RTT. */
@@ -33,6 +37,12 @@ export const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 export interface ProducerConfig {
   readonly require: readonly PeerPredicate[];
+  /**
+   * Consumers must carry tickets every validator accepts (AND-ed): checked at subscribe,
+   * re-checked on every change of their entry and when their tickets expire; a consumer that
+   * fails is refused or dropped with StreamNotAllowed. @default []
+   */
+  readonly requireTickets?: readonly TicketValidator[];
   /** @default minimumOf(1) */
   readonly onlineWhen: ChannelConditions;
   /** @default unlimited */
@@ -45,6 +55,12 @@ export interface ProducerConfig {
 
 export interface ConsumerConfig {
   readonly require: readonly PeerPredicate[];
+  /**
+   * Producers must carry tickets every validator accepts: only those are subscribed to, and a
+   * subscription ends (`not-allowed`) when the producer's entry stops passing or its tickets
+   * expire. @default []
+   */
+  readonly requireTickets?: readonly TicketValidator[];
   /** @default minimumOf(0): online at once */
   readonly onlineWhen: ChannelConditions;
   /** Datums buffered per producer link before the application takes them (the credit window). @default 1024 */
@@ -88,9 +104,18 @@ export type StreamsEvent =
       readonly reason: StreamCloseReason;
       /** Consumer side: when it dials again (undefined: not until the producer's entry changes). */
       readonly retryInMs: number | undefined;
+      /** Why `requireTickets` no longer accepts the peer (reason `not-allowed`). */
+      readonly ticket?: TicketRejection;
     }
-  /** A producer refused a consumer's subscription. */
-  | { readonly type: 'streams.rejected'; readonly handle: number; readonly stream: StreamId; readonly peer: PeerId; readonly reason: StreamCloseReason }
+  /** A producer refused a consumer's subscription (`ticket`: why `requireTickets` refused it, with reason `not-allowed`). */
+  | {
+      readonly type: 'streams.rejected';
+      readonly handle: number;
+      readonly stream: StreamId;
+      readonly peer: PeerId;
+      readonly reason: StreamCloseReason;
+      readonly ticket?: TicketRejection;
+    }
   | { readonly type: 'streams.online'; readonly role: 'producer' | 'consumer'; readonly handle: number; readonly online: boolean }
   /** A producer or consumer was closed (by the application, or by the node shutting down). */
   | { readonly type: 'streams.closed'; readonly role: 'producer' | 'consumer'; readonly handle: number };
@@ -148,6 +173,8 @@ interface ProducerSub {
   readonly connectedAtWallMs: number;
   readonly stats: Counters;
   dropped: number;
+  /** Re-checks `requireTickets` when the consumer's tickets expire (only with validators). */
+  ticketWatch: TicketWatch | undefined;
 }
 
 interface Producer {
@@ -182,6 +209,8 @@ interface ConsumerSub {
   streakStartMs: number | undefined;
   lastReason: StreamCloseReason | undefined;
   readonly stats: Counters;
+  /** Re-checks `requireTickets` when the producer's tickets expire (only with validators). */
+  ticketWatch: TicketWatch | undefined;
 }
 
 interface Consumer {
@@ -198,7 +227,19 @@ interface Consumer {
 
 type Handle = Producer | Consumer;
 
-type TimerPayload = { readonly kind: 'retry'; readonly handle: number; readonly peer: string } | { readonly kind: 'subscribe-timeout'; readonly link: LinkId };
+/** The expiry timer of a subscription's tickets, and the expiration it was armed for. */
+interface TicketWatch {
+  readonly timer: TimerId;
+  readonly expiration: Expiration;
+}
+
+const ADMITTED: TicketsValidation = Object.freeze({ ok: true, expiration: NEVER });
+
+type TimerPayload =
+  | { readonly kind: 'retry'; readonly handle: number; readonly peer: string }
+  | { readonly kind: 'subscribe-timeout'; readonly link: LinkId }
+  /** Re-check the tickets of a producer's consumer (on `link`) or of a consumer's producer (`peer` hex). */
+  | { readonly kind: 'ticket-expiry'; readonly handle: number; readonly link?: LinkId; readonly peer?: string };
 
 /** An inbound link waiting for `subscribe`. */
 interface Pending {
@@ -238,6 +279,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   readonly #inbound = new Map<LinkId, Pending>();
   readonly #producerLinks = new Map<LinkId, Producer>();
   readonly #consumerLinks = new Map<LinkId, { readonly consumer: Consumer; readonly sub: ConsumerSub }>();
+  /** `requireTickets` checks, memoised per (ticket, validator, peer). */
+  readonly tickets = new TicketGate();
   #nextHandle = 1;
   #closing = false;
   #me: PeerId | undefined;
@@ -403,8 +446,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   }
 
   #onSubscribe(ctx: NodeContext, link: LinkInfo, msg: StreamsMessage & { t: 'subscribe' }): void {
-    const refuse = (code: number, reason: string, p?: Producer) => {
-      if (p) ctx.emit({ type: 'streams.rejected', handle: p.handle, stream: p.stream, peer: link.peer, reason: reasonOfCode(code) });
+    const refuse = (code: number, reason: string, p?: Producer, ticket?: TicketRejection) => {
+      if (p) ctx.emit({ type: 'streams.rejected', handle: p.handle, stream: p.stream, peer: link.peer, reason: reasonOfCode(code), ...(ticket && { ticket }) });
       ctx.close(link.id, code, reason);
     };
     if (!msg.network.equals(ctx.networkId)) return refuse(CloseCode.DifferentNetwork, 'subscribe for another network');
@@ -415,6 +458,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     if (msg.window < 1 || msg.window > MAX_WINDOW) return refuse(CloseCode.ProtocolViolation, `window ${msg.window} out of [1, ${MAX_WINDOW}]`, p);
     if (p.subs.size >= p.config.maxConsumers) return refuse(CloseCode.StreamNoCapacity, `at most ${p.config.maxConsumers} consumers`, p);
     if (!this.#passes(p.config.require, entry)) return refuse(CloseCode.StreamNotAllowed, 'require refused this peer', p);
+    const auth = this.#checkTickets(ctx, p, entry);
+    if (!auth.ok) return refuse(CloseCode.StreamNotAllowed, `ticket refused: ${auth.reason.code}: ${auth.reason.detail}`, p, auth.reason);
     const sub: ProducerSub = {
       link: link.id,
       peer: link.peer,
@@ -424,7 +469,9 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       connectedAtWallMs: ctx.wallClockMs,
       stats: { datums: 0, bytes: 0 },
       dropped: 0,
+      ticketWatch: undefined,
     };
+    sub.ticketWatch = this.#watchTickets(ctx, p, auth, undefined, { kind: 'ticket-expiry', handle: p.handle, link: link.id });
     p.subs.set(link.id, sub);
     this.#producerLinks.set(link.id, p);
     ctx.send(link.id, { t: 'start', network: ctx.networkId, stream: p.stream } satisfies StreamsMessage);
@@ -491,9 +538,10 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   }
 
   /** Ends a producer-side subscription: closes its link (unless it is already down) and tells the application. */
-  #dropProducerSub(ctx: NodeContext, p: Producer, sub: ProducerSub, code: number, reason: string, updateOnline = false): void {
+  #dropProducerSub(ctx: NodeContext, p: Producer, sub: ProducerSub, code: number, reason: string, updateOnline = false, ticket?: TicketRejection): void {
     p.subs.delete(sub.link);
     this.#producerLinks.delete(sub.link);
+    this.#unwatchTickets(ctx, sub);
     ctx.close(sub.link, code, reason);
     ctx.emit({
       type: 'streams.unsubscribed',
@@ -503,6 +551,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       peer: sub.peer,
       reason: reasonOfCode(code),
       retryInMs: undefined,
+      ...(ticket && { ticket }),
     });
     if (updateOnline) this.#updateOnline(ctx, p);
   }
@@ -538,11 +587,14 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     const eligible =
       entry !== undefined && entry.addresses.length > 0 && entry.streams.some((s) => s.equals(c.stream)) && this.#passes(c.config.require, entry);
     if (sub) {
-      if (!eligible) this.#endConsumerSub(ctx, c, sub, 'ineligible', CloseCode.Cancelled, 'producer no longer matches');
-      else sub.entry = entry;
+      if (!eligible) return this.#endConsumerSub(ctx, c, sub, 'ineligible', CloseCode.Cancelled, 'producer no longer matches');
+      sub.entry = entry;
+      this.#recheckConsumerSub(ctx, c, sub);
       return;
     }
     if (!eligible) return;
+    const auth = this.#checkTickets(ctx, c, entry);
+    if (!auth.ok) return;
     const refusedAt = c.refused.get(key);
     if (refusedAt !== undefined) {
       if (refusedAt === versionKey(entry)) return;
@@ -563,7 +615,9 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       streakStartMs: undefined,
       lastReason: undefined,
       stats: { datums: 0, bytes: 0 },
+      ticketWatch: undefined,
     };
+    fresh.ticketWatch = this.#watchTickets(ctx, c, auth, undefined, { kind: 'ticket-expiry', handle: c.handle, peer: key });
     c.subs.set(key, fresh);
     this.#dial(ctx, c, fresh);
   }
@@ -619,14 +673,24 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   }
 
   /** Ends a subscription for good (closing its link if open, cancelling a retry). */
-  #endConsumerSub(ctx: NodeContext, c: Consumer, sub: ConsumerSub, reason: StreamCloseReason, code: number, text: string): void {
+  #endConsumerSub(ctx: NodeContext, c: Consumer, sub: ConsumerSub, reason: StreamCloseReason, code: number, text: string, ticket?: TicketRejection): void {
     c.subs.delete(sub.peer.hex);
     if (sub.timer !== undefined) ctx.cancelTimer(sub.timer);
+    this.#unwatchTickets(ctx, sub);
     if (sub.link !== undefined) {
       this.#consumerLinks.delete(sub.link);
       ctx.close(sub.link, code, text);
     }
-    ctx.emit({ type: 'streams.unsubscribed', role: 'consumer', handle: c.handle, stream: c.stream, peer: sub.peer, reason, retryInMs: undefined });
+    ctx.emit({
+      type: 'streams.unsubscribed',
+      role: 'consumer',
+      handle: c.handle,
+      stream: c.stream,
+      peer: sub.peer,
+      reason,
+      retryInMs: undefined,
+      ...(ticket && { ticket }),
+    });
     this.#updateOnline(ctx, c);
   }
 
@@ -655,6 +719,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     const gaveUp = ctx.nowMs - sub.streakStartMs > b.maxElapsedMs;
     if (isTerminal(reason) || gaveUp || this.#closing) {
       c.subs.delete(sub.peer.hex);
+      this.#unwatchTickets(ctx, sub);
       c.refused.set(sub.peer.hex, versionKey(sub.entry));
       const final = gaveUp && !isTerminal(reason) ? 'gave-up' : reason;
       ctx.emit({ type: 'streams.unsubscribed', role: 'consumer', handle: c.handle, stream: c.stream, peer: sub.peer, reason: final, retryInMs: undefined });
@@ -723,6 +788,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       if (!p || !sub) return;
       p.subs.delete(link.id);
       this.#producerLinks.delete(link.id);
+      this.#unwatchTickets(ctx, sub);
       ctx.emit({
         type: 'streams.unsubscribed',
         role: 'producer',
@@ -746,6 +812,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       if (this.#inbound.delete(timer.link)) ctx.close(timer.link, CloseCode.Cancelled, 'no subscribe in time');
       return;
     }
+    if (timer.kind === 'ticket-expiry') return this.#onTicketExpiry(ctx, timer);
     const c = this.#handles.get(timer.handle);
     if (c?.role !== 'consumer') return;
     const sub = c.subs.get(timer.peer);
@@ -757,7 +824,24 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       return this.#endConsumerSub(ctx, c, sub, 'ineligible', CloseCode.Cancelled, 'producer no longer matches');
     }
     sub.entry = entry;
+    if (!this.#recheckConsumerSub(ctx, c, sub)) return;
     this.#dial(ctx, c, sub);
+  }
+
+  /** A subscription's tickets reached their expiration (or the re-check cap): validate them again at the wall clock. */
+  #onTicketExpiry(ctx: NodeContext, timer: TimerPayload & { kind: 'ticket-expiry' }): void {
+    const h = this.#handles.get(timer.handle);
+    if (h?.role === 'producer' && timer.link !== undefined) {
+      const sub = h.subs.get(timer.link);
+      if (!sub?.ticketWatch) return;
+      sub.ticketWatch = undefined;
+      if (this.#recheckProducerSub(ctx, h, sub)) this.#updateOnline(ctx, h);
+    } else if (h?.role === 'consumer' && timer.peer !== undefined) {
+      const sub = h.subs.get(timer.peer);
+      if (!sub?.ticketWatch) return;
+      sub.ticketWatch = undefined;
+      this.#recheckConsumerSub(ctx, h, sub);
+    }
   }
 
   // ---- catalog changes ---------------------------------------------------------------
@@ -786,14 +870,44 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     }
   }
 
-  /** A producer re-checks `require` against a subscribed consumer's new entry (mosaik checks the accept-time entry only, §6.5). */
+  /**
+   * A producer re-checks `require` and `requireTickets` against a subscribed consumer's new
+   * entry (mosaik checks `require` at accept time only, §6.5; tickets it re-checks too).
+   */
   #reevaluateConsumer(ctx: NodeContext, p: Producer, entry: PeerEntry): void {
     for (const sub of [...p.subs.values()]) {
       if (!sub.peer.equals(entry.peerId)) continue;
       sub.entry = entry;
-      if (!this.#passes(p.config.require, entry)) this.#dropProducerSub(ctx, p, sub, CloseCode.StreamNotAllowed, 'require no longer holds', true);
-      else this.#updateOnline(ctx, p);
+      if (!this.#passes(p.config.require, entry)) {
+        this.#dropProducerSub(ctx, p, sub, CloseCode.StreamNotAllowed, 'require no longer holds', true);
+        continue;
+      }
+      if (!this.#recheckProducerSub(ctx, p, sub)) continue;
+      this.#updateOnline(ctx, p);
     }
+  }
+
+  /** Re-validates a consumer's tickets (its entry as last seen): drops it with StreamNotAllowed, or re-arms the expiry timer. True while it stays. */
+  #recheckProducerSub(ctx: NodeContext, p: Producer, sub: ProducerSub): boolean {
+    const auth = this.#checkTickets(ctx, p, sub.entry);
+    if (!auth.ok) {
+      this.#dropProducerSub(ctx, p, sub, CloseCode.StreamNotAllowed, `ticket refused: ${auth.reason.code}: ${auth.reason.detail}`, true, auth.reason);
+      return false;
+    }
+    sub.ticketWatch = this.#watchTickets(ctx, p, auth, sub.ticketWatch, { kind: 'ticket-expiry', handle: p.handle, link: sub.link });
+    return true;
+  }
+
+  /** Re-validates a producer's tickets (its entry as last seen): ends the subscription (`not-allowed`), or re-arms the expiry timer. True while it stays. */
+  #recheckConsumerSub(ctx: NodeContext, c: Consumer, sub: ConsumerSub): boolean {
+    const auth = this.#checkTickets(ctx, c, sub.entry);
+    if (!auth.ok) {
+      const text = `producer ticket refused: ${auth.reason.code}: ${auth.reason.detail}`;
+      this.#endConsumerSub(ctx, c, sub, 'not-allowed', CloseCode.Cancelled, text, auth.reason);
+      return false;
+    }
+    sub.ticketWatch = this.#watchTickets(ctx, c, auth, sub.ticketWatch, { kind: 'ticket-expiry', handle: c.handle, peer: sub.peer.hex });
+    return true;
   }
 
   // ---- shared --------------------------------------------------------------------------
@@ -810,6 +924,37 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       ctx.emit({ type: 'streams.online', role: h.role, handle: h.handle, online });
     }
     if (h.role === 'producer' && online && drain) this.#drainParked(ctx, h);
+  }
+
+  /** The validators a handle enforces (none for producers with the planted `ignoreTickets`). */
+  #validators(h: Handle): readonly TicketValidator[] {
+    if (h.role === 'producer' && this.#bugs.ignoreTickets) return [];
+    return h.config.requireTickets ?? [];
+  }
+
+  /** `entry` against the handle's `requireTickets`, at this node's wall clock (memoised: see TicketGate). */
+  #checkTickets(ctx: NodeContext, h: Handle, entry: PeerEntry): TicketsValidation {
+    const validators = this.#validators(h);
+    return validators.length === 0 ? ADMITTED : this.tickets.check(validators, entry, ctx.wallClockMs);
+  }
+
+  /**
+   * The expiry timer for a validation that passed: kept when the expiration is unchanged,
+   * else re-armed at the new one (capped at TICKET_RECHECK_MAX_MS). None without validators.
+   */
+  #watchTickets(ctx: NodeContext, h: Handle, auth: TicketsValidation, watch: TicketWatch | undefined, payload: TimerPayload): TicketWatch | undefined {
+    if (!auth.ok || this.#validators(h).length === 0) {
+      if (watch) ctx.cancelTimer(watch.timer);
+      return undefined;
+    }
+    if (watch && compareExpirations(watch.expiration, auth.expiration) === 0) return watch;
+    if (watch) ctx.cancelTimer(watch.timer);
+    return { timer: ctx.armTimer(recheckAtMs(auth, ctx.nowMs, ctx.wallClockMs), payload), expiration: auth.expiration };
+  }
+
+  #unwatchTickets(ctx: NodeContext, sub: ProducerSub | ConsumerSub): void {
+    if (sub.ticketWatch) ctx.cancelTimer(sub.ticketWatch.timer);
+    sub.ticketWatch = undefined;
   }
 
   #passes(require: readonly PeerPredicate[], entry: PeerEntry): boolean {
