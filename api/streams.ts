@@ -41,6 +41,11 @@ export interface ProducerOptions<T> {
   readonly disconnectLagging?: boolean;
   /** @default msgpack */
   readonly codec?: DatumCodec<T>;
+  /**
+   * Gets every datum no subscription took (mosaik's undelivered sink): sent while nobody was
+   * subscribed (with an `onlineWhen` that allows it), or dropped or cut off by every consumer.
+   */
+  readonly undelivered?: (value: T) => void;
 }
 
 export interface ConsumerOptions<T> {
@@ -104,7 +109,7 @@ export class Streams {
       disconnectLagging: options.disconnectLagging ?? true,
     };
     const handle = open(this.#backend, { kind: 'openProducer', stream, config });
-    return new Producer<T>(this.#backend, handle, stream, options.codec ?? msgpackDatumCodec<T>());
+    return new Producer<T>(this.#backend, handle, stream, options.codec ?? msgpackDatumCodec<T>(), options.undelivered);
   }
 
   /** Opens a consumer of a stream: it subscribes to every producer of it that the catalog shows and `require` accepts. */
@@ -291,9 +296,14 @@ export class Producer<T> extends HandleBase {
   readonly #codec: DatumCodec<T>;
 
   /** @internal */
-  constructor(backend: NodeBackend, handle: number, stream: StreamId, codec: DatumCodec<T>) {
+  /** The undelivered sink, decoding on the way (its type is free of T, so producers stay covariant). */
+  readonly #undelivered: ((data: Uint8Array) => void) | undefined;
+
+  /** @internal */
+  constructor(backend: NodeBackend, handle: number, stream: StreamId, codec: DatumCodec<T>, undelivered?: (value: T) => void) {
     super(backend, handle, stream);
     this.#codec = codec;
+    this.#undelivered = undelivered && ((data) => undelivered(codec.decode(data)));
   }
 
   get isOnline(): boolean {
@@ -334,7 +344,9 @@ export class Producer<T> extends HandleBase {
     return view ? { ...view.stats } : { datums: 0, bytes: 0, uptimeMs: 0 };
   }
 
-  protected onStreamsEvent(): void {}
+  protected onStreamsEvent(event: StreamsEvent): void {
+    if (event.type === 'streams.undelivered') this.#undelivered?.(event.data);
+  }
 
   #view() {
     if (this.closed) return undefined;

@@ -32,10 +32,13 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} ${event.role} h${event.handle} ${event.online}`;
     case 'streams.closed':
       return `${event.type} ${event.role} h${event.handle}`;
+    case 'streams.undelivered':
+      return `${event.type} h${event.handle} #${event.seq} ${event.data.length}B`;
   }
 }
 
 const encoder = new TextEncoder();
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Records an event in the trace. Frequent events are hashed as numbers and ids; rare ones
@@ -65,6 +68,8 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
       return trace.record(nowMs, TraceKind.event, node, 8, 0, 0, event.peer.bytes, event);
     case 'streams.datum':
       return trace.record(nowMs, TraceKind.event, node, 9, event.handle, event.seq, event.producer.bytes, event);
+    case 'streams.undelivered':
+      return trace.record(nowMs, TraceKind.event, node, 11, event.handle, event.seq, NO_BYTES, event);
     case 'link.down':
     case 'ping.failed':
       return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event)), event);

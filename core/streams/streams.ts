@@ -117,6 +117,11 @@ export type StreamsEvent =
       readonly ticket?: TicketRejection;
     }
   | { readonly type: 'streams.online'; readonly role: 'producer' | 'consumer'; readonly handle: number; readonly online: boolean }
+  /**
+   * A datum no subscription took (mosaik's undelivered sink): there was none, or every one
+   * dropped it (full queue without `disconnectLagging`) or was cut off as too slow by it.
+   */
+  | { readonly type: 'streams.undelivered'; readonly handle: number; readonly seq: number; readonly data: Uint8Array }
   /** A producer or consumer was closed (by the application, or by the node shutting down). */
   | { readonly type: 'streams.closed'; readonly role: 'producer' | 'consumer'; readonly handle: number };
 
@@ -485,10 +490,15 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     p.stats.datums++;
     p.stats.bytes += data.length;
     let lagging: ProducerSub[] | undefined;
+    let taken = 0;
     for (const sub of p.subs.values()) {
-      if (sub.credits > 0 && sub.queue.length === 0) this.#sendDatum(ctx, sub, seq, data);
-      else if (sub.queue.length < p.config.bufferSize) sub.queue.push([seq, data]);
-      else if (p.config.disconnectLagging) {
+      if (sub.credits > 0 && sub.queue.length === 0) {
+        this.#sendDatum(ctx, sub, seq, data);
+        taken++;
+      } else if (sub.queue.length < p.config.bufferSize) {
+        sub.queue.push([seq, data]);
+        taken++;
+      } else if (p.config.disconnectLagging) {
         lagging ??= [];
         lagging.push(sub);
       } else sub.dropped++;
@@ -497,6 +507,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       for (const sub of lagging) this.#dropProducerSub(ctx, p, sub, CloseCode.StreamTooSlow, `more than ${p.config.bufferSize} datums behind`);
       this.#updateOnline(ctx, p, false);
     }
+    if (taken === 0) ctx.emit({ type: 'streams.undelivered', handle: p.handle, seq, data });
     return seq;
   }
 

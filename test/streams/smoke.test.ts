@@ -145,4 +145,27 @@ describe('streams in the simulator: smoke', () => {
       await eventually(sim, () => c.stats().datums === 600);
     });
   });
+  it('the undelivered sink gets what no subscription took: sent with nobody subscribed, or that cut off the only consumer', async () => {
+    const sim = new Simulation({ seed: 11 });
+    const a = sim.node({ network: 'demo' });
+    const b = sim.node({ network: 'demo', bootstrap: [a.addr] });
+    const lost: number[] = [];
+    await sim.run(async () => {
+      // Online with nobody subscribed, so sends go through and nobody takes them.
+      const p = a.streams.producer<number>('sink', { onlineWhen: (c) => c.minimumOf(0), undelivered: (v) => lost.push(v), bufferSize: 2 });
+      p.trySend(1);
+      p.trySend(2);
+      expect(lost).toEqual([1, 2]);
+      // A consumer that never reads: its window (2) and then its queue (2) fill; the next
+      // datum finds it lagging and cuts it off (too-slow), so nobody took that one either.
+      const c = b.streams.consumer<number>('sink', { bufferSize: 2 });
+      await p.when.subscribed().minimumOf(1);
+      for (let v = 3; v <= 7; v++) p.trySend(v);
+      expect(lost).toEqual([1, 2, 7]);
+      p.trySend(8); // nobody subscribed again yet
+      expect(lost).toEqual([1, 2, 7, 8]);
+      await sim.sleep(100);
+      expect([c.tryRecv(), c.tryRecv()]).toEqual([3, 4]);
+    });
+  });
 });
