@@ -14,6 +14,7 @@ import type { Checker } from '../net-sim/checker.ts';
 import { SIM_EPOCH_MS } from '../net-sim/sim-node.ts';
 import { Simulation } from '../net-sim/simulation.ts';
 import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
+import { fifoPerLinkChecker } from './streams.ts';
 
 /**
  * `tickets-attack`: a producer requires a JWT and a TDX attestation of its consumers
@@ -224,6 +225,7 @@ export const ticketsAttack: Scenario = {
     const late = { expiringHex: expiringNet.peerId.hex, clocksRight: false };
     const refusals = new Map<string, number>();
     sim.addChecker(noIntruderChecker(producerNet, intruders, rogueNet, new Set(honestNets), late, refusals));
+    sim.addChecker(fifoPerLinkChecker()); // a streams scenario like the others: FIFO per link, no duplicates
     const problems: { message: string; atMs: number }[] = [];
 
     let revoked = false;
