@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { readDer } from '../../core/tickets/tdx/der.ts';
 import { parseQuote, QUOTE_HEADER_BYTES, TD_REPORT_BODY_BYTES } from '../../core/tickets/tdx/quote.ts';
-import { certificatePem, SimulatedIntel, simulatedMeasurements } from '../../core/tickets/tdx/sim-provider.ts';
+import { certificatePem, SIM_CERT_NOT_AFTER_MS, SimulatedIntel, simulatedMeasurements } from '../../core/tickets/tdx/sim-provider.ts';
 import { decodeTdxTicketData, encodeTdxTicketData, TDX_TICKET_CLASS, type TdxBinding, tdxReportData, tdxTicket } from '../../core/tickets/tdx/ticket-data.ts';
 import { TdxValidator, type TdxValidatorOptions } from '../../core/tickets/tdx/validator.ts';
 import { parseCertificate, parsePemCertificates, verifyChain } from '../../core/tickets/tdx/x509.ts';
@@ -59,15 +59,18 @@ function editQuote(ticket: Ticket, edit: (q: Uint8Array) => void): Ticket {
 }
 
 describe('TdxValidator: the genuine path', () => {
-  it('accepts a quote from the simulated hierarchy, with the ticket expiration', () => {
+  it('accepts a quote from the simulated hierarchy, until the first of its expiration, its max age and its certificates', () => {
     expect(genuine.class.equals(TDX_TICKET_CLASS)).toBe(true);
-    const r = validator({ maxAgeS: 60, notBeforeMs: NOW_MS - 10_000, maxLifetimeS: 7200 }).validate(genuine.data, entryOf(ALICE), NOW_MS);
-    expect(r).toEqual({ ok: true, expiration: { kind: 'at', atMs: NOW_MS + 3_600_000 } });
+    const v = (options: Parameters<typeof validator>[0]) => validator(options).validate(genuine.data, entryOf(ALICE), NOW_MS);
+    // The ticket's own expiration (an hour) comes first.
+    expect(v({ notBeforeMs: NOW_MS - 10_000, maxLifetimeS: 7200 })).toEqual({ ok: true, expiration: { kind: 'at', atMs: NOW_MS + 3_600_000 } });
+    // maxAgeS ends it earlier: quoted 1 s before now, 60 s of age allowed.
+    expect(v({ maxAgeS: 60 })).toEqual({ ok: true, expiration: { kind: 'at', atMs: NOW_MS - 1_000 + 60_000 } });
   });
 
-  it('accepts a ticket that never expires when no maxLifetimeS is set', () => {
+  it('a ticket that never expires (no maxLifetimeS) is accepted until its certificates expire', () => {
     const t = machine.ticket(binding({ expiration: NEVER }), good);
-    expect(validator().validate(t.data, entryOf(ALICE), NOW_MS)).toEqual({ ok: true, expiration: NEVER });
+    expect(validator().validate(t.data, entryOf(ALICE), NOW_MS)).toEqual({ ok: true, expiration: { kind: 'at', atMs: SIM_CERT_NOT_AFTER_MS } });
   });
 
   it('accepts when one of the variants matches, and trusts a root given as PEM', () => {

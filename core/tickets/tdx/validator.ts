@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../errors.ts';
 import { Digest } from '../../identity/digest.ts';
 import { bytesToHex, concatBytes, equalBytes, tryHexToBytes } from '../../util/bytes.ts';
 import { u64le } from '../encoding.ts';
-import { accept, reject, type TicketValidator, type ValidationResult } from '../ticket.ts';
+import { accept, expiresAt, reject, type TicketValidator, type ValidationResult } from '../ticket.ts';
 import { MEASUREMENT_BYTES, type Measurements, parseQuote, type Quote } from './quote.ts';
 import { decodeTdxTicketData, TDX_TICKET_CLASS, tdxReportData } from './ticket-data.ts';
 import { type Certificate, parseCertificate, parsePemCertificates, verifyChain } from './x509.ts';
@@ -201,6 +201,12 @@ export class TdxValidator implements TicketValidator {
       }
     }
     if (exp.kind === 'at' && exp.atMs <= nowMs) return reject('expired', `expired at ${exp.atMs}, now ${nowMs}`);
-    return accept(exp);
+    // The acceptance lasts until the first of: the ticket's expiration, the quote passing
+    // maxAgeS, a certificate of the chain passing its notAfter. A check after that refuses
+    // (`expired`, `too-old`, `certificate-expired`), so nothing should trust it longer.
+    let until = verified.validUntilMs;
+    if (this.#maxAgeS !== undefined) until = Math.min(until, ticket.quotedAtMs + this.#maxAgeS * 1000);
+    if (exp.kind === 'at') until = Math.min(until, exp.atMs);
+    return accept(expiresAt(until));
   }
 }

@@ -214,7 +214,8 @@ export function parsePemCertificates(text: string): Uint8Array[] | undefined {
 }
 
 export type ChainResult =
-  | { readonly ok: true; readonly leaf: Certificate }
+  /** `validUntilMs`: the earliest notAfter on the path (the trusted root's included): the chain holds until then. */
+  | { readonly ok: true; readonly leaf: Certificate; readonly validUntilMs: number }
   | { readonly ok: false; readonly code: 'untrusted-chain' | 'certificate-expired' | 'malformed'; readonly detail: string };
 
 /** Most certificates a chain may have (Intel's has 3). */
@@ -268,11 +269,12 @@ export function verifyChain(chainDer: readonly Uint8Array[], roots: readonly Cer
   }
   const last = chain[chain.length - 1] as Certificate;
   const leaf = chain[0] as Certificate;
-  if (roots.some((r) => equalBytes(r.der, last.der))) return { ok: true, leaf };
+  const validUntilMs = Math.min(...chain.map((c) => c.notAfterMs));
+  if (roots.some((r) => equalBytes(r.der, last.der))) return { ok: true, leaf, validUntilMs };
   const root = roots.find((r) => equalBytes(r.subject, last.issuer) && isSignedBy(last, r));
   if (root === undefined) return untrusted('the chain does not end at, or under, a trusted root');
   if (!withinValidity(root, nowMs)) return expired('the trusted root is not valid now');
   const why = canIssue(root, chain.length - 1);
   if (why !== undefined) return untrusted(`the trusted root ${why}`);
-  return { ok: true, leaf };
+  return { ok: true, leaf, validUntilMs: Math.min(validUntilMs, root.notAfterMs) };
 }
