@@ -10,26 +10,8 @@ export interface DiscoveryNodeOptions {
   readonly tags?: readonly string[];
   /** Addresses (`<peer id>@<location>`) of peers to exchange catalogs with at start. */
   readonly bootstrap?: readonly (string | PeerAddr)[];
-  readonly discovery?: {
-    /** @default 300 000 */
-    readonly purgeAfterMs?: number;
-    /** @default 45 000 */
-    readonly refreshIntervalMs?: number;
-    /** Exchange catalogs with one random peer this often (anti-entropy). @default 10 000 */
-    readonly syncIntervalMs?: number;
-    /** Gossip announcements further than this from our clock are dropped. @default 50 000 */
-    readonly maxTimeDriftMs?: number;
-    /** Gossip messages per neighbor are sent together once per window (for up to 100 peers; it grows with the network). @default 100 */
-    readonly announceBatchMs?: number;
-    /** The largest batch window. @default 1000 */
-    readonly maxAnnounceBatchMs?: number;
-    /** HyParView view sizes. @default { active: 5, passive: 30 } */
-    readonly gossipViews?: { readonly active?: number; readonly passive?: number };
-    /** Mean period of RTT probes (a few peers per tick). @default 30 000 */
-    readonly rttProbeIntervalMs?: number;
-    /** Test-only: planted bugs the discovery checkers must catch. */
-    readonly plantedBugs?: { readonly noRefresh?: boolean };
-  };
+  /** Discovery's timing and gossip settings; see `DiscoveryOptions` for each one's meaning and default. */
+  readonly discovery?: Omit<DiscoveryOptions, 'addresses' | 'tags' | 'bootstrap'>;
 }
 
 /** The core's discovery options for a node reachable at `addresses`; bad bootstrap addresses are an InvalidArgumentError. */

@@ -1,16 +1,15 @@
 import type { Network } from '../api/network.ts';
 import type { Checker } from '../net-sim/checker.ts';
-import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
+import type { Simulation } from '../net-sim/simulation.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
- * Discovery scenarios. Entries keep mosaik's purge period (300 s), which must exceed the
- * refresh interval plus any clock skew between peers (entry versions are the owner's wall
- * clock); refreshes (15 s) and exchanges (5 s) run faster than the defaults so a run covers
- * many rounds in a few simulated minutes. The departure scenario, free of clock faults,
- * purges after 60 s.
+ * Discovery scenarios, on the shared scenario timing (`SCENARIO_DISCOVERY_TIMING`: purge
+ * after 300 s, which must exceed the refresh interval plus any clock skew between peers,
+ * since entry versions are the owner's wall clock). The departure scenario, free of clock
+ * faults, refreshes every 15 s and purges after 60 s.
  */
-const TIMING = { purgeAfterMs: 300_000, refreshIntervalMs: 45_000, syncIntervalMs: 5_000 } as const;
+const TIMING = SCENARIO_DISCOVERY_TIMING;
 const DEPARTURE_TIMING = { ...TIMING, purgeAfterMs: 60_000, refreshIntervalMs: 15_000 } as const;
 const WARMUP_MS = 60_000;
 /** How long after faults stop every live node must have converged. */
@@ -58,7 +57,7 @@ export const discoveryConverge: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 10;
     if (!Number.isInteger(count) || count < 2) throw new RangeError(`discovery-converge needs at least 2 nodes, got ${count}`);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options);
     const discovery = { ...TIMING, plantedBugs: { noRefresh: options.plantedBugs?.includes('no-refresh') ?? false } };
     const boot = sim.node({ network: 'converge', discovery });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'converge', bootstrap: [boot.addr], discovery }))];
@@ -102,7 +101,7 @@ export const discoveryDeparture: Scenario = {
   async run(options) {
     const wallStart = performance.now();
     const count = Math.max(3, options.nodes ?? 6);
-    const sim = new Simulation({ seed: options.seed, faults: 'none', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options, { faults: 'none' });
     const boot = sim.node({ network: 'departure', discovery: DEPARTURE_TIMING });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'departure', bootstrap: [boot.addr], discovery: DEPARTURE_TIMING }))];
     const problems: { message: string; atMs: number }[] = [];
@@ -142,7 +141,7 @@ export const discoveryIsolation: Scenario = {
   async run(options) {
     const wallStart = performance.now();
     const count = Math.max(4, options.nodes ?? 8);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options);
     sim.addChecker(isolation);
     const a0 = sim.node({ network: 'red', discovery: TIMING });
     const b0 = sim.node({ network: 'blue', discovery: TIMING });

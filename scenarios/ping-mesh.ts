@@ -4,8 +4,7 @@ import { intBetween } from '../core/util/rng.ts';
 import { CloseCode } from '../core/wire/close-codes.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { rngStream } from '../net-sim/rng.ts';
-import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, type ScenarioOptions, type ScenarioResult, scenarioCrypto, scenarioResult, WIRE_BUGS, wireBugOf } from './scenario.ts';
+import { type Scenario, type ScenarioOptions, type ScenarioResult, scenarioResult, scenarioSimulation, WIRE_BUGS, wireBugOf } from './scenario.ts';
 
 /**
  * ping-mesh: N nodes ping each other at random under swarm faults (safety phase), then the
@@ -46,13 +45,7 @@ export async function runPingMesh(options: ScenarioOptions): Promise<ScenarioRes
   const nodeCount = options.nodes ?? pingMesh.defaultNodes;
   if (!Number.isInteger(nodeCount) || nodeCount < 2) throw new RangeError(`ping-mesh needs at least 2 nodes, got ${nodeCount}`);
   const bugs = options.plantedBugs ?? [];
-  const sim = new Simulation({
-    seed: options.seed,
-    faults: options.faults ?? 'swarm',
-    keepTrace: options.keepTrace ?? false,
-    ...scenarioCrypto,
-    ...(wireBugOf(bugs) && { plantedWireBug: wireBugOf(bugs) }),
-  });
+  const sim = scenarioSimulation(options, { ...(wireBugOf(bugs) && { plantedWireBug: wireBugOf(bugs) }) });
   const pingBugs = { dropRepliesAfterRestart: bugs.includes('drop-replies-after-restart'), replyTwice: bugs.includes('reply-twice') };
   const nets = Array.from({ length: nodeCount }, () => sim.node({ network: 'ping-mesh', plantedBugs: { ping: pingBugs } }));
   const rng = rngStream(options.seed, 'workload');

@@ -5,7 +5,7 @@ import { NativeVerifier } from '../net-real/native-verifier.ts';
 import type { Violation } from '../net-sim/checker.ts';
 import type { FaultPlan } from '../net-sim/fault-plan.ts';
 import type { PlantedWireBug } from '../net-sim/links.ts';
-import type { Simulation } from '../net-sim/simulation.ts';
+import { Simulation, type SimulationOptions } from '../net-sim/simulation.ts';
 
 /** How a scenario run is parameterised from the CLI or a test. */
 export interface ScenarioOptions {
@@ -104,3 +104,14 @@ export const scenarioSigner: Ed25519Signer = new NativeSigner();
 
 /** What every scenario's Simulation gets besides its seed and faults. */
 export const scenarioCrypto = { verifier: scenarioVerifier, signer: scenarioSigner } as const;
+
+/**
+ * Discovery timing the scenarios share: mosaik's purge (300 s) and refresh (45 s) with
+ * exchanges every 5 s, so a run covers many rounds in a few simulated minutes.
+ */
+export const SCENARIO_DISCOVERY_TIMING = { purgeAfterMs: 300_000, refreshIntervalMs: 45_000, syncIntervalMs: 5_000 } as const;
+
+/** A scenario's simulation: its seed, swarm faults unless told otherwise, trace lines if asked, the platform's crypto. */
+export function scenarioSimulation(options: ScenarioOptions, extra: Partial<SimulationOptions> = {}): Simulation {
+  return new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto, ...extra });
+}

@@ -4,8 +4,7 @@ import type { PeerEntry } from '../core/discovery/peer-entry.ts';
 import { Digest } from '../core/identity/digest.ts';
 import type { Rng } from '../core/util/rng.ts';
 import { rngStream } from '../net-sim/rng.ts';
-import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 import { fifoPerLinkChecker } from './streams.ts';
 
 /**
@@ -32,7 +31,7 @@ import { fifoPerLinkChecker } from './streams.ts';
  *   connected to every live producer that carries the tag and to no other, and then receives
  *   every datum each of them sends.
  */
-const TIMING = { purgeAfterMs: 300_000, refreshIntervalMs: 45_000, syncIntervalMs: 5_000 } as const;
+const TIMING = SCENARIO_DISCOVERY_TIMING;
 const STREAM = 'churn';
 const TAG = 'eligible';
 const TAG_ID = Digest.from(TAG);
@@ -102,7 +101,7 @@ export const streamsChurn: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 8;
     if (!Number.isInteger(count) || count < 4) throw new RangeError(`streams-churn needs at least 4 nodes, got ${count}`);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options);
     const rng = rngStream(options.seed, 'workload/churn');
     const staleRequire = options.plantedBugs?.includes('stale-require') ?? false;
     const plantedBugs = { streams: { reorderQueue: options.plantedBugs?.includes('reorder-queue') ?? false } };

@@ -1,8 +1,7 @@
 import type { Network } from '../api/network.ts';
 import type { Consumer, Producer } from '../api/streams.ts';
 import type { Checker } from '../net-sim/checker.ts';
-import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * Streams scenarios. `streams-fanout`: one producer, many consumers (every third one reads
@@ -15,7 +14,7 @@ import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
  * (no replay: a new link only carries datums sent after it subscribed), checked per
  * producer incarnation by the workload itself.
  */
-const TIMING = { purgeAfterMs: 300_000, refreshIntervalMs: 45_000, syncIntervalMs: 5_000 } as const;
+const TIMING = SCENARIO_DISCOVERY_TIMING;
 const FAULTS_MS = 60_000;
 const SEND_EVERY_MS = 20;
 /** After faults stop, every live consumer must be subscribed within this long. */
@@ -61,7 +60,7 @@ export const streamsFanout: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 8;
     if (!Number.isInteger(count) || count < 2) throw new RangeError(`streams-fanout needs at least 2 nodes, got ${count}`);
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options);
     const plantedBugs = { streams: { reorderQueue: options.plantedBugs?.includes('reorder-queue') ?? false } };
     const boot = sim.node({ network: 'fanout', discovery: TIMING, plantedBugs });
     const nets = [boot, ...Array.from({ length: count - 1 }, () => sim.node({ network: 'fanout', bootstrap: [boot.addr], discovery: TIMING, plantedBugs }))];

@@ -12,8 +12,7 @@ import { expiresAt, type TicketValidator, ticketId } from '../core/tickets/ticke
 import { faultyTdxTicket } from '../net-sim/attestation.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { SIM_EPOCH_MS } from '../net-sim/sim-node.ts';
-import { Simulation } from '../net-sim/simulation.ts';
-import { type Scenario, scenarioCrypto, scenarioResult } from './scenario.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 import { fifoPerLinkChecker } from './streams.ts';
 
 /**
@@ -47,7 +46,7 @@ import { fifoPerLinkChecker } from './streams.ts';
 
 const NETWORK = 'tickets-attack';
 const STREAM = 'attested';
-const TIMING = { purgeAfterMs: 300_000, refreshIntervalMs: 45_000, syncIntervalMs: 5_000 } as const;
+const TIMING = SCENARIO_DISCOVERY_TIMING;
 const FAULTS_MS = 60_000;
 const TICK_MS = 500;
 const EXPIRING_AFTER_MS = 20_000;
@@ -206,7 +205,7 @@ export const ticketsAttack: Scenario = {
     if (!Number.isInteger(count) || count < fixed + 1) throw new RangeError(`tickets-attack needs at least ${fixed + 1} nodes, got ${count}`);
     const cast = castOf(count - fixed);
     const { validators } = cast.authority;
-    const sim = new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto });
+    const sim = scenarioSimulation(options);
     const plantedBugs = { streams: { ignoreTickets: options.plantedBugs?.includes('no-ticket-enforcement') ?? false } };
     const first = sim.node({ network: NETWORK, secretKey: cast.keys[0] as SecretKey, discovery: TIMING, plantedBugs });
     const nets = [

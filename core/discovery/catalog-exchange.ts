@@ -1,8 +1,8 @@
-import { ConnectError, LinkClosedError } from '../errors.ts';
+import { LinkClosedError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
-import type { LinkDown, LinkInfo, NodeContext, PendingLink } from '../node/subsystem.ts';
+import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink } from '../node/subsystem.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
@@ -163,12 +163,7 @@ export class CatalogExchanges {
     // A bootstrap address that turned out to be on another network is forgotten, not retried.
     if (down.kind === 'closed' && down.code === CloseCode.DifferentNetwork) this.#handler.catalog().removeUnsigned(link.peer);
     if (exchange.req === undefined) return;
-    ctx.fail(
-      exchange.req,
-      down.kind === 'failed'
-        ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-        : new LinkClosedError(down.code, down.reason),
-    );
+    ctx.fail(exchange.req, linkDownError(link, down));
   }
 
   /** Fails the requests still waiting: the node is shutting down. */

@@ -7,6 +7,7 @@ import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { RequestId, TimerId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
 import { assert } from '../util/assert.ts';
+import { jitter, takeRandom } from '../util/rng.ts';
 import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { AnnounceMesh, isMeshTimer } from './announce-mesh.ts';
@@ -119,7 +120,7 @@ const VERSION_KEY = 'local-version';
 
 /** Spreads `base` by ±50%, so nodes started together do not act in lockstep. */
 function jittered(ctx: NodeContext, baseMs: number): number {
-  return Math.round(baseMs * (0.5 + ctx.rng.float()));
+  return Math.round(jitter(ctx.rng, baseMs, 0.5));
 }
 
 /**
@@ -380,10 +381,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     const peers = this.#started.signedPeers(ctx.wallClockMs).filter((p) => p.entry.addresses.length > 0 && !this.#rtt.probing(p.entry.peerId));
     const unmeasured = peers.filter((p) => this.#rtt.rtt(p.entry.peerId) === undefined);
     const pool = unmeasured.length > 0 ? unmeasured : peers;
-    for (let i = 0; i < RTT_PROBES_PER_TICK && pool.length > 0; i++) {
-      const [pick] = pool.splice(Math.floor(ctx.rng.float() * pool.length), 1);
-      if (pick) this.#rtt.probe(ctx, pick.entry.peerId, pick.entry.addresses);
-    }
+    for (const pick of takeRandom(ctx.rng, pool, RTT_PROBES_PER_TICK)) this.#rtt.probe(ctx, pick.entry.peerId, pick.entry.addresses);
   }
 
   #departed(ctx: NodeContext, peer: PeerId): void {
@@ -536,12 +534,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
 
   /** With no gossip neighbor left, ask a few random catalog peers to take us in (mosaik asks all of them). */
   #rejoin(ctx: NodeContext): void {
-    const peers = this.#contacts(ctx);
-    const contacts: PeerId[] = [];
-    for (let i = 0; i < REJOIN_CONTACTS && peers.length > 0; i++) {
-      const [pick] = peers.splice(Math.floor(ctx.rng.float() * peers.length), 1);
-      if (pick) contacts.push(pick.peer);
-    }
+    const contacts = takeRandom(ctx.rng, this.#contacts(ctx), REJOIN_CONTACTS).map((c) => c.peer);
     if (contacts.length > 0) this.#meshStarted.join(ctx, contacts);
   }
 

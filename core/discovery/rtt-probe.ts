@@ -1,8 +1,8 @@
-import { ConnectError, LinkClosedError, TimeoutError } from '../errors.ts';
+import { LinkClosedError, TimeoutError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
-import type { LinkDown, LinkInfo, NodeContext, PendingLink } from '../node/subsystem.ts';
+import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink } from '../node/subsystem.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
@@ -122,12 +122,7 @@ export class RttProber {
     if (!probe) return;
     this.#probes.delete(link.id);
     if (probe.req === undefined) return;
-    ctx.fail(
-      probe.req,
-      down.kind === 'failed'
-        ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-        : new LinkClosedError(down.code, down.reason),
-    );
+    ctx.fail(probe.req, linkDownError(link, down));
   }
 
   /** Gives up on probes older than PING_TIMEOUT_MS. */

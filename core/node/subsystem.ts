@@ -1,4 +1,4 @@
-import type { MosaikError } from '../errors.ts';
+import { ConnectError, LinkClosedError, type MosaikError } from '../errors.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -105,4 +105,11 @@ export interface PendingLink {
   readonly protocol: ProtocolId;
   readonly dir: 'out';
   readonly secret: undefined;
+}
+
+/** The typed error for a request that was waiting on a link that went down. */
+export function linkDownError(link: LinkInfo | PendingLink, down: LinkDown): ConnectError | LinkClosedError {
+  return down.kind === 'failed'
+    ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
+    : new LinkClosedError(down.code, down.reason);
 }

@@ -1,7 +1,7 @@
-import { ClosedError, ConnectError, LinkClosedError, type MosaikError, TimeoutError } from '../errors.ts';
+import { ClosedError, type MosaikError, TimeoutError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, RequestId, TimerId } from '../node/io.ts';
-import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
+import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink, type Subsystem } from '../node/subsystem.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { s } from '../wire/index.ts';
@@ -156,10 +156,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     let error: MosaikError | undefined;
     for (const [id, pending] of [...this.#pending]) {
       if (pending.link !== link.id) continue;
-      error ??=
-        down.kind === 'failed'
-          ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-          : new LinkClosedError(down.code, down.reason);
+      error ??= linkDownError(link, down);
       this.#fail(ctx, id, pending, error);
     }
   }

@@ -27,3 +27,10 @@ export function pick<T>(rng: Rng, items: readonly T[]): T | undefined {
 export function jitter(rng: Rng, base: number, spread: number): number {
   return base * (1 - spread + 2 * spread * rng.float());
 }
+
+/** Removes up to `n` uniformly chosen elements from `items` (in place) and returns them, in the order drawn. */
+export function takeRandom<T>(rng: Rng, items: T[], n: number): T[] {
+  const taken: T[] = [];
+  while (taken.length < n && items.length > 0) taken.push(...items.splice(Math.floor(rng.float() * items.length), 1));
+  return taken;
+}
