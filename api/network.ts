@@ -7,6 +7,7 @@ import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
 import type { CreateNetworkOptions } from '../net-real/options.ts';
 import { Discovery } from './discovery.ts';
+import { Groups } from './groups.ts';
 import { Streams } from './streams.ts';
 
 /** What a driver provides behind a `Network` handle. */
@@ -24,6 +25,8 @@ export interface NodeBackend {
   /** Every event the node emits from now on (across restarts); `onEnd` when it closes. Returns the unsubscribe. */
   subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void;
   close(): Promise<void>;
+  /** Simulated nodes only: called after each restart from a crash, so handles can re-register. */
+  onRestart?(callback: () => void): void;
 }
 
 export interface PingOptions {
@@ -55,11 +58,15 @@ export class Network {
   /** Typed producers and consumers of named streams, found through discovery. */
   readonly streams: Streams;
 
+  /** Raft consensus groups that form themselves from discovery (docs/groups.md). */
+  readonly groups: Groups;
+
   /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
   constructor(backend: NodeBackend) {
     this.#backend = backend;
     this.discovery = new Discovery(backend);
     this.streams = new Streams(backend);
+    this.groups = new Groups(backend);
   }
 
   get peerId(): PeerId {

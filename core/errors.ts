@@ -112,3 +112,25 @@ export class AlreadyExistsError extends MosaikError {
   override readonly name = 'AlreadyExistsError';
   readonly code = 'ALREADY_EXISTS';
 }
+
+/** The group handle was left or its node closed; the call was not (or may not have been) carried out. */
+export class GroupClosedError extends MosaikError {
+  override readonly name = 'GroupClosedError';
+  readonly code = 'GROUP_CLOSED';
+}
+
+/**
+ * The group history this node belonged to lost to an earlier formation of the same group
+ * (members formed apart, see docs/groups.md): commands it had committed there are not part
+ * of the kept history. The node has joined the kept one; retry the call.
+ */
+export class FormationLostError extends MosaikError {
+  override readonly name = 'FormationLostError';
+  readonly code = 'FORMATION_LOST';
+}
+
+/** The state machine's `apply` threw for this command (on every replica alike: it is deterministic). */
+export class ApplyError extends MosaikError {
+  override readonly name = 'ApplyError';
+  readonly code = 'APPLY';
+}

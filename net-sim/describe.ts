@@ -34,6 +34,14 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} ${event.role} h${event.handle}`;
     case 'streams.undelivered':
       return `${event.type} h${event.handle} #${event.seq} ${event.data.length}B`;
+    case 'group.role':
+      return `${event.type} ${event.group.short} f=${event.formation} t${event.term} ${event.role} leader=${event.leader?.slice(0, 10) ?? '-'}`;
+    case 'group.applied':
+      return `${event.type} ${event.group.short} f=${event.formation} #${event.index} t${event.term} ${event.id.slice(0, 24)}`;
+    case 'group.formationLost':
+      return `${event.type} ${event.group.short} lost=${event.lost} winner=${event.winner} last=${event.lastIndex}`;
+    case 'group.bond':
+      return `${event.type} ${event.group.short} ${event.peer.short} ${event.up ? 'up' : 'down'}`;
   }
 }
 
@@ -79,5 +87,11 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
     case 'streams.online':
     case 'streams.closed':
       return trace.record(nowMs, TraceKind.event, node, 10, 0, 0, encoder.encode(describeEvent(event)), event);
+    case 'group.applied':
+      return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, encoder.encode(event.id), event);
+    case 'group.role':
+    case 'group.formationLost':
+    case 'group.bond':
+      return trace.record(nowMs, TraceKind.event, node, 13, 0, 0, encoder.encode(describeEvent(event)), event);
   }
 }

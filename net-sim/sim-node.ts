@@ -131,6 +131,13 @@ export class SimNode implements NodeBackend {
     this.timers.clear();
     this.#up = true;
     this.#runtime.start();
+    if (this.#incarnation > 0) for (const cb of [...this.#restartCallbacks]) cb();
+  }
+
+  readonly #restartCallbacks: (() => void)[] = [];
+
+  onRestart(callback: () => void): void {
+    this.#restartCallbacks.push(callback);
   }
 
   /** Loses all volatile state at once; pending calls fail with NodeDownError. */

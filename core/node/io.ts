@@ -1,5 +1,7 @@
 import type { DiscoveryCommand, DiscoveryEvent } from '../discovery/discovery.ts';
 import type { MosaikError } from '../errors.ts';
+import type { GroupsEvent } from '../groups/group.ts';
+import type { GroupsCommand } from '../groups/groups.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { PingCommand, PingEvent } from '../ping/ping.ts';
 import type { StreamsCommand, StreamsEvent } from '../streams/streams.ts';
@@ -46,7 +48,8 @@ export type NodeCommand =
   | { readonly to: 'node'; readonly kind: 'shutdown' }
   | { readonly to: 'ping'; readonly cmd: PingCommand }
   | { readonly to: 'discovery'; readonly cmd: DiscoveryCommand }
-  | { readonly to: 'streams'; readonly cmd: StreamsCommand };
+  | { readonly to: 'streams'; readonly cmd: StreamsCommand }
+  | { readonly to: 'groups'; readonly cmd: GroupsCommand };
 
 export type NodeOutput =
   /** Open a link to `peer` (at one of `addrs`); answer with linkOpened or linkFailed. */
@@ -65,7 +68,7 @@ export type NodeOutput =
   | { readonly type: 'fail'; readonly req: RequestId; readonly error: MosaikError };
 
 /** Events the node emits: observed by the API (event streams), the trace and checkers. */
-export type NodeEvent = LinkEvent | PingEvent | DiscoveryEvent | StreamsEvent;
+export type NodeEvent = LinkEvent | PingEvent | DiscoveryEvent | StreamsEvent | GroupsEvent;
 
 export type LinkEvent =
   | { readonly type: 'link.up'; readonly link: LinkId; readonly peer: PeerId; readonly protocol: ProtocolId; readonly dir: 'in' | 'out' }

@@ -1,0 +1,231 @@
+import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
+import type { GroupStatus } from '../core/groups/group.ts';
+import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
+import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
+import type { StateMachine } from '../core/groups/state-machine.ts';
+import type { Leadership } from '../core/groups/wire.ts';
+import type { GroupId } from '../core/identity/digest.ts';
+import type { PeerId } from '../core/identity/keys.ts';
+import type { NodeEvent } from '../core/node/io.ts';
+import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
+import type { TicketValidator } from '../core/tickets/ticket.ts';
+import type { NodeBackend } from './network.ts';
+
+export type { ApplyContext, StateMachine } from '../core/groups/state-machine.ts';
+export type { ConsensusConfig, GroupKey, GroupStatus, Leadership };
+
+export interface JoinOptions<C, Q, R> {
+  /** The shared secret (never sent): a string or a Digest. */
+  readonly key: GroupKey;
+  readonly machine: StateMachine<C, Q, R>;
+  /** How commands travel in the log. @default msgpack */
+  readonly codec?: DatumCodec<C>;
+  /** Timing; the heartbeat settings are part of the group id. @default mosaik's (see ConsensusConfig) */
+  readonly consensus?: Partial<ConsensusConfig>;
+  /** `reluctant`: election timeouts ×3; `observer`: replicates, never votes or leads. @default 'normal' */
+  readonly leadership?: Leadership;
+  /** Voters needed, this node included, before a new group forms its first configuration. @default 1 */
+  readonly bootstrapExpect?: number;
+  /** Voters at most; further members replicate as learners. @default 5 */
+  readonly maxVoters?: number;
+  /** Validators whose signatures are folded into the group id (enforcement on bonds: see docs/tickets.md). @default [] */
+  readonly requireTickets?: readonly TicketValidator[];
+}
+
+/** Consensus groups this node takes part in. */
+export class Groups {
+  readonly #backend: NodeBackend;
+
+  /** @internal */
+  constructor(backend: NodeBackend) {
+    this.#backend = backend;
+  }
+
+  /**
+   * Joins (or forms) the group named by the key, the timing and the machine's signature.
+   * Members find each other through discovery and organize themselves: see docs/groups.md.
+   * Synchronous; the first call on the handle waits for the join to take effect.
+   */
+  join<C = unknown, Q = unknown, R = unknown>(options: JoinOptions<C, Q, R>): Group<C, Q, R> {
+    const consensus: ConsensusConfig = { ...DEFAULT_CONSENSUS, ...options.consensus };
+    for (const [name, value] of Object.entries(consensus)) {
+      if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value)))
+        throw new InvalidArgumentError(`consensus.${name} must be a non-negative number`);
+    }
+    if (consensus.heartbeatMs < 5 || consensus.electionTimeoutMs <= consensus.heartbeatMs)
+      throw new InvalidArgumentError('consensus: heartbeatMs must be at least 5 and electionTimeoutMs larger than it');
+    const bootstrapExpect = options.bootstrapExpect ?? 1;
+    const maxVoters = options.maxVoters ?? 5;
+    if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
+    if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('maxVoters must be an integer >= 1');
+    const id = deriveGroupId(options.key, consensus, options.machine.signature, options.requireTickets ?? []);
+    const codec = (options.codec ?? msgpackDatumCodec<C>()) as DatumCodec<unknown>;
+    const spec = {
+      id,
+      key: options.key,
+      machine: options.machine as StateMachine,
+      codec,
+      genesis: options.machine.snapshot(),
+      consensus,
+      leadership: options.leadership ?? 'normal',
+      bootstrapExpect,
+      maxVoters,
+    };
+    return new Group<C, Q, R>(this.#backend, spec, codec as DatumCodec<C>);
+  }
+}
+
+type Waiter = { readonly test: () => boolean; readonly resolve: () => void; readonly reject: (e: MosaikError) => void };
+
+/** A handle on one group this node joined. */
+export class Group<C, Q, R> {
+  readonly id: GroupId;
+  readonly #backend: NodeBackend;
+  readonly #codec: DatumCodec<C>;
+  readonly #joined: Promise<void>;
+  #left = false;
+  #waiters: Waiter[] = [];
+  readonly #unsubscribe: () => void;
+
+  /** @internal */
+  constructor(backend: NodeBackend, spec: Extract<GroupsCommand, { kind: 'join' }>['spec'], codec: DatumCodec<C>) {
+    this.id = spec.id;
+    this.#backend = backend;
+    this.#codec = codec;
+    this.#joined = backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } });
+    this.#joined.catch(() => undefined);
+    this.#unsubscribe = backend.subscribe(
+      (event) => this.#onEvent(event),
+      () => this.#end(new ClosedError('network is closed')),
+    );
+    // A simulated node that crashed comes back without its groups: join again, same spec.
+    backend.onRestart?.(() => {
+      if (!this.#left) backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } }).catch(() => undefined);
+    });
+  }
+
+  #status(): GroupStatus | undefined {
+    try {
+      const sub = this.#backend.inspect().machine.subsystem('groups') as GroupsSubsystem | undefined;
+      return sub?.group(this.id)?.status();
+    } catch {
+      return undefined; // the node is down or closed
+    }
+  }
+
+  /** The current leader, as this node knows it. */
+  get leader(): PeerId | undefined {
+    return this.#status()?.leader;
+  }
+
+  get isLeader(): boolean {
+    return this.#status()?.role === 'leader';
+  }
+
+  /** The index of the last command applied to this node's state machine. */
+  get committed(): number {
+    return this.#status()?.committed ?? 0;
+  }
+
+  /** Voters, learners and the peers bonded with this node. */
+  members(): { voters: readonly string[]; learners: readonly string[]; bonds: readonly PeerId[] } {
+    const s = this.#status();
+    return { voters: s?.voters ?? [], learners: s?.learners ?? [], bonds: s?.bonds ?? [] };
+  }
+
+  readonly when = {
+    /** Resolves when some leader is known (at once if one is). */
+    leaderElected: (): Promise<void> => this.#waitFor(() => this.#status()?.leader !== undefined),
+    /** Resolves when this node leads or follows a known leader. */
+    online: (): Promise<void> => this.#waitFor(() => this.#status()?.online === true),
+    /** Resolves when this node is the leader. */
+    isLeader: (): Promise<void> => this.#waitFor(() => this.#status()?.role === 'leader'),
+    committed: () => ({
+      /** Resolves when this node has applied index `i` (read-your-writes across nodes). */
+      reaches: (i: number): Promise<void> => this.#waitFor(() => (this.#status()?.committed ?? 0) >= i),
+    }),
+  };
+
+  /** Resolves after commit and local apply, with the command's index and `apply`'s return value. */
+  async execute(command: C): Promise<{ index: number; result: unknown }> {
+    const r = await this.#submit([command], 'applied');
+    return { index: r.index, result: r.results[0] };
+  }
+
+  /** Several commands at consecutive indices, applied in order. */
+  async executeMany(commands: readonly C[]): Promise<{ range: { start: number; end: number }; results: unknown[] }> {
+    const r = await this.#submit(commands, 'applied');
+    return { range: { start: r.index, end: r.index + commands.length - 1 }, results: r.results };
+  }
+
+  /** Resolves once the leader has appended the command (not yet committed): the index it got. */
+  async feed(command: C): Promise<{ index: number }> {
+    const r = await this.#submit([command], 'accepted');
+    return { index: r.index };
+  }
+
+  /** `weak`: this node's state now. `strong`: linearizable (ReadIndex through the leader). */
+  async query(query: Q, consistency: 'weak' | 'strong' = 'weak'): Promise<{ result: R; at: number }> {
+    await this.#ready();
+    return this.#backend.request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong' } });
+  }
+
+  /** Leader only: hands leadership to `peer` (default: the most caught-up voter). */
+  async transferLeadership(peer?: PeerId): Promise<void> {
+    await this.#ready();
+    return this.#backend.request({ to: 'groups', cmd: { kind: 'transfer', group: this.id, to: peer } });
+  }
+
+  /** Leaves the group: hands leadership over if held, says goodbye; pending calls fail with GroupClosedError. */
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    await this.#joined.catch(() => undefined);
+    try {
+      await this.#backend.request({ to: 'groups', cmd: { kind: 'leave', group: this.id } });
+    } finally {
+      this.#end(new GroupClosedError('the group was left'));
+    }
+  }
+
+  async #submit(commands: readonly C[], wait: 'applied' | 'accepted'): Promise<{ index: number; results: unknown[] }> {
+    if (commands.length === 0) throw new InvalidArgumentError('no commands');
+    let payloads: Uint8Array[];
+    try {
+      payloads = commands.map((c) => this.#codec.encode(c));
+    } catch (e) {
+      throw new InvalidArgumentError(`command does not encode: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await this.#ready();
+    return this.#backend.request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait } });
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#left) throw new GroupClosedError('the group was left');
+    await this.#joined;
+  }
+
+  #waitFor(test: () => boolean): Promise<void> {
+    if (this.#left) return Promise.reject(new GroupClosedError('the group was left'));
+    if (test()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
+  }
+
+  #onEvent(event: NodeEvent): void {
+    if (this.#waiters.length === 0 || !event.type.startsWith('group.')) return;
+    if (!('group' in event) || !event.group.equals(this.id)) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.test()) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+
+  #end(error: MosaikError): void {
+    this.#unsubscribe();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+}

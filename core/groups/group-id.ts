@@ -1,0 +1,69 @@
+import { Digest, type GroupId } from '../identity/digest.ts';
+import type { TicketValidator } from '../tickets/ticket.ts';
+
+/** A group's shared secret: a string (blake3 of it, or the bytes of 64 hex) or a digest. Never sent. */
+export type GroupKey = string | Digest;
+
+/**
+ * Consensus timing, in ms. Only the heartbeat settings must agree across members (they
+ * decide when a bond is declared dead), so only they go into the group id, as in mosaik;
+ * the others are each node's own business.
+ */
+export interface ConsensusConfig {
+  /** Leader heartbeats and bond pings. @default 500 */
+  readonly heartbeatMs: number;
+  /** @default 150 */
+  readonly heartbeatJitterMs: number;
+  /** A bond silent this many heartbeats is closed. @default 10 */
+  readonly maxMissedHeartbeats: number;
+  /** @default 2000 */
+  readonly electionTimeoutMs: number;
+  /** @default 500 */
+  readonly electionTimeoutJitterMs: number;
+  /** How long a new member waits for an existing group before it may form one. @default 3000 */
+  readonly bootstrapDelayMs: number;
+  /** How long a follower waits for the leader to acknowledge a forwarded command or read before retrying. @default 2000 */
+  readonly forwardTimeoutMs: number;
+  /** A voter unreachable this long is replaced by a caught-up learner. @default 30000 */
+  readonly replaceVoterAfterMs: number;
+  /** Compact the log into a snapshot every this many applied entries. @default 10000 */
+  readonly snapshotEveryEntries: number;
+}
+
+export const DEFAULT_CONSENSUS: ConsensusConfig = {
+  heartbeatMs: 500,
+  heartbeatJitterMs: 150,
+  maxMissedHeartbeats: 10,
+  electionTimeoutMs: 2000,
+  electionTimeoutJitterMs: 500,
+  bootstrapDelayMs: 3000,
+  forwardTimeoutMs: 2000,
+  replaceVoterAfterMs: 30_000,
+  snapshotEveryEntries: 10_000,
+};
+
+function u64(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
+  return out;
+}
+
+/** The digest of the settings members must share. */
+export function consensusDigest(c: ConsensusConfig): Digest {
+  return Digest.fromParts(u64(c.heartbeatMs), u64(c.heartbeatJitterMs), u64(c.maxMissedHeartbeats));
+}
+
+export function groupKeyDigest(key: GroupKey): Digest {
+  return typeof key === 'string' ? Digest.from(key) : key;
+}
+
+/**
+ * GroupId = blake3(key).derive(consensus).derive(signature).derive(validator signatures…):
+ * nodes that disagree on any of these land in different groups instead of one broken one.
+ * The key is hashed first, so the id reveals nothing usable about it.
+ */
+export function deriveGroupId(key: GroupKey, consensus: ConsensusConfig, signature: string, validators: readonly TicketValidator[] = []): GroupId {
+  let id = groupKeyDigest(key).hashed().derive(consensusDigest(consensus)).derive(Digest.from(signature));
+  for (const v of validators) id = id.derive(v.signature);
+  return id;
+}

@@ -1,0 +1,933 @@
+import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, OfflineError } from '../errors.ts';
+import type { GroupId } from '../identity/digest.ts';
+import { PeerId } from '../identity/keys.ts';
+import type { RequestId } from '../node/io.ts';
+import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
+import { RaftNode } from '../raft/raft.ts';
+import type { ConfState, Entry, HardState, RaftMessage, Ready, Role, Snapshot, UnsafeRaftVariant } from '../raft/types.ts';
+import type { DatumCodec } from '../streams/datum-codec.ts';
+import { CloseCode } from '../wire/close-codes.ts';
+import { msgpackCodec } from '../wire/codec.ts';
+import * as s from '../wire/schema.ts';
+import { bondProof, checkBondProof } from './bond-proof.ts';
+import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
+import type { ConsensusConfig, GroupKey } from './group-id.ts';
+import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
+import { type BondMessage, entryCodec, GROUPS_PROTOCOL, type Leadership, leadershipCode, leadershipOf, snapshotMetaCodec } from './wire.ts';
+
+/** Everything a node needs to take part in one group. */
+export interface GroupSpec {
+  readonly id: GroupId;
+  readonly key: GroupKey;
+  readonly machine: StateMachine;
+  readonly codec: DatumCodec<unknown>;
+  /** The machine's snapshot before any command: what a restart without a snapshot, or a lost formation, returns to. */
+  readonly genesis: Uint8Array;
+  readonly consensus: ConsensusConfig;
+  readonly leadership: Leadership;
+  /** Voters needed (this node included) before a new formation forms. */
+  readonly bootstrapExpect: number;
+  readonly maxVoters: number;
+}
+
+/** Test-only: deliberately unsafe group behaviour, to show the checkers catch it. */
+export interface PlantedGroupBugs {
+  /** A follower answers strong queries from its own state, without a ReadIndex round. */
+  readonly followerReadsWithoutReadIndex?: boolean;
+  readonly raft?: ReadonlySet<UnsafeRaftVariant>;
+}
+
+export type GroupsEvent =
+  | {
+      readonly type: 'group.role';
+      readonly group: GroupId;
+      readonly formation: string;
+      readonly term: number;
+      readonly role: Role;
+      readonly leader: string | undefined;
+    }
+  /** One entry applied here: `id` names it (`origin/seq` for commands), the same on every replica. */
+  | { readonly type: 'group.applied'; readonly group: GroupId; readonly formation: string; readonly index: number; readonly term: number; readonly id: string }
+  | { readonly type: 'group.formationLost'; readonly group: GroupId; readonly lost: string; readonly winner: string; readonly lastIndex: number }
+  | { readonly type: 'group.bond'; readonly group: GroupId; readonly peer: PeerId; readonly up: boolean };
+
+/** What the API reads synchronously. */
+export interface GroupStatus {
+  readonly role: Role;
+  readonly leader: PeerId | undefined;
+  readonly term: number;
+  /** The index of the last entry applied to the local state machine. */
+  readonly committed: number;
+  readonly formation: string | undefined;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+  readonly bonds: readonly PeerId[];
+  /** Online: this node follows or is a leader whose log matches (it can serve weak reads that are recent). */
+  readonly online: boolean;
+}
+
+interface Bond {
+  readonly link: number;
+  readonly peer: PeerId;
+  readonly dialer: string;
+  leadership: Leadership;
+  formation: Formation | undefined;
+  lastRecvMs: number;
+  lastSendMs: number;
+}
+
+interface Member {
+  readonly peer: PeerId;
+  addrs: readonly string[];
+  nextDialMs: number;
+  dialBackoffMs: number;
+  /** When its bond went down (or when we learned of it without a bond); for voter replacement. */
+  downSinceMs: number;
+  departed: boolean;
+}
+
+/** A batch of commands from this node (execute, executeMany, feed), tracked until applied. */
+interface Batch {
+  readonly req: RequestId;
+  readonly wait: 'applied' | 'accepted';
+  readonly seqs: readonly number[];
+  readonly payloads: readonly Uint8Array[];
+  readonly results: unknown[];
+  applied: number;
+  /** Where the leader put it, once acknowledged. */
+  accepted: { index: number; term: number } | undefined;
+  /** When it was last handed to a leader (0: never). */
+  sentAtMs: number;
+  failed: MosaikError | undefined;
+}
+
+interface Read {
+  readonly req: RequestId;
+  readonly query: unknown;
+  /** Served once the local state has applied this index. */
+  index: number | undefined;
+  sentAtMs: number;
+}
+
+const DURABLE = {
+  hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(s.str({ maxLength: 64 })), commit: s.uint })),
+  formation: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
+  snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
+};
+
+const TICKS_PER_HEARTBEAT = 5;
+const MIN_DIAL_BACKOFF_MS = 250;
+const MAX_DIAL_BACKOFF_MS = 10_000;
+
+/**
+ * One group on one node: a Raft participant, the replicated state machine it feeds, the
+ * bonds to the other members, and this node's calls in flight. Pure: every effect goes
+ * through the NodeContext the subsystem passes in.
+ */
+export class Group {
+  readonly spec: GroupSpec;
+  readonly hex: string;
+  readonly #self: string;
+  readonly #bugs: PlantedGroupBugs;
+  readonly #state: ReplicatedState<unknown, unknown, unknown>;
+  #raft: RaftNode;
+  #formation: Formation | undefined;
+  readonly #tickMs: number;
+  #ticks = 0;
+  #startedAtMs: number;
+  #timer: number | undefined;
+  #closed = false;
+
+  readonly #bonds = new Map<string, Bond>();
+  readonly #bondByLink = new Map<number, Bond>();
+  /** Outgoing links before their welcome, by link id. */
+  readonly #dialing = new Map<number, PeerId>();
+  readonly #members = new Map<string, Member>();
+
+  #origin: string;
+  #nextSeq = 1;
+  readonly #batches = new Map<number, Batch>();
+  readonly #batchBySeq = new Map<number, Batch>();
+  #nextForward = 1;
+  readonly #forwards = new Map<number, Batch>();
+  #nextRead = 1;
+  readonly #reads = new Map<number, Read>();
+  /** ReadIndex rounds the leader runs for followers: raft read id → (peer, their request). */
+  readonly #remoteReads = new Map<number, { peer: string; req: number }>();
+  /** Persisted log range, so truncation and compaction know which keys to delete. */
+  #persistedFirst = 1;
+  #persistedLast = 0;
+  #lastLeader: string | undefined;
+  #online = false;
+
+  constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs) {
+    this.spec = spec;
+    this.hex = spec.id.hex;
+    this.#self = ctx.peerId.hex;
+    this.#bugs = bugs;
+    this.#origin = `${this.#self}/${ctx.incarnation}`;
+    this.#tickMs = Math.max(1, Math.floor(spec.consensus.heartbeatMs / TICKS_PER_HEARTBEAT));
+    this.#state = new ReplicatedState(spec.machine, spec.codec, spec.genesis);
+    this.#startedAtMs = ctx.nowMs;
+    this.#raft = this.#restore(ctx);
+    this.#timer = ctx.armTimer(ctx.nowMs + this.#tickMs, { group: this.hex, kind: 'tick' });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get raft(): RaftNode {
+    return this.#raft;
+  }
+
+  get formation(): Formation | undefined {
+    return this.#formation;
+  }
+
+  status(): GroupStatus {
+    const leader = this.#raft.leader;
+    return {
+      role: this.#raft.role,
+      leader: leader === undefined ? undefined : PeerId.parse(leader),
+      term: this.#raft.term,
+      committed: this.#raft.log.applied,
+      formation: this.#formation === undefined ? undefined : formationHex(this.#formation),
+      voters: this.#raft.conf.voters,
+      learners: this.#raft.conf.learners,
+      bonds: [...this.#bonds.values()].map((b) => b.peer),
+      online: this.#online,
+    };
+  }
+
+  /** Weak read: the local state as of the last applied entry. */
+  queryLocal(query: unknown): { result: unknown; at: number } {
+    return { result: this.spec.machine.query(query), at: this.#raft.log.applied };
+  }
+
+  // ---------------------------------------------------------------- durable state
+
+  #key(part: string): string {
+    return `groups/${this.hex}/${part}`;
+  }
+
+  #restore(ctx: NodeContext): RaftNode {
+    const f = ctx.stored(this.#key('formation'));
+    const fd = f && DURABLE.formation.decode(f);
+    this.#formation = fd?.ok ? { id: fd.value.id.slice(), formedAtMs: fd.value.formedAtMs } : undefined;
+    const hsBytes = ctx.stored(this.#key('hs'));
+    const hsd = hsBytes && DURABLE.hardState.decode(hsBytes);
+    const hardState: HardState | undefined = hsd?.ok ? hsd.value : undefined;
+    let snapshot: Snapshot | undefined;
+    const snapBytes = ctx.stored(this.#key('snap'));
+    const sd = snapBytes && DURABLE.snapshot.decode(snapBytes);
+    if (sd?.ok) {
+      const meta = snapshotMetaCodec.decode(sd.value.meta);
+      if (meta.ok) snapshot = { meta: meta.value, data: sd.value.data.slice() };
+    }
+    const entries: Entry[] = [];
+    const first = (snapshot?.meta.index ?? 0) + 1;
+    for (let i = first; ; i++) {
+      const b = ctx.stored(this.#key(`e/${i}`));
+      if (b === undefined) break;
+      const e = entryCodec.decode(b);
+      if (!e.ok) break;
+      entries.push(e.value);
+    }
+    this.#persistedFirst = first;
+    this.#persistedLast = first + entries.length - 1;
+    if (snapshot !== undefined) this.#state.restore(snapshot.data);
+    else this.#state.reset();
+    return this.#newRaft(ctx, { ...(hardState && { hardState }), ...(snapshot && { snapshot }), entries });
+  }
+
+  #newRaft(ctx: NodeContext, restore: ConstructorParameters<typeof RaftNode>[1]): RaftNode {
+    const c = this.spec.consensus;
+    const rng = ctx.rng;
+    return new RaftNode(
+      {
+        id: this.#self,
+        heartbeatTicks: TICKS_PER_HEARTBEAT,
+        electionTicks: Math.max(TICKS_PER_HEARTBEAT + 1, Math.round(c.electionTimeoutMs / this.#tickMs)),
+        electionJitterTicks: Math.round(c.electionTimeoutJitterMs / this.#tickMs),
+        electionFactor: this.spec.leadership === 'reluctant' ? 3 : 1,
+        random: () => rng.float(),
+        ...(this.#bugs.raft && { unsafe: this.#bugs.raft }),
+      },
+      restore,
+    );
+  }
+
+  #persistReady(ctx: NodeContext, r: Ready): void {
+    if (r.hardState) ctx.persist(this.#key('hs'), DURABLE.hardState.encode(r.hardState).slice());
+    if (r.snapshot) {
+      const snap = r.snapshot.snapshot;
+      ctx.persist(this.#key('snap'), DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());
+      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) ctx.persist(this.#key(`e/${i}`), null);
+      this.#persistedFirst = Math.max(this.#persistedFirst, snap.meta.index + 1);
+      this.#persistedLast = Math.max(this.#persistedLast, snap.meta.index);
+    }
+    if (r.log) {
+      const { from, entries } = r.log;
+      for (const e of entries) ctx.persist(this.#key(`e/${e.index}`), entryCodec.encode(e).slice());
+      const end = from + entries.length - 1;
+      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) ctx.persist(this.#key(`e/${i}`), null);
+      this.#persistedLast = Math.max(end, this.#persistedFirst - 1);
+    }
+  }
+
+  #wipeDurable(ctx: NodeContext): void {
+    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) ctx.persist(this.#key(`e/${i}`), null);
+    ctx.persist(this.#key('hs'), null);
+    ctx.persist(this.#key('snap'), null);
+    ctx.persist(this.#key('formation'), null);
+    this.#persistedFirst = 1;
+    this.#persistedLast = 0;
+  }
+
+  #setFormation(ctx: NodeContext, f: Formation): void {
+    this.#formation = f;
+    ctx.persist(this.#key('formation'), DURABLE.formation.encode(f).slice());
+    for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'formation', formation: f });
+  }
+
+  // ---------------------------------------------------------------- the Raft loop
+
+  /** Runs after every input that may have touched Raft: persist, send, apply, serve reads. */
+  #drain(ctx: NodeContext): void {
+    while (this.#raft.hasReady()) {
+      const r = this.#raft.takeReady();
+      this.#persistReady(ctx, r);
+      for (const m of r.messages) this.#sendRaft(ctx, m);
+      if (r.snapshot?.installed) this.#state.restore(r.snapshot.snapshot.data);
+      for (const e of r.committed) this.#apply(ctx, e);
+      for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
+      for (const id of r.readsFailed) this.#readFailed(ctx, id);
+      if (r.softState) this.#roleChanged(ctx, r.softState.role, r.softState.leader, r.softState.term);
+      this.#maybeCompact();
+    }
+    this.#serveReads(ctx);
+  }
+
+  #sendRaft(ctx: NodeContext, m: RaftMessage): void {
+    const bond = this.#bonds.get(m.to);
+    if (bond === undefined || this.#formation === undefined) {
+      this.#raft.reportUnreachable(m.to);
+      return;
+    }
+    this.#send(ctx, bond, { t: 'raft', formation: this.#formation.id, msg: m });
+  }
+
+  #apply(ctx: NodeContext, e: Entry): void {
+    let id: string;
+    if (e.data.kind === 'command') {
+      const applied = this.#state.apply(e.data.bytes, { index: e.index, term: e.term });
+      id = applied.kind === 'undecodable' ? 'undecodable' : `${applied.origin}#${applied.seq}`;
+      this.#settleApplied(ctx, e.index, applied);
+    } else {
+      id = e.data.kind === 'noop' ? 'noop' : `conf:${e.data.conf.voters.join(',')}|${e.data.conf.learners.join(',')}`;
+      this.#settleApplied(ctx, e.index, undefined);
+    }
+    ctx.emit({ type: 'group.applied', group: this.spec.id, formation: formationHex(this.#formation), index: e.index, term: e.term, id });
+  }
+
+  /** A batch of ours sits at `index` or it does not: resolve it, or resubmit what was displaced. */
+  #settleApplied(ctx: NodeContext, index: number, applied: Applied | undefined): void {
+    if (applied !== undefined && applied.kind !== 'undecodable' && applied.origin === this.#origin) {
+      const batch = this.#batchBySeq.get(applied.seq);
+      if (batch !== undefined) {
+        const k = batch.seqs.indexOf(applied.seq);
+        this.#batchBySeq.delete(applied.seq);
+        if (applied.kind === 'result') batch.results[k] = applied.result;
+        else if (applied.kind === 'failed') batch.failed ??= new ApplyError(`apply failed at index ${index}: ${applied.error}`);
+        batch.applied++;
+        if (batch.applied === batch.seqs.length) this.#finishBatch(ctx, batch, index - batch.seqs.length + 1);
+        return;
+      }
+    }
+    // Anything else at an index one of our batches was acknowledged for means the batch lost
+    // that slot (a leader change truncated it): send it again, same sequence numbers, so it
+    // is applied once whichever copy commits.
+    for (const batch of this.#batches.values()) {
+      const acc = batch.accepted;
+      if (acc !== undefined && index >= acc.index && index < acc.index + batch.seqs.length && batch.wait === 'applied') {
+        batch.accepted = undefined;
+        batch.sentAtMs = 0;
+        this.#submit(ctx, batch);
+      }
+    }
+  }
+
+  #finishBatch(ctx: NodeContext, batch: Batch, firstIndex: number): void {
+    this.#batches.delete(batch.req);
+    if (batch.failed && batch.seqs.length === 1) ctx.fail(batch.req, batch.failed);
+    else ctx.complete(batch.req, { index: firstIndex, results: batch.results });
+  }
+
+  #maybeCompact(): void {
+    const applied = this.#raft.log.applied;
+    if (applied - this.#raft.log.offset >= this.spec.consensus.snapshotEveryEntries) this.#raft.compact(applied, this.#state.snapshot());
+  }
+
+  #roleChanged(ctx: NodeContext, role: Role, leader: string | undefined, term: number): void {
+    const changedLeader = leader !== this.#lastLeader;
+    this.#lastLeader = leader;
+    this.#online = role === 'leader' || (role === 'follower' && leader !== undefined);
+    ctx.emit({ type: 'group.role', group: this.spec.id, formation: formationHex(this.#formation), term, role, leader });
+    if (changedLeader && leader !== undefined) {
+      // Work waiting for a leader goes to the new one now rather than at its timeout.
+      for (const batch of this.#batches.values()) if (batch.accepted === undefined || batch.accepted.term < term) this.#submit(ctx, batch);
+      for (const [id, read] of this.#reads) if (read.index === undefined) this.#startRead(ctx, id, read);
+    }
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted'): void {
+    const seqs = payloads.map(() => this.#nextSeq++);
+    const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, failed: undefined };
+    if (this.#raft.leader === undefined) {
+      // Never handed to anyone: definitely not applied, safe to retry.
+      ctx.fail(req, new OfflineError('the group has no leader now; retry'));
+      return;
+    }
+    this.#batches.set(req, batch);
+    for (const seq of seqs) this.#batchBySeq.set(seq, batch);
+    this.#submit(ctx, batch);
+    this.#drain(ctx);
+  }
+
+  /** Every sequence number below this one is settled here (applied, or its call is gone). */
+  #floor(): number {
+    let min = this.#nextSeq;
+    for (const seq of this.#batchBySeq.keys()) if (seq < min) min = seq;
+    return min - 1;
+  }
+
+  #envelopes(batch: Batch): Uint8Array[] {
+    const floor = this.#floor();
+    return batch.payloads.map((payload, k) => encodeEnvelope({ origin: this.#origin, seq: batch.seqs[k] ?? 0, floor, payload }));
+  }
+
+  #submit(ctx: NodeContext, batch: Batch): void {
+    const leader = this.#raft.leader;
+    if (leader === undefined) return; // retried when a leader appears (#roleChanged) or at the next tick
+    batch.sentAtMs = ctx.nowMs;
+    if (leader === this.#self) {
+      const r = this.#raft.propose(this.#envelopes(batch));
+      if ('index' in r) this.#accepted(ctx, batch, r.index, r.term);
+      return;
+    }
+    const bond = this.#bonds.get(leader);
+    if (bond === undefined) return;
+    const fwd = this.#nextForward++;
+    this.#forwards.set(fwd, batch);
+    this.#send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
+  }
+
+  #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
+    batch.accepted = { index, term };
+    if (batch.wait === 'accepted') {
+      this.#batches.delete(batch.req);
+      for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
+      ctx.complete(batch.req, { index, results: [] });
+    }
+  }
+
+  query(ctx: NodeContext, req: RequestId, query: unknown, strong: boolean): void {
+    if (!strong) {
+      ctx.complete(req, this.queryLocal(query));
+      return;
+    }
+    const leader = this.#raft.leader;
+    if (leader === undefined) {
+      ctx.fail(req, new OfflineError('the group has no leader now; retry'));
+      return;
+    }
+    if (leader !== this.#self && this.#bugs.followerReadsWithoutReadIndex) {
+      ctx.complete(req, this.queryLocal(query));
+      return;
+    }
+    const id = this.#nextRead++;
+    const read: Read = { req, query, index: undefined, sentAtMs: 0 };
+    this.#reads.set(id, read);
+    this.#startRead(ctx, id, read);
+    this.#drain(ctx);
+  }
+
+  #startRead(ctx: NodeContext, id: number, read: Read): void {
+    const leader = this.#raft.leader;
+    if (leader === undefined) return;
+    read.sentAtMs = ctx.nowMs;
+    if (leader === this.#self) {
+      this.#raft.readIndex(id);
+      return;
+    }
+    const bond = this.#bonds.get(leader);
+    if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndex', req: id });
+  }
+
+  #readReady(ctx: NodeContext, id: number, index: number): void {
+    const remote = this.#remoteReads.get(id);
+    if (remote !== undefined) {
+      this.#remoteReads.delete(id);
+      const bond = this.#bonds.get(remote.peer);
+      if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: true, index });
+      return;
+    }
+    const read = this.#reads.get(id);
+    if (read !== undefined) read.index = index;
+  }
+
+  #readFailed(ctx: NodeContext, id: number): void {
+    const remote = this.#remoteReads.get(id);
+    if (remote !== undefined) {
+      this.#remoteReads.delete(id);
+      const bond = this.#bonds.get(remote.peer);
+      if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: false, index: 0 });
+      return;
+    }
+    const read = this.#reads.get(id);
+    if (read !== undefined) read.sentAtMs = 0; // retried at the next tick, with whoever leads then
+  }
+
+  /** Reads whose index the state machine has reached. */
+  #serveReads(ctx: NodeContext): void {
+    if (this.#reads.size === 0) return;
+    const applied = this.#raft.log.applied;
+    for (const [id, read] of this.#reads) {
+      if (read.index === undefined || read.index > applied) continue;
+      this.#reads.delete(id);
+      ctx.complete(read.req, this.queryLocal(read.query));
+    }
+  }
+
+  transferLeadership(ctx: NodeContext, req: RequestId, to: PeerId | undefined): void {
+    if (this.#raft.role !== 'leader') {
+      ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
+      return;
+    }
+    const target = to?.hex ?? this.#bestVoter();
+    if (target === undefined) {
+      ctx.fail(req, new OfflineError('no other voter to hand leadership to'));
+      return;
+    }
+    const refused = this.#raft.transferLeadership(target);
+    if (refused) ctx.fail(req, new OfflineError(`transfer refused: ${refused.kind === 'invalid' ? refused.reason : refused.kind}`));
+    else ctx.complete(req, undefined);
+    this.#drain(ctx);
+  }
+
+  /** The most caught-up other voter with a live bond. */
+  #bestVoter(): string | undefined {
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const v of this.#raft.conf.voters) {
+      if (v === this.#self || !this.#bonds.has(v)) continue;
+      const match = this.#raft.progressOf(v)?.match ?? 0;
+      if (match > bestMatch) {
+        best = v;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  /** Leaves the group: hands leadership over if we hold it, says goodbye, fails what is pending. */
+  leave(ctx: NodeContext, reason: MosaikError): void {
+    if (this.#closed) return;
+    if (this.#raft.role === 'leader') {
+      const to = this.#bestVoter();
+      if (to !== undefined) this.#raft.transferLeadership(to);
+      this.#drain(ctx);
+    }
+    for (const b of this.#bonds.values()) {
+      this.#send(ctx, b, { t: 'departure' });
+      ctx.close(b.link, CloseCode.GracefulShutdown, 'left the group');
+    }
+    for (const link of this.#dialing.keys()) ctx.close(link, CloseCode.Cancelled, 'left the group');
+    this.#failAll(ctx, reason);
+    this.#bonds.clear();
+    this.#bondByLink.clear();
+    this.#dialing.clear();
+    if (this.#timer !== undefined) ctx.cancelTimer(this.#timer);
+    this.#closed = true;
+  }
+
+  #failAll(ctx: NodeContext, error: MosaikError): void {
+    for (const batch of this.#batches.values()) ctx.fail(batch.req, error);
+    for (const read of this.#reads.values()) ctx.fail(read.req, error);
+    this.#batches.clear();
+    this.#batchBySeq.clear();
+    this.#forwards.clear();
+    this.#reads.clear();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  onTick(ctx: NodeContext): void {
+    if (this.#closed) return;
+    this.#timer = ctx.armTimer(ctx.nowMs + this.#tickMs, { group: this.hex, kind: 'tick' });
+    this.#raft.tick();
+    if (++this.#ticks % TICKS_PER_HEARTBEAT === 0) this.#heartbeat(ctx);
+    this.#drain(ctx);
+  }
+
+  /** Once per heartbeat interval: bond liveness, dialing, retries, bootstrap, membership. */
+  #heartbeat(ctx: NodeContext): void {
+    const c = this.spec.consensus;
+    const deadAfterMs = c.maxMissedHeartbeats * (c.heartbeatMs + c.heartbeatJitterMs);
+    for (const b of [...this.#bonds.values()]) {
+      if (ctx.nowMs - b.lastRecvMs > deadAfterMs) {
+        ctx.close(b.link, CloseCode.GroupTimeout, 'missed heartbeats');
+        this.#bondDown(ctx, b);
+      } else if (ctx.nowMs - b.lastSendMs >= c.heartbeatMs) this.#send(ctx, b, { t: 'ping' });
+    }
+    for (const m of this.#members.values()) this.#maybeDial(ctx, m);
+    for (const batch of this.#batches.values()) {
+      if (batch.sentAtMs === 0 || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) {
+        if (batch.accepted === undefined || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
+      }
+    }
+    for (const [id, read] of this.#reads) {
+      if (read.index === undefined && (read.sentAtMs === 0 || ctx.nowMs - read.sentAtMs >= c.forwardTimeoutMs)) this.#startRead(ctx, id, read);
+    }
+    this.#maybeBootstrap(ctx);
+    if (this.#raft.role === 'leader') this.#manageMembership(ctx);
+  }
+
+  /**
+   * A member with no formation may start one once `bootstrapDelayMs` has passed with no
+   * existing formation in sight, when `bootstrapExpect` members (itself included) are bonded
+   * and formation-less, and it has the smallest id among them: one node decides, the others
+   * follow its first configuration.
+   */
+  #maybeBootstrap(ctx: NodeContext): void {
+    if (this.#formation !== undefined || this.#raft.log.lastIndex() > 0 || this.spec.leadership === 'observer') return;
+    if (ctx.nowMs - this.#startedAtMs < this.spec.consensus.bootstrapDelayMs) return;
+    const fresh = [...this.#bonds.values()].filter((b) => b.formation === undefined);
+    const candidates = [this.#self, ...fresh.filter((b) => b.leadership !== 'observer').map((b) => b.peer.hex)].sort();
+    if (candidates.length < this.spec.bootstrapExpect || candidates[0] !== this.#self) return;
+    const voters = candidates.slice(0, this.spec.maxVoters);
+    const learners = fresh
+      .map((b) => b.peer.hex)
+      .filter((p) => !voters.includes(p))
+      .sort();
+    this.#setFormation(ctx, newFormation(ctx.peerId, ctx.wallClockMs, ctx.rng.bytes(16)));
+    this.#raft.bootstrap({ voters, learners });
+  }
+
+  /**
+   * The leader keeps the configuration in step with the bonded members, one change at a
+   * time: departed members out; new members in as learners; learners promoted while voters
+   * are fewer than `maxVoters`; a voter unreachable for `replaceVoterAfterMs` swapped for a
+   * caught-up learner.
+   */
+  #manageMembership(ctx: NodeContext): void {
+    const raft = this.#raft;
+    if (!raft.committedInTerm) return;
+    const conf = raft.conf;
+    const members = new Set([...conf.voters, ...conf.learners]);
+    const propose = (next: ConfState): void => {
+      raft.proposeConf({ voters: [...next.voters].sort(), learners: [...next.learners].sort() });
+    };
+    for (const id of members) {
+      if (id === this.#self) continue;
+      if (this.#members.get(id)?.departed) {
+        propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
+        return;
+      }
+    }
+    for (const b of this.#bonds.values()) {
+      const id = b.peer.hex;
+      if (!members.has(id) && (b.formation === undefined || sameFormation(b.formation, this.#formation))) {
+        propose({ voters: conf.voters, learners: [...conf.learners, id] });
+        return;
+      }
+    }
+    const caughtUp = conf.learners.filter((l) => {
+      const b = this.#bonds.get(l);
+      return b !== undefined && b.leadership !== 'observer' && (raft.progressOf(l)?.match ?? 0) >= raft.log.commit;
+    });
+    const promote = caughtUp.sort()[0];
+    if (promote !== undefined && conf.voters.length < this.spec.maxVoters) {
+      propose({ voters: [...conf.voters, promote], learners: conf.learners.filter((l) => l !== promote) });
+      return;
+    }
+    if (promote === undefined) return;
+    for (const v of conf.voters) {
+      if (v === this.#self || this.#bonds.has(v)) continue;
+      const m = this.#members.get(v);
+      const downSince = m?.downSinceMs ?? this.#startedAtMs;
+      if (ctx.nowMs - downSince >= this.spec.consensus.replaceVoterAfterMs) {
+        propose({ voters: conf.voters.filter((x) => x !== v), learners: conf.learners });
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- members and bonds
+
+  /** A catalog entry that lists this group (or stopped listing it: `listed` false). */
+  onMemberEntry(ctx: NodeContext, peer: PeerId, addrs: readonly string[], listed: boolean): void {
+    if (peer.hex === this.#self) return;
+    let m = this.#members.get(peer.hex);
+    if (!listed) {
+      if (m !== undefined) m.departed = true;
+      return;
+    }
+    if (m === undefined) {
+      m = { peer, addrs, nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false };
+      this.#members.set(peer.hex, m);
+    }
+    m.addrs = addrs;
+    m.departed = false;
+    this.#maybeDial(ctx, m);
+  }
+
+  onMemberGone(peer: PeerId): void {
+    const m = this.#members.get(peer.hex);
+    if (m !== undefined) m.departed = true;
+  }
+
+  #maybeDial(ctx: NodeContext, m: Member): void {
+    if (this.#closed || m.departed || this.#bonds.has(m.peer.hex) || ctx.nowMs < m.nextDialMs) return;
+    for (const peer of this.#dialing.values()) if (peer.equals(m.peer)) return;
+    m.nextDialMs = ctx.nowMs + m.dialBackoffMs;
+    m.dialBackoffMs = Math.min(MAX_DIAL_BACKOFF_MS, m.dialBackoffMs * 2);
+    const link = ctx.connect(m.peer, m.addrs, GROUPS_PROTOCOL);
+    this.#dialing.set(link, m.peer);
+  }
+
+  /** Our outgoing link is up: prove we know the key. */
+  onDialUp(ctx: NodeContext, link: LinkInfo): void {
+    const secret = link.secret;
+    if (secret === undefined) return;
+    ctx.send(link.id, {
+      t: 'hello',
+      network: ctx.networkId.bytes,
+      group: this.spec.id.bytes,
+      proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
+      formation: this.#formation,
+      leadership: leadershipCode(this.spec.leadership),
+    } satisfies BondMessage);
+  }
+
+  isDialing(link: number): boolean {
+    return this.#dialing.has(link);
+  }
+
+  /** The dial failed or was refused before a bond formed. */
+  onDialDown(link: number): void {
+    this.#dialing.delete(link);
+  }
+
+  /** An incoming hello for this group, already matched by group id: check it and answer. */
+  onHello(ctx: NodeContext, link: LinkInfo, hello: Extract<BondMessage, { t: 'hello' }>): void {
+    const secret = link.secret;
+    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, hello.proof)) {
+      ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
+      return;
+    }
+    ctx.send(link.id, {
+      t: 'welcome',
+      proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
+      formation: this.#formation,
+      leadership: leadershipCode(this.spec.leadership),
+    } satisfies BondMessage);
+    this.#bondUp(ctx, link, link.peer.hex, hello.formation, leadershipOf(hello.leadership));
+  }
+
+  onWelcome(ctx: NodeContext, link: LinkInfo, welcome: Extract<BondMessage, { t: 'welcome' }>): void {
+    if (!this.#dialing.delete(link.id)) {
+      ctx.close(link.id, CloseCode.GroupInvalidHandshake, 'unexpected welcome');
+      return;
+    }
+    const secret = link.secret;
+    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, welcome.proof)) {
+      ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
+      return;
+    }
+    this.#bondUp(ctx, link, this.#self, welcome.formation, leadershipOf(welcome.leadership));
+  }
+
+  #bondUp(ctx: NodeContext, link: LinkInfo, dialer: string, formation: Formation | undefined, leadership: Leadership): void {
+    const peer = link.peer.hex;
+    const existing = this.#bonds.get(peer);
+    if (existing !== undefined) {
+      // Both ends dialed at once. Both keep the link the smaller peer id dialed, so they
+      // agree without a round trip (mosaik closes both, §5.12).
+      const smaller = [this.#self, peer].sort()[0];
+      if (existing.dialer === smaller) {
+        ctx.close(link.id, CloseCode.GroupAlreadyBonded, 'already bonded');
+        return;
+      }
+      ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'already bonded');
+      this.#bondByLink.delete(existing.link);
+    }
+    const bond: Bond = { link: link.id, peer: link.peer, dialer, leadership, formation, lastRecvMs: ctx.nowMs, lastSendMs: ctx.nowMs };
+    this.#bonds.set(peer, bond);
+    this.#bondByLink.set(link.id, bond);
+    let m = this.#members.get(peer);
+    if (m === undefined) {
+      // It found us before its entry reached our catalog: track it like any member.
+      m = { peer: link.peer, addrs: [], nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false };
+      this.#members.set(peer, m);
+    }
+    m.dialBackoffMs = MIN_DIAL_BACKOFF_MS;
+    if (existing === undefined) ctx.emit({ type: 'group.bond', group: this.spec.id, peer: link.peer, up: true });
+    this.#learnFormation(ctx, bond, formation);
+    this.#drain(ctx);
+  }
+
+  onLinkDown(ctx: NodeContext, link: number): void {
+    this.#dialing.delete(link);
+    const bond = this.#bondByLink.get(link);
+    if (bond !== undefined) this.#bondDown(ctx, bond);
+  }
+
+  #bondDown(ctx: NodeContext, bond: Bond): void {
+    this.#bondByLink.delete(bond.link);
+    if (this.#bonds.get(bond.peer.hex) !== bond) return;
+    this.#bonds.delete(bond.peer.hex);
+    const m = this.#members.get(bond.peer.hex);
+    if (m !== undefined) m.downSinceMs = ctx.nowMs;
+    this.#raft.reportUnreachable(bond.peer.hex);
+    ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: false });
+    // Forwards and reads in flight on it are retried at the next heartbeat.
+    for (const [fwd, batch] of this.#forwards) {
+      if (this.#raft.leader === bond.peer.hex) {
+        batch.sentAtMs = 0;
+        this.#forwards.delete(fwd);
+      }
+    }
+  }
+
+  onBondMessage(ctx: NodeContext, link: LinkInfo, msg: BondMessage): void {
+    const bond = this.#bondByLink.get(link.id);
+    if (bond === undefined) {
+      if (msg.t === 'welcome') this.onWelcome(ctx, link, msg);
+      else ctx.close(link.id, CloseCode.GroupInvalidHandshake, `unexpected ${msg.t} before the handshake`);
+      return;
+    }
+    bond.lastRecvMs = ctx.nowMs;
+    switch (msg.t) {
+      case 'raft':
+        this.#onRaft(ctx, bond, msg.formation, msg.msg);
+        break;
+      case 'formation':
+        this.#learnFormation(ctx, bond, msg.formation);
+        break;
+      case 'forward':
+        this.#onForward(ctx, bond, msg.req, msg.commands);
+        break;
+      case 'forwardResp': {
+        const batch = this.#forwards.get(msg.req);
+        this.#forwards.delete(msg.req);
+        if (batch !== undefined && this.#batches.has(batch.req) && msg.ok) this.#accepted(ctx, batch, msg.index, msg.term);
+        else if (batch !== undefined) batch.sentAtMs = 0; // refused (not the leader any more): retried at the next heartbeat
+        break;
+      }
+      case 'readIndex':
+        this.#onReadIndex(ctx, bond, msg.req);
+        break;
+      case 'readIndexResp': {
+        const read = this.#reads.get(msg.req);
+        if (read !== undefined && msg.ok) read.index = msg.index;
+        else if (read !== undefined) read.sentAtMs = 0;
+        break;
+      }
+      case 'departure': {
+        const m = this.#members.get(bond.peer.hex);
+        if (m !== undefined) m.departed = true;
+        break;
+      }
+      case 'ping':
+        break;
+      case 'hello':
+      case 'welcome':
+        ctx.close(link.id, CloseCode.GroupInvalidHandshake, `unexpected ${msg.t} on a bonded link`);
+        this.#bondDown(ctx, bond);
+        return;
+    }
+    this.#drain(ctx);
+  }
+
+  #onRaft(ctx: NodeContext, bond: Bond, formationId: Uint8Array, msg: RaftMessage): void {
+    if (this.#formation === undefined) {
+      // A fresh node joins the first history that talks to it (it has nothing to lose).
+      if (this.#raft.log.lastIndex() > 0) return;
+      if (bond.formation === undefined || !sameFormation(bond.formation, { id: formationId, formedAtMs: 0 })) return;
+      this.#setFormation(ctx, bond.formation);
+    }
+    if (!sameFormation(this.#formation, { id: formationId, formedAtMs: 0 })) {
+      // Another history: never step it. Make sure the sender knows ours, so one side yields.
+      this.#send(ctx, bond, { t: 'formation', formation: this.#formation });
+      return;
+    }
+    this.#raft.step(msg);
+  }
+
+  /** The peer told us its formation (handshake or later): adopt it, yield to it, or wait for it to yield. */
+  #learnFormation(ctx: NodeContext, bond: Bond, formation: Formation | undefined): void {
+    bond.formation = formation;
+    if (formation === undefined || sameFormation(formation, this.#formation)) return;
+    const mine = this.#formation;
+    if (mine === undefined) {
+      if (this.#raft.log.lastIndex() === 0) this.#setFormation(ctx, formation);
+      return;
+    }
+    if (compareFormations(formation, mine) >= 0) {
+      this.#send(ctx, bond, { t: 'formation', formation: mine });
+      return;
+    }
+    this.#yieldTo(ctx, formation);
+  }
+
+  /** Our formation lost to an earlier one: drop our history, fail our calls, start over as a new member of theirs. */
+  #yieldTo(ctx: NodeContext, winner: Formation): void {
+    const lost = this.#formation;
+    const lastIndex = this.#raft.log.lastIndex();
+    ctx.emit({ type: 'group.formationLost', group: this.spec.id, lost: formationHex(lost), winner: formationHex(winner), lastIndex });
+    this.#failAll(
+      ctx,
+      new FormationLostError(
+        `this node's history of the group (formation ${formationHex(lost)}, ${lastIndex} entries) lost to formation ${formationHex(winner)}; retry`,
+      ),
+    );
+    this.#remoteReads.clear();
+    this.#wipeDurable(ctx);
+    this.#state.reset();
+    this.#raft = this.#newRaft(ctx, {});
+    this.#lastLeader = undefined;
+    this.#online = false;
+    this.#setFormation(ctx, winner);
+    ctx.emit({ type: 'group.role', group: this.spec.id, formation: formationHex(winner), term: 0, role: 'follower', leader: undefined });
+  }
+
+  #onForward(ctx: NodeContext, bond: Bond, req: number, commands: readonly Uint8Array[]): void {
+    const r = this.#raft.propose(commands);
+    if ('index' in r) this.#send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#self });
+    else this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
+  }
+
+  #onReadIndex(ctx: NodeContext, bond: Bond, req: number): void {
+    const id = this.#nextRead++;
+    const refused = this.#raft.readIndex(id);
+    if (refused) {
+      this.#send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
+      return;
+    }
+    this.#remoteReads.set(id, { peer: bond.peer.hex, req });
+  }
+
+  #send(ctx: NodeContext, bond: Bond, msg: BondMessage): void {
+    bond.lastSendMs = ctx.nowMs;
+    ctx.send(bond.link, msg);
+  }
+
+  /** The node shuts down: a goodbye to every bond (they need not wait for our heartbeats to stop). */
+  shutdown(ctx: NodeContext): void {
+    this.leave(ctx, new GroupClosedError('the node is shutting down'));
+  }
+}

@@ -1,0 +1,208 @@
+import type { DiscoveryCall, DiscoverySubsystem } from '../discovery/discovery.ts';
+import { AlreadyExistsError, GroupClosedError, InvalidArgumentError } from '../errors.ts';
+import type { GroupId } from '../identity/digest.ts';
+import type { PeerId } from '../identity/keys.ts';
+import type { NodeEvent, RequestId } from '../node/io.ts';
+import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
+import { equalBytes } from '../util/bytes.ts';
+import { CloseCode } from '../wire/close-codes.ts';
+import type { MessageCodec } from '../wire/codec.ts';
+import type { ProtocolId } from '../wire/protocol.ts';
+import { Group, type GroupSpec, type PlantedGroupBugs } from './group.ts';
+
+export type { PlantedGroupBugs };
+
+import { type BondMessage, bondCodec, GROUPS_PROTOCOL } from './wire.ts';
+
+export type GroupsCommand =
+  | { readonly kind: 'join'; readonly spec: GroupSpec }
+  /** `wait: 'applied'` (execute): resolves after commit and local apply; `'accepted'` (feed): once the leader has appended it. */
+  | { readonly kind: 'execute'; readonly group: GroupId; readonly commands: readonly Uint8Array[]; readonly wait: 'applied' | 'accepted' }
+  | { readonly kind: 'query'; readonly group: GroupId; readonly query: unknown; readonly strong: boolean }
+  | { readonly kind: 'transfer'; readonly group: GroupId; readonly to: PeerId | undefined }
+  | { readonly kind: 'leave'; readonly group: GroupId };
+
+/** How long an accepted link may take to say which group it is for. */
+const HELLO_TIMEOUT_MS = 2000;
+
+type Timer = { readonly group: string; readonly kind: 'tick' } | { readonly kind: 'hello'; readonly link: number };
+
+/**
+ * Consensus groups (mosaik `groups`): every group this node joined, its bonds and its Raft
+ * participant. Members find each other through discovery (the group id in their signed
+ * entries), bond over `/mosaik/groups/1`, and organize themselves into one Raft cluster
+ * (see `Group` and docs/groups.md).
+ */
+export class GroupsSubsystem implements Subsystem<GroupsCommand> {
+  readonly name = 'groups';
+  readonly protocols: ReadonlyMap<ProtocolId, MessageCodec<unknown>> = new Map([[GROUPS_PROTOCOL, bondCodec as MessageCodec<unknown>]]);
+  readonly listensTo: ReadonlySet<NodeEvent['type']> = new Set(['discovery.discovered', 'discovery.updated', 'discovery.departed']);
+  readonly #discovery: DiscoverySubsystem | undefined;
+  readonly #bugs: PlantedGroupBugs;
+  readonly #groups = new Map<string, Group>();
+  /** Links by id to the group they serve; accepted links join once their hello names one. */
+  readonly #linkGroup = new Map<number, Group>();
+  readonly #helloTimers = new Map<number, number>();
+
+  constructor(discovery?: DiscoverySubsystem, bugs: PlantedGroupBugs = {}) {
+    this.#discovery = discovery;
+    this.#bugs = bugs;
+  }
+
+  group(id: GroupId): Group | undefined {
+    return this.#groups.get(id.hex);
+  }
+
+  groups(): readonly Group[] {
+    return [...this.#groups.values()];
+  }
+
+  onStart(): void {}
+
+  onCommand(ctx: NodeContext, req: RequestId, command: GroupsCommand): void {
+    if (command.kind === 'join') {
+      this.#join(ctx, req, command.spec);
+      return;
+    }
+    const group = this.#groups.get(command.group.hex);
+    if (group === undefined) {
+      ctx.fail(req, new GroupClosedError(`not a member of group ${command.group.short} (left, or never joined)`));
+      return;
+    }
+    switch (command.kind) {
+      case 'execute':
+        if (command.commands.length === 0) {
+          ctx.fail(req, new InvalidArgumentError('no commands'));
+          return;
+        }
+        group.execute(ctx, req, command.commands, command.wait);
+        return;
+      case 'query':
+        group.query(ctx, req, command.query, command.strong);
+        return;
+      case 'transfer':
+        group.transferLeadership(ctx, req, command.to);
+        return;
+      case 'leave':
+        this.#leave(ctx, group);
+        ctx.complete(req, undefined);
+        return;
+    }
+  }
+
+  #join(ctx: NodeContext, req: RequestId, spec: GroupSpec): void {
+    if (this.#groups.has(spec.id.hex)) {
+      ctx.fail(req, new AlreadyExistsError(`this node already joined group ${spec.id.short}; share that handle`));
+      return;
+    }
+    if (!(spec.bootstrapExpect >= 1) || !(spec.maxVoters >= 1)) {
+      ctx.fail(req, new InvalidArgumentError('bootstrapExpect and maxVoters must be at least 1'));
+      return;
+    }
+    const group = new Group(ctx, spec, this.#bugs);
+    this.#groups.set(spec.id.hex, group);
+    this.#advertise(ctx);
+    const catalog = this.#discovery?.catalog;
+    if (catalog)
+      for (const { entry } of catalog.signedPeers(ctx.wallClockMs))
+        if (entry.groups.some((g) => g.equals(spec.id))) group.onMemberEntry(ctx, entry.peerId, entry.addresses, true);
+    ctx.complete(req, undefined);
+  }
+
+  #leave(ctx: NodeContext, group: Group): void {
+    group.leave(ctx, new GroupClosedError('the group was left'));
+    this.#groups.delete(group.hex);
+    for (const [link, g] of this.#linkGroup) if (g === group) this.#linkGroup.delete(link);
+    this.#advertise(ctx);
+  }
+
+  #advertise(ctx: NodeContext): void {
+    if (this.#discovery === undefined) return;
+    ctx.call('discovery', { kind: 'advertise', groups: [...this.#groups.values()].map((g) => g.spec.id) } satisfies DiscoveryCall);
+  }
+
+  onEvent(ctx: NodeContext, event: NodeEvent): void {
+    if (event.type === 'discovery.departed') {
+      for (const g of this.#groups.values()) g.onMemberGone(event.peer);
+      return;
+    }
+    if (event.type !== 'discovery.discovered' && event.type !== 'discovery.updated') return;
+    const entry = event.entry;
+    for (const g of this.#groups.values()) {
+      const listed = entry.groups.some((id) => id.equals(g.spec.id));
+      g.onMemberEntry(ctx, entry.peerId, entry.addresses, listed);
+    }
+  }
+
+  onLinkUp(ctx: NodeContext, link: LinkInfo): void {
+    if (link.dir === 'out') {
+      const group = this.#dialer(link.id);
+      if (group === undefined) {
+        ctx.close(link.id, CloseCode.Cancelled, 'no longer needed');
+        return;
+      }
+      this.#linkGroup.set(link.id, group);
+      group.onDialUp(ctx, link);
+      return;
+    }
+    this.#helloTimers.set(link.id, ctx.armTimer(ctx.nowMs + HELLO_TIMEOUT_MS, { kind: 'hello', link: link.id } satisfies Timer));
+  }
+
+  /** The group that dialed `link` (each group remembers its own dials). */
+  #dialer(link: number): Group | undefined {
+    for (const g of this.#groups.values()) if (g.isDialing(link)) return g;
+    return undefined;
+  }
+
+  onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
+    const msg = message as BondMessage;
+    const group = this.#linkGroup.get(link.id);
+    if (group !== undefined) {
+      group.onBondMessage(ctx, link, msg);
+      return;
+    }
+    if (msg.t !== 'hello') {
+      ctx.close(link.id, CloseCode.GroupInvalidHandshake, `expected hello, got ${msg.t}`);
+      return;
+    }
+    const timer = this.#helloTimers.get(link.id);
+    if (timer !== undefined) ctx.cancelTimer(timer);
+    this.#helloTimers.delete(link.id);
+    if (!equalBytes(ctx.networkId.bytes, msg.network)) {
+      ctx.close(link.id, CloseCode.DifferentNetwork, 'different network');
+      return;
+    }
+    const target = [...this.#groups.values()].find((g) => equalBytes(g.spec.id.bytes, msg.group));
+    if (target === undefined) {
+      ctx.close(link.id, CloseCode.GroupNotFound, 'no such group here');
+      return;
+    }
+    this.#linkGroup.set(link.id, target);
+    target.onHello(ctx, link, msg);
+  }
+
+  onLinkDown(ctx: NodeContext, link: LinkInfo | PendingLink, _down: LinkDown): void {
+    const timer = this.#helloTimers.get(link.id);
+    if (timer !== undefined) ctx.cancelTimer(timer);
+    this.#helloTimers.delete(link.id);
+    const group = this.#linkGroup.get(link.id) ?? this.#dialer(link.id);
+    this.#linkGroup.delete(link.id);
+    group?.onLinkDown(ctx, link.id);
+  }
+
+  onTimer(ctx: NodeContext, payload: unknown): void {
+    const t = payload as Timer;
+    if (t.kind === 'hello') {
+      this.#helloTimers.delete(t.link);
+      if (!this.#linkGroup.has(t.link)) ctx.close(t.link, CloseCode.GroupTimeout, 'no hello in time');
+      return;
+    }
+    this.#groups.get(t.group)?.onTick(ctx);
+  }
+
+  onShutdown(ctx: NodeContext): void {
+    for (const g of [...this.#groups.values()]) g.shutdown(ctx);
+    this.#groups.clear();
+    this.#linkGroup.clear();
+  }
+}

@@ -1,0 +1,135 @@
+import type { DatumCodec } from '../streams/datum-codec.ts';
+import { msgpackCodec } from '../wire/codec.ts';
+import * as s from '../wire/schema.ts';
+
+/** What `apply` may know about the command it applies; the same on every replica. */
+export interface ApplyContext {
+  /** The command's log index: its position in the group's history. */
+  readonly index: number;
+  /** The term of the leader that appended it. */
+  readonly term: number;
+}
+
+/**
+ * A replicated state machine (API.md). `apply` must be deterministic: the same commands in
+ * the same order give the same state and results on every member. `signature` names the
+ * machine's type and version; it is part of the group id, so incompatible machines never
+ * share a group.
+ */
+export interface StateMachine<C = unknown, Q = unknown, R = unknown> {
+  readonly signature: string;
+  apply(command: C, ctx: ApplyContext): unknown;
+  query(query: Q): R;
+  snapshot(): Uint8Array;
+  restore(snapshot: Uint8Array): void;
+}
+
+/**
+ * A command as it sits in the log: who sent it (`origin`: peer and incarnation), its
+ * sequence number there, and `floor`, below which every one of the origin's sequence numbers
+ * is settled (so replicas can forget them). Together they make a retried forward idempotent.
+ */
+interface Envelope {
+  readonly origin: string;
+  readonly seq: number;
+  readonly floor: number;
+  readonly payload: Uint8Array;
+}
+
+const envelopeCodec = msgpackCodec(s.struct({ origin: s.str({ maxLength: 128 }), seq: s.uint, floor: s.uint, payload: s.bytes({ maxLength: 64 << 20 }) }));
+
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  return envelopeCodec.encode(e).slice();
+}
+
+const snapshotCodec = msgpackCodec(
+  s.struct({
+    machine: s.bytes({ maxLength: 1 << 30 }),
+    sessions: s.array(s.struct({ origin: s.str({ maxLength: 128 }), floor: s.uint, applied: s.array(s.uint, { maxLength: 1 << 20 }) }), { maxLength: 1 << 20 }),
+  }),
+);
+
+export type Applied =
+  | { readonly kind: 'result'; readonly origin: string; readonly seq: number; readonly result: unknown }
+  | { readonly kind: 'failed'; readonly origin: string; readonly seq: number; readonly error: string }
+  /** Already applied earlier (a retried forward): skipped. */
+  | { readonly kind: 'duplicate'; readonly origin: string; readonly seq: number }
+  /** Bytes that are not an envelope or a command this machine decodes: skipped on every replica alike. */
+  | { readonly kind: 'undecodable' };
+
+interface Session {
+  floor: number;
+  applied: Set<number>;
+}
+
+/**
+ * The user's machine plus the request sessions that make retries idempotent. Both are in
+ * every snapshot, so a replica restored from one skips the same duplicates as the others.
+ */
+export class ReplicatedState<C, Q, R> {
+  readonly machine: StateMachine<C, Q, R>;
+  readonly #codec: DatumCodec<C>;
+  readonly #genesis: Uint8Array;
+  #sessions = new Map<string, Session>();
+
+  constructor(machine: StateMachine<C, Q, R>, codec: DatumCodec<C>, genesis: Uint8Array) {
+    this.machine = machine;
+    this.#codec = codec;
+    this.#genesis = genesis;
+  }
+
+  apply(bytes: Uint8Array, ctx: ApplyContext): Applied {
+    let env: Envelope;
+    let command: C;
+    const decoded = envelopeCodec.decode(bytes);
+    if (!decoded.ok) return { kind: 'undecodable' };
+    env = decoded.value;
+    try {
+      command = this.#codec.decode(env.payload);
+    } catch {
+      return { kind: 'undecodable' };
+    }
+    let session = this.#sessions.get(env.origin);
+    if (session === undefined) {
+      session = { floor: 0, applied: new Set() };
+      this.#sessions.set(env.origin, session);
+    }
+    const duplicate = env.seq <= session.floor || session.applied.has(env.seq);
+    if (env.floor > session.floor) {
+      session.floor = env.floor;
+      for (const seq of session.applied) if (seq <= env.floor) session.applied.delete(seq);
+    }
+    if (duplicate) return { kind: 'duplicate', origin: env.origin, seq: env.seq };
+    if (env.seq > session.floor) session.applied.add(env.seq);
+    try {
+      return { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
+    } catch (e) {
+      return { kind: 'failed', origin: env.origin, seq: env.seq, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  snapshot(): Uint8Array {
+    const sessions = [...this.#sessions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return snapshotCodec
+      .encode({
+        machine: this.machine.snapshot(),
+        sessions: sessions.map(([origin, ses]) => ({ origin, floor: ses.floor, applied: [...ses.applied].sort((a, b) => a - b) })),
+      })
+      .slice();
+  }
+
+  /** Throws on bytes that are not a snapshot of this wrapper (a corrupt store: a bug, not input). */
+  restore(bytes: Uint8Array): void {
+    const decoded = snapshotCodec.decode(bytes);
+    if (!decoded.ok) throw new Error(`group snapshot does not decode: ${decoded.error.message}`);
+    const snap = decoded.value;
+    this.machine.restore(snap.machine);
+    this.#sessions = new Map(snap.sessions.map((ses) => [ses.origin, { floor: ses.floor, applied: new Set(ses.applied) }]));
+  }
+
+  /** Back to the state before any command (a restart without a snapshot, or a lost formation). */
+  reset(): void {
+    this.machine.restore(this.#genesis);
+    this.#sessions.clear();
+  }
+}

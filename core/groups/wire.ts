@@ -1,0 +1,107 @@
+import type { Entry, RaftMessage } from '../raft/types.ts';
+import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec, msgpackCodec } from '../wire/codec.ts';
+import { protocolId } from '../wire/protocol.ts';
+import * as s from '../wire/schema.ts';
+import type { Formation } from './formation.ts';
+
+/**
+ * The groups protocol (mosaik `/mosaik/groups/1`): one link per bond, i.e. per (peer, group).
+ *
+ * 1. dialer → `hello {network, group, proof, formation, leadership}`; the acceptor closes
+ *    with GroupNotFound, GroupInvalidProof, GroupNotAllowed or GroupAlreadyBonded, or
+ * 2. acceptor → `welcome {proof, formation, leadership}`, which the dialer checks the same way.
+ *    The proofs are over the link's own secret (`bond-proof.ts`): a recorded proof is
+ *    useless on any other link.
+ * 3. Then either side: `raft` (a Raft message, tagged with the sender's formation so two
+ *    histories never mix), `formation` (the sender formed or adopted one), `forward` /
+ *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
+ *    `readIndex` / `readIndexResp` (a follower's linearizable read), `ping`, `departure`.
+ */
+export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/1');
+
+const MAX_MEMBERS = 1024;
+const MAX_BATCH = 4096;
+const nodeId = s.str({ maxLength: 64 });
+const bytes = s.bytes({ maxLength: DEFAULT_MAX_FRAME_BYTES });
+
+const confState = s.struct({ voters: s.array(nodeId, { maxLength: MAX_MEMBERS }), learners: s.array(nodeId, { maxLength: MAX_MEMBERS }) });
+
+const entryData = s.union('kind', {
+  command: s.struct({ bytes }),
+  noop: s.struct({}),
+  conf: s.struct({ conf: confState }),
+});
+
+const entry = s.struct({ term: s.uint, index: s.uint, data: entryData });
+const snapshotMeta = s.struct({ index: s.uint, term: s.uint, conf: confState });
+
+const envelope = { term: s.uint, from: nodeId, to: nodeId };
+const raftMessage = s.union('type', {
+  vote: s.struct({ ...envelope, pre: s.bool, lastIndex: s.uint, lastTerm: s.uint, transfer: s.bool }),
+  voteResp: s.struct({ ...envelope, pre: s.bool, granted: s.bool }),
+  append: s.struct({ ...envelope, prevIndex: s.uint, prevTerm: s.uint, entries: s.array(entry, { maxLength: MAX_BATCH }), commit: s.uint }),
+  appendResp: s.struct({ ...envelope, success: s.bool, index: s.uint, hintIndex: s.uint, hintTerm: s.uint }),
+  heartbeat: s.struct({ ...envelope, commit: s.uint, round: s.uint }),
+  heartbeatResp: s.struct({ ...envelope, round: s.uint }),
+  snapshot: s.struct({ ...envelope, meta: snapshotMeta, offset: s.uint, total: s.uint, chunk: bytes }),
+  snapshotResp: s.struct({ ...envelope, index: s.uint, received: s.uint }),
+  timeoutNow: s.struct({ ...envelope }),
+});
+
+const formation = s.optional(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint }));
+const leadership = s.u8;
+
+export type Leadership = 'normal' | 'reluctant' | 'observer';
+const LEADERSHIP: readonly Leadership[] = ['normal', 'reluctant', 'observer'];
+export const leadershipCode = (l: Leadership): number => LEADERSHIP.indexOf(l);
+export const leadershipOf = (code: number): Leadership => LEADERSHIP[code] ?? 'observer';
+
+/** A follower's request to the leader, acknowledged per batch. */
+export type ForwardResult =
+  | { readonly ok: true; readonly index: number; readonly term: number }
+  | { readonly ok: false; readonly leader: string | undefined; readonly reason: string };
+
+export type BondMessage =
+  | {
+      readonly t: 'hello';
+      readonly network: Uint8Array;
+      readonly group: Uint8Array;
+      readonly proof: Uint8Array;
+      readonly formation: Formation | undefined;
+      readonly leadership: number;
+    }
+  | { readonly t: 'welcome'; readonly proof: Uint8Array; readonly formation: Formation | undefined; readonly leadership: number }
+  | { readonly t: 'raft'; readonly formation: Uint8Array; readonly msg: RaftMessage }
+  | { readonly t: 'formation'; readonly formation: Formation | undefined }
+  | { readonly t: 'forward'; readonly req: number; readonly commands: readonly Uint8Array[] }
+  | {
+      readonly t: 'forwardResp';
+      readonly req: number;
+      readonly ok: boolean;
+      readonly index: number;
+      readonly term: number;
+      readonly leader: string | undefined;
+    }
+  | { readonly t: 'readIndex'; readonly req: number }
+  | { readonly t: 'readIndexResp'; readonly req: number; readonly ok: boolean; readonly index: number }
+  | { readonly t: 'ping' }
+  | { readonly t: 'departure' };
+
+export const bondCodec = msgpackCodec(
+  s.union('t', {
+    hello: s.struct({ network: s.bytes({ length: 32 }), group: s.bytes({ length: 32 }), proof: s.bytes({ length: 32 }), formation, leadership }),
+    welcome: s.struct({ proof: s.bytes({ length: 32 }), formation, leadership }),
+    raft: s.struct({ formation: s.bytes({ length: 32 }), msg: raftMessage }),
+    formation: s.struct({ formation }),
+    forward: s.struct({ req: s.uint, commands: s.array(bytes, { maxLength: MAX_BATCH }) }),
+    forwardResp: s.struct({ req: s.uint, ok: s.bool, index: s.uint, term: s.uint, leader: s.optional(nodeId) }),
+    readIndex: s.struct({ req: s.uint }),
+    readIndexResp: s.struct({ req: s.uint, ok: s.bool, index: s.uint }),
+    ping: s.struct({}),
+    departure: s.struct({}),
+  }),
+) as unknown as MessageCodec<BondMessage>;
+
+/** Codec for the durable Raft state (entries and snapshot metadata), same encoding as the wire. */
+export const entryCodec = msgpackCodec(entry) as unknown as MessageCodec<Entry>;
+export const snapshotMetaCodec = msgpackCodec(snapshotMeta);
