@@ -1,5 +1,6 @@
 import type { Network } from '../api/network.ts';
 import type { NodeEvent } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
 
 /** A broken invariant, with the virtual time it was seen. */
 export interface Violation {
@@ -13,6 +14,8 @@ export interface CheckerView {
   readonly nowMs: number;
   readonly networks: readonly Network[];
   isUp(net: Network): boolean;
+  /** The node's running machine (undefined while it is down), for checkers that inspect state. */
+  machineOf(net: Network): NodeMachine | undefined;
   /** Records a violation; the run's result is then not ok. */
   violate(checker: string, message: string): void;
 }

@@ -55,6 +55,11 @@ export interface SimulationOptions {
    * @default the pure-JS signer
    */
   readonly signer?: Ed25519Signer;
+  /**
+   * When the nemesis starts injecting (virtual ms). Scenarios that must form something on a
+   * quiet network first (a group's first configuration) start the faults later. @default 0
+   */
+  readonly faultsStartMs?: number;
 }
 
 export interface SimNodeOptions extends DiscoveryNodeOptions {
@@ -139,8 +144,11 @@ export class Simulation {
       options.plantedWireBug,
     );
     if (this.plan.nemesis) {
-      this.nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
-      this.nemesis.start();
+      const nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
+      this.nemesis = nemesis;
+      const startMs = options.faultsStartMs ?? 0;
+      if (startMs <= 0) nemesis.start();
+      else this.#schedule(startMs, () => nemesis.start());
     }
     this.#trace.note(0, `sim seed=${this.seed} plan=${JSON.stringify(this.plan)}`);
   }
@@ -518,6 +526,7 @@ export class Simulation {
         return sim.networks;
       },
       isUp: (net) => sim.isUp(net),
+      machineOf: (net) => sim.#byNetwork.get(net)?.runtime?.machine,
       violate: (checker, message) => {
         sim.#violations.push({ checker, atMs: sim.#nowMs, message });
         sim.#trace.note(sim.#nowMs, `violation ${checker}: ${message}`);
