@@ -125,14 +125,15 @@ export class RaftNode {
     this.id = config.id;
     this.#cfg = {
       preVote: true,
-      checkQuorum: true,
+      checkQuorum: !config.unsafe?.has('read-without-quorum'),
       maxEntriesPerAppend: 64,
       maxInflight: 32,
       snapshotChunkBytes: 256 * 1024,
       snapshotWindow: 4,
       maxApplyPerReady: 1024,
       electionFactor: 1,
-      ...config,
+      // An option passed as `undefined` takes its default (a plain spread would keep the undefined).
+      ...(Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as RaftConfig),
       unsafe: config.unsafe ?? new Set(),
     };
     const hs = restore.hardState ?? { term: 0, vote: undefined, commit: 0 };
@@ -579,6 +580,9 @@ export class RaftNode {
     const pr = this.#progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    // A follower holding more than we do cannot happen in Raft (leader completeness); only an
+    // unsafe variant gets here. Ignore it rather than trust it (the checkers report the cause).
+    if (m.index > this.log.lastIndex()) return;
     if (!m.success) {
       if (m.index === 0 && m.hintIndex === 0) return; // a higher-term nudge, handled by the term check
       // Stale rejections (for an index we no longer probe) are ignored.
@@ -646,6 +650,9 @@ export class RaftNode {
       this.#conf = e.data.conf;
       this.#pendingConfIndex = e.index;
       this.#syncProgressWithConf();
+      // Pending reads are confirmed against the new voters now: had the last other voter just
+      // been removed, no heartbeat reply would ever come to release them.
+      this.#releaseReads();
     }
     this.#maybeCommit();
     this.#bcastAppend();
@@ -730,6 +737,9 @@ export class RaftNode {
     const limit = Math.min(total, pr.snapshotAcked + this.#cfg.snapshotWindow * size);
     let offset = from;
     do {
+      // Nothing past the window (an empty snapshot still goes out as one empty chunk): a chunk
+      // beyond what the follower can take is ignored and answered, which would send it again.
+      if (offset >= limit && total > 0) return;
       const chunk = snap.data.subarray(offset, Math.min(total, offset + size));
       this.#send({ type: 'snapshot', term: this.#term, from: this.id, to: pr.id, meta: snap.meta, offset, total, chunk });
       offset += chunk.length;

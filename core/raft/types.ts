@@ -145,5 +145,9 @@ export type UnsafeRaftVariant =
   | 'commit-previous-term'
   /** Replies to a vote before the vote is durable: a restart forgets it and may vote twice. */
   | 'vote-not-persisted'
-  /** Counts the leader's own ack for ReadIndex without a heartbeat round: a deposed leader serves stale reads. */
+  /**
+   * Serves ReadIndex reads at once, without a heartbeat round, and keeps leading without
+   * hearing from a majority (no check-quorum): a deposed leader serves stale reads, as
+   * mosaik's strong queries do (§5.7).
+   */
   | 'read-without-quorum';
