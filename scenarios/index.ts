@@ -1,5 +1,6 @@
 import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './discovery.ts';
 import { pingMesh } from './ping-mesh.ts';
+import { raftChaos } from './raft-chaos.ts';
 import type { Scenario } from './scenario.ts';
 import { streamsFanout } from './streams.ts';
 import { streamsChurn } from './streams-churn.ts';
@@ -9,5 +10,5 @@ export type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 /** Every scenario the CLI can run, by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map(
-  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout, streamsChurn, ticketsAttack].map((s) => [s.name, s]),
+  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout, streamsChurn, ticketsAttack, raftChaos].map((s) => [s.name, s]),
 );

@@ -62,7 +62,7 @@ export interface GroupStatus {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly bonds: readonly PeerId[];
-  /** Online: this node follows or is a leader whose log matches (it can serve weak reads that are recent). */
+  /** Online: this node leads, or follows a leader it knows (calls can be served; it may still be catching up). */
   readonly online: boolean;
 }
 
@@ -72,6 +72,7 @@ interface Bond {
   readonly dialer: string;
   leadership: Leadership;
   formation: Formation | undefined;
+  readonly upAtMs: number;
   lastRecvMs: number;
   lastSendMs: number;
 }
@@ -118,6 +119,10 @@ const DURABLE = {
 const TICKS_PER_HEARTBEAT = 5;
 const MIN_DIAL_BACKOFF_MS = 250;
 const MAX_DIAL_BACKOFF_MS = 10_000;
+/** A dial with no bond after this long is abandoned (longer than any connect timeout plus the handshake). */
+const DIAL_GIVE_UP_MS = 10_000;
+/** Two dials crossing resolve within a handshake; a bond older than this that the peer dials again is one it lost. */
+const DIAL_RACE_MS = 5_000;
 
 /**
  * One group on one node: a Raft participant, the replicated state machine it feeds, the
@@ -141,7 +146,7 @@ export class Group {
   readonly #bonds = new Map<string, Bond>();
   readonly #bondByLink = new Map<number, Bond>();
   /** Outgoing links before their welcome, by link id. */
-  readonly #dialing = new Map<number, PeerId>();
+  readonly #dialing = new Map<number, { readonly peer: PeerId; readonly atMs: number }>();
   readonly #members = new Map<string, Member>();
 
   #origin: string;
@@ -322,7 +327,7 @@ export class Group {
     let id: string;
     if (e.data.kind === 'command') {
       const applied = this.#state.apply(e.data.bytes, { index: e.index, term: e.term });
-      id = applied.kind === 'undecodable' ? 'undecodable' : `${applied.origin}#${applied.seq}`;
+      id = applied.kind === 'undecodable' ? 'undecodable' : `${applied.origin}#${applied.seq}${applied.kind === 'duplicate' ? ':dup' : ''}`;
       this.#settleApplied(ctx, e.index, applied);
     } else {
       id = e.data.kind === 'noop' ? 'noop' : `conf:${e.data.conf.voters.join(',')}|${e.data.conf.learners.join(',')}`;
@@ -583,6 +588,13 @@ export class Group {
         this.#bondDown(ctx, b);
       } else if (ctx.nowMs - b.lastSendMs >= c.heartbeatMs) this.#send(ctx, b, { t: 'ping' });
     }
+    for (const [link, d] of this.#dialing) {
+      // No welcome (a lost frame under stress, a stuck peer): give up on this link and redial.
+      if (ctx.nowMs - d.atMs > DIAL_GIVE_UP_MS) {
+        ctx.close(link, CloseCode.GroupTimeout, 'no welcome in time');
+        this.#dialing.delete(link);
+      }
+    }
     for (const m of this.#members.values()) this.#maybeDial(ctx, m);
     for (const batch of this.#batches.values()) {
       if (batch.sentAtMs === 0 || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) {
@@ -692,11 +704,11 @@ export class Group {
 
   #maybeDial(ctx: NodeContext, m: Member): void {
     if (this.#closed || m.departed || this.#bonds.has(m.peer.hex) || ctx.nowMs < m.nextDialMs) return;
-    for (const peer of this.#dialing.values()) if (peer.equals(m.peer)) return;
+    for (const d of this.#dialing.values()) if (d.peer.equals(m.peer)) return;
     m.nextDialMs = ctx.nowMs + m.dialBackoffMs;
     m.dialBackoffMs = Math.min(MAX_DIAL_BACKOFF_MS, m.dialBackoffMs * 2);
     const link = ctx.connect(m.peer, m.addrs, GROUPS_PROTOCOL);
-    this.#dialing.set(link, m.peer);
+    this.#dialing.set(link, { peer: m.peer, atMs: ctx.nowMs });
   }
 
   /** Our outgoing link is up: prove we know the key. */
@@ -755,17 +767,30 @@ export class Group {
     const peer = link.peer.hex;
     const existing = this.#bonds.get(peer);
     if (existing !== undefined) {
-      // Both ends dialed at once. Both keep the link the smaller peer id dialed, so they
-      // agree without a round trip (mosaik closes both, §5.12).
-      const smaller = [this.#self, peer].sort()[0];
-      if (existing.dialer === smaller) {
-        ctx.close(link.id, CloseCode.GroupAlreadyBonded, 'already bonded');
-        return;
+      // The peer dialed while we hold a bond with it. If that bond is one it dialed before,
+      // or is older than any dial race, the peer lost it (it restarted, or gave up on it):
+      // the new link replaces it at once, instead of waiting for heartbeats to time out.
+      const peerLostIt = dialer === peer && (existing.dialer === peer || ctx.nowMs - existing.upAtMs > DIAL_RACE_MS);
+      if (peerLostIt) {
+        ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'replaced by a newer bond');
+        this.#bondByLink.delete(existing.link);
+      } else {
+        // Both ends dialed at once. Both keep the link the smaller peer id dialed, so they
+        // agree without a round trip (mosaik closes both, §5.12).
+        const smaller = [this.#self, peer].sort()[0];
+        // What either side sent on the closed link is lost with it, a formation change among
+        // it: say ours again on the kept one (the peer does the same), or the peer may keep a
+        // stale formation for us and never add us (nor send us Raft messages).
+        if (existing.dialer === smaller) {
+          ctx.close(link.id, CloseCode.GroupAlreadyBonded, 'already bonded');
+          this.#send(ctx, existing, { t: 'formation', formation: this.#formation });
+          return;
+        }
+        ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'already bonded');
+        this.#bondByLink.delete(existing.link);
       }
-      ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'already bonded');
-      this.#bondByLink.delete(existing.link);
     }
-    const bond: Bond = { link: link.id, peer: link.peer, dialer, leadership, formation, lastRecvMs: ctx.nowMs, lastSendMs: ctx.nowMs };
+    const bond: Bond = { link: link.id, peer: link.peer, dialer, leadership, formation, upAtMs: ctx.nowMs, lastRecvMs: ctx.nowMs, lastSendMs: ctx.nowMs };
     this.#bonds.set(peer, bond);
     this.#bondByLink.set(link.id, bond);
     let m = this.#members.get(peer);
@@ -776,6 +801,9 @@ export class Group {
     }
     m.dialBackoffMs = MIN_DIAL_BACKOFF_MS;
     if (existing === undefined) ctx.emit({ type: 'group.bond', group: this.spec.id, peer: link.peer, up: true });
+    // Our hello went out before this welcome: if we changed formation in between (yielded),
+    // the peer holds the old one, and no broadcast reached this link (not bonded yet).
+    if (existing !== undefined || dialer === this.#self) this.#send(ctx, bond, { t: 'formation', formation: this.#formation });
     this.#learnFormation(ctx, bond, formation);
     this.#drain(ctx);
   }
