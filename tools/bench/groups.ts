@@ -1,0 +1,142 @@
+/**
+ * Benchmark: a three-member group over real QUIC on 127.0.0.1 (three `Network.create` nodes
+ * in this process), then the simulator's time compression for `raft-chaos`. Not a test: it
+ * prints figures.
+ *
+ * QUIC: after the group forms (three voters), each operating point runs `--seconds` with 1
+ * and with 64 concurrent clients calling `execute` on the leader, then the same from a
+ * follower (forwarded to the leader). A commit is counted when `execute` resolves (committed
+ * by a majority and applied locally); latency is per call.
+ *
+ * Simulator: `raft-chaos` over `--seeds` (default 1-5), simulated time over wall time.
+ *
+ * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--json] [--only quic|sim]
+ */
+import { performance } from 'node:perf_hooks';
+import type { ApplyContext, StateMachine } from '../../api/groups.ts';
+import { Network } from '../../api/network.ts';
+import { raftChaos } from '../../scenarios/raft-chaos.ts';
+import { parseArgs, parseInteger } from '../cli/args.ts';
+
+const { flags } = parseArgs(process.argv.slice(2), { seconds: 'string', seeds: 'string', json: 'boolean', only: 'string' });
+const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
+const [seedFrom, seedTo] = (flags.seeds ?? '1-5').split('-').map(Number) as [number, number];
+const only = flags.only;
+
+class Counter implements StateMachine<number, null, number> {
+  readonly signature = 'mosaik-ts/bench/counter/1';
+  value = 0;
+  apply(by: number, _ctx: ApplyContext): number {
+    this.value += by;
+    return this.value;
+  }
+  query(): number {
+    return this.value;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(String(this.value));
+  }
+  restore(s: Uint8Array): void {
+    this.value = Number(new TextDecoder().decode(s));
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+interface QuicFigure {
+  readonly from: 'leader' | 'follower';
+  readonly clients: number;
+  readonly commits: number;
+  readonly commitsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+async function quic(): Promise<QuicFigure[]> {
+  const first = await Network.create({ network: `bench-groups-${process.pid}`, discovery: { syncIntervalMs: 200 } });
+  const others = await Promise.all(
+    [1, 2].map(() => Network.create({ network: `bench-groups-${process.pid}`, bootstrap: [first.addr], discovery: { syncIntervalMs: 200 } })),
+  );
+  const nets = [first, ...others];
+  try {
+    const groups = nets.map((n) => n.groups.join({ key: 'bench', machine: new Counter(), bootstrapExpect: 3, consensus: { bootstrapDelayMs: 500 } }));
+    const deadline = performance.now() + 30_000;
+    while (!groups.every((g) => g.leader !== undefined && g.members().voters.length === 3)) {
+      if (performance.now() > deadline) throw new Error('the group did not form within 30 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const leader = groups.find((g) => g.isLeader);
+    const follower = groups.find((g) => !g.isLeader);
+    if (!leader || !follower) throw new Error('no leader or follower');
+    const figures: QuicFigure[] = [];
+    for (const [from, g] of [
+      ['leader', leader],
+      ['follower', follower],
+    ] as const) {
+      for (const clients of [1, 64]) {
+        // Warm-up, then the measured window.
+        const run = async (ms: number) => {
+          const latencies: number[] = [];
+          const stopAt = performance.now() + ms;
+          await Promise.all(
+            Array.from({ length: clients }, async () => {
+              while (performance.now() < stopAt) {
+                const t0 = performance.now();
+                await g.execute(1);
+                latencies.push(performance.now() - t0);
+              }
+            }),
+          );
+          return latencies;
+        };
+        await run(300);
+        const t0 = performance.now();
+        const latencies = await run(seconds * 1000);
+        const ms = performance.now() - t0;
+        latencies.sort((a, b) => a - b);
+        figures.push({
+          from,
+          clients,
+          commits: latencies.length,
+          commitsPerSecond: Math.round((latencies.length * 1000) / ms),
+          p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
+          p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
+        });
+      }
+    }
+    return figures;
+  } finally {
+    await Promise.all(nets.map((n) => n.close()));
+  }
+}
+
+async function sim(): Promise<{ seeds: string; simulatedMs: number; wallMs: number; compression: number; ok: number }> {
+  let simulatedMs = 0;
+  let wallMs = 0;
+  let ok = 0;
+  for (let seed = seedFrom; seed <= seedTo; seed++) {
+    const t0 = performance.now();
+    const r = await raftChaos.run({ seed });
+    wallMs += performance.now() - t0;
+    simulatedMs += r.simulatedMs;
+    if (r.ok) ok++;
+  }
+  return { seeds: `${seedFrom}-${seedTo}`, simulatedMs, wallMs: Math.round(wallMs), compression: Math.round(simulatedMs / wallMs), ok };
+}
+
+const result: Record<string, unknown> = {};
+if (only !== 'sim') result.quic = await quic();
+if (only !== 'quic') result.sim = await sim();
+if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+else {
+  for (const f of (result.quic as QuicFigure[] | undefined) ?? [])
+    process.stdout.write(
+      `QUIC 3 members, execute from the ${f.from}, ${f.clients} client(s): ${f.commitsPerSecond} commits/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms (${f.commits} commits)\n`,
+    );
+  const s = result.sim as Awaited<ReturnType<typeof sim>> | undefined;
+  if (s) process.stdout.write(`raft-chaos seeds ${s.seeds}: ${s.simulatedMs} ms simulated in ${s.wallMs} ms wall = ${s.compression}x (${s.ok} ok)\n`);
+}
+process.exit(0);
