@@ -4,6 +4,8 @@
  */
 
 export type { DiscoveryEvent } from './api/discovery.ts';
+export type { ApplyContext, ConsensusConfig, GroupKey, GroupStatus, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
+export { Group, Groups } from './api/groups.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
 export type { BackoffConfig, ChannelInfo, ConsumerOptions, DatumCodec, PeerPredicate, ProducerOptions, StreamStats } from './api/streams.ts';
@@ -12,6 +14,7 @@ export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
 export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
 export { ticketId } from './core/discovery/index.ts';
+export { ApplyError, FormationLostError, GroupClosedError } from './core/errors.ts';
 export type {
   Expiration,
   GroupId,

@@ -6,6 +6,21 @@
 export { Network } from '../api/network.ts';
 export { faultyTdxTicket, SimulatedQuoteProvider, TDX_FAULT_REJECTIONS } from './attestation.ts';
 export type { Checker, CheckerView, Violation } from './checker.ts';
+export { raftSafetyChecker } from './checkers/groups.ts';
+export {
+  type CounterInput,
+  type CounterOutput,
+  checkLinearizable,
+  counterModel,
+  type KvInput,
+  kvModel,
+  type LinearizabilityResult,
+  type Model,
+  type Operation,
+  type RegisterInput,
+  type RegisterOutput,
+  registerModel,
+} from './checkers/linearizability.ts';
 export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan.ts';
 export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 export { rngStream } from './rng.ts';
