@@ -28,7 +28,12 @@ export interface JoinOptions<C, Q, R> {
   readonly bootstrapExpect?: number;
   /** Voters at most; further members replicate as learners. @default 5 */
   readonly maxVoters?: number;
-  /** Validators whose signatures are folded into the group id (enforcement on bonds: see docs/tickets.md). @default [] */
+  /**
+   * Members must carry tickets every validator accepts (AND-ed): checked before bonding (both
+   * ends), again whenever a member's entry changes (a revoked ticket) and when its tickets
+   * expire, which closes the bond (`GroupNotAllowed`) and takes it out of the configuration.
+   * The validators' signatures are part of the group id. @default []
+   */
   readonly requireTickets?: readonly TicketValidator[];
 }
 
@@ -70,6 +75,7 @@ export class Groups {
       leadership: options.leadership ?? 'normal',
       bootstrapExpect,
       maxVoters,
+      validators: options.requireTickets ?? [],
     };
     return new Group<C, Q, R>(this.#backend, spec, codec as DatumCodec<C>);
   }

@@ -6,6 +6,7 @@ import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { RaftNode } from '../raft/raft.ts';
 import type { ConfState, Entry, HardState, RaftMessage, Ready, Role, Snapshot, UnsafeRaftVariant } from '../raft/types.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
+import type { TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
@@ -28,6 +29,14 @@ export interface GroupSpec {
   /** Voters needed (this node included) before a new formation forms. */
   readonly bootstrapExpect: number;
   readonly maxVoters: number;
+  /** Members must carry tickets every validator accepts (AND-ed), checked at bonding, on entry changes and at expiry. */
+  readonly validators: readonly TicketValidator[];
+}
+
+/** How a group sees peers' signed entries and checks their tickets (the subsystem's catalog and memo). */
+export interface TicketCheck {
+  /** The peer's tickets against the validators at wall-clock `nowMs`; `unknown` when its entry is not in the catalog. */
+  check(validators: readonly TicketValidator[], peer: PeerId, nowMs: number): TicketsValidation | 'unknown';
 }
 
 /** Test-only: deliberately unsafe group behaviour, to show the checkers catch it. */
@@ -73,6 +82,8 @@ interface Bond {
   leadership: Leadership;
   formation: Formation | undefined;
   readonly upAtMs: number;
+  /** Wall-clock ms when its tickets must be checked again (Infinity: never, or no validators). */
+  ticketsUntilMs: number;
   lastRecvMs: number;
   lastSendMs: number;
 }
@@ -85,6 +96,8 @@ interface Member {
   /** When its bond went down (or when we learned of it without a bond); for voter replacement. */
   downSinceMs: number;
   departed: boolean;
+  /** Its tickets do not pass `validators` (as of its latest entry): not dialed, not bonded, removed from the configuration. */
+  notAllowed: boolean;
 }
 
 /** A batch of commands from this node (execute, executeMany, feed), tracked until applied. */
@@ -165,8 +178,11 @@ export class Group {
   #lastLeader: string | undefined;
   #online = false;
 
-  constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs) {
+  readonly #tickets: TicketCheck;
+
+  constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs, tickets: TicketCheck) {
     this.spec = spec;
+    this.#tickets = tickets;
     this.hex = spec.id.hex;
     this.#self = ctx.peerId.hex;
     this.#bugs = bugs;
@@ -583,6 +599,14 @@ export class Group {
     const c = this.spec.consensus;
     const deadAfterMs = c.maxMissedHeartbeats * (c.heartbeatMs + c.heartbeatJitterMs);
     for (const b of [...this.#bonds.values()]) {
+      if (ctx.wallClockMs >= b.ticketsUntilMs) {
+        const until = this.#admit(ctx, b.peer);
+        if (until === undefined) {
+          this.#dropNotAllowed(ctx, b);
+          continue;
+        }
+        b.ticketsUntilMs = until;
+      }
       if (ctx.nowMs - b.lastRecvMs > deadAfterMs) {
         ctx.close(b.link, CloseCode.GroupTimeout, 'missed heartbeats');
         this.#bondDown(ctx, b);
@@ -645,7 +669,8 @@ export class Group {
     };
     for (const id of members) {
       if (id === this.#self) continue;
-      if (this.#members.get(id)?.departed) {
+      const m = this.#members.get(id);
+      if (m?.departed || m?.notAllowed) {
         propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
         return;
       }
@@ -689,12 +714,38 @@ export class Group {
       return;
     }
     if (m === undefined) {
-      m = { peer, addrs, nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false };
+      m = { peer, addrs, nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false, notAllowed: false };
       this.#members.set(peer.hex, m);
     }
     m.addrs = addrs;
     m.departed = false;
+    // A new entry may revoke (or grant) tickets: re-check now, as mosaik does on PeerEntryUpdate.
+    const admitted = this.#admit(ctx, peer);
+    m.notAllowed = admitted === undefined;
+    const bond = this.#bonds.get(peer.hex);
+    if (bond !== undefined) {
+      if (admitted === undefined) this.#dropNotAllowed(ctx, bond);
+      else bond.ticketsUntilMs = admitted;
+    }
     this.#maybeDial(ctx, m);
+  }
+
+  /**
+   * Whether `peer` may bond, by its tickets against `validators`: the wall-clock time to check
+   * again (Infinity: never), or undefined when refused (or its entry is unknown).
+   */
+  #admit(ctx: NodeContext, peer: PeerId): number | undefined {
+    if (this.spec.validators.length === 0) return Number.POSITIVE_INFINITY;
+    const r = this.#tickets.check(this.spec.validators, peer, ctx.wallClockMs);
+    if (r === 'unknown' || !r.ok) return undefined;
+    return r.expiration.kind === 'never' ? Number.POSITIVE_INFINITY : r.expiration.atMs;
+  }
+
+  #dropNotAllowed(ctx: NodeContext, bond: Bond): void {
+    ctx.close(bond.link, CloseCode.GroupNotAllowed, 'tickets no longer accepted');
+    const m = this.#members.get(bond.peer.hex);
+    if (m !== undefined) m.notAllowed = true;
+    this.#bondDown(ctx, bond);
   }
 
   onMemberGone(peer: PeerId): void {
@@ -703,7 +754,7 @@ export class Group {
   }
 
   #maybeDial(ctx: NodeContext, m: Member): void {
-    if (this.#closed || m.departed || this.#bonds.has(m.peer.hex) || ctx.nowMs < m.nextDialMs) return;
+    if (this.#closed || m.departed || m.notAllowed || this.#bonds.has(m.peer.hex) || ctx.nowMs < m.nextDialMs) return;
     for (const d of this.#dialing.values()) if (d.peer.equals(m.peer)) return;
     m.nextDialMs = ctx.nowMs + m.dialBackoffMs;
     m.dialBackoffMs = Math.min(MAX_DIAL_BACKOFF_MS, m.dialBackoffMs * 2);
@@ -741,13 +792,18 @@ export class Group {
       ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
       return;
     }
+    const ticketsUntilMs = this.#admit(ctx, link.peer);
+    if (ticketsUntilMs === undefined) {
+      ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
+      return;
+    }
     ctx.send(link.id, {
       t: 'welcome',
       proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
       formation: this.#formation,
       leadership: leadershipCode(this.spec.leadership),
     } satisfies BondMessage);
-    this.#bondUp(ctx, link, link.peer.hex, hello.formation, leadershipOf(hello.leadership));
+    this.#bondUp(ctx, link, link.peer.hex, hello.formation, leadershipOf(hello.leadership), ticketsUntilMs);
   }
 
   onWelcome(ctx: NodeContext, link: LinkInfo, welcome: Extract<BondMessage, { t: 'welcome' }>): void {
@@ -760,10 +816,15 @@ export class Group {
       ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
       return;
     }
-    this.#bondUp(ctx, link, this.#self, welcome.formation, leadershipOf(welcome.leadership));
+    const ticketsUntilMs = this.#admit(ctx, link.peer);
+    if (ticketsUntilMs === undefined) {
+      ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
+      return;
+    }
+    this.#bondUp(ctx, link, this.#self, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
   }
 
-  #bondUp(ctx: NodeContext, link: LinkInfo, dialer: string, formation: Formation | undefined, leadership: Leadership): void {
+  #bondUp(ctx: NodeContext, link: LinkInfo, dialer: string, formation: Formation | undefined, leadership: Leadership, ticketsUntilMs: number): void {
     const peer = link.peer.hex;
     const existing = this.#bonds.get(peer);
     if (existing !== undefined) {
@@ -790,13 +851,23 @@ export class Group {
         this.#bondByLink.delete(existing.link);
       }
     }
-    const bond: Bond = { link: link.id, peer: link.peer, dialer, leadership, formation, upAtMs: ctx.nowMs, lastRecvMs: ctx.nowMs, lastSendMs: ctx.nowMs };
+    const bond: Bond = {
+      link: link.id,
+      peer: link.peer,
+      dialer,
+      leadership,
+      formation,
+      upAtMs: ctx.nowMs,
+      ticketsUntilMs,
+      lastRecvMs: ctx.nowMs,
+      lastSendMs: ctx.nowMs,
+    };
     this.#bonds.set(peer, bond);
     this.#bondByLink.set(link.id, bond);
     let m = this.#members.get(peer);
     if (m === undefined) {
       // It found us before its entry reached our catalog: track it like any member.
-      m = { peer: link.peer, addrs: [], nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false };
+      m = { peer: link.peer, addrs: [], nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false, notAllowed: false };
       this.#members.set(peer, m);
     }
     m.dialBackoffMs = MIN_DIAL_BACKOFF_MS;

@@ -4,11 +4,12 @@ import type { GroupId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { NodeEvent, RequestId } from '../node/io.ts';
 import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '../node/subsystem.ts';
+import { TicketGate } from '../streams/ticket-gate.ts';
 import { equalBytes } from '../util/bytes.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
-import { Group, type GroupSpec, type PlantedGroupBugs } from './group.ts';
+import { Group, type GroupSpec, type PlantedGroupBugs, type TicketCheck } from './group.ts';
 
 export type { PlantedGroupBugs };
 
@@ -43,6 +44,16 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
   /** Links by id to the group they serve; accepted links join once their hello names one. */
   readonly #linkGroup = new Map<number, Group>();
   readonly #helloTimers = new Map<number, number>();
+  /** Ticket checks for every group's bonds, memoised (a TDX verification costs ~10 ms in pure JS). */
+  readonly #gate = new TicketGate();
+  readonly #ticketCheck: TicketCheck = {
+    check: (validators, peer, nowMs) => {
+      const catalog = this.#discovery?.catalog;
+      // Tickets count only in a signed entry (a local hint proves nothing).
+      const entry = catalog?.signedByHex(peer.hex) ? catalog.get(peer, nowMs) : undefined;
+      return entry === undefined ? 'unknown' : this.#gate.check(validators, entry, nowMs);
+    },
+  };
 
   constructor(discovery?: DiscoverySubsystem, bugs: PlantedGroupBugs = {}) {
     this.#discovery = discovery;
@@ -99,7 +110,7 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       ctx.fail(req, new InvalidArgumentError('bootstrapExpect and maxVoters must be at least 1'));
       return;
     }
-    const group = new Group(ctx, spec, this.#bugs);
+    const group = new Group(ctx, spec, this.#bugs, this.#ticketCheck);
     this.#groups.set(spec.id.hex, group);
     this.#advertise(ctx);
     const catalog = this.#discovery?.catalog;
