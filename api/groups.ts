@@ -51,6 +51,11 @@ export class Groups {
    * Members find each other through discovery and organize themselves: see docs/groups.md.
    * Synchronous; the first call on the handle waits for the join to take effect.
    */
+  /** The id `join` would give these options, without joining. */
+  idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
+    return deriveGroupId(options.key, { ...DEFAULT_CONSENSUS, ...options.consensus }, options.machine.signature, options.requireTickets ?? []);
+  }
+
   join<C = unknown, Q = unknown, R = unknown>(options: JoinOptions<C, Q, R>): Group<C, Q, R> {
     const consensus: ConsensusConfig = { ...DEFAULT_CONSENSUS, ...options.consensus };
     for (const [name, value] of Object.entries(consensus)) {
@@ -126,6 +131,16 @@ export class Group<C, Q, R> {
 
   get isLeader(): boolean {
     return this.#status()?.role === 'leader';
+  }
+
+  /** This node's current Raft term (0 while the node is down). */
+  get term(): number {
+    return this.#status()?.term ?? 0;
+  }
+
+  /** This node's Raft role now (`follower` while the node is down). */
+  get role(): GroupStatus['role'] {
+    return this.#status()?.role ?? 'follower';
   }
 
   /** The index of the last command applied to this node's state machine. */

@@ -6,6 +6,7 @@ import type { NodeCommand, NodeEvent } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
 import type { CreateNetworkOptions } from '../net-real/options.ts';
+import { Collections } from './collections.ts';
 import { Discovery } from './discovery.ts';
 import { Groups } from './groups.ts';
 import { Streams } from './streams.ts';
@@ -61,12 +62,16 @@ export class Network {
   /** Raft consensus groups that form themselves from discovery (docs/groups.md). */
   readonly groups: Groups;
 
+  /** Replicated Map, Vec, Set, Cell, Once and PriorityQueue, each a Raft group (docs/collections.md). */
+  readonly collections: Collections;
+
   /** @internal Drivers construct networks; users call `Network.create` or `sim.node`. */
   constructor(backend: NodeBackend) {
     this.#backend = backend;
     this.discovery = new Discovery(backend);
     this.streams = new Streams(backend);
     this.groups = new Groups(backend);
+    this.collections = new Collections(this.groups);
   }
 
   get peerId(): PeerId {

@@ -23,7 +23,8 @@ import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenari
 /**
  * `raft-chaos`: one group of five voters under swarm faults — partitions, crashes and
  * restarts, clock skew and jumps, slow links, and for about a third of the seeds message
- * loss, duplication and reordering — with two clients per node writing a register, adding
+ * loss, duplication and reordering — plus faults aimed at Raft (the leader killed every few
+ * seconds, voters crashing mid-election: `raftNemesis`), with two clients per node writing a register, adding
  * to a counter and reading both linearizably (strong queries), from every node.
  *
  * The group forms on a quiet network first (every node must be bonded before the first
@@ -43,6 +44,9 @@ const FAULTS_MS = 60_000;
 const AFTER_FAULTS_MS = 10_000;
 const LIVENESS_BOUND_MS = 40_000;
 const FINAL_BOUND_MS = 20_000;
+const LEADER_KILL_EVERY_MS = { min: 5_000, max: 15_000 } as const;
+const NEMESIS_POLL_MS = 50;
+const ELECTION_CRASH_PROBABILITY = 0.5;
 const CLIENTS_PER_NODE = 2;
 const PAUSE_MS = { min: 20, max: 250 } as const;
 /** A bound on the whole run (a stuck one ends here with SimulationLimitError, a failure). */
@@ -178,6 +182,48 @@ async function client(
   }
 }
 
+/**
+ * Faults aimed at Raft, besides the seed's swarm faults (Jepsen's "kill the leader"): the
+ * leader is crashed every few seconds and restarted shortly after, and while an election
+ * runs a voter may crash and come back within it (a vote it forgot would show). Both drive
+ * the histories — entries on a minority, terms changing hands quickly — that the Figure 8
+ * and durable-vote bugs need.
+ */
+async function raftNemesis(
+  sim: Simulation,
+  nets: readonly Network[],
+  groups: readonly Group<ChaosCommand, null, ChaosState>[],
+  rng: Rng,
+  done: () => boolean,
+): Promise<void> {
+  const bounce = (net: Network, downMs: number) => {
+    sim.crash(net);
+    void sim.sleep(downMs).then(() => {
+      if (!sim.isUp(net)) sim.restart(net);
+    });
+  };
+  let nextLeaderKill = sim.now + intBetween(rng, LEADER_KILL_EVERY_MS.min, LEADER_KILL_EVERY_MS.max);
+  /** At most one mid-election crash per election (a candidate's term). */
+  let lastElectionHit = -1;
+  while (!done()) {
+    await sim.sleep(NEMESIS_POLL_MS);
+    const up = nets.map((n, i) => ({ n, g: groups[i] as Group<ChaosCommand, null, ChaosState> })).filter(({ n }) => sim.isUp(n));
+    if (sim.now >= nextLeaderKill) {
+      nextLeaderKill = sim.now + intBetween(rng, LEADER_KILL_EVERY_MS.min, LEADER_KILL_EVERY_MS.max);
+      const leader = up.find(({ g }) => g.isLeader);
+      if (leader) bounce(leader.n, intBetween(rng, 300, 3_000));
+    } else if (up.some(({ g }) => g.role === 'candidate')) {
+      const term = Math.max(...up.map(({ g }) => g.term));
+      if (term === lastElectionHit) continue;
+      lastElectionHit = term;
+      if (rng.float() >= ELECTION_CRASH_PROBABILITY) continue;
+      const voters = up.filter(({ g }) => g.role === 'follower');
+      const victim = voters[intBetween(rng, 0, voters.length - 1)];
+      if (victim) bounce(victim.n, intBetween(rng, 20, 400));
+    }
+  }
+}
+
 /** The promise's value, or undefined if it fails or takes longer than `ms` of virtual time. */
 async function withDeadline<T>(sim: Simulation, ms: number, p: Promise<T> | undefined): Promise<T | undefined> {
   if (p === undefined) return undefined;
@@ -257,7 +303,7 @@ export const raftChaos: Scenario = {
           );
         }
       }
-      while (sim.now < faultsEnd && !broken()) await sim.sleep(500);
+      await raftNemesis(sim, nets, groups, rngStream(options.seed, 'raft-nemesis'), () => sim.now >= faultsEnd || broken());
       // A safety violation ends the run: what follows it proves nothing, and a broken
       // cluster (an unsafe variant) can busy-loop. TigerBeetle's simulator stops there too.
       if (broken()) return;

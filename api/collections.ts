@@ -1,0 +1,516 @@
+import { CellMachine } from '../core/collections/cell.ts';
+import type {
+  CellCommand,
+  MapCommand,
+  OnceCommand,
+  Priority,
+  PriorityQueueCommand,
+  SetCommand,
+  VecCommand,
+  WriteResult,
+} from '../core/collections/commands.ts';
+import { MapMachine } from '../core/collections/map.ts';
+import { OnceMachine } from '../core/collections/once.ts';
+import { PriorityQueueMachine } from '../core/collections/priority-queue.ts';
+import { SetMachine } from '../core/collections/set.ts';
+import { VecMachine } from '../core/collections/vec.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import type { StateMachine } from '../core/groups/state-machine.ts';
+import { Digest, type StoreId } from '../core/identity/digest.ts';
+import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
+import type { TicketValidator } from '../core/tickets/ticket.ts';
+import type { Group, Groups } from './groups.ts';
+
+/** A collection's version: the index of the last command applied to the local copy. */
+export type Version = number;
+
+export interface CollectionOptions {
+  /** A reader replicates and reads but never votes or writes (a Raft learner). @default false */
+  readonly reader?: boolean;
+  /** Members must carry tickets every validator accepts (folded into the id). @default [] */
+  readonly requireTickets?: readonly TicketValidator[];
+  /**
+   * Names the key and value types (TypeScript has none at run time): part of the id, so
+   * handles that disagree never share a collection. @default 'msgpack'
+   */
+  readonly typeTag?: string;
+  /** Catch-up: a snapshot every this many commands; lagging members get it in chunks. @default 10 000 */
+  readonly snapshotEveryEntries?: number;
+}
+
+export interface KeyedOptions<K, V> extends CollectionOptions {
+  readonly keyCodec?: DatumCodec<K>;
+  readonly valueCodec?: DatumCodec<V>;
+}
+
+export interface ValueOptions<T> extends CollectionOptions {
+  readonly codec?: DatumCodec<T>;
+}
+
+type Kind = 'map' | 'vec' | 'set' | 'cell' | 'once' | 'priority-queue';
+
+interface Opened<M> {
+  readonly group: Group<unknown, unknown, unknown>;
+  readonly machine: M;
+}
+
+/**
+ * Replicated collections (mosaik `collections`): each one is a Raft group whose state
+ * machine is the collection. Writers are voters; readers are learners. Writes resolve with
+ * the version (log index) after commit and local apply; reads are local, monotonic and
+ * possibly stale (`when.reaches(v)` gives read-your-writes across nodes). See
+ * docs/collections.md.
+ */
+export class Collections {
+  readonly #groups: Groups;
+  /** One group per collection per node: a second handle shares the first one's machine (mosaik's second handle never updates, §6.9). */
+  readonly #opened = new Map<string, Opened<unknown>>();
+
+  /** @internal */
+  constructor(groups: Groups) {
+    this.#groups = groups;
+  }
+
+  map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> & { readonly reader: true }): MapReader<K, V>;
+  map<K, V>(name: string | StoreId, options?: KeyedOptions<K, V>): MapHandle<K, V>;
+  map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> = {}): MapHandle<K, V> {
+    const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
+    return new MapHandle(o.group, o.machine, options.keyCodec ?? msgpackDatumCodec<K>(), options.valueCodec ?? msgpackDatumCodec<V>(), options.reader === true);
+  }
+
+  vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
+  vec<T>(name: string | StoreId, options?: ValueOptions<T>): VecHandle<T>;
+  vec<T>(name: string | StoreId, options: ValueOptions<T> = {}): VecHandle<T> {
+    const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
+    return new VecHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+  }
+
+  set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
+  set<T>(name: string | StoreId, options?: ValueOptions<T>): SetHandle<T>;
+  set<T>(name: string | StoreId, options: ValueOptions<T> = {}): SetHandle<T> {
+    const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
+    return new SetHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+  }
+
+  cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
+  cell<T>(name: string | StoreId, options?: ValueOptions<T>): CellHandle<T>;
+  cell<T>(name: string | StoreId, options: ValueOptions<T> = {}): CellHandle<T> {
+    const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
+    return new CellHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+  }
+
+  once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
+  once<T>(name: string | StoreId, options?: ValueOptions<T>): OnceHandle<T>;
+  once<T>(name: string | StoreId, options: ValueOptions<T> = {}): OnceHandle<T> {
+    const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
+    return new OnceHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+  }
+
+  priorityQueue<P extends Priority, K, V>(
+    name: string | StoreId,
+    options: KeyedOptions<K, V> & { readonly capacity?: number; readonly reader: true },
+  ): PriorityQueueReader<P, K, V>;
+  priorityQueue<P extends Priority, K, V>(name: string | StoreId, options?: KeyedOptions<K, V> & { readonly capacity?: number }): PriorityQueueHandle<P, K, V>;
+  priorityQueue<P extends Priority, K, V>(
+    name: string | StoreId,
+    options: KeyedOptions<K, V> & { readonly capacity?: number } = {},
+  ): PriorityQueueHandle<P, K, V> {
+    const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
+    if (!(capacity >= 1)) throw new InvalidArgumentError(`capacity must be at least 1, got ${capacity}`);
+    const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
+    return new PriorityQueueHandle(
+      o.group,
+      o.machine,
+      options.keyCodec ?? msgpackDatumCodec<K>(),
+      options.valueCodec ?? msgpackDatumCodec<V>(),
+      options.reader === true,
+    );
+  }
+
+  #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
+    const store = typeof name === 'string' ? Digest.from(name) : name;
+    const signature = `mosaik_collections_${kind}/${store.hex}/${options.typeTag ?? 'msgpack'}${extra}`;
+    const machine = make(signature);
+    const consensus = options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries };
+    const key = store.derive('mosaik-collections');
+    const probe = this.#groups.idOf({ key, machine, consensus, requireTickets: options.requireTickets ?? [] });
+    const existing = this.#opened.get(probe.hex);
+    if (existing !== undefined) return existing as Opened<M>;
+    const group = this.#groups.join({
+      key,
+      machine,
+      consensus,
+      leadership: options.reader === true ? 'observer' : 'normal',
+      requireTickets: options.requireTickets ?? [],
+    }) as Group<unknown, unknown, unknown>;
+    const opened = { group, machine };
+    this.#opened.set(probe.hex, opened);
+    return opened;
+  }
+}
+
+type Common = 'version' | 'when' | 'isReader';
+/** A reader of a Map: local reads and conditions, no write methods. */
+export type MapReader<K, V> = Pick<MapHandle<K, V>, Common | 'size' | 'get' | 'has' | 'entries' | 'keys' | 'values' | typeof Symbol.iterator>;
+export type VecReader<T> = Pick<VecHandle<T>, Common | 'length' | 'get' | 'front' | 'back' | 'indexOf' | 'includes' | 'values' | typeof Symbol.iterator>;
+export type SetReader<T> = Pick<SetHandle<T>, Common | 'size' | 'has' | 'isSubsetOf' | 'values' | typeof Symbol.iterator>;
+export type CellReader<T> = Pick<CellHandle<T>, Common | 'read'>;
+export type OnceReader<T> = Pick<OnceHandle<T>, Common | 'read' | 'awaitValue'>;
+export type PriorityQueueReader<P extends Priority, K, V> = Pick<
+  PriorityQueueHandle<P, K, V>,
+  Common | 'size' | 'capacity' | 'has' | 'get' | 'getPriority' | 'min' | 'max' | 'entries' | 'entriesDesc'
+>;
+
+/** What every collection handle has: its version and conditions. */
+abstract class CollectionHandle<M> {
+  protected readonly group: Group<unknown, unknown, unknown>;
+  /** @internal */
+  readonly machine: M;
+  /** A reader: write methods reject (the reader types omit them). */
+  readonly isReader: boolean;
+
+  constructor(group: Group<unknown, unknown, unknown>, machine: M, isReader: boolean) {
+    this.group = group;
+    this.machine = machine;
+    this.isReader = isReader;
+  }
+
+  /** The version of the local copy (the last applied log index). */
+  get version(): Version {
+    return this.group.committed;
+  }
+
+  readonly when = {
+    /** Resolves when a leader is known (writes can go through). */
+    online: (): Promise<void> => this.group.when.online(),
+    /** Resolves at the next change of the version. */
+    updated: (): Promise<void> => this.group.when.committed().reaches(this.group.committed + 1),
+    /** Resolves when the local copy has applied version `v` (read-your-writes across nodes). */
+    reaches: (v: Version): Promise<void> => this.group.when.committed().reaches(v),
+  };
+
+  protected async submit(command: unknown): Promise<{ version: Version; result: WriteResult | undefined }> {
+    if (this.isReader) throw new InvalidArgumentError('this handle is a reader: it cannot write');
+    const { index, result } = await this.group.execute(command);
+    return { version: index, result: result as WriteResult | undefined };
+  }
+}
+
+function encodeAll<T>(codec: DatumCodec<T>, values: Iterable<T>): Uint8Array[] {
+  return [...values].map((v) => codec.encode(v));
+}
+
+export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
+  readonly #k: DatumCodec<K>;
+  readonly #v: DatumCodec<V>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: MapMachine, k: DatumCodec<K>, v: DatumCodec<V>, reader: boolean) {
+    super(group, machine, reader);
+    this.#k = k;
+    this.#v = v;
+  }
+  get size(): number {
+    return this.machine.size;
+  }
+  get(key: K): V | undefined {
+    const v = this.machine.get(this.#k.encode(key));
+    return v === undefined ? undefined : this.#v.decode(v);
+  }
+  has(key: K): boolean {
+    return this.machine.has(this.#k.encode(key));
+  }
+  *entries(): IterableIterator<[K, V]> {
+    for (const [k, v] of this.machine.entries()) yield [this.#k.decode(k), this.#v.decode(v)];
+  }
+  *keys(): IterableIterator<K> {
+    for (const k of this.machine.keys()) yield this.#k.decode(k);
+  }
+  *values(): IterableIterator<V> {
+    for (const v of this.machine.values()) yield this.#v.decode(v);
+  }
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+  async insert(key: K, value: V): Promise<Version> {
+    return (await this.submit({ op: 'insert', k: this.#k.encode(key), v: this.#v.encode(value) } satisfies MapCommand)).version;
+  }
+  async extend(entries: Iterable<readonly [K, V]>): Promise<Version> {
+    const list = [...entries].map(([k, v]) => [this.#k.encode(k), this.#v.encode(v)] as const);
+    if (list.length === 0) return this.version;
+    return (await this.submit({ op: 'extend', entries: list } satisfies MapCommand)).version;
+  }
+  remove(key: K): Promise<Version> {
+    return this.removeMany([key]);
+  }
+  async removeMany(keys: Iterable<K>): Promise<Version> {
+    const list = encodeAll(this.#k, keys);
+    if (list.length === 0) return this.version;
+    return (await this.submit({ op: 'remove', keys: list } satisfies MapCommand)).version;
+  }
+  async clear(): Promise<Version> {
+    return (await this.submit({ op: 'clear' } satisfies MapCommand)).version;
+  }
+  /** Sets `key` to `next` (undefined: removes it) if its value is `expected` (undefined: absent), comparing encoded bytes. */
+  async compareExchange(key: K, expected: V | undefined, next: V | undefined): Promise<{ version: Version; swapped: boolean }> {
+    const r = await this.submit({
+      op: 'cas',
+      k: this.#k.encode(key),
+      expected: expected === undefined ? null : this.#v.encode(expected),
+      next: next === undefined ? null : this.#v.encode(next),
+    } satisfies MapCommand);
+    return { version: r.version, swapped: r.result?.swapped === true };
+  }
+}
+
+export class VecHandle<T> extends CollectionHandle<VecMachine> {
+  readonly #c: DatumCodec<T>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: VecMachine, c: DatumCodec<T>, reader: boolean) {
+    super(group, machine, reader);
+    this.#c = c;
+  }
+  #dec(b: Uint8Array | undefined): T | undefined {
+    return b === undefined ? undefined : this.#c.decode(b);
+  }
+  get length(): number {
+    return this.machine.length;
+  }
+  get(i: number): T | undefined {
+    return this.#dec(this.machine.get(i));
+  }
+  front(): T | undefined {
+    return this.#dec(this.machine.front());
+  }
+  back(): T | undefined {
+    return this.#dec(this.machine.back());
+  }
+  indexOf(value: T): number | undefined {
+    return this.machine.indexOf(this.#c.encode(value));
+  }
+  includes(value: T): boolean {
+    return this.machine.includes(this.#c.encode(value));
+  }
+  *values(): IterableIterator<T> {
+    for (const v of this.machine.values()) yield this.#c.decode(v);
+  }
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.values();
+  }
+  async pushBack(value: T): Promise<Version> {
+    return (await this.submit({ op: 'pushBack', v: this.#c.encode(value) } satisfies VecCommand)).version;
+  }
+  async pushFront(value: T): Promise<Version> {
+    return (await this.submit({ op: 'pushFront', v: this.#c.encode(value) } satisfies VecCommand)).version;
+  }
+  /** Inserts at `i` (0 ≤ i ≤ length); past the end rejects with InvalidArgumentError and changes nothing. */
+  async insert(i: number, value: T): Promise<Version> {
+    if (!Number.isInteger(i) || i < 0 || i > this.length) throw new InvalidArgumentError(`index ${i} is out of range for length ${this.length}`);
+    const r = await this.submit({ op: 'insert', i, v: this.#c.encode(value) } satisfies VecCommand);
+    // Our copy may have been stale: the log decides, on every replica alike.
+    if (r.result?.outOfRange) throw new InvalidArgumentError(`index ${i} was out of range when the insert applied (version ${r.version})`);
+    return r.version;
+  }
+  async swap(i: number, j: number): Promise<Version> {
+    return (await this.submit({ op: 'swap', i, j } satisfies VecCommand)).version;
+  }
+  async popBack(): Promise<{ version: Version; value: T | undefined }> {
+    const r = await this.submit({ op: 'popBack' } satisfies VecCommand);
+    return { version: r.version, value: this.#dec(r.result?.taken ?? undefined) };
+  }
+  async popFront(): Promise<{ version: Version; value: T | undefined }> {
+    const r = await this.submit({ op: 'popFront' } satisfies VecCommand);
+    return { version: r.version, value: this.#dec(r.result?.taken ?? undefined) };
+  }
+  async remove(i: number): Promise<Version> {
+    return (await this.submit({ op: 'remove', i } satisfies VecCommand)).version;
+  }
+  async truncate(len: number): Promise<Version> {
+    if (!Number.isInteger(len) || len < 0) throw new InvalidArgumentError(`length must be a non-negative integer, got ${len}`);
+    return (await this.submit({ op: 'truncate', len } satisfies VecCommand)).version;
+  }
+  async extend(values: Iterable<T>): Promise<Version> {
+    const vs = encodeAll(this.#c, values);
+    if (vs.length === 0) return this.version;
+    return (await this.submit({ op: 'extend', vs } satisfies VecCommand)).version;
+  }
+  async clear(): Promise<Version> {
+    return (await this.submit({ op: 'clear' } satisfies VecCommand)).version;
+  }
+}
+
+export class SetHandle<T> extends CollectionHandle<SetMachine> {
+  readonly #c: DatumCodec<T>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: SetMachine, c: DatumCodec<T>, reader: boolean) {
+    super(group, machine, reader);
+    this.#c = c;
+  }
+  get size(): number {
+    return this.machine.size;
+  }
+  has(value: T): boolean {
+    return this.machine.has(this.#c.encode(value));
+  }
+  isSubsetOf(other: SetReader<T>): boolean {
+    return this.machine.isSubsetOf((other as SetHandle<T>).machine);
+  }
+  *values(): IterableIterator<T> {
+    for (const v of this.machine.values()) yield this.#c.decode(v);
+  }
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.values();
+  }
+  async insert(value: T): Promise<Version> {
+    return (await this.submit({ op: 'insert', v: this.#c.encode(value) } satisfies SetCommand)).version;
+  }
+  async extend(values: Iterable<T>): Promise<Version> {
+    const vs = encodeAll(this.#c, values);
+    if (vs.length === 0) return this.version;
+    return (await this.submit({ op: 'extend', vs } satisfies SetCommand)).version;
+  }
+  remove(value: T): Promise<Version> {
+    return this.removeMany([value]);
+  }
+  async removeMany(values: Iterable<T>): Promise<Version> {
+    const vs = encodeAll(this.#c, values);
+    if (vs.length === 0) return this.version;
+    return (await this.submit({ op: 'remove', vs } satisfies SetCommand)).version;
+  }
+  async clear(): Promise<Version> {
+    return (await this.submit({ op: 'clear' } satisfies SetCommand)).version;
+  }
+}
+
+export class CellHandle<T> extends CollectionHandle<CellMachine> {
+  readonly #c: DatumCodec<T>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: CellMachine, c: DatumCodec<T>, reader: boolean) {
+    super(group, machine, reader);
+    this.#c = c;
+  }
+  read(): T | undefined {
+    const b = this.machine.read();
+    return b === undefined ? undefined : this.#c.decode(b);
+  }
+  async write(value: T): Promise<Version> {
+    return (await this.submit({ op: 'write', v: this.#c.encode(value) } satisfies CellCommand)).version;
+  }
+  async clear(): Promise<Version> {
+    return (await this.submit({ op: 'clear' } satisfies CellCommand)).version;
+  }
+  async compareExchange(expected: T | undefined, next: T | undefined): Promise<{ version: Version; swapped: boolean }> {
+    const r = await this.submit({
+      op: 'cas',
+      expected: expected === undefined ? null : this.#c.encode(expected),
+      next: next === undefined ? null : this.#c.encode(next),
+    } satisfies CellCommand);
+    return { version: r.version, swapped: r.result?.swapped === true };
+  }
+}
+
+export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
+  readonly #c: DatumCodec<T>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: OnceMachine, c: DatumCodec<T>, reader: boolean) {
+    super(group, machine, reader);
+    this.#c = c;
+  }
+  read(): T | undefined {
+    const b = this.machine.read();
+    return b === undefined ? undefined : this.#c.decode(b);
+  }
+  /** The first committed write wins everywhere; later ones commit but change nothing (`set` false). */
+  async write(value: T): Promise<{ version: Version; set: boolean }> {
+    const r = await this.submit({ op: 'write', v: this.#c.encode(value) } satisfies OnceCommand);
+    return { version: r.version, set: r.result?.swapped === true };
+  }
+  /** Resolves with the value once one is committed and applied here. */
+  async awaitValue(): Promise<T> {
+    for (;;) {
+      const v = this.read();
+      if (v !== undefined) return v;
+      await this.when.updated();
+    }
+  }
+}
+
+export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHandle<PriorityQueueMachine> {
+  readonly #k: DatumCodec<K>;
+  readonly #v: DatumCodec<V>;
+  constructor(group: Group<unknown, unknown, unknown>, machine: PriorityQueueMachine, k: DatumCodec<K>, v: DatumCodec<V>, reader: boolean) {
+    super(group, machine, reader);
+    this.#k = k;
+    this.#v = v;
+  }
+  #entry(e: readonly [Priority, Uint8Array, Uint8Array] | undefined): [P, K, V] | undefined {
+    return e === undefined ? undefined : [e[0] as P, this.#k.decode(e[1]), this.#v.decode(e[2])];
+  }
+  get size(): number {
+    return this.machine.size;
+  }
+  get capacity(): number {
+    return this.machine.capacity;
+  }
+  has(key: K): boolean {
+    return this.machine.get(this.#k.encode(key)) !== undefined;
+  }
+  get(key: K): V | undefined {
+    const e = this.machine.get(this.#k.encode(key));
+    return e === undefined ? undefined : this.#v.decode(e.v);
+  }
+  getPriority(key: K): P | undefined {
+    return this.machine.getPriority(this.#k.encode(key)) as P | undefined;
+  }
+  min(): [P, K, V] | undefined {
+    return this.#entry(this.machine.min());
+  }
+  max(): [P, K, V] | undefined {
+    return this.#entry(this.machine.max());
+  }
+  *entries(): IterableIterator<[P, K, V]> {
+    for (const e of this.machine.entries()) yield this.#entry(e) as [P, K, V];
+  }
+  *entriesDesc(): IterableIterator<[P, K, V]> {
+    for (const e of this.machine.entriesDesc()) yield this.#entry(e) as [P, K, V];
+  }
+  async insert(priority: P, key: K, value: V): Promise<Version> {
+    return (await this.submit({ op: 'insert', p: priority, k: this.#k.encode(key), v: this.#v.encode(value) } satisfies PriorityQueueCommand)).version;
+  }
+  async extend(entries: Iterable<readonly [P, K, V]>): Promise<Version> {
+    const list = [...entries].map(([p, k, v]) => [p, this.#k.encode(k), this.#v.encode(v)] as const);
+    if (list.length === 0) return this.version;
+    return (await this.submit({ op: 'extend', entries: list } satisfies PriorityQueueCommand)).version;
+  }
+  async updatePriority(key: K, priority: P): Promise<Version> {
+    return (await this.submit({ op: 'updatePriority', k: this.#k.encode(key), p: priority } satisfies PriorityQueueCommand)).version;
+  }
+  async updateValue(key: K, value: V): Promise<Version> {
+    return (await this.submit({ op: 'updateValue', k: this.#k.encode(key), v: this.#v.encode(value) } satisfies PriorityQueueCommand)).version;
+  }
+  async compareExchangeValue(key: K, expected: V, next: V | undefined): Promise<{ version: Version; swapped: boolean }> {
+    const r = await this.submit({
+      op: 'casValue',
+      k: this.#k.encode(key),
+      expected: this.#v.encode(expected),
+      next: next === undefined ? null : this.#v.encode(next),
+    } satisfies PriorityQueueCommand);
+    return { version: r.version, swapped: r.result?.swapped === true };
+  }
+  remove(key: K): Promise<Version> {
+    return this.removeKeys([key]);
+  }
+  async removeKeys(keys: Iterable<K>): Promise<Version> {
+    const list = encodeAll(this.#k, keys);
+    if (list.length === 0) return this.version;
+    return (await this.submit({ op: 'remove', keys: list } satisfies PriorityQueueCommand)).version;
+  }
+  /** Removes priorities in [from, to] (`inclusive`, default) or [from, to); a missing bound is open. */
+  async removeRange(range: { from?: P; to?: P; inclusive?: boolean } = {}): Promise<Version> {
+    return (
+      await this.submit({
+        op: 'removeRange',
+        from: range.from ?? null,
+        to: range.to ?? null,
+        inclusive: range.inclusive ?? true,
+      } satisfies PriorityQueueCommand)
+    ).version;
+  }
+  async clear(): Promise<Version> {
+    return (await this.submit({ op: 'clear' } satisfies PriorityQueueCommand)).version;
+  }
+}
