@@ -124,6 +124,11 @@ export class Group<C, Q, R> {
     }
   }
 
+  /** Everything this node knows about the group now (undefined while the node is down). */
+  status(): GroupStatus | undefined {
+    return this.#status();
+  }
+
   /** The current leader, as this node knows it. */
   get leader(): PeerId | undefined {
     return this.#status()?.leader;

@@ -71,6 +71,8 @@ export interface GroupStatus {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly bonds: readonly PeerId[];
+  /** The last log index covered by this node's snapshot (0: none; the log starts at 1). */
+  readonly snapshotIndex: number;
   /** Online: this node leads, or follows a leader it knows (calls can be served; it may still be catching up). */
   readonly online: boolean;
 }
@@ -217,6 +219,7 @@ export class Group {
       voters: this.#raft.conf.voters,
       learners: this.#raft.conf.learners,
       bonds: [...this.#bonds.values()].map((b) => b.peer),
+      snapshotIndex: this.#raft.log.offset,
       online: this.#online,
     };
   }
