@@ -3,6 +3,19 @@
  * network; `mosaik/sim` gives the same `Network` inside the deterministic simulator.
  */
 
+export type {
+  CellReader,
+  CollectionOptions,
+  KeyedOptions,
+  MapReader,
+  OnceReader,
+  PriorityQueueReader,
+  SetReader,
+  ValueOptions,
+  VecReader,
+  Version,
+} from './api/collections.ts';
+export { CellHandle, Collections, MapHandle, OnceHandle, PriorityQueueHandle, SetHandle, VecHandle } from './api/collections.ts';
 export type { DiscoveryEvent } from './api/discovery.ts';
 export type { ApplyContext, ConsensusConfig, GroupKey, GroupStatus, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
 export { Group, Groups } from './api/groups.ts';
