@@ -40,6 +40,8 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} ${event.group.short} f=${event.formation} #${event.index} t${event.term} ${event.id.slice(0, 24)}`;
     case 'group.formationLost':
       return `${event.type} ${event.group.short} lost=${event.lost} winner=${event.winner} last=${event.lastIndex}`;
+    case 'group.installed':
+      return `${event.type} ${event.group.short} f=${event.formation} #${event.index} t${event.term}`;
     case 'group.bond':
       return `${event.type} ${event.group.short} ${event.peer.short} ${event.up ? 'up' : 'down'}`;
   }
@@ -91,6 +93,7 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
       return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, encoder.encode(event.id), event);
     case 'group.role':
     case 'group.formationLost':
+    case 'group.installed':
     case 'group.bond':
       return trace.record(nowMs, TraceKind.event, node, 13, 0, 0, encoder.encode(describeEvent(event)), event);
   }

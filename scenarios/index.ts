@@ -1,6 +1,8 @@
 import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './discovery.ts';
 import { pingMesh } from './ping-mesh.ts';
 import { raftChaos } from './raft-chaos.ts';
+import { raftMembership } from './raft-membership.ts';
+import { raftStartupSplit } from './raft-startup-split.ts';
 import type { Scenario } from './scenario.ts';
 import { streamsFanout } from './streams.ts';
 import { streamsChurn } from './streams-churn.ts';
@@ -10,5 +12,16 @@ export type { Scenario, ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 /** Every scenario the CLI can run, by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map(
-  [pingMesh, discoveryConverge, discoveryDeparture, discoveryIsolation, streamsFanout, streamsChurn, ticketsAttack, raftChaos].map((s) => [s.name, s]),
+  [
+    pingMesh,
+    discoveryConverge,
+    discoveryDeparture,
+    discoveryIsolation,
+    streamsFanout,
+    streamsChurn,
+    ticketsAttack,
+    raftChaos,
+    raftMembership,
+    raftStartupSplit,
+  ].map((s) => [s.name, s]),
 );

@@ -134,12 +134,13 @@ async function client(
   rng: Rng,
   history: History,
   stopAt: () => number,
+  readsOnly: boolean,
 ): Promise<void> {
   let n = 0;
   while (sim.now < stopAt()) {
     await sim.sleep(intBetween(rng, PAUSE_MS.min, PAUSE_MS.max));
     if (!sim.isUp(net)) continue;
-    const roll = rng.float();
+    const roll = readsOnly ? 1 : rng.float();
     const call = sim.now;
     if (roll < 0.4) {
       const v = clientNo * 1_000_000 + ++n; // unique across clients: the checker can tell writes apart
@@ -183,8 +184,9 @@ async function client(
 }
 
 /**
- * Faults aimed at Raft, besides the seed's swarm faults (Jepsen's "kill the leader"): the
- * leader is crashed every few seconds and restarted shortly after, and while an election
+ * Faults aimed at Raft, besides the seed's swarm faults (Jepsen's "kill the leader"): every
+ * few seconds the leader is crashed and restarted shortly after, or cut off from the others
+ * for a few seconds (then every partition heals), and while an election
  * runs a voter may crash and come back within it (a vote it forgot would show). Both drive
  * the histories — entries on a minority, terms changing hands quickly — that the Figure 8
  * and durable-vote bugs need.
@@ -211,7 +213,13 @@ async function raftNemesis(
     if (sim.now >= nextLeaderKill) {
       nextLeaderKill = sim.now + intBetween(rng, LEADER_KILL_EVERY_MS.min, LEADER_KILL_EVERY_MS.max);
       const leader = up.find(({ g }) => g.isLeader);
-      if (leader) bounce(leader.n, intBetween(rng, 300, 3_000));
+      if (leader && rng.float() < 0.5) bounce(leader.n, intBetween(rng, 300, 3_000));
+      else if (leader) {
+        // Cut the leader off instead: it lives on, believing it leads, while the others elect
+        // a new one (the stale-read and lost-lease histories).
+        sim.isolate(leader.n);
+        void sim.sleep(intBetween(rng, 1_000, 5_000)).then(() => sim.heal());
+      }
     } else if (up.some(({ g }) => g.role === 'candidate')) {
       const term = Math.max(...up.map(({ g }) => g.term));
       if (term === lastElectionHit) continue;
@@ -287,7 +295,9 @@ export const raftChaos: Scenario = {
       const clientsStop = faultsEnd + AFTER_FAULTS_MS;
       const loops: Promise<void>[] = [];
       for (const [i, net] of nets.entries()) {
-        for (let k = 0; k < CLIENTS_PER_NODE; k++) {
+        // Two mixed clients and one that only reads: a client blocked on a write (its node cut
+        // off) reads nothing, and stale reads are exactly what a cut-off node could serve.
+        for (let k = 0; k <= CLIENTS_PER_NODE; k++) {
           const id = `${i + 1}.${k + 1}`;
           loops.push(
             client(
@@ -295,10 +305,11 @@ export const raftChaos: Scenario = {
               net,
               () => groups[i] as Group<ChaosCommand, null, ChaosState>,
               id,
-              i * CLIENTS_PER_NODE + k + 1,
+              i * (CLIENTS_PER_NODE + 1) + k + 1,
               rngStream(options.seed, `client/${id}`),
               history,
               () => (broken() ? 0 : clientsStop),
+              k === CLIENTS_PER_NODE,
             ),
           );
         }

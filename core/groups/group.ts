@@ -58,6 +58,11 @@ export type GroupsEvent =
   /** One entry applied here: `id` names it (`origin/seq` for commands), the same on every replica. */
   | { readonly type: 'group.applied'; readonly group: GroupId; readonly formation: string; readonly index: number; readonly term: number; readonly id: string }
   | { readonly type: 'group.formationLost'; readonly group: GroupId; readonly lost: string; readonly winner: string; readonly lastIndex: number }
+  /**
+   * A snapshot from the leader replaced this node's state: it now stands at `index` without
+   * having applied the entries up to it one by one (no `group.applied` for them).
+   */
+  | { readonly type: 'group.installed'; readonly group: GroupId; readonly formation: string; readonly index: number; readonly term: number }
   | { readonly type: 'group.bond'; readonly group: GroupId; readonly peer: PeerId; readonly up: boolean };
 
 /** What the API reads synchronously. */
@@ -323,7 +328,12 @@ export class Group {
       const r = this.#raft.takeReady();
       this.#persistReady(ctx, r);
       for (const m of r.messages) this.#sendRaft(ctx, m);
-      if (r.snapshot?.installed) this.#state.restore(r.snapshot.snapshot.data);
+      if (r.snapshot?.installed) {
+        this.#state.restore(r.snapshot.snapshot.data);
+        // The committed index jumped: what waits on it (`when.committed().reaches`) must hear of it.
+        const { index, term } = r.snapshot.snapshot.meta;
+        ctx.emit({ type: 'group.installed', group: this.spec.id, formation: formationHex(this.#formation), index, term });
+      }
       for (const e of r.committed) this.#apply(ctx, e);
       for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
       for (const id of r.readsFailed) this.#readFailed(ctx, id);
@@ -362,10 +372,14 @@ export class Group {
       if (batch !== undefined) {
         const k = batch.seqs.indexOf(applied.seq);
         this.#batchBySeq.delete(applied.seq);
-        if (applied.kind === 'result') batch.results[k] = applied.result;
-        else if (applied.kind === 'failed') batch.failed ??= new ApplyError(`apply failed at index ${index}: ${applied.error}`);
+        // A duplicate is a retried copy of one applied before, which this node may not have
+        // applied itself (a snapshot covered it): the caller gets what the first copy gave, where.
+        const outcome = applied.kind === 'duplicate' ? applied.first : applied;
+        const at = applied.kind === 'duplicate' && applied.first !== undefined ? applied.first.index : index;
+        if (outcome !== undefined && 'error' in outcome) batch.failed ??= new ApplyError(`apply failed at index ${at}: ${outcome.error}`);
+        else if (outcome !== undefined) batch.results[k] = outcome.result;
         batch.applied++;
-        if (batch.applied === batch.seqs.length) this.#finishBatch(ctx, batch, index - batch.seqs.length + 1);
+        if (batch.applied === batch.seqs.length) this.#finishBatch(ctx, batch, at - batch.seqs.length + 1);
         return;
       }
     }

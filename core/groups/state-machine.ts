@@ -1,3 +1,4 @@
+import { decode, encode } from '@msgpack/msgpack';
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import { msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
@@ -45,21 +46,41 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
 const snapshotCodec = msgpackCodec(
   s.struct({
     machine: s.bytes({ maxLength: 1 << 30 }),
-    sessions: s.array(s.struct({ origin: s.str({ maxLength: 128 }), floor: s.uint, applied: s.array(s.uint, { maxLength: 1 << 20 }) }), { maxLength: 1 << 20 }),
+    sessions: s.array(
+      s.struct({
+        origin: s.str({ maxLength: 128 }),
+        floor: s.uint,
+        applied: s.array(s.uint, { maxLength: 1 << 20 }),
+        /** What each of `applied` gave, in the same order: its index, and its result (msgpack) or error. */
+        outcomes: s.array(s.struct({ index: s.uint, result: s.optional(s.bytes({ maxLength: 1 << 24 })), error: s.optional(s.str({ maxLength: 1 << 16 })) }), {
+          maxLength: 1 << 20,
+        }),
+      }),
+      { maxLength: 1 << 20 },
+    ),
   }),
 );
+
+/** What the first apply of a command gave, kept for its retried copies. */
+export type Outcome = { readonly index: number; readonly result: unknown } | { readonly index: number; readonly error: string };
 
 export type Applied =
   | { readonly kind: 'result'; readonly origin: string; readonly seq: number; readonly result: unknown }
   | { readonly kind: 'failed'; readonly origin: string; readonly seq: number; readonly error: string }
-  /** Already applied earlier (a retried forward): skipped. */
-  | { readonly kind: 'duplicate'; readonly origin: string; readonly seq: number }
+  /**
+   * Already applied earlier (a retried forward): skipped. `first` is what that apply gave,
+   * while the origin may still wait for it (its sequence number is above the origin's floor):
+   * the origin may not have applied the first copy itself (a snapshot covered it), and its
+   * caller must still get that index and result.
+   */
+  | { readonly kind: 'duplicate'; readonly origin: string; readonly seq: number; readonly first: Outcome | undefined }
   /** Bytes that are not an envelope or a command this machine decodes: skipped on every replica alike. */
   | { readonly kind: 'undecodable' };
 
 interface Session {
   floor: number;
-  applied: Set<number>;
+  /** Sequence numbers above the floor that were applied, with what they gave. */
+  applied: Map<number, Outcome>;
 }
 
 /**
@@ -91,21 +112,24 @@ export class ReplicatedState<C, Q, R> {
     }
     let session = this.#sessions.get(env.origin);
     if (session === undefined) {
-      session = { floor: 0, applied: new Set() };
+      session = { floor: 0, applied: new Map() };
       this.#sessions.set(env.origin, session);
     }
     const duplicate = env.seq <= session.floor || session.applied.has(env.seq);
     if (env.floor > session.floor) {
       session.floor = env.floor;
-      for (const seq of session.applied) if (seq <= env.floor) session.applied.delete(seq);
+      for (const seq of session.applied.keys()) if (seq <= env.floor) session.applied.delete(seq);
     }
-    if (duplicate) return { kind: 'duplicate', origin: env.origin, seq: env.seq };
-    if (env.seq > session.floor) session.applied.add(env.seq);
+    if (duplicate) return { kind: 'duplicate', origin: env.origin, seq: env.seq, first: session.applied.get(env.seq) };
+    let applied: Applied;
     try {
-      return { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
+      applied = { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
     } catch (e) {
-      return { kind: 'failed', origin: env.origin, seq: env.seq, error: e instanceof Error ? e.message : String(e) };
+      applied = { kind: 'failed', origin: env.origin, seq: env.seq, error: e instanceof Error ? e.message : String(e) };
     }
+    if (env.seq > session.floor)
+      session.applied.set(env.seq, applied.kind === 'failed' ? { index: ctx.index, error: applied.error } : { index: ctx.index, result: applied.result });
+    return applied;
   }
 
   snapshot(): Uint8Array {
@@ -113,7 +137,10 @@ export class ReplicatedState<C, Q, R> {
     return snapshotCodec
       .encode({
         machine: this.machine.snapshot(),
-        sessions: sessions.map(([origin, ses]) => ({ origin, floor: ses.floor, applied: [...ses.applied].sort((a, b) => a - b) })),
+        sessions: sessions.map(([origin, ses]) => {
+          const applied = [...ses.applied].sort(([a], [b]) => a - b);
+          return { origin, floor: ses.floor, applied: applied.map(([seq]) => seq), outcomes: applied.map(([, o]) => encodeOutcome(o)) };
+        }),
       })
       .slice();
   }
@@ -124,7 +151,9 @@ export class ReplicatedState<C, Q, R> {
     if (!decoded.ok) throw new Error(`group snapshot does not decode: ${decoded.error.message}`);
     const snap = decoded.value;
     this.machine.restore(snap.machine);
-    this.#sessions = new Map(snap.sessions.map((ses) => [ses.origin, { floor: ses.floor, applied: new Set(ses.applied) }]));
+    this.#sessions = new Map(
+      snap.sessions.map((ses) => [ses.origin, { floor: ses.floor, applied: new Map(ses.applied.map((seq, i) => [seq, decodeOutcome(ses.outcomes[i])])) }]),
+    );
   }
 
   /** Back to the state before any command (a restart without a snapshot, or a lost formation). */
@@ -132,4 +161,26 @@ export class ReplicatedState<C, Q, R> {
     this.machine.restore(this.#genesis);
     this.#sessions.clear();
   }
+}
+
+/**
+ * An outcome as a snapshot keeps it: the result as msgpack (a result msgpack cannot encode is
+ * kept as undefined), so a replica restored from a snapshot answers a retried command with
+ * the msgpack round trip of what the first apply returned.
+ */
+function encodeOutcome(o: Outcome): { index: number; result: Uint8Array | undefined; error: string | undefined } {
+  if ('error' in o) return { index: o.index, result: undefined, error: o.error };
+  let result: Uint8Array | undefined;
+  try {
+    result = o.result === undefined ? undefined : encode(o.result);
+  } catch {
+    result = undefined;
+  }
+  return { index: o.index, result, error: undefined };
+}
+
+function decodeOutcome(o: { index: number; result: Uint8Array | undefined; error: string | undefined } | undefined): Outcome {
+  if (o === undefined) return { index: 0, result: undefined };
+  if (o.error !== undefined) return { index: o.index, error: o.error };
+  return { index: o.index, result: o.result === undefined ? undefined : decode(o.result) };
 }

@@ -50,9 +50,17 @@ function expectRunningValues(start: number, outcomes: { index: number; by: numbe
   expect(sorted.map((o) => o.index)).toEqual(sorted.map((_, i) => first + i));
 }
 
-/** The first index a node applied itself: above 1 means it started from a snapshot. */
+/**
+ * The first index a node reached itself: above 1 means it started from a snapshot (a
+ * snapshot installed, or entries applied after one). A snapshot that covers everything
+ * leaves no applied entry, only the `group.installed` event: its index + 1 is where the
+ * node's own applying would start.
+ */
 function firstApplied(watch: GroupWatch, net: Network): number | undefined {
-  return watch.of('group.applied', net)[0]?.event.index;
+  const installed = watch.of('group.installed', net)[0]?.event.index;
+  const applied = watch.of('group.applied', net)[0]?.event.index;
+  if (installed !== undefined) return installed + 1;
+  return applied;
 }
 
 /**

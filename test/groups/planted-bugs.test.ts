@@ -12,7 +12,7 @@ import { raftChaos } from '../../scenarios/raft-chaos.ts';
 const SEARCH: readonly (readonly [bug: string, maxSeeds: number])[] = [
   ['follower-read-without-readindex', 3],
   ['vote-without-log-check', 5],
-  ['read-without-quorum', 15],
+  ['read-without-quorum', 3],
 ];
 
 describe('raft-chaos finds planted bugs', () => {
