@@ -1022,12 +1022,22 @@ export class Group {
   }
 
   #onForward(ctx: NodeContext, bond: Bond, req: number, commands: readonly Uint8Array[]): void {
+    // A member of another formation (one that lost, before it heard) must not write into ours:
+    // its caller is told the formation was lost, so the command must not happen here either.
+    if (!sameFormation(bond.formation, this.#formation)) {
+      this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: undefined });
+      return;
+    }
     const r = this.#raft.propose(commands);
     if ('index' in r) this.#send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#self });
     else this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
   }
 
   #onReadIndex(ctx: NodeContext, bond: Bond, req: number): void {
+    if (!sameFormation(bond.formation, this.#formation)) {
+      this.#send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
+      return;
+    }
     const id = this.#nextRead++;
     const refused = this.#raft.readIndex(id);
     if (refused) {
