@@ -202,7 +202,12 @@ export class Group<C, Q, R> {
     return this.#backend.request({ to: 'groups', cmd: { kind: 'transfer', group: this.id, to: peer } });
   }
 
-  /** Leaves the group: hands leadership over if held, says goodbye; pending calls fail with GroupClosedError. */
+  /**
+   * Leaves the group: pending and later calls fail with GroupClosedError; leadership is
+   * handed over if held; a voter stays until the configuration without it commits (so the
+   * others never count a member that is gone), at most 4 election timeouts + the forward
+   * timeout (~12 s by default). Resolves once the group is closed here.
+   */
   async leave(): Promise<void> {
     if (this.#left) return;
     this.#left = true;

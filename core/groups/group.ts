@@ -162,6 +162,10 @@ export class Group {
   #startedAtMs: number;
   #timer: number | undefined;
   #closed = false;
+  #leaving: { readonly deadlineMs: number } | undefined;
+  /** A configuration without us committed while leaving: close once this drain is over. */
+  #leaveAfterDrain = false;
+  #leaveWaiters: RequestId[] = [];
 
   readonly #bonds = new Map<string, Bond>();
   readonly #bondByLink = new Map<number, Bond>();
@@ -341,6 +345,10 @@ export class Group {
       this.#maybeCompact();
     }
     this.#serveReads(ctx);
+    if (this.#leaveAfterDrain && !this.#closed) {
+      this.#leaveAfterDrain = false;
+      this.#finishLeave(ctx);
+    }
   }
 
   #sendRaft(ctx: NodeContext, m: RaftMessage): void {
@@ -361,6 +369,7 @@ export class Group {
     } else {
       id = e.data.kind === 'noop' ? 'noop' : `conf:${e.data.conf.voters.join(',')}|${e.data.conf.learners.join(',')}`;
       this.#settleApplied(ctx, e.index, undefined);
+      if (e.data.kind === 'conf' && this.#leaving !== undefined && !e.data.conf.voters.includes(this.#self)) this.#leaveAfterDrain = true;
     }
     ctx.emit({ type: 'group.applied', group: this.spec.id, formation: formationHex(this.#formation), index: e.index, term: e.term, id });
   }
@@ -571,26 +580,75 @@ export class Group {
     return best;
   }
 
-  /** Leaves the group: hands leadership over if we hold it, says goodbye, fails what is pending. */
-  leave(ctx: NodeContext, reason: MosaikError): void {
-    if (this.#closed) return;
+  /** Leaving: calls are refused; the group is closed once the configuration without us commits. */
+  get leaving(): boolean {
+    return this.#leaving !== undefined;
+  }
+
+  /**
+   * Leaves the group (`leave()`): fails what is pending, tells every bond, hands leadership
+   * over if we hold it, and — if we are a voter others count on — stays until a configuration
+   * without us commits (bounded by `#leaveDeadlineMs`), so the members that stay never
+   * count a voter that is gone (one more loss could otherwise stall them for good).
+   * Completes `req` when done.
+   */
+  beginLeave(ctx: NodeContext, req: RequestId | undefined, reason: MosaikError): void {
+    if (this.#closed) {
+      if (req !== undefined) ctx.complete(req, undefined);
+      return;
+    }
+    if (this.#leaving !== undefined) {
+      // A second leave() waits for the first.
+      if (req !== undefined) this.#leaveWaiters.push(req);
+      return;
+    }
+    this.#failAll(ctx, reason);
+    this.#leaving = { deadlineMs: ctx.nowMs + this.#leaveDeadlineMs() };
+    if (req !== undefined) this.#leaveWaiters.push(req);
+    for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'departure' });
     if (this.#raft.role === 'leader') {
       const to = this.#bestVoter();
       if (to !== undefined) this.#raft.transferLeadership(to);
-      this.#drain(ctx);
     }
+    this.#drain(ctx);
+    if (!this.#countedOn()) this.#finishLeave(ctx);
+  }
+
+  /** Others count us toward their quorum: we are a voter, and not the only one. */
+  #countedOn(): boolean {
+    const voters = this.#raft.conf.voters;
+    return this.#formation !== undefined && voters.includes(this.#self) && voters.length > 1;
+  }
+
+  #leaveDeadlineMs(): number {
+    const c = this.spec.consensus;
+    return 4 * (c.electionTimeoutMs + c.electionTimeoutJitterMs) + c.forwardTimeoutMs;
+  }
+
+  #finishLeave(ctx: NodeContext): void {
+    this.#closeNow(ctx);
+    for (const req of this.#leaveWaiters) ctx.complete(req, undefined);
+    this.#leaveWaiters = [];
+    this.onClosed?.();
+  }
+
+  /** Closes at once (a node shutting down: it will not be there to wait). */
+  #closeNow(ctx: NodeContext): void {
+    if (this.#closed) return;
     for (const b of this.#bonds.values()) {
       this.#send(ctx, b, { t: 'departure' });
       ctx.close(b.link, CloseCode.GracefulShutdown, 'left the group');
     }
     for (const link of this.#dialing.keys()) ctx.close(link, CloseCode.Cancelled, 'left the group');
-    this.#failAll(ctx, reason);
     this.#bonds.clear();
     this.#bondByLink.clear();
     this.#dialing.clear();
     if (this.#timer !== undefined) ctx.cancelTimer(this.#timer);
     this.#closed = true;
   }
+
+  /** Set by the subsystem: called once the group has closed after a leave. */
+  onClosed: (() => void) | undefined;
 
   #failAll(ctx: NodeContext, error: MosaikError): void {
     for (const batch of this.#batches.values()) ctx.fail(batch.req, error);
@@ -614,6 +672,10 @@ export class Group {
   /** Once per heartbeat interval: bond liveness, dialing, retries, bootstrap, membership. */
   #heartbeat(ctx: NodeContext): void {
     const c = this.spec.consensus;
+    if (this.#leaving !== undefined && ctx.nowMs >= this.#leaving.deadlineMs) {
+      this.#finishLeave(ctx);
+      return;
+    }
     const deadAfterMs = c.maxMissedHeartbeats * (c.heartbeatMs + c.heartbeatJitterMs);
     for (const b of [...this.#bonds.values()]) {
       if (ctx.wallClockMs >= b.ticketsUntilMs) {
@@ -1054,6 +1116,14 @@ export class Group {
 
   /** The node shuts down: a goodbye to every bond (they need not wait for our heartbeats to stop). */
   shutdown(ctx: NodeContext): void {
-    this.leave(ctx, new GroupClosedError('the node is shutting down'));
+    this.#failAll(ctx, new GroupClosedError('the node is shutting down'));
+    if (this.#raft.role === 'leader') {
+      const to = this.#bestVoter();
+      if (to !== undefined) this.#raft.transferLeadership(to);
+      this.#drain(ctx);
+    }
+    this.#closeNow(ctx);
+    for (const req of this.#leaveWaiters) ctx.complete(req, undefined);
+    this.#leaveWaiters = [];
   }
 }

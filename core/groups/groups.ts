@@ -76,6 +76,10 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       return;
     }
     const group = this.#groups.get(command.group.hex);
+    if (group !== undefined && group.leaving && command.kind !== 'leave') {
+      ctx.fail(req, new GroupClosedError(`group ${command.group.short} is being left`));
+      return;
+    }
     if (group === undefined) {
       ctx.fail(req, new GroupClosedError(`not a member of group ${command.group.short} (left, or never joined)`));
       return;
@@ -95,8 +99,7 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
         group.transferLeadership(ctx, req, command.to);
         return;
       case 'leave':
-        this.#leave(ctx, group);
-        ctx.complete(req, undefined);
+        this.#leave(ctx, group, req);
         return;
     }
   }
@@ -120,16 +123,20 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
     ctx.complete(req, undefined);
   }
 
-  #leave(ctx: NodeContext, group: Group): void {
-    group.leave(ctx, new GroupClosedError('the group was left'));
-    this.#groups.delete(group.hex);
-    for (const [link, g] of this.#linkGroup) if (g === group) this.#linkGroup.delete(link);
+  /** Un-advertises at once (so the others see the member go) and forgets the group once it has closed. */
+  #leave(ctx: NodeContext, group: Group, req: RequestId): void {
+    group.onClosed = () => {
+      if (this.#groups.get(group.hex) === group) this.#groups.delete(group.hex);
+      for (const [link, g] of this.#linkGroup) if (g === group) this.#linkGroup.delete(link);
+    };
+    group.beginLeave(ctx, req, new GroupClosedError('the group was left'));
     this.#advertise(ctx);
   }
 
   #advertise(ctx: NodeContext): void {
     if (this.#discovery === undefined) return;
-    ctx.call('discovery', { kind: 'advertise', groups: [...this.#groups.values()].map((g) => g.spec.id) } satisfies DiscoveryCall);
+    const groups = [...this.#groups.values()].filter((g) => !g.leaving && !g.closed).map((g) => g.spec.id);
+    ctx.call('discovery', { kind: 'advertise', groups } satisfies DiscoveryCall);
   }
 
   onEvent(ctx: NodeContext, event: NodeEvent): void {

@@ -1,0 +1,50 @@
+import { type Network, Simulation } from 'mosaik/sim';
+import { describe, expect, it } from 'vitest';
+import { cluster, converged, eventually } from '../streams/helpers.ts';
+import { Counter } from './counter.ts';
+
+describe('groups: leave()', () => {
+  it('a voter that leaves stays until the configuration without it commits, so the others never count it', async () => {
+    const sim = new Simulation({ seed: 11 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const gs = nets.map((n) => n.groups.join({ key: 'leave', machine: new Counter(), bootstrapExpect: 3 }));
+      await eventually(sim, () => gs.every((g) => g.members().voters.length === 3 && g.leader !== undefined), 30_000, 'three voters');
+      const leaverAt = gs.findIndex((g) => !g.isLeader);
+      const leaver = gs[leaverAt];
+      if (!leaver) throw new Error('no follower');
+      const id = nets[leaverAt]?.peerId.hex as string;
+      const before = sim.now;
+      await leaver.leave();
+      // By the time leave() resolves, a configuration without the leaver has committed.
+      const stayers = gs.filter((_, i) => i !== leaverAt);
+      const leaderOf = stayers.find((g) => g.isLeader);
+      expect(leaderOf?.members().voters).not.toContain(id);
+      expect(sim.now - before).toBeLessThan(10_000);
+      // The two that stay keep committing.
+      const r = await (stayers[0] as (typeof gs)[number]).execute({ op: 'inc', by: 2 });
+      expect(r.result).toBe(2);
+      await expect(leaver.execute({ op: 'inc', by: 1 })).rejects.toMatchObject({ name: 'GroupClosedError' });
+    });
+  });
+
+  it('the leader that leaves hands over first; the rest elect no one new from scratch and keep going', async () => {
+    const sim = new Simulation({ seed: 12 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const gs = nets.map((n) => n.groups.join({ key: 'leave', machine: new Counter(), bootstrapExpect: 3 }));
+      await eventually(sim, () => gs.every((g) => g.members().voters.length === 3 && g.leader !== undefined), 30_000, 'three voters');
+      const leaderAt = gs.findIndex((g) => g.isLeader);
+      const leader = gs[leaderAt];
+      if (!leader) throw new Error('no leader');
+      await leader.leave();
+      const stayers = gs.filter((_, i) => i !== leaderAt);
+      await eventually(sim, () => stayers.some((g) => g.isLeader), 5_000, 'a new leader');
+      const r = await (stayers[0] as (typeof gs)[number]).execute({ op: 'inc', by: 3 });
+      expect(r.result).toBe(3);
+      expect(stayers.every((g) => g.members().voters.length === 2)).toBe(true);
+    });
+  });
+});
