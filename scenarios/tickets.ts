@@ -1,3 +1,4 @@
+import type { StateMachine } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
 import type { Consumer, Producer } from '../api/streams.ts';
 import type { Ticket } from '../core/discovery/peer-entry.ts';
@@ -42,6 +43,10 @@ import { fifoPerLinkChecker } from './streams.ts';
  * producer never accepts `expiring`. At the end: within RESUBSCRIBE_BOUND_MS of the faults
  * stopping, every honest node holds a subscription at the producer and its consumer is
  * connected to it; `expiring` and `revoked` hold none.
+ *
+ * Groups too: every node joins one group requiring the same tickets. The checker fails if an
+ * honest node ever bonds with an attacker (or with `expiring` once clocks are right); at the
+ * end every honest node is bonded with every other, and none with `expiring` or `revoked`.
  */
 
 const NETWORK = 'tickets-attack';
@@ -55,6 +60,23 @@ const REVOKE_AT_MS = 30_000;
 const RESUBSCRIBE_BOUND_MS = 150_000;
 /** After every honest node is in, how long the run goes on, then the final look. */
 const SETTLE_MS = 20_000;
+
+const GROUP_KEY = 'tickets-attack-group';
+
+/** The group's machine: the scenario checks bonds, not commands. */
+class NoopMachine implements StateMachine<null, null, null> {
+  readonly signature = 'mosaik-ts/scenario/tickets-attack/noop/1';
+  apply(): null {
+    return null;
+  }
+  query(): null {
+    return null;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  restore(): void {}
+}
 
 const ATTACKS = ['forged-quote', 'tampered-body', 'wrong-measurements', 'copied-ticket', 'old-quote', 'expired-jwt', 'other-subject-jwt', 'no-ticket'] as const;
 type Attack = (typeof ATTACKS)[number];
@@ -178,6 +200,12 @@ export function noIntruderChecker(
         const code = event.ticket?.code ?? event.reason;
         refusals.set(code, (refusals.get(code) ?? 0) + 1);
       }
+      if (event.type === 'group.bond' && event.up && honest.has(net)) {
+        const who = intruders.get(event.peer.hex);
+        if (who !== undefined) view.violate('tickets-no-intruder', `honest ${net.peerId.short} bonded with attacker ${who} (${event.peer.short}) in the group`);
+        if (late.clocksRight && event.peer.hex === late.expiringHex)
+          view.violate('tickets-no-intruder', `honest ${net.peerId.short} bonded with expiring (${event.peer.short}) after its JWT expired`);
+      }
       if (event.type !== 'streams.subscribed') return;
       if (net === producerNet && event.role === 'producer') {
         const who = intruders.get(event.peer.hex);
@@ -197,7 +225,7 @@ export const ticketsAttack: Scenario = {
   description:
     'a producer requiring JWT + TDX tickets, honest nodes with valid tickets, attackers with forged/tampered/copied/old quotes, expired/foreign/no JWTs, under swarm faults: no attacker ever subscribes; afterwards every honest node does',
   defaultNodes: 15,
-  plantedBugs: { 'no-ticket-enforcement': 'the producer never checks requireTickets (at subscribe, on entry changes, on expiry)' },
+  plantedBugs: { 'no-ticket-enforcement': 'producers and group members never check requireTickets (at subscribe or bond, on entry changes, on expiry)' },
   async run(options) {
     const wallStart = performance.now();
     const count = options.nodes ?? 15;
@@ -206,7 +234,8 @@ export const ticketsAttack: Scenario = {
     const cast = castOf(count - fixed);
     const { validators } = cast.authority;
     const sim = scenarioSimulation(options);
-    const plantedBugs = { streams: { ignoreTickets: options.plantedBugs?.includes('no-ticket-enforcement') ?? false } };
+    const ignoreTickets = options.plantedBugs?.includes('no-ticket-enforcement') ?? false;
+    const plantedBugs = { streams: { ignoreTickets }, groups: { ignoreTickets } };
     const first = sim.node({ network: NETWORK, secretKey: cast.keys[0] as SecretKey, discovery: TIMING, plantedBugs });
     const nets = [
       first,
@@ -302,6 +331,21 @@ export const ticketsAttack: Scenario = {
 
     let subscribedAfterMs: number | undefined;
     let sent = 0;
+    /** Everyone joins one group requiring the same tickets: honest nodes bond with each other only. */
+    const groups = new Map(nets.map((net) => [net, net.groups.join({ key: GROUP_KEY, machine: new NoopMachine(), requireTickets: validators })] as const));
+    const bondedWith = (net: Network): Set<string> =>
+      new Set(
+        groups
+          .get(net)
+          ?.members()
+          .bonds.map((p) => p.hex) ?? [],
+      );
+    /** Every honest node bonded with every other honest node. */
+    const honestBonded = (): boolean =>
+      honestNets.every((n) => {
+        const bonds = bondedWith(n);
+        return honestNets.every((m) => m === n || bonds.has(m.peerId.hex));
+      });
     await sim.run(async () => {
       const faultsEnd = sim.now + FAULTS_MS;
       while (sim.now < faultsEnd) {
@@ -322,12 +366,15 @@ export const ticketsAttack: Scenario = {
       const quietAt = sim.now;
       const allIn = () => {
         tick();
-        return honestNets.every(subscribed);
+        return honestNets.every(subscribed) && honestBonded();
       };
       while (!allIn() && sim.now - quietAt < RESUBSCRIBE_BOUND_MS) await sim.sleep(TICK_MS);
       if (!allIn()) {
         const missing = honestNets.filter((n) => !subscribed(n)).map((n) => `n${sim.indexOf(n)}`);
-        problems.push({ message: `honest ${missing.join(', ')} not subscribed ${RESUBSCRIBE_BOUND_MS} ms after faults stopped`, atMs: sim.now });
+        if (missing.length > 0)
+          problems.push({ message: `honest ${missing.join(', ')} not subscribed ${RESUBSCRIBE_BOUND_MS} ms after faults stopped`, atMs: sim.now });
+        if (!honestBonded())
+          problems.push({ message: `honest nodes not all bonded in the group ${RESUBSCRIBE_BOUND_MS} ms after faults stopped`, atMs: sim.now });
         return;
       }
       subscribedAfterMs = sim.now - quietAt;
@@ -340,6 +387,8 @@ export const ticketsAttack: Scenario = {
         const p = producers.get(producerNet);
         if (p?.consumers().some((i) => i.consumer.equals(net.peerId)))
           problems.push({ message: `${name} still holds a subscription at the end`, atMs: sim.now });
+        if (honestNets.some((h) => bondedWith(h).has(net.peerId.hex)))
+          problems.push({ message: `${name} still holds a bond with an honest node at the end`, atMs: sim.now });
       }
     });
     const details = {

@@ -43,6 +43,8 @@ export interface TicketCheck {
 export interface PlantedGroupBugs {
   /** A follower answers strong queries from its own state, without a ReadIndex round. */
   readonly followerReadsWithoutReadIndex?: boolean;
+  /** Members never check `validators` (at bonding, on entry changes, at expiry). */
+  readonly ignoreTickets?: boolean;
   readonly raft?: ReadonlySet<UnsafeRaftVariant>;
 }
 
@@ -814,7 +816,7 @@ export class Group {
    * again (Infinity: never), or undefined when refused (or its entry is unknown).
    */
   #admit(ctx: NodeContext, peer: PeerId): number | undefined {
-    if (this.spec.validators.length === 0) return Number.POSITIVE_INFINITY;
+    if (this.spec.validators.length === 0 || this.#bugs.ignoreTickets) return Number.POSITIVE_INFINITY;
     const r = this.#tickets.check(this.spec.validators, peer, ctx.wallClockMs);
     if (r === 'unknown' || !r.ok) return undefined;
     return r.expiration.kind === 'never' ? Number.POSITIVE_INFINITY : r.expiration.atMs;
