@@ -18,7 +18,7 @@ export const PEERS_PER_BASE_WINDOW = 100;
 export interface AnnounceMeshOptions {
   /** Gossip messages for a neighbor are sent together once per window; this is the window for up to 100 known peers. @default 100 */
   readonly batchWindowMs: number;
-  /** The window never grows past this. @default 1000 */
+  /** The window never grows past this. @default 500 */
   readonly maxBatchWindowMs: number;
   readonly topic: Omit<GossipTopicOptions, 'me' | 'rng'>;
 }

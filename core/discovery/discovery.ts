@@ -206,7 +206,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
     this.#catalog = catalog;
     this.#persistVersion(ctx, entry.version);
     const batchWindowMs = this.#options.announceBatchMs ?? 100;
-    const maxBatchWindowMs = Math.max(batchWindowMs, this.#options.maxAnnounceBatchMs ?? 1_000);
+    const maxBatchWindowMs = Math.max(batchWindowMs, this.#options.maxAnnounceBatchMs ?? 500);
     const views = this.#options.gossipViews;
     this.#mesh = new AnnounceMesh(
       ctx,
