@@ -1,3 +1,5 @@
+import { collectionsCatchup } from './collections-catchup.ts';
+import { collectionsChaos } from './collections-chaos.ts';
 import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './discovery.ts';
 import { pingMesh } from './ping-mesh.ts';
 import { raftChaos } from './raft-chaos.ts';
@@ -23,5 +25,7 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map(
     raftChaos,
     raftMembership,
     raftStartupSplit,
+    collectionsChaos,
+    collectionsCatchup,
   ].map((s) => [s.name, s]),
 );
