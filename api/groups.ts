@@ -68,7 +68,7 @@ export class Groups {
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
     if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('maxVoters must be an integer >= 1');
-    const id = deriveGroupId(options.key, consensus, options.machine.signature, options.requireTickets ?? []);
+    const id = this.idOf({ ...options, consensus });
     const codec = (options.codec ?? msgpackDatumCodec<C>()) as DatumCodec<unknown>;
     const spec = {
       id,

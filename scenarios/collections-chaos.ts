@@ -17,6 +17,7 @@ import {
 } from '../net-sim/checkers/linearizability.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
+import { within } from './group-workload.ts';
 import { chaosPlan, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
 import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 
@@ -869,18 +870,13 @@ async function readerClient(x: ClientCtx, stopAt: () => number, previous: Map<nu
 
 /** Whether the promise settled successfully within `ms` of virtual time. */
 async function withDeadline(sim: Simulation, ms: number, p: Promise<unknown>): Promise<boolean> {
-  let done: boolean | undefined;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = false;
-    },
+  return (
+    (await within(
+      sim,
+      ms,
+      p.then(() => true),
+    )) === true
   );
-  const until = sim.now + ms;
-  while (done === undefined && sim.now < until) await sim.sleep(50);
-  return done === true;
 }
 
 /** The leader of a random collection is crashed every few seconds and restarted soon after. */

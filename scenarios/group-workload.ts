@@ -168,8 +168,17 @@ export async function waitUntil(sim: Simulation, deadline: number, done: () => b
   return true;
 }
 
-/** `p`'s value if it resolves within `ms` of virtual time; undefined if it fails or takes longer (it is left to run). */
-export async function within<T>(sim: Simulation, ms: number, p: Promise<T>): Promise<T | undefined> {
+/**
+ * `p`'s value if it resolves within `ms` of virtual time; undefined if it fails, takes longer
+ * (it is left to run), or `stop()` holds first (a run that already failed need not wait).
+ */
+export async function within<T>(
+  sim: Simulation,
+  ms: number,
+  p: Promise<T> | undefined,
+  options: { readonly stepMs?: number; readonly stop?: () => boolean } = {},
+): Promise<T | undefined> {
+  if (p === undefined) return undefined;
   let done = false;
   let value: T | undefined;
   p.then(
@@ -181,7 +190,8 @@ export async function within<T>(sim: Simulation, ms: number, p: Promise<T>): Pro
       done = true;
     },
   );
-  await waitUntil(sim, sim.now + ms, () => done, 50);
+  const stop = options.stop;
+  await waitUntil(sim, sim.now + ms, stop === undefined ? () => done : () => done || stop(), options.stepMs ?? 50);
   return value;
 }
 

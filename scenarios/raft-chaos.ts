@@ -18,6 +18,7 @@ import {
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
+import { describeLinearizability, within } from './group-workload.ts';
 import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
@@ -232,34 +233,9 @@ async function raftNemesis(
   }
 }
 
-/** The promise's value, or undefined if it fails or takes longer than `ms` of virtual time. */
-async function withDeadline<T>(sim: Simulation, ms: number, p: Promise<T> | undefined): Promise<T | undefined> {
-  if (p === undefined) return undefined;
-  let done = false;
-  let value: T | undefined;
-  p.then(
-    (v) => {
-      done = true;
-      value = v;
-    },
-    () => {
-      done = true;
-    },
-  );
-  const until = sim.now + ms;
-  while (!done && sim.now < until && sim.violations.length === 0) await sim.sleep(100);
-  return value;
-}
-
 /** The call was never handed to a leader: it did not happen. */
 function isOffline(e: unknown): boolean {
   return e instanceof Error && e.name === 'OfflineError';
-}
-
-function describeResult(what: string, r: LinearizabilityResult): string | undefined {
-  if (r.ok === true) return undefined;
-  if (r.ok === 'unknown') return undefined; // reported in details, not a violation
-  return `${what} history is not linearizable: ${r.counterexample}`;
 }
 
 export const raftChaos: Scenario = {
@@ -347,7 +323,7 @@ export const raftChaos: Scenario = {
       if (broken()) return;
       if (!settled) problem(`client calls still pending ${LIVENESS_BOUND_MS} ms after the clients stopped`);
       // A last write everyone must apply; then states must be equal.
-      const last = await withDeadline(sim, FINAL_BOUND_MS, groups[0]?.execute({ op: 'add', d: 0 }));
+      const last = await within(sim, FINAL_BOUND_MS, groups[0]?.execute({ op: 'add', d: 0 }), { stepMs: 100, stop: broken });
       if (last !== undefined) {
         const until = sim.now + 20_000;
         while (sim.now < until && !broken() && !groups.every((g) => g.committed >= last.index)) await sim.sleep(100);
@@ -366,7 +342,7 @@ export const raftChaos: Scenario = {
     });
     const reg = checkLinearizable(registerModel, history.reg);
     const ctr = checkLinearizable(counterModel, history.ctr);
-    for (const v of [describeResult('register', reg), describeResult('counter', ctr)]) if (v) problem(v);
+    for (const v of [describeLinearizability('register', reg), describeLinearizability('counter', ctr)]) if (v) problem(v);
     return scenarioResult(
       raftChaos.name,
       options,

@@ -200,6 +200,12 @@ export class Catalog {
     return this.#unsigned.get(key);
   }
 
+  /** A peer's signed, fresh entry: what tickets are checked against (never an unsigned hint, never the local one). */
+  signedEntry(peerId: PeerId, nowMs: number): PeerEntry | undefined {
+    const signed = this.#signed.get(peerId.hex);
+    return signed === undefined || this.#isStale(signed.entry, nowMs) ? undefined : signed.entry;
+  }
+
   /**
    * What a catalog sync sends: the local entry first, then every signed entry held, sorted
    * by id (stale ones too, until purged: the receiver refuses them as `outdated`). Never

@@ -48,9 +48,8 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
   readonly #gate = new TicketGate();
   readonly #ticketCheck: TicketCheck = {
     check: (validators, peer, nowMs) => {
-      const catalog = this.#discovery?.catalog;
       // Tickets count only in a signed entry (a local hint proves nothing).
-      const entry = catalog?.signedByHex(peer.hex) ? catalog.get(peer, nowMs) : undefined;
+      const entry = this.#discovery?.catalog?.signedEntry(peer, nowMs);
       return entry === undefined ? 'unknown' : this.#gate.check(validators, entry, nowMs);
     },
   };

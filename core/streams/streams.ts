@@ -976,9 +976,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
 
   /** A peer's signed, fresh entry from the catalog. */
   #signedEntry(ctx: NodeContext, peer: PeerId): PeerEntry | undefined {
-    const catalog = this.#discovery?.catalog;
-    if (!catalog?.signedByHex(peer.hex)) return undefined;
-    return catalog.get(peer, ctx.wallClockMs);
+    return this.#discovery?.catalog?.signedEntry(peer, ctx.wallClockMs);
   }
 
   get #local(): PeerId {

@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { Network } from '../../api/network.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
+import { closedLoop } from './closed-loop.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), { seconds: 'string', entries: 'string', json: 'boolean', only: 'string' });
 const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
@@ -38,10 +39,6 @@ async function until(what: string, ms: number, test: () => boolean): Promise<voi
     if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await sleep(5);
   }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 interface WriteFigure {
@@ -68,32 +65,8 @@ async function writes(): Promise<WriteFigure[]> {
       if (!map) throw new Error('no map');
       for (const clients of [1, 64]) {
         let n = 0;
-        const run = async (ms: number) => {
-          const latencies: number[] = [];
-          const stopAt = performance.now() + ms;
-          await Promise.all(
-            Array.from({ length: clients }, async () => {
-              while (performance.now() < stopAt) {
-                const t0 = performance.now();
-                await map.insert(`k${n++ % 50_000}`, n);
-                latencies.push(performance.now() - t0);
-              }
-            }),
-          );
-          return latencies;
-        };
-        await run(300);
-        const t0 = performance.now();
-        const latencies = await run(seconds * 1000);
-        const ms = performance.now() - t0;
-        latencies.sort((a, b) => a - b);
-        figures.push({
-          writers,
-          clients,
-          writesPerSecond: Math.round((latencies.length * 1000) / ms),
-          p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
-          p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
-        });
+        const f = await closedLoop(clients, seconds, () => map.insert(`k${n++ % 50_000}`, n));
+        figures.push({ writers, clients, writesPerSecond: f.perSecond, p50Ms: f.p50Ms, p99Ms: f.p99Ms });
       }
     } finally {
       await Promise.all(nets.map((n) => n.close()));

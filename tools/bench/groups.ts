@@ -17,6 +17,7 @@ import type { ApplyContext, StateMachine } from '../../api/groups.ts';
 import { Network } from '../../api/network.ts';
 import { raftChaos } from '../../scenarios/raft-chaos.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
+import { closedLoop } from './closed-loop.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), { seconds: 'string', seeds: 'string', json: 'boolean', only: 'string' });
 const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
@@ -39,11 +40,6 @@ class Counter implements StateMachine<number, null, number> {
   restore(s: Uint8Array): void {
     this.value = Number(new TextDecoder().decode(s));
   }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 interface QuicFigure {
@@ -77,34 +73,8 @@ async function quic(): Promise<QuicFigure[]> {
       ['follower', follower],
     ] as const) {
       for (const clients of [1, 64]) {
-        // Warm-up, then the measured window.
-        const run = async (ms: number) => {
-          const latencies: number[] = [];
-          const stopAt = performance.now() + ms;
-          await Promise.all(
-            Array.from({ length: clients }, async () => {
-              while (performance.now() < stopAt) {
-                const t0 = performance.now();
-                await g.execute(1);
-                latencies.push(performance.now() - t0);
-              }
-            }),
-          );
-          return latencies;
-        };
-        await run(300);
-        const t0 = performance.now();
-        const latencies = await run(seconds * 1000);
-        const ms = performance.now() - t0;
-        latencies.sort((a, b) => a - b);
-        figures.push({
-          from,
-          clients,
-          commits: latencies.length,
-          commitsPerSecond: Math.round((latencies.length * 1000) / ms),
-          p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
-          p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
-        });
+        const f = await closedLoop(clients, seconds, () => g.execute(1));
+        figures.push({ from, clients, commits: f.calls, commitsPerSecond: f.perSecond, p50Ms: f.p50Ms, p99Ms: f.p99Ms });
       }
     }
     return figures;
