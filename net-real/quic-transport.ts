@@ -7,8 +7,13 @@ import type { QuicClient, QuicConnection, QuicNative, QuicServer, QuicStream, Qu
 import { peerFromMultiaddr, privateKeyProto } from './quic/peer-id.ts';
 import { StreamWriter, swallow } from './stream-writer.ts';
 
-/** Bytes asked for per native read: large, so a burst of small frames costs one call. */
-const READ_CHUNK_BYTES = 64 * 1024;
+/**
+ * Bytes asked for per native read. Each read is a round trip through the native binding, so
+ * large reads keep a fast stream from being bound by that: at 64 KiB a 16 KiB-datum stream
+ * topped out near 210 MB/s on loopback, at 256 KiB near 290 MB/s. The binding returns only
+ * the bytes it had, so a quiet stream's reads stay small.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 /** After a close frame, how long we keep draining for the peer to end its side before dropping the stream. */
 const CLOSE_LINGER_MS = 5_000;
 

@@ -16,21 +16,27 @@ export interface MessageCodec<T> {
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 const SLAB_BYTES = 64 * 1024;
+/** Slabs for bodies above a quarter of `SLAB_BYTES` (stream datums, snapshot chunks, entry batches). */
+const LARGE_SLAB_BYTES = 1024 * 1024;
 
 /**
  * Hands out encoded bodies as views into large shared buffers. A small Uint8Array of its
  * own lives on V8's heap, and the first time anything asks for its `.buffer` (the msgpack
  * decoder does, for a DataView) V8 must move it off-heap: that cost more than decoding
- * the message. Views into a 64 KiB slab never pay it. Memory is reclaimed with the last
- * view into a slab.
+ * the message. Views into a 64 KiB slab never pay it. Bodies of 16–256 KiB share 1 MiB
+ * slabs: a fresh ArrayBuffer per body made the garbage collector the largest cost of a
+ * 16 KiB-datum stream. Memory is reclaimed with the last view into a slab; bodies above
+ * 256 KiB get buffers of their own.
  */
 class BodySlab {
   #slab = new Uint8Array(SLAB_BYTES);
   #used = 0;
+  #large: Uint8Array | undefined;
+  #largeUsed = 0;
 
   /** Copies the first `length` bytes of `bytes`. */
   copy(bytes: Uint8Array, length = bytes.length): Uint8Array {
-    if (length > SLAB_BYTES / 4) return Uint8Array.from(bytes.subarray(0, length));
+    if (length > SLAB_BYTES / 4) return this.#copyLarge(bytes, length);
     if (this.#used + length > SLAB_BYTES) {
       this.#slab = new Uint8Array(SLAB_BYTES);
       this.#used = 0;
@@ -40,6 +46,18 @@ class BodySlab {
     if (length <= 32) for (let i = 0; i < length; i++) out[i] = bytes[i] as number;
     else out.set(length === bytes.length ? bytes : bytes.subarray(0, length));
     this.#used += length;
+    return out;
+  }
+
+  #copyLarge(bytes: Uint8Array, length: number): Uint8Array {
+    if (length > LARGE_SLAB_BYTES / 4) return bytes.slice(0, length);
+    if (this.#large === undefined || this.#largeUsed + length > LARGE_SLAB_BYTES) {
+      this.#large = new Uint8Array(LARGE_SLAB_BYTES);
+      this.#largeUsed = 0;
+    }
+    const out = this.#large.subarray(this.#largeUsed, this.#largeUsed + length);
+    out.set(length === bytes.length ? bytes : bytes.subarray(0, length));
+    this.#largeUsed += length;
     return out;
   }
 }

@@ -61,6 +61,8 @@ describe('link framing', () => {
 /** A stream whose writes complete when the test says so. */
 function fakeStream() {
   const writes: Uint8Array[] = [];
+  /** What the writer handed over, by reference: a binding may read it until the write resolves. */
+  const handed: Uint8Array[] = [];
   const calls: string[] = [];
   let release: (() => void) | undefined;
   let failNext: Error | undefined;
@@ -69,6 +71,7 @@ function fakeStream() {
     read: () => new Promise(() => {}),
     write: (data) => {
       writes.push(Uint8Array.from(data));
+      handed.push(data);
       calls.push('write');
       if (failNext) return Promise.reject(failNext);
       return new Promise<void>((resolve) => {
@@ -88,6 +91,7 @@ function fakeStream() {
   return {
     stream,
     writes,
+    handed,
     calls,
     release: () => release?.(),
     fail: (error: Error) => {
@@ -115,6 +119,32 @@ describe('stream writer', () => {
     expect(fake.writes.map((w) => [...w])).toEqual([[...Array(100).keys()], [100, 101]]);
     fake.release();
     await writer.idle();
+  });
+
+  it('leaves a batch untouched until its write resolves, though batch buffers are reused', async () => {
+    const fake = fakeStream();
+    const writer = new StreamWriter(fake.stream, () => {});
+    const queueRound = (round: number) => {
+      for (let i = 0; i < 50; i++) writer.push(Uint8Array.of(round), Uint8Array.of(i));
+    };
+    queueRound(0);
+    await tick();
+    for (let round = 1; round < 4; round++) {
+      queueRound(round); // queued behind the write in flight
+      await tick();
+      const inFlight = fake.handed.length - 1;
+      expect([...(fake.handed[inFlight] as Uint8Array)]).toEqual([...(fake.writes[inFlight] as Uint8Array)]);
+      fake.release(); // the next batch is gathered now, into the same buffer
+      await tick();
+      const previous = fake.handed[inFlight] as Uint8Array;
+      expect(fake.handed).toHaveLength(inFlight + 2);
+      // Reused: the resolved write's view now shows the next batch, which is what makes reuse safe only after resolve.
+      expect(previous[0]).toBe(round);
+    }
+    fake.release();
+    await writer.idle();
+    expect(fake.writes.map((w) => w[0])).toEqual([0, 1, 2, 3]);
+    expect(fake.writes.every((w) => w.length === 100)).toBe(true);
   });
 
   it('refuses pushes past its bound while the peer is not reading, queueing nothing of them', async () => {
