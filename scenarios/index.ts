@@ -3,6 +3,7 @@ import { collectionsChaos } from './collections-chaos.ts';
 import { discoveryConverge, discoveryDeparture, discoveryIsolation } from './discovery.ts';
 import { pingMesh } from './ping-mesh.ts';
 import { raftChaos } from './raft-chaos.ts';
+import { raftCore } from './raft-core.ts';
 import { raftMembership } from './raft-membership.ts';
 import { raftStartupSplit } from './raft-startup-split.ts';
 import type { Scenario } from './scenario.ts';
@@ -23,6 +24,7 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map(
     streamsChurn,
     ticketsAttack,
     raftChaos,
+    raftCore,
     raftMembership,
     raftStartupSplit,
     collectionsChaos,

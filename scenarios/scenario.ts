@@ -32,7 +32,8 @@ export interface ScenarioResult {
   readonly events: number;
   readonly messages: number;
   readonly nodes: number;
-  readonly plan: FaultPlan;
+  /** The fault plan the seed chose; absent where faults are not a plan (raft-core's schedules). */
+  readonly plan?: FaultPlan;
   /** Scenario-specific figures. */
   readonly details: Record<string, unknown>;
   /** Trace lines when asked for. */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { UnsafeRaftVariant } from '../../core/raft/types.ts';
 import { AssertionError } from '../../core/util/assert.ts';
-import { SafetyViolation } from './harness.ts';
+import { SafetyViolation } from '../../net-sim/raft-cluster/cluster.ts';
 import { type Action, formatSchedule, LivenessFailure, parseSchedule, runSchedule, type Shape, scheduleArb, type Weights } from './schedule.ts';
 
 // Random schedules (see schedule.ts) over 3- and 5-voter clusters with a spare node for

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfChange } from '../../core/raft/raft.ts';
 import type { ConfState, NodeId, RaftMessage, UnsafeRaftVariant } from '../../core/raft/types.ts';
-import { Cluster, type ClusterOptions, type Proposal, type ReadRecord, SafetyViolation } from './harness.ts';
+import { Cluster, type ClusterOptions, type Proposal, type ReadRecord, SafetyViolation } from '../../net-sim/raft-cluster/cluster.ts';
 
 // Focused scenarios for core/raft, each driven message by message through the harness, which
 // runs every safety check on the way. Elections are steered by ticking only the node meant to

@@ -2,7 +2,8 @@ import { type RaftConfig, RaftNode } from '../../core/raft/raft.ts';
 import type { ConfState, Entry, EntryData, HardState, NodeId, RaftMessage, RaftRefusal, Ready, Snapshot, UnsafeRaftVariant } from '../../core/raft/types.ts';
 
 /**
- * A deterministic in-memory cluster driver for `RaftNode`, for unit and property tests.
+ * A deterministic in-memory cluster driver for `RaftNode`, for unit and property tests and
+ * the `raft-core` scenario.
  *
  * Nothing happens by itself: the test (or a generated schedule) ticks nodes, delivers, drops,
  * duplicates or reorders in-flight messages, cuts links, crashes and restarts nodes. Every
@@ -229,7 +230,7 @@ export class Cluster {
   readonly suppressed: SafetyViolation[] = [];
   readonly #skip: ReadonlySet<CheckName>;
   /** Counters for tests that want to see that a schedule exercised something. */
-  readonly stats = { delivered: 0, dropped: 0, snapshotsInstalled: 0, compactions: 0, crashes: 0, readsServed: 0 };
+  readonly stats = { delivered: 0, dropped: 0, snapshotsInstalled: 0, compactions: 0, crashes: 0, readsServed: 0, ticks: 0 };
 
   constructor(opts: ClusterOptions) {
     this.opts = opts;
@@ -417,6 +418,7 @@ export class Cluster {
     if (!this.isUp(id)) return;
     for (let i = 0; i < times; i++) {
       this.#begin(`tick ${id}`);
+      this.stats.ticks++;
       this.#raft(id).tick();
       this.#afterInput(id);
     }
