@@ -6,7 +6,12 @@ import type { SecretKey } from '../core/identity/keys.ts';
 export interface CreateNetworkOptions extends DiscoveryNodeOptions {
   /** The network to join: a name (hashed with `Digest.from`) or an id. Nodes on different networks refuse each other's links. */
   readonly network: string | NetworkId;
-  /** This node's identity; a fresh random key when omitted. */
+  /**
+   * This node's identity; a fresh random key when omitted. The node's storage is in memory:
+   * a process that restarts with the same key while it is a group voter comes back having
+   * forgotten its Raft log and vote, which can lose committed writes (docs/groups.md, "Not
+   * yet"). Restart group members with a fresh key until disk storage lands.
+   */
   readonly secretKey?: SecretKey;
   /** Where to accept QUIC connections. @default { host: '127.0.0.1', port: 0 } (port 0: any free port) */
   readonly listen?: { readonly host?: string; readonly port?: number };
