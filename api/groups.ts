@@ -153,7 +153,10 @@ export class Group<C, Q, R> {
     return this.#status()?.committed ?? 0;
   }
 
-  /** Voters, learners and the peers bonded with this node. */
+  /**
+   * Voters and learners (as peer ids, hex) and the peers bonded with this node. A node back
+   * without its storage is briefly listed twice: as the member it was and the one it is.
+   */
   members(): { voters: readonly string[]; learners: readonly string[]; bonds: readonly PeerId[] } {
     const s = this.#status();
     return { voters: s?.voters ?? [], learners: s?.learners ?? [], bonds: s?.bonds ?? [] };

@@ -8,9 +8,8 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions {
   readonly network: string | NetworkId;
   /**
    * This node's identity; a fresh random key when omitted. The node's storage is in memory:
-   * a process that restarts with the same key while it is a group voter comes back having
-   * forgotten its Raft log and vote, which can lose committed writes (docs/groups.md, "Not
-   * yet"). Restart group members with a fresh key until disk storage lands.
+   * after a process restart, with this key or another, the node rejoins its groups as a new
+   * member and catches up from the others (docs/groups.md, "Member ids").
    */
   readonly secretKey?: SecretKey;
   /** Where to accept QUIC connections. @default { host: '127.0.0.1', port: 0 } (port 0: any free port) */

@@ -1,7 +1,7 @@
 import type { Group as GroupHandle } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
 import { formationHex } from '../core/groups/formation.ts';
-import type { Group } from '../core/groups/group.ts';
+import { type Group, peerOfMember } from '../core/groups/group.ts';
 import type { GroupsSubsystem } from '../core/groups/groups.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
@@ -219,7 +219,7 @@ export class GroupProbe implements Checker {
   /** Per node index: the formations seen there, in order. */
   readonly nodeFormations = new Map<number, string[]>();
   readonly lost: { readonly node: number; readonly lost: string; readonly winner: string; readonly atMs: number }[] = [];
-  /** Configurations applied, per formation and index (first report). */
+  /** Configurations applied, per formation and index (first report); members as their peers' ids. */
   readonly confs = new Map<
     string,
     { readonly formation: string; readonly index: number; readonly voters: string[]; readonly learners: string[]; readonly atMs: number }
@@ -242,8 +242,14 @@ export class GroupProbe implements Checker {
         this.confs.set(key, {
           formation: event.formation,
           index: event.index,
-          voters: voters.split(',').filter((v) => v !== ''),
-          learners: learners.split(',').filter((l) => l !== ''),
+          voters: voters
+            .split(',')
+            .filter((v) => v !== '')
+            .map(peerOfMember),
+          learners: learners
+            .split(',')
+            .filter((l) => l !== '')
+            .map(peerOfMember),
           atMs: view.nowMs,
         });
       }

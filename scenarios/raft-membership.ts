@@ -1,5 +1,6 @@
 import type { Leadership } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
+import { peerOfMember } from '../core/groups/group.ts';
 import { intBetween, pick } from '../core/util/rng.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
 import { checkLinearizable, counterModel, registerModel } from '../net-sim/checkers/linearizability.ts';
@@ -136,7 +137,8 @@ export const raftMembership: Scenario = {
     for (let i = 0; i < count; i++) nets.push(sim.node({ network: KEY, bootstrap: nets.slice(0, 1).map((n) => n.addr), discovery: TIMING, plantedBugs }));
     const hexOf = (i: number) => (nets[i] as Network).peerId.hex;
     const indexOfHex = new Map(nets.map((n, i) => [n.peerId.hex, i]));
-    const short = (hexes: readonly string[]) => hexes.map((h) => `n${indexOfHex.get(h) ?? '?'}`).join(',');
+    /** Node names of peer or member ids. */
+    const short = (hexes: readonly string[]) => hexes.map((h) => `n${indexOfHex.get(peerOfMember(h)) ?? '?'}`).join(',');
 
     // The script, all drawn from the seed.
     const rng = rngStream(options.seed, 'membership');
@@ -354,7 +356,7 @@ export const raftMembership: Scenario = {
             why = `members disagree on the configuration: ${views.map((v, k) => `n${v.i}: ${confs[k]}`).join('; ')}`;
             return false;
           }
-          const voters = views[0]?.g?.raft.conf.voters ?? [];
+          const voters = (views[0]?.g?.raft.conf.voters ?? []).map(peerOfMember);
           const wrong = voters.filter((h) => !mayVote.includes(indexOfHex.get(h) ?? -1));
           if (voters.length !== expected || wrong.length > 0) {
             why = `voters ${short(voters)}: expected ${expected} of the live members that may vote (${mayVote.map((i) => `n${i}`).join(',')})`;
@@ -380,7 +382,7 @@ export const raftMembership: Scenario = {
       details.finalVoters = short(finalConf?.voters ?? []);
       details.finalLearners = short(finalConf?.learners ?? []);
       details.finalApplied = live.map((i) => probe.group(nets[i] as Network)?.raft.log.applied ?? -1);
-      const confVoters = finalConf?.voters ?? [];
+      const confVoters = (finalConf?.voters ?? []).map(peerOfMember);
       if (left !== undefined && confVoters.includes(hexOf(left))) problem(`n${left} left the group but is still a voter`);
       if (crashed !== undefined && confVoters.includes(hexOf(crashed))) problem(`n${crashed} crashed for good but is still a voter`);
     });

@@ -7,6 +7,7 @@ import { RaftNode } from '../raft/raft.ts';
 import type { ConfState, Entry, HardState, RaftMessage, Ready, Role, Snapshot, UnsafeRaftVariant } from '../raft/types.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
+import { AssertionError, assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
@@ -14,7 +15,7 @@ import { bondProof, checkBondProof } from './bond-proof.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
-import { type BondMessage, entryCodec, GROUPS_PROTOCOL, type Leadership, leadershipCode, leadershipOf, snapshotMetaCodec } from './wire.ts';
+import { type BondMessage, entryCodec, GROUPS_PROTOCOL, type Leadership, leadershipCode, leadershipOf, memberIdSchema, snapshotMetaCodec } from './wire.ts';
 
 /** Everything a node needs to take part in one group. */
 export interface GroupSpec {
@@ -87,6 +88,8 @@ export interface GroupStatus {
 interface Bond {
   readonly link: number;
   readonly peer: PeerId;
+  /** The peer's member id in this group (its Raft id): see `memberId`. */
+  readonly member: string;
   readonly dialer: string;
   leadership: Leadership;
   formation: Formation | undefined;
@@ -133,12 +136,47 @@ interface Read {
 }
 
 const DURABLE = {
-  hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(s.str({ maxLength: 64 })), commit: s.uint })),
+  hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(memberIdSchema), commit: s.uint })),
   formation: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
   snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
 };
 
 const TICKS_PER_HEARTBEAT = 5;
+
+/** Random bytes that tell one storage life of a member from another (16 hex digits). */
+const MEMBER_NONCE_BYTES = 8;
+const PEER_HEX_LENGTH = 64;
+
+/**
+ * A member id: `<peer id hex>.<nonce hex>`. Raft knows members by it, so a node that lost
+ * its storage comes back as a different member rather than as one that forgot its votes.
+ */
+export function memberId(peerHex: string, nonce: Uint8Array): string {
+  let hex = '';
+  for (const b of nonce) hex += b.toString(16).padStart(2, '0');
+  return `${peerHex}.${hex}`;
+}
+
+/** The peer id (hex) of a member id. */
+export function peerOfMember(member: string): string {
+  return member.slice(0, PEER_HEX_LENGTH);
+}
+
+/** Whether `member` is a well-formed member id of the peer `peerHex`. */
+function isMemberOf(member: string, peerHex: string): boolean {
+  return (
+    member.length === PEER_HEX_LENGTH + 1 + 2 * MEMBER_NONCE_BYTES && member.startsWith(`${peerHex}.`) && /^[0-9a-f]+$/.test(member.slice(PEER_HEX_LENGTH + 1))
+  );
+}
+
+/**
+ * Member ids as the peers they belong to (the API speaks of peers). Not deduplicated: while
+ * a node that lost its storage is both an old member on its way out and a new one, its peer
+ * is listed twice, which is what the configuration is.
+ */
+function peersOf(members: readonly string[]): string[] {
+  return members.map(peerOfMember);
+}
 const MIN_DIAL_BACKOFF_MS = 250;
 const MAX_DIAL_BACKOFF_MS = 10_000;
 /** A dial with no bond after this long is abandoned (longer than any connect timeout plus the handshake). */
@@ -154,7 +192,10 @@ const DIAL_RACE_MS = 5_000;
 export class Group {
   readonly spec: GroupSpec;
   readonly hex: string;
+  /** This node's peer id (hex): bonds, dial races and the catalog go by it. */
   readonly #self: string;
+  /** This node's member id (its Raft id): `memberId`, kept in the group's storage. */
+  readonly #member: string;
   readonly #bugs: PlantedGroupBugs;
   readonly #state: ReplicatedState<unknown, unknown, unknown>;
   #raft: RaftNode;
@@ -184,7 +225,7 @@ export class Group {
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
   /** ReadIndex rounds the leader runs for followers: raft read id → (peer, their request). */
-  readonly #remoteReads = new Map<number, { peer: string; req: number }>();
+  readonly #remoteReads = new Map<number, { member: string; req: number }>();
   /** Persisted log range, so truncation and compaction know which keys to delete. */
   #persistedFirst = 1;
   #persistedLast = 0;
@@ -198,8 +239,11 @@ export class Group {
     this.#tickets = tickets;
     this.hex = spec.id.hex;
     this.#self = ctx.peerId.hex;
+    this.#member = this.#loadMember(ctx);
     this.#bugs = bugs;
-    this.#origin = `${this.#self}/${ctx.incarnation}`;
+    // Commands are deduplicated by origin and sequence number: the origin must be new for
+    // every life of this node that restarts its numbering (a restart, or a new storage).
+    this.#origin = `${this.#member}/${ctx.incarnation}`;
     this.#tickMs = Math.max(1, Math.floor(spec.consensus.heartbeatMs / TICKS_PER_HEARTBEAT));
     this.#state = new ReplicatedState(spec.machine, spec.codec, spec.genesis);
     this.#startedAtMs = ctx.nowMs;
@@ -223,12 +267,12 @@ export class Group {
     const leader = this.#raft.leader;
     return {
       role: this.#raft.role,
-      leader: leader === undefined ? undefined : PeerId.parse(leader),
+      leader: leader === undefined ? undefined : PeerId.parse(peerOfMember(leader)),
       term: this.#raft.term,
       committed: this.#raft.log.applied,
       formation: this.#formation === undefined ? undefined : formationHex(this.#formation),
-      voters: this.#raft.conf.voters,
-      learners: this.#raft.conf.learners,
+      voters: peersOf(this.#raft.conf.voters),
+      learners: peersOf(this.#raft.conf.learners),
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
@@ -246,28 +290,49 @@ export class Group {
     return `groups/${this.hex}/${part}`;
   }
 
+  /**
+   * This node's member id in the group, made when the group's storage is first written and
+   * kept with it. A node that comes back without that storage (a process restarted with the
+   * same key on in-memory storage, a lost disk) has forgotten its log and its votes, so it
+   * must not answer as the member it was: it gets a new id, joins as a new learner, and the
+   * leader removes the old id (`#manageMembership`).
+   */
+  #loadMember(ctx: NodeContext): string {
+    const stored = ctx.stored(this.#key('member'));
+    const text = stored === undefined ? undefined : new TextDecoder().decode(stored);
+    if (text !== undefined && peerOfMember(text) === this.#self) return text;
+    const id = memberId(this.#self, ctx.rng.bytes(MEMBER_NONCE_BYTES));
+    ctx.persist(this.#key('member'), new TextEncoder().encode(id));
+    return id;
+  }
+
   #restore(ctx: NodeContext): RaftNode {
-    const f = ctx.stored(this.#key('formation'));
-    const fd = f && DURABLE.formation.decode(f);
-    this.#formation = fd?.ok ? { id: fd.value.id.slice(), formedAtMs: fd.value.formedAtMs } : undefined;
-    const hsBytes = ctx.stored(this.#key('hs'));
-    const hsd = hsBytes && DURABLE.hardState.decode(hsBytes);
-    const hardState: HardState | undefined = hsd?.ok ? hsd.value : undefined;
+    // What we stored we must be able to read back: a piece that does not decode would be
+    // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
+    // out. It is a bug, and stops here.
+    const load = <T>(part: string, codec: { decode(b: Uint8Array): { ok: true; value: T } | { ok: false; error: { message: string } } }): T | undefined => {
+      const bytes = ctx.stored(this.#key(part));
+      if (bytes === undefined) return undefined;
+      const d = codec.decode(bytes);
+      if (!d.ok) throw new AssertionError(`group ${this.spec.id.short}: stored ${part} does not decode: ${d.error.message}`);
+      return d.value;
+    };
+    const fd = load('formation', DURABLE.formation);
+    this.#formation = fd === undefined ? undefined : { id: fd.id.slice(), formedAtMs: fd.formedAtMs };
+    const hardState: HardState | undefined = load('hs', DURABLE.hardState);
     let snapshot: Snapshot | undefined;
-    const snapBytes = ctx.stored(this.#key('snap'));
-    const sd = snapBytes && DURABLE.snapshot.decode(snapBytes);
-    if (sd?.ok) {
-      const meta = snapshotMetaCodec.decode(sd.value.meta);
-      if (meta.ok) snapshot = { meta: meta.value, data: sd.value.data.slice() };
+    const sd = load('snap', DURABLE.snapshot);
+    if (sd !== undefined) {
+      const meta = snapshotMetaCodec.decode(sd.meta);
+      assert(meta.ok, 'stored snapshot metadata does not decode');
+      snapshot = { meta: meta.value, data: sd.data.slice() };
     }
     const entries: Entry[] = [];
     const first = (snapshot?.meta.index ?? 0) + 1;
     for (let i = first; ; i++) {
-      const b = ctx.stored(this.#key(`e/${i}`));
-      if (b === undefined) break;
-      const e = entryCodec.decode(b);
-      if (!e.ok) break;
-      entries.push(e.value);
+      const e = load(`e/${i}`, entryCodec);
+      if (e === undefined) break;
+      entries.push(e);
     }
     this.#persistedFirst = first;
     this.#persistedLast = first + entries.length - 1;
@@ -281,7 +346,7 @@ export class Group {
     const rng = ctx.rng;
     return new RaftNode(
       {
-        id: this.#self,
+        id: this.#member,
         heartbeatTicks: TICKS_PER_HEARTBEAT,
         electionTicks: Math.max(TICKS_PER_HEARTBEAT + 1, Math.round(c.electionTimeoutMs / this.#tickMs)),
         electionJitterTicks: Math.round(c.electionTimeoutJitterMs / this.#tickMs),
@@ -354,7 +419,7 @@ export class Group {
   }
 
   #sendRaft(ctx: NodeContext, m: RaftMessage): void {
-    const bond = this.#bonds.get(m.to);
+    const bond = this.#bondOfMember(m.to);
     if (bond === undefined || this.#formation === undefined) {
       this.#raft.reportUnreachable(m.to);
       return;
@@ -371,7 +436,7 @@ export class Group {
     } else {
       id = e.data.kind === 'noop' ? 'noop' : `conf:${e.data.conf.voters.join(',')}|${e.data.conf.learners.join(',')}`;
       this.#settleApplied(ctx, e.index, undefined);
-      if (e.data.kind === 'conf' && this.#leaving !== undefined && !e.data.conf.voters.includes(this.#self)) this.#leaveAfterDrain = true;
+      if (e.data.kind === 'conf' && this.#leaving !== undefined && !e.data.conf.voters.includes(this.#member)) this.#leaveAfterDrain = true;
     }
     ctx.emit({ type: 'group.applied', group: this.spec.id, formation: formationHex(this.#formation), index: e.index, term: e.term, id });
   }
@@ -422,7 +487,14 @@ export class Group {
     const changedLeader = leader !== this.#lastLeader;
     this.#lastLeader = leader;
     this.#online = role === 'leader' || (role === 'follower' && leader !== undefined);
-    ctx.emit({ type: 'group.role', group: this.spec.id, formation: formationHex(this.#formation), term, role, leader });
+    ctx.emit({
+      type: 'group.role',
+      group: this.spec.id,
+      formation: formationHex(this.#formation),
+      term,
+      role,
+      leader: leader === undefined ? undefined : peerOfMember(leader),
+    });
     if (changedLeader && leader !== undefined) {
       // Work waiting for a leader goes to the new one now rather than at its timeout.
       for (const batch of this.#batches.values()) if (batch.accepted === undefined || batch.accepted.term < term) this.#submit(ctx, batch);
@@ -462,12 +534,12 @@ export class Group {
     const leader = this.#raft.leader;
     if (leader === undefined) return; // retried when a leader appears (#roleChanged) or at the next tick
     batch.sentAtMs = ctx.nowMs;
-    if (leader === this.#self) {
+    if (leader === this.#member) {
       const r = this.#raft.propose(this.#envelopes(batch));
       if ('index' in r) this.#accepted(ctx, batch, r.index, r.term);
       return;
     }
-    const bond = this.#bonds.get(leader);
+    const bond = this.#bondOfMember(leader);
     if (bond === undefined) return;
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
@@ -493,7 +565,7 @@ export class Group {
       ctx.fail(req, new OfflineError('the group has no leader now; retry'));
       return;
     }
-    if (leader !== this.#self && this.#bugs.followerReadsWithoutReadIndex) {
+    if (leader !== this.#member && this.#bugs.followerReadsWithoutReadIndex) {
       ctx.complete(req, this.queryLocal(query));
       return;
     }
@@ -508,11 +580,11 @@ export class Group {
     const leader = this.#raft.leader;
     if (leader === undefined) return;
     read.sentAtMs = ctx.nowMs;
-    if (leader === this.#self) {
+    if (leader === this.#member) {
       this.#raft.readIndex(id);
       return;
     }
-    const bond = this.#bonds.get(leader);
+    const bond = this.#bondOfMember(leader);
     if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndex', req: id });
   }
 
@@ -520,7 +592,7 @@ export class Group {
     const remote = this.#remoteReads.get(id);
     if (remote !== undefined) {
       this.#remoteReads.delete(id);
-      const bond = this.#bonds.get(remote.peer);
+      const bond = this.#bondOfMember(remote.member);
       if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: true, index });
       return;
     }
@@ -532,7 +604,7 @@ export class Group {
     const remote = this.#remoteReads.get(id);
     if (remote !== undefined) {
       this.#remoteReads.delete(id);
-      const bond = this.#bonds.get(remote.peer);
+      const bond = this.#bondOfMember(remote.member);
       if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: false, index: 0 });
       return;
     }
@@ -556,7 +628,7 @@ export class Group {
       ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
       return;
     }
-    const target = to?.hex ?? this.#bestVoter();
+    const target = to === undefined ? this.#bestVoter() : (this.#bonds.get(to.hex)?.member ?? to.hex);
     if (target === undefined) {
       ctx.fail(req, new OfflineError('no other voter to hand leadership to'));
       return;
@@ -572,7 +644,7 @@ export class Group {
     let best: string | undefined;
     let bestMatch = -1;
     for (const v of this.#raft.conf.voters) {
-      if (v === this.#self || !this.#bonds.has(v)) continue;
+      if (v === this.#member || this.#bondOfMember(v) === undefined) continue;
       const match = this.#raft.progressOf(v)?.match ?? 0;
       if (match > bestMatch) {
         best = v;
@@ -619,7 +691,7 @@ export class Group {
   /** Others count us toward their quorum: we are a voter, and not the only one. */
   #countedOn(): boolean {
     const voters = this.#raft.conf.voters;
-    return this.#formation !== undefined && voters.includes(this.#self) && voters.length > 1;
+    return this.#formation !== undefined && voters.includes(this.#member) && voters.length > 1;
   }
 
   #leaveDeadlineMs(): number {
@@ -723,11 +795,11 @@ export class Group {
     if (this.#formation !== undefined || this.#raft.log.lastIndex() > 0 || this.spec.leadership === 'observer') return;
     if (ctx.nowMs - this.#startedAtMs < this.spec.consensus.bootstrapDelayMs) return;
     const fresh = [...this.#bonds.values()].filter((b) => b.formation === undefined);
-    const candidates = [this.#self, ...fresh.filter((b) => b.leadership !== 'observer').map((b) => b.peer.hex)].sort();
-    if (candidates.length < this.spec.bootstrapExpect || candidates[0] !== this.#self) return;
+    const candidates = [this.#member, ...fresh.filter((b) => b.leadership !== 'observer').map((b) => b.member)].sort();
+    if (candidates.length < this.spec.bootstrapExpect || candidates[0] !== this.#member) return;
     const voters = candidates.slice(0, this.spec.maxVoters);
     const learners = fresh
-      .map((b) => b.peer.hex)
+      .map((b) => b.member)
       .filter((p) => !voters.includes(p))
       .sort();
     this.#setFormation(ctx, newFormation(ctx.peerId, ctx.wallClockMs, ctx.rng.bytes(16)));
@@ -749,22 +821,25 @@ export class Group {
       raft.proposeConf({ voters: [...next.voters].sort(), learners: [...next.learners].sort() });
     };
     for (const id of members) {
-      if (id === this.#self) continue;
-      const m = this.#members.get(id);
-      if (m?.departed || m?.notAllowed) {
+      if (id === this.#member) continue;
+      const m = this.#members.get(peerOfMember(id));
+      // A bonded peer with another member id lost the storage this one lived in: it is not
+      // coming back as this member, and must not be counted (nor asked) as one.
+      const gone = this.#bonds.get(peerOfMember(id))?.member;
+      if (m?.departed || m?.notAllowed || (gone !== undefined && gone !== id)) {
         propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
         return;
       }
     }
     for (const b of this.#bonds.values()) {
-      const id = b.peer.hex;
+      const id = b.member;
       if (!members.has(id) && (b.formation === undefined || sameFormation(b.formation, this.#formation))) {
         propose({ voters: conf.voters, learners: [...conf.learners, id] });
         return;
       }
     }
     const caughtUp = conf.learners.filter((l) => {
-      const b = this.#bonds.get(l);
+      const b = this.#bondOfMember(l);
       return b !== undefined && b.leadership !== 'observer' && (raft.progressOf(l)?.match ?? 0) >= raft.log.commit;
     });
     const promote = caughtUp.sort()[0];
@@ -774,8 +849,8 @@ export class Group {
     }
     if (promote === undefined) return;
     for (const v of conf.voters) {
-      if (v === this.#self || this.#bonds.has(v)) continue;
-      const m = this.#members.get(v);
+      if (v === this.#member || this.#bondOfMember(v) !== undefined) continue;
+      const m = this.#members.get(peerOfMember(v));
       const downSince = m?.downSinceMs ?? this.#startedAtMs;
       if (ctx.nowMs - downSince >= this.spec.consensus.replaceVoterAfterMs) {
         propose({ voters: conf.voters.filter((x) => x !== v), learners: conf.learners });
@@ -854,6 +929,7 @@ export class Group {
       proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
       formation: this.#formation,
       leadership: leadershipCode(this.spec.leadership),
+      member: this.#member,
     } satisfies BondMessage);
   }
 
@@ -873,6 +949,10 @@ export class Group {
       ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
       return;
     }
+    if (!isMemberOf(hello.member, link.peer.hex)) {
+      ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
+      return;
+    }
     const ticketsUntilMs = this.#admit(ctx, link.peer);
     if (ticketsUntilMs === undefined) {
       ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
@@ -883,8 +963,9 @@ export class Group {
       proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
       formation: this.#formation,
       leadership: leadershipCode(this.spec.leadership),
+      member: this.#member,
     } satisfies BondMessage);
-    this.#bondUp(ctx, link, link.peer.hex, hello.formation, leadershipOf(hello.leadership), ticketsUntilMs);
+    this.#bondUp(ctx, link, link.peer.hex, hello.member, hello.formation, leadershipOf(hello.leadership), ticketsUntilMs);
   }
 
   onWelcome(ctx: NodeContext, link: LinkInfo, welcome: Extract<BondMessage, { t: 'welcome' }>): void {
@@ -897,15 +978,27 @@ export class Group {
       ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
       return;
     }
+    if (!isMemberOf(welcome.member, link.peer.hex)) {
+      ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
+      return;
+    }
     const ticketsUntilMs = this.#admit(ctx, link.peer);
     if (ticketsUntilMs === undefined) {
       ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
       return;
     }
-    this.#bondUp(ctx, link, this.#self, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
+    this.#bondUp(ctx, link, this.#self, welcome.member, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
   }
 
-  #bondUp(ctx: NodeContext, link: LinkInfo, dialer: string, formation: Formation | undefined, leadership: Leadership, ticketsUntilMs: number): void {
+  #bondUp(
+    ctx: NodeContext,
+    link: LinkInfo,
+    dialer: string,
+    member: string,
+    formation: Formation | undefined,
+    leadership: Leadership,
+    ticketsUntilMs: number,
+  ): void {
     const peer = link.peer.hex;
     const existing = this.#bonds.get(peer);
     if (existing !== undefined) {
@@ -935,6 +1028,7 @@ export class Group {
     const bond: Bond = {
       link: link.id,
       peer: link.peer,
+      member,
       dialer,
       leadership,
       formation,
@@ -972,11 +1066,11 @@ export class Group {
     this.#bonds.delete(bond.peer.hex);
     const m = this.#members.get(bond.peer.hex);
     if (m !== undefined) m.downSinceMs = ctx.nowMs;
-    this.#raft.reportUnreachable(bond.peer.hex);
+    this.#raft.reportUnreachable(bond.member);
     ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: false });
     // Forwards and reads in flight on it are retried at the next heartbeat.
     for (const [fwd, batch] of this.#forwards) {
-      if (this.#raft.leader === bond.peer.hex) {
+      if (this.#raft.leader === bond.member) {
         batch.sentAtMs = 0;
         this.#forwards.delete(fwd);
       }
@@ -1034,6 +1128,9 @@ export class Group {
   }
 
   #onRaft(ctx: NodeContext, bond: Bond, formationId: Uint8Array, msg: RaftMessage): void {
+    // Only between the two members this bond joins: a message for the member this node was
+    // before it lost its storage (a vote request, an append) must not reach the one it is now.
+    if (msg.to !== this.#member || msg.from !== bond.member) return;
     if (this.#formation === undefined) {
       // A fresh node joins the first history that talks to it (it has nothing to lose).
       if (this.#raft.log.lastIndex() > 0) return;
@@ -1093,7 +1190,7 @@ export class Group {
       return;
     }
     const r = this.#raft.propose(commands);
-    if ('index' in r) this.#send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#self });
+    if ('index' in r) this.#send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
     else this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
   }
 
@@ -1108,7 +1205,13 @@ export class Group {
       this.#send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
       return;
     }
-    this.#remoteReads.set(id, { peer: bond.peer.hex, req });
+    this.#remoteReads.set(id, { member: bond.member, req });
+  }
+
+  /** The bond to `member`: to its peer, and only while that peer is still this member. */
+  #bondOfMember(member: string): Bond | undefined {
+    const bond = this.#bonds.get(peerOfMember(member));
+    return bond?.member === member ? bond : undefined;
   }
 
   #send(ctx: NodeContext, bond: Bond, msg: BondMessage): void {

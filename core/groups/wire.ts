@@ -7,11 +7,13 @@ import type { Formation } from './formation.ts';
 /**
  * The groups protocol (mosaik `/mosaik/groups/1`): one link per bond, i.e. per (peer, group).
  *
- * 1. dialer → `hello {network, group, proof, formation, leadership}`; the acceptor closes
- *    with GroupNotFound, GroupInvalidProof, GroupNotAllowed or GroupAlreadyBonded, or
- * 2. acceptor → `welcome {proof, formation, leadership}`, which the dialer checks the same way.
- *    The proofs are over the link's own secret (`bond-proof.ts`): a recorded proof is
- *    useless on any other link.
+ * 1. dialer → `hello {network, group, proof, formation, leadership, member}`; the acceptor
+ *    closes with GroupNotFound, GroupInvalidProof, GroupNotAllowed, GroupAlreadyBonded or
+ *    GroupInvalidHandshake (a member id that is not the dialer's), or
+ * 2. acceptor → `welcome {proof, formation, leadership, member}`, which the dialer checks the
+ *    same way. The proofs are over the link's own secret (`bond-proof.ts`): a recorded proof
+ *    is useless on any other link. `member` is the sender's member id (its Raft id), new
+ *    whenever its group storage is (group.ts `memberId`).
  * 3. Then either side: `raft` (a Raft message, tagged with the sender's formation so two
  *    histories never mix), `formation` (the sender formed or adopted one), `forward` /
  *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
@@ -21,7 +23,9 @@ export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/1');
 
 const MAX_MEMBERS = 1024;
 const MAX_BATCH = 4096;
-const nodeId = s.str({ maxLength: 64 });
+/** A member id (`<peer hex>.<nonce hex>`, core/groups/group.ts `memberId`); checked against the link's peer on bonding. */
+export const memberIdSchema = s.str({ maxLength: 96 });
+const nodeId = memberIdSchema;
 const bytes = s.bytes({ maxLength: DEFAULT_MAX_FRAME_BYTES });
 
 const confState = s.struct({ voters: s.array(nodeId, { maxLength: MAX_MEMBERS }), learners: s.array(nodeId, { maxLength: MAX_MEMBERS }) });
@@ -69,8 +73,9 @@ export type BondMessage =
       readonly proof: Uint8Array;
       readonly formation: Formation | undefined;
       readonly leadership: number;
+      readonly member: string;
     }
-  | { readonly t: 'welcome'; readonly proof: Uint8Array; readonly formation: Formation | undefined; readonly leadership: number }
+  | { readonly t: 'welcome'; readonly proof: Uint8Array; readonly formation: Formation | undefined; readonly leadership: number; readonly member: string }
   | { readonly t: 'raft'; readonly formation: Uint8Array; readonly msg: RaftMessage }
   | { readonly t: 'formation'; readonly formation: Formation | undefined }
   | { readonly t: 'forward'; readonly req: number; readonly commands: readonly Uint8Array[] }
@@ -89,8 +94,15 @@ export type BondMessage =
 
 export const bondCodec = msgpackCodec(
   s.union('t', {
-    hello: s.struct({ network: s.bytes({ length: 32 }), group: s.bytes({ length: 32 }), proof: s.bytes({ length: 32 }), formation, leadership }),
-    welcome: s.struct({ proof: s.bytes({ length: 32 }), formation, leadership }),
+    hello: s.struct({
+      network: s.bytes({ length: 32 }),
+      group: s.bytes({ length: 32 }),
+      proof: s.bytes({ length: 32 }),
+      formation,
+      leadership,
+      member: nodeId,
+    }),
+    welcome: s.struct({ proof: s.bytes({ length: 32 }), formation, leadership, member: nodeId }),
     raft: s.struct({ formation: s.bytes({ length: 32 }), msg: raftMessage }),
     formation: s.struct({ formation }),
     forward: s.struct({ req: s.uint, commands: s.array(bytes, { maxLength: MAX_BATCH }) }),
