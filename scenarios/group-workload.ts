@@ -1,8 +1,9 @@
 import type { Group as GroupHandle } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
 import { formationHex } from '../core/groups/formation.ts';
-import { type Group, peerOfMember } from '../core/groups/group.ts';
+import type { Group } from '../core/groups/group.ts';
 import type { GroupsSubsystem } from '../core/groups/groups.ts';
+import { peerOfMember } from '../core/groups/member-id.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView } from '../net-sim/checker.ts';

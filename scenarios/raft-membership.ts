@@ -1,6 +1,6 @@
 import type { Leadership } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
-import { peerOfMember } from '../core/groups/group.ts';
+import { peerOfMember } from '../core/groups/member-id.ts';
 import { intBetween, pick } from '../core/util/rng.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
 import { checkLinearizable, counterModel, registerModel } from '../net-sim/checkers/linearizability.ts';

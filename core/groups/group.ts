@@ -14,6 +14,7 @@ import * as s from '../wire/schema.ts';
 import { bondProof, checkBondProof } from './bond-proof.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
+import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
 import { type BondMessage, entryCodec, GROUPS_PROTOCOL, type Leadership, leadershipCode, leadershipOf, memberIdSchema, snapshotMetaCodec } from './wire.ts';
 
@@ -143,40 +144,6 @@ const DURABLE = {
 
 const TICKS_PER_HEARTBEAT = 5;
 
-/** Random bytes that tell one storage life of a member from another (16 hex digits). */
-const MEMBER_NONCE_BYTES = 8;
-const PEER_HEX_LENGTH = 64;
-
-/**
- * A member id: `<peer id hex>.<nonce hex>`. Raft knows members by it, so a node that lost
- * its storage comes back as a different member rather than as one that forgot its votes.
- */
-export function memberId(peerHex: string, nonce: Uint8Array): string {
-  let hex = '';
-  for (const b of nonce) hex += b.toString(16).padStart(2, '0');
-  return `${peerHex}.${hex}`;
-}
-
-/** The peer id (hex) of a member id. */
-export function peerOfMember(member: string): string {
-  return member.slice(0, PEER_HEX_LENGTH);
-}
-
-/** Whether `member` is a well-formed member id of the peer `peerHex`. */
-function isMemberOf(member: string, peerHex: string): boolean {
-  return (
-    member.length === PEER_HEX_LENGTH + 1 + 2 * MEMBER_NONCE_BYTES && member.startsWith(`${peerHex}.`) && /^[0-9a-f]+$/.test(member.slice(PEER_HEX_LENGTH + 1))
-  );
-}
-
-/**
- * Member ids as the peers they belong to (the API speaks of peers). Not deduplicated: while
- * a node that lost its storage is both an old member on its way out and a new one, its peer
- * is listed twice, which is what the configuration is.
- */
-function peersOf(members: readonly string[]): string[] {
-  return members.map(peerOfMember);
-}
 const MIN_DIAL_BACKOFF_MS = 250;
 const MAX_DIAL_BACKOFF_MS = 10_000;
 /** A dial with no bond after this long is abandoned (longer than any connect timeout plus the handshake). */
