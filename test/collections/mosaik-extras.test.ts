@@ -79,6 +79,10 @@ describe('a second handle on one node (mosaik §6.9: it never updates)', () => {
       }
       // The reader handle still cannot write, whatever the node's other handles do.
       await expect((r as unknown as { insert(k: string, v: number): Promise<number> }).insert('c', 3)).rejects.toThrow(/reader/);
+      // The node keeps the first handle's role (docs/collections.md): a learner, not a voter.
+      const members = (w2 as unknown as { group: Group<unknown, unknown, unknown> }).group.members();
+      expect(members.learners).toContain((b as Network).peerId.hex);
+      expect(members.voters).not.toContain((b as Network).peerId.hex);
     });
   });
 });
