@@ -208,9 +208,7 @@ export class Group {
     this.#self = ctx.peerId.hex;
     this.#member = this.#loadMember(ctx);
     this.#bugs = bugs;
-    // Commands are deduplicated by origin and sequence number: the origin must be new for
-    // every life of this node that restarts its numbering (a restart, or a new storage).
-    this.#origin = `${this.#member}/${ctx.incarnation}`;
+    this.#origin = this.#nextOrigin(ctx);
     this.#tickMs = Math.max(1, Math.floor(spec.consensus.heartbeatMs / TICKS_PER_HEARTBEAT));
     this.#state = new ReplicatedState(spec.machine, spec.codec, spec.genesis);
     this.#startedAtMs = ctx.nowMs;
@@ -271,6 +269,20 @@ export class Group {
     const id = memberId(this.#self, ctx.rng.bytes(MEMBER_NONCE_BYTES));
     ctx.persist(this.#key('member'), new TextEncoder().encode(id));
     return id;
+  }
+
+  /**
+   * Where this Group's commands say they come from. Commands are deduplicated by origin and
+   * sequence number, and each Group numbers its commands from 1, so every Group made on this
+   * storage needs an origin never used before: after a restart, and after `leave()` and a
+   * new `join()` in the same life. A counter kept beside the member id gives one.
+   */
+  #nextOrigin(ctx: NodeContext): string {
+    const stored = ctx.stored(this.#key('origins'));
+    const used = stored === undefined ? 0 : Number(new TextDecoder().decode(stored));
+    assert(Number.isSafeInteger(used) && used >= 0, 'stored origin count does not decode');
+    ctx.persist(this.#key('origins'), new TextEncoder().encode(String(used + 1)));
+    return `${this.#member}/${used + 1}`;
   }
 
   #restore(ctx: NodeContext): RaftNode {

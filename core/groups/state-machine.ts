@@ -26,9 +26,9 @@ export interface StateMachine<C = unknown, Q = unknown, R = unknown> {
 }
 
 /**
- * A command as it sits in the log: who sent it (`origin`: peer and incarnation), its
- * sequence number there, and `floor`, below which every one of the origin's sequence numbers
- * is settled (so replicas can forget them). Together they make a retried forward idempotent.
+ * A command as it sits in the log: who sent it (`origin`: the member id and which of its
+ * group handles, see group.ts `#nextOrigin`), its sequence number there, and `floor`, below
+ * which every one of the origin's sequence numbers is settled (so replicas can forget them). Together they make a retried forward idempotent.
  */
 interface Envelope {
   readonly origin: string;

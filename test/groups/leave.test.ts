@@ -47,4 +47,27 @@ describe('groups: leave()', () => {
       expect(stayers.every((g) => g.members().voters.length === 2)).toBe(true);
     });
   });
+
+  it('a node that leaves and joins again has its new commands applied, not taken for repeats of its first ones', async () => {
+    // Commands are deduplicated by origin and sequence number; the second join numbers its
+    // commands from 1 again, so it needs an origin of its own.
+    const sim = new Simulation({ seed: 13 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const join = (n: Network) => n.groups.join({ key: 'rejoin', machine: new Counter(), bootstrapExpect: 3 });
+      const gs = nets.map(join);
+      await eventually(sim, () => gs.every((g) => g.members().voters.length === 3 && g.leader !== undefined), 30_000, 'three voters');
+      const at = gs.findIndex((g) => !g.isLeader);
+      const first = gs[at] as (typeof gs)[number];
+      for (let i = 1; i <= 3; i++) expect((await first.execute({ op: 'inc', by: 1 })).result).toBe(i);
+      await first.leave();
+      const again = join(nets[at] as Network);
+      await again.when.online();
+      const r = await again.execute({ op: 'inc', by: 10 });
+      expect(r.result).toBe(13);
+      const other = gs.find((_, i) => i !== at) as (typeof gs)[number];
+      expect((await other.query(null, 'strong')).result).toBe(13);
+    });
+  });
 });
