@@ -802,10 +802,11 @@ export class Group {
     for (const id of members) {
       if (id === this.#member) continue;
       const m = this.#members.get(peerOfMember(id));
-      // A bonded peer with another member id lost the storage this one lived in: it is not
-      // coming back as this member, and must not be counted (nor asked) as one.
-      const gone = this.#bonds.get(peerOfMember(id))?.member;
-      if (m?.departed || m?.notAllowed || (gone !== undefined && gone !== id)) {
+      // A peer now bonded under another member id (or this node's own peer, as anything but
+      // this member) lost the storage this member lived in: it is not coming back as this
+      // member, and must not be counted (nor asked) as one.
+      const now = peerOfMember(id) === this.#self ? this.#member : this.#bonds.get(peerOfMember(id))?.member;
+      if (m?.departed || m?.notAllowed || (now !== undefined && now !== id)) {
         propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
         return;
       }
