@@ -64,31 +64,33 @@ export async function runClient(o: ClientOptions): Promise<void> {
     const roll = rng.float();
     const kind = roll < 0.4 ? 'write' : roll < 0.7 ? 'add' : 'read';
     const arg = kind === 'write' ? o.clientNo * 1_000_000 + ++n : kind === 'add' ? intBetween(rng, 1, 3) : 0;
-    const op: ClientOp = {
-      client: o.id,
-      node: sim.indexOf(net),
-      kind,
-      arg,
-      call: sim.now,
-      ret: undefined,
-      output: undefined,
-      error: undefined,
-      tag: o.tag?.(),
-    };
-    o.ops.push(op);
-    await settle(sim, op, call(g, kind, arg));
+    await issue(sim, o.ops, g, { client: o.id, node: sim.indexOf(net), tag: o.tag?.() }, kind, arg);
   }
 }
 
 /** Starts one call of the workload on `g`. */
-export function call(g: ChaosGroup, kind: ClientOp['kind'], arg: number): Promise<ClientOp['output']> {
+/** Calls `g`, records the call in `ops` now and its outcome when it settles (the returned promise). */
+export function issue(
+  sim: Simulation,
+  ops: ClientOp[],
+  g: ChaosGroup,
+  who: { readonly client: string; readonly node: number; readonly tag?: string | undefined },
+  kind: ClientOp['kind'],
+  arg: number,
+): Promise<void> {
+  const op: ClientOp = { ...who, kind, arg, call: sim.now, ret: undefined, output: undefined, error: undefined, tag: who.tag };
+  ops.push(op);
+  return settle(sim, op, call(g, kind, arg));
+}
+
+function call(g: ChaosGroup, kind: ClientOp['kind'], arg: number): Promise<ClientOp['output']> {
   if (kind === 'write') return g.execute({ op: 'write', v: arg }).then(() => undefined);
   if (kind === 'add') return g.execute({ op: 'add', d: arg }).then((r) => r.result as number);
   return g.query(null, 'strong').then((r) => r.result);
 }
 
 /** Records the outcome of `p` in `op` when it settles. */
-export function settle(sim: Simulation, op: ClientOp, p: Promise<ClientOp['output']>): Promise<void> {
+function settle(sim: Simulation, op: ClientOp, p: Promise<ClientOp['output']>): Promise<void> {
   return p.then(
     (output) => {
       op.ret = sim.now;

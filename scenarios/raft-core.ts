@@ -54,7 +54,7 @@ function runRaftCore(options: ScenarioOptions): ScenarioResult {
   const violations: Violation[] = [];
   const cluster = clusterFor(shape, { unsafe });
   try {
-    runScheduleOn(cluster, actions, { unsafe });
+    runScheduleOn(cluster, actions);
   } catch (e) {
     violations.push(violationOf(e));
   }

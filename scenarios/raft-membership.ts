@@ -9,13 +9,12 @@ import { rngStream } from '../net-sim/rng.ts';
 import {
   type ChaosGroup,
   type ClientOp,
-  call,
   describeLinearizability,
   errorCounts,
   GroupProbe,
   histories,
+  issue,
   runClient,
-  settle,
   waitUntil,
   within,
 } from './group-workload.ts';
@@ -235,19 +234,7 @@ export const raftMembership: Scenario = {
       await waitUntil(sim, sim.now + 5_000, () => g.leader !== undefined);
       for (const [k, kind] of (['write', 'add', 'read'] as const).entries()) {
         const arg = kind === 'write' ? 999_000_000 + k : kind === 'add' ? 1 : 0;
-        const op: ClientOp = {
-          client: `leave/n${i}/${k}`,
-          node: i,
-          kind,
-          arg,
-          call: sim.now,
-          ret: undefined,
-          output: undefined,
-          error: undefined,
-          tag: undefined,
-        };
-        ops.push(op);
-        void settle(sim, op, call(g, kind, arg));
+        void issue(sim, ops, g, { client: `leave/n${i}/${k}`, node: i }, kind, arg);
       }
       await sim.sleep(1);
       const pending = ops.filter((op) => op.node === i && op.ret === undefined);

@@ -9,7 +9,7 @@ import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
 import { AssertionError, assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import { msgpackCodec } from '../wire/codec.ts';
+import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
 import { bondProof, checkBondProof } from './bond-proof.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
@@ -289,7 +289,7 @@ export class Group {
     // What we stored we must be able to read back: a piece that does not decode would be
     // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
     // out. It is a bug, and stops here.
-    const load = <T>(part: string, codec: { decode(b: Uint8Array): { ok: true; value: T } | { ok: false; error: { message: string } } }): T | undefined => {
+    const load = <T>(part: string, codec: MessageCodec<T>): T | undefined => {
       const bytes = ctx.stored(this.#key(part));
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
@@ -924,23 +924,11 @@ export class Group {
 
   /** An incoming hello for this group, already matched by group id: check it and answer. */
   onHello(ctx: NodeContext, link: LinkInfo, hello: Extract<BondMessage, { t: 'hello' }>): void {
-    const secret = link.secret;
-    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, hello.proof)) {
-      ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
-      return;
-    }
-    if (!isMemberOf(hello.member, link.peer.hex)) {
-      ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
-      return;
-    }
-    const ticketsUntilMs = this.#admit(ctx, link.peer);
-    if (ticketsUntilMs === undefined) {
-      ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
-      return;
-    }
+    const ticketsUntilMs = this.#checkHandshake(ctx, link, hello);
+    if (ticketsUntilMs === undefined || link.secret === undefined) return;
     ctx.send(link.id, {
       t: 'welcome',
-      proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
+      proof: bondProof(this.spec.key, link.secret, this.spec.id, ctx.peerId),
       formation: this.#formation,
       leadership: leadershipCode(this.spec.leadership),
       member: this.#member,
@@ -953,21 +941,29 @@ export class Group {
       ctx.close(link.id, CloseCode.GroupInvalidHandshake, 'unexpected welcome');
       return;
     }
+    const ticketsUntilMs = this.#checkHandshake(ctx, link, welcome);
+    if (ticketsUntilMs === undefined) return;
+    this.#bondUp(ctx, link, this.#self, welcome.member, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
+  }
+
+  /**
+   * The checks a hello and a welcome share: the proof of the key over this link, a member id
+   * of the link's peer, and its tickets. Returns when its tickets must be checked again, or
+   * undefined after closing the link.
+   */
+  #checkHandshake(ctx: NodeContext, link: LinkInfo, msg: { readonly proof: Uint8Array; readonly member: string }): number | undefined {
     const secret = link.secret;
-    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, welcome.proof)) {
+    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, msg.proof)) {
       ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
-      return;
+      return undefined;
     }
-    if (!isMemberOf(welcome.member, link.peer.hex)) {
+    if (!isMemberOf(msg.member, link.peer.hex)) {
       ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
-      return;
+      return undefined;
     }
     const ticketsUntilMs = this.#admit(ctx, link.peer);
-    if (ticketsUntilMs === undefined) {
-      ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
-      return;
-    }
-    this.#bondUp(ctx, link, this.#self, welcome.member, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
+    if (ticketsUntilMs === undefined) ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
+    return ticketsUntilMs;
   }
 
   #bondUp(
