@@ -1,7 +1,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { DecodeError, type DecodeErrorKind, OversizedError } from '../errors.ts';
 import { DECLINED, fastDecode, fastEncode, fastEncoded } from './fast-msgpack.ts';
-import { type Schema, SchemaViolation } from './schema.ts';
+import { decodeChecked, type Schema, SchemaViolation } from './schema.ts';
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DecodeError };
 
@@ -87,7 +87,7 @@ export function msgpackCodec<T>(schema: Schema<T>): MessageCodec<T> {
         }
       }
       try {
-        return { ok: true, value: schema.decode(wire, '') };
+        return { ok: true, value: decodeChecked(schema, wire) };
       } catch (e) {
         const violation = schemaViolationOf(e);
         return { ok: false, error: new DecodeError(violation.kind, violation.message) };

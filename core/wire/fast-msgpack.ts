@@ -18,8 +18,8 @@ export const DECLINED: unique symbol = Symbol('declined');
 
 /** Deeper values are left to the library (which tracks depth without recursion). */
 const MAX_DEPTH = 16;
-/** Longer strings are left to the library (its decoder switches to TextDecoder above 200 bytes). */
-const MAX_FAST_STRING_BYTES = 64;
+/** Longer strings are left to the library (its decoder switches to TextDecoder above 200 bytes; member ids are 81). */
+const MAX_FAST_STRING_BYTES = 200;
 
 // ---- encoding ------------------------------------------------------------------------
 

@@ -26,6 +26,30 @@ export class SchemaViolation {
   ) {}
 }
 
+/**
+ * Whether containers build their children's paths (`a.b[3].c`). The paths only serve error
+ * messages, and building them was a string concatenation per field of every message
+ * decoded, so `decodeChecked` decodes without them first and again with them only when that
+ * fails. Decoding is deterministic, so the second pass fails at the same place.
+ */
+let tracePaths = true;
+
+/** `schema.decode(wire)` at the root; a violation's message names the path of the bad field. */
+export function decodeChecked<T>(schema: Schema<T>, wire: unknown): T {
+  tracePaths = false;
+  try {
+    return schema.decode(wire, '');
+  } catch {
+    tracePaths = true;
+    return schema.decode(wire, '');
+  } finally {
+    tracePaths = true;
+  }
+}
+
+const fieldPath = (path: string, key: string): string => (tracePaths ? (path ? `${path}.${key}` : key) : '');
+const itemPath = (path: string, index: number): string => (tracePaths ? `${path}[${index}]` : '');
+
 function fail(kind: DecodeErrorKind, path: string, expected: string, got: unknown): never {
   throw new SchemaViolation(kind, `${path || '<root>'}: expected ${expected}, got ${typeOf(got)}`);
 }
@@ -127,7 +151,7 @@ export function array<T>(item: Schema<T>, opts: { maxLength: number }): Schema<T
     decode(wire, path) {
       if (!Array.isArray(wire)) fail('invalid', path, describe, wire);
       if (wire.length > opts.maxLength) fail('oversized', path, describe, wire);
-      return wire.map((w, i) => item.decode(w, `${path}[${i}]`));
+      return wire.map((w, i) => item.decode(w, itemPath(path, i)));
     },
     encode: (v) => v.map((x) => item.encode(x)),
   };
@@ -148,6 +172,8 @@ type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 /** A struct schema; a union embeds its variants' fields after the variant index. */
 export interface StructSchema<T> extends Schema<T> {
   readonly fieldCount: number;
+  /** An object with every field (undefined), in order: decoded values start as a copy of it. */
+  readonly template: Readonly<Record<string, unknown>>;
   /** Decodes the fields from `wire[offset..]` into `out`. */
   decodeFields(wire: readonly unknown[], offset: number, out: Record<string, unknown>, path: string): void;
   /** Appends the encoded fields of `value` to `out`. */
@@ -164,10 +190,14 @@ export function struct<F extends Fields>(fields: F): StructSchema<StructOf<F>> {
   const keys = Object.keys(fields);
   const schemas = keys.map((k) => fields[k] as Schema<unknown>);
   const describe = `struct{${keys.join(',')}}`;
+  // Decoded values are copies of this one: they get their final shape at once (a spread of
+  // an object literal is one allocation in V8) instead of a hidden-class transition per field.
+  const template: Record<string, unknown> = {};
+  for (const k of keys) template[k] = undefined;
   const decodeFields = (wire: readonly unknown[], offset: number, out: Record<string, unknown>, path: string) => {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
-      out[k] = (schemas[i] as Schema<unknown>).decode(wire[offset + i], path ? `${path}.${k}` : k);
+      out[k] = (schemas[i] as Schema<unknown>).decode(wire[offset + i], fieldPath(path, k));
     }
   };
   const encodeFields = (value: StructOf<F>, out: unknown[]) => {
@@ -176,12 +206,13 @@ export function struct<F extends Fields>(fields: F): StructSchema<StructOf<F>> {
   return {
     describe,
     fieldCount: keys.length,
+    template,
     decodeFields,
     encodeFields,
     decode(wire, path) {
       if (!Array.isArray(wire)) fail('invalid', path, describe, wire);
       if (wire.length !== keys.length) fail('invalid', path, `${describe} (${keys.length} fields)`, wire);
-      const out: Record<string, unknown> = {};
+      const out: Record<string, unknown> = { ...template };
       decodeFields(wire, 0, out, path);
       return out as StructOf<F>;
     },
@@ -208,6 +239,8 @@ export function union<Tag extends string, V extends Variants>(tag: Tag, variants
   const names = Object.keys(variants);
   const list = names.map((name) => variants[name] as StructSchema<object>);
   const indexOf = new Map(names.map((name, i) => [name, i]));
+  // As for structs: each variant's decoded values are copies of one object with the tag first.
+  const templates = names.map((name, i) => ({ [tag]: name, ...(list[i] as StructSchema<object>).template }));
   const describe = `union<${tag}:${names.join('|')}>`;
   return {
     describe,
@@ -220,7 +253,7 @@ export function union<Tag extends string, V extends Variants>(tag: Tag, variants
       const name = names[index] as string;
       if (wire.length !== 1 + variant.fieldCount)
         fail('invalid', path ? `${path}<${name}>` : `<${name}>`, `${variant.describe} (${variant.fieldCount} fields)`, wire);
-      const out: Record<string, unknown> = { [tag]: name };
+      const out: Record<string, unknown> = { ...templates[index] };
       variant.decodeFields(wire, 1, out, path);
       return out as UnionOf<V, Tag>;
     },
