@@ -16,7 +16,17 @@ import { compareFormations, type Formation, formationHex, newFormation, sameForm
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
-import { type BondMessage, entryCodec, GROUPS_PROTOCOL, type Leadership, leadershipCode, leadershipOf, memberIdSchema, snapshotMetaCodec } from './wire.ts';
+import {
+  type BondMessage,
+  entryCodec,
+  GROUPS_PROTOCOL,
+  type Leadership,
+  leadershipCode,
+  leadershipOf,
+  memberIdSchema,
+  snapshotMetaCodec,
+  type WireRaftMessage,
+} from './wire.ts';
 
 /** Everything a node needs to take part in one group. */
 export interface GroupSpec {
@@ -1103,10 +1113,11 @@ export class Group {
     this.#drain(ctx);
   }
 
-  #onRaft(ctx: NodeContext, bond: Bond, formationId: Uint8Array, msg: RaftMessage): void {
-    // Only between the two members this bond joins: a message for the member this node was
-    // before it lost its storage (a vote request, an append) must not reach the one it is now.
-    if (msg.to !== this.#member || msg.from !== bond.member) return;
+  #onRaft(ctx: NodeContext, bond: Bond, formationId: Uint8Array, wire: WireRaftMessage): void {
+    // Between the two members this bond joins, and only them: the sender sends on the bond of
+    // the addressed member (`#bondOfMember`), so a message for the member a peer was before it
+    // lost its storage never goes out, and a member cannot speak for another.
+    const msg = { ...wire, from: bond.member, to: this.#member } as RaftMessage;
     if (this.#formation === undefined) {
       // A fresh node joins the first history that talks to it (it has nothing to lose).
       if (this.#raft.log.lastIndex() > 0) return;

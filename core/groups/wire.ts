@@ -1,4 +1,4 @@
-import type { Entry, RaftMessage } from '../raft/types.ts';
+import type { Entry, RaftMessage, RaftRoute } from '../raft/types.ts';
 import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
 import * as s from '../wire/schema.ts';
@@ -14,8 +14,8 @@ import type { Formation } from './formation.ts';
  *    same way. The proofs are over the link's own secret (`bond-proof.ts`): a recorded proof
  *    is useless on any other link. `member` is the sender's member id (its Raft id), new
  *    whenever its group storage is (group.ts `memberId`).
- * 3. Then either side: `raft` (a Raft message, tagged with the sender's formation so two
- *    histories never mix), `formation` (the sender formed or adopted one), `forward` /
+ * 3. Then either side: `raft` (a Raft message without its sender and addressee, which are the
+ *    bond's two members; tagged with the sender's formation so two histories never mix), `formation` (the sender formed or adopted one), `forward` /
  *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
  *    `readIndex` / `readIndexResp` (a follower's linearizable read), `ping`, `departure`.
  */
@@ -39,7 +39,10 @@ const entryData = s.union('kind', {
 const entry = s.struct({ term: s.uint, index: s.uint, data: entryData });
 const snapshotMeta = s.struct({ index: s.uint, term: s.uint, conf: confState });
 
-const envelope = { term: s.uint, from: nodeId, to: nodeId };
+// No `from`/`to`: a bond joins exactly two members, named in its handshake, so the receiver
+// knows both (group.ts `#onRaft`), and a member cannot speak for another. The two 81-byte
+// ids were two thirds of an append response and most of its decoding.
+const envelope = { term: s.uint };
 const raftMessage = s.union('type', {
   vote: s.struct({ ...envelope, pre: s.bool, lastIndex: s.uint, lastTerm: s.uint, transfer: s.bool }),
   voteResp: s.struct({ ...envelope, pre: s.bool, granted: s.bool }),
@@ -65,6 +68,9 @@ export type ForwardResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
   | { readonly ok: false; readonly leader: string | undefined; readonly reason: string };
 
+/** A Raft message on a bond: its sender and addressee are the bond's two members. */
+export type WireRaftMessage = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, keyof RaftRoute> : never) : never;
+
 export type BondMessage =
   | {
       readonly t: 'hello';
@@ -76,7 +82,7 @@ export type BondMessage =
       readonly member: string;
     }
   | { readonly t: 'welcome'; readonly proof: Uint8Array; readonly formation: Formation | undefined; readonly leadership: number; readonly member: string }
-  | { readonly t: 'raft'; readonly formation: Uint8Array; readonly msg: RaftMessage }
+  | { readonly t: 'raft'; readonly formation: Uint8Array; readonly msg: WireRaftMessage }
   | { readonly t: 'formation'; readonly formation: Formation | undefined }
   | { readonly t: 'forward'; readonly req: number; readonly commands: readonly Uint8Array[] }
   | {

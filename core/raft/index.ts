@@ -9,6 +9,7 @@ export type {
   NodeId,
   RaftMessage,
   RaftRefusal,
+  RaftRoute,
   ReadState,
   Ready,
   Role,

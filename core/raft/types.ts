@@ -51,10 +51,14 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
-interface Envelope {
-  readonly term: number;
+/** Who sent a message and whom it is for. */
+export interface RaftRoute {
   readonly from: NodeId;
   readonly to: NodeId;
+}
+
+interface Envelope extends RaftRoute {
+  readonly term: number;
 }
 
 export type RaftMessage =
