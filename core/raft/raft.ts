@@ -68,6 +68,13 @@ interface IncomingSnapshot {
 }
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+/**
+ * ReadIndex rounds a leader keeps in flight. A read that finds them all out waits for the
+ * next, which it shares with every read that comes meanwhile. 1, as etcd's server: a read
+ * waits at most two rounds. In `raft-chaos` that is ~17% fewer messages per operation than a
+ * round per read; 2 in flight gave back most of the saving and no more throughput.
+ */
+const MAX_READ_ROUNDS_IN_FLIGHT = 1;
 
 /**
  * One Raft participant as a pure state machine, after etcd's RawNode: `tick()`, `step(msg)`,
@@ -106,7 +113,16 @@ export class RaftNode {
   /** The index of this leader's no-op: once committed, everything before it is known committed. */
   #termStartIndex = 0;
   #transferee: NodeId | undefined;
+  /** The last ReadIndex round sent (`heartbeat.round`). */
   #readRound = 0;
+  /**
+   * Reads that come while a round is in flight share the next one, which goes out when that
+   * round is confirmed or with the next heartbeat, whichever is first: one round per batch of
+   * concurrent reads instead of one per read, as etcd's server batches linearizable reads.
+   */
+  #nextRoundWaiting = false;
+  /** The last round a majority has answered (or that can no longer be: see `#failPendingReads`). */
+  #confirmedRound = 0;
   #pendingReads: PendingRead[] = [];
   #readsWaitingForTermCommit: number[] = [];
   #incoming: IncomingSnapshot | undefined;
@@ -473,6 +489,7 @@ export class RaftNode {
     }
     if (this.#heartbeatElapsed >= this.#cfg.heartbeatTicks) {
       this.#heartbeatElapsed = 0;
+      if (this.#nextRoundWaiting) this.#nextReadRound();
       this.#bcastHeartbeat();
     }
   }
@@ -754,19 +771,35 @@ export class RaftNode {
       this.#readStates.push({ id, index });
       return;
     }
-    const round = ++this.#readRound;
-    this.#pendingReads.push({ id, index, round });
-    this.#bcastHeartbeat(round);
+    // Rounds in flight were sent before this read came: they cannot confirm it.
+    this.#pendingReads.push({ id, index, round: this.#readRound + 1 });
+    if (this.#readRound - this.#confirmedRound >= MAX_READ_ROUNDS_IN_FLIGHT) {
+      this.#nextRoundWaiting = true;
+      return;
+    }
+    this.#nextReadRound();
+    this.#bcastHeartbeat();
+  }
+
+  #nextReadRound(): void {
+    this.#readRound++;
+    this.#nextRoundWaiting = false;
   }
 
   #releaseReads(): void {
     while (this.#pendingReads.length > 0) {
       const read = this.#pendingReads[0];
-      if (read === undefined) return;
+      if (read === undefined) break;
       const confirmed = isMajority(this.#conf.voters, (v) => v === this.id || (this.#progress.get(v)?.readRound ?? 0) >= read.round);
-      if (!confirmed) return;
+      if (!confirmed) break;
       this.#pendingReads.shift();
       this.#readStates.push({ id: read.id, index: read.index });
+      this.#confirmedRound = Math.max(this.#confirmedRound, read.round);
+    }
+    // A round in flight is confirmed: the reads waiting for the next one can have it now.
+    if (this.#nextRoundWaiting && this.#readRound - this.#confirmedRound < MAX_READ_ROUNDS_IN_FLIGHT) {
+      this.#nextReadRound();
+      this.#bcastHeartbeat();
     }
   }
 
@@ -774,6 +807,8 @@ export class RaftNode {
     for (const r of this.#pendingReads) this.#readsFailed.push(r.id);
     this.#readsFailed.push(...this.#readsWaitingForTermCommit);
     this.#pendingReads = [];
+    this.#nextRoundWaiting = false;
+    this.#confirmedRound = this.#readRound;
     this.#readsWaitingForTermCommit = [];
   }
 

@@ -439,6 +439,45 @@ describe('ReadIndex', () => {
     expect(read.result?.applied).toBeGreaterThanOrEqual(read.k);
   });
 
+  it('reads that come while a round is in flight share the next round, sent when the first is confirmed', () => {
+    const c = cluster();
+    const l = c.electLeader();
+    settle(c);
+    const heartbeats = () => c.inflight().filter((f) => f.msg.type === 'heartbeat' && f.msg.from === l);
+    const roundOf = (m: RaftMessage) => (m.type === 'heartbeat' ? m.round : -1);
+    const first = asRead(c.read(l));
+    expect(heartbeats()).toHaveLength(2); // one round: a heartbeat to each follower
+    const firstRound = roundOf((heartbeats()[0] as { msg: RaftMessage }).msg);
+    const second = asRead(c.read(l));
+    const third = asRead(c.read(l));
+    expect(heartbeats()).toHaveLength(2); // the round in flight was sent before them: no new one yet
+    c.deliverWhere((m) => m.type === 'heartbeat');
+    c.deliverWhere((m) => m.type === 'heartbeatResp');
+    expect(first.status).toBe('served');
+    // The first round confirmed sends the next, shared by the two later reads, which it alone can serve.
+    expect([second.status, third.status]).toEqual(['pending', 'pending']);
+    const next = heartbeats();
+    expect(next).toHaveLength(2);
+    expect(next.map((f) => roundOf(f.msg))).toEqual([firstRound + 1, firstRound + 1]);
+    c.deliverWhere((m) => m.type === 'heartbeat' || m.type === 'heartbeatResp');
+    expect([second.status, third.status]).toEqual(['served', 'served']);
+    c.checkAll();
+  });
+
+  it('a read waiting for the next round goes out with the next heartbeat if the round in flight is lost', () => {
+    const c = cluster();
+    const l = c.electLeader();
+    settle(c);
+    const first = asRead(c.read(l));
+    const second = asRead(c.read(l));
+    c.dropWhere((m) => m.type === 'heartbeat'); // the first round never arrives
+    c.tick(l, 2); // heartbeat interval
+    c.deliverWhere((m) => m.type === 'heartbeat' || m.type === 'heartbeatResp');
+    // The heartbeat was sent after both reads came, so it confirms both.
+    expect([first.status, second.status]).toEqual(['served', 'served']);
+    c.checkAll();
+  });
+
   it('a read pending when the last other voter is removed is still served', () => {
     // Regression: pending reads were released only by heartbeat replies; once the leader was
     // the only voter none would come, and the read was neither served nor failed.
