@@ -1,4 +1,4 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 
 /**
  * How a stream's datums become bytes and back (mosaik `Datum`). The default is msgpack;
@@ -12,8 +12,14 @@ export interface DatumCodec<T> {
 
 /** msgpack, the default (mosaik uses postcard; msgpack is this port's wire format throughout). */
 export function msgpackDatumCodec<T>(): DatumCodec<T> {
+  // One encoder and decoder per codec: the library's `encode`/`decode` functions build an
+  // Encoder (and its scratch buffer) on every call, which cost more than a small datum's
+  // bytes. `encode` returns a copy, never a view of the scratch buffer; both recover if a
+  // call ever re-enters them.
+  const encoder = new Encoder();
+  const decoder = new Decoder();
   return {
-    encode: (value) => encode(value),
-    decode: (bytes) => decode(bytes) as T,
+    encode: (value) => encoder.encode(value),
+    decode: (bytes) => decoder.decode(bytes) as T,
   };
 }
