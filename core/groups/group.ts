@@ -1117,7 +1117,10 @@ export class Group {
     // Between the two members this bond joins, and only them: the sender sends on the bond of
     // the addressed member (`#bondOfMember`), so a message for the member a peer was before it
     // lost its storage never goes out, and a member cannot speak for another.
-    const msg = { ...wire, from: bond.member, to: this.#member } as RaftMessage;
+    // The decoded message is this call's own: it takes its route in place (a copy cost more).
+    const msg = wire as WireRaftMessage & { from: string; to: string };
+    msg.from = bond.member;
+    msg.to = this.#member;
     if (this.#formation === undefined) {
       // A fresh node joins the first history that talks to it (it has nothing to lose).
       if (this.#raft.log.lastIndex() > 0) return;
