@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import type { Ed25519Signer } from '../core/identity/keys.ts';
 
 /** PKCS#8 DER header of an Ed25519 private key (RFC 8410); the 32-byte seed follows. */
@@ -13,6 +13,16 @@ export class NativeSigner implements Ed25519Signer {
   readonly #keys = new WeakMap<Uint8Array, KeyObject>();
 
   sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, message, this.#key(seed)));
+  }
+
+  publicKey(seed: Uint8Array): Uint8Array {
+    // An SPKI DER ends with the 32 bytes of the key (RFC 8410).
+    const spki = createPublicKey(this.#key(seed)).export({ format: 'der', type: 'spki' });
+    return new Uint8Array(spki.subarray(spki.length - 32));
+  }
+
+  #key(seed: Uint8Array): KeyObject {
     let key = this.#keys.get(seed);
     if (!key) {
       const der = new Uint8Array(PKCS8_ED25519_PREFIX.length + 32);
@@ -21,6 +31,6 @@ export class NativeSigner implements Ed25519Signer {
       key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
       this.#keys.set(seed, key);
     }
-    return new Uint8Array(sign(null, message, key));
+    return key;
   }
 }

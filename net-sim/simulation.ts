@@ -158,7 +158,7 @@ export class Simulation {
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
     const index = this.#nodes.length;
-    const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`));
+    const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
     const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
     const host: SimHost = {

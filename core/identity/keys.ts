@@ -66,6 +66,8 @@ export class PeerId {
  */
 export interface Ed25519Signer {
   sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /** The 32-byte public key of `seed`, if this signer derives it faster than pure JS does. */
+  publicKey?(seed: Uint8Array): Uint8Array;
 }
 
 export class SecretKey {
@@ -76,7 +78,7 @@ export class SecretKey {
   private constructor(seed: Uint8Array, signer?: Ed25519Signer, peerId?: PeerId) {
     this.#seed = seed;
     this.#signer = signer;
-    this.peerId = peerId ?? PeerId.fromBytes(ed25519.getPublicKey(seed));
+    this.peerId = peerId ?? PeerId.fromBytes(signer?.publicKey?.(seed) ?? ed25519.getPublicKey(seed));
   }
 
   /** The same key, signing through `signer` (see Ed25519Signer). */
@@ -86,10 +88,11 @@ export class SecretKey {
 
   /**
    * A fresh key. `core/` has no entropy of its own, so the caller passes an Rng (the
-   * simulator's seeded one, or the production driver's CSPRNG-backed one).
+   * simulator's seeded one, or the production driver's CSPRNG-backed one). With a `signer`,
+   * the key signs (and derives its public key) through it.
    */
-  static generate(rng: Rng): SecretKey {
-    return new SecretKey(rng.bytes(32));
+  static generate(rng: Rng, signer?: Ed25519Signer): SecretKey {
+    return new SecretKey(rng.bytes(32), signer);
   }
 
   /** Deterministic key: 32 bytes as they are; a string or other bytes are hashed with blake3. */

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
 import { SecretKey } from '../../core/identity/keys.ts';
 import { nobleVerifier } from '../../core/identity/verifier.ts';
@@ -17,6 +18,16 @@ describe('the platform ed25519 signer', () => {
         expect(nobleVerifier.verify(key.peerId, message, signature)).toBe(true);
       }),
       { seed: 42, numRuns: 100 },
+    );
+  });
+
+  it('derives exactly the pure-JS public key, for any seed (property)', () => {
+    const signer = new NativeSigner();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        expect(signer.publicKey(seed)).toEqual(ed25519.getPublicKey(seed));
+      }),
+      { seed: 43, numRuns: 100 },
     );
   });
 });
