@@ -27,7 +27,7 @@ export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
 export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
 export { ticketId } from './core/discovery/index.ts';
-export { ApplyError, FormationLostError, GroupClosedError } from './core/errors.ts';
+export { ApplyError, FormationLostError, GroupClosedError, StorageError } from './core/errors.ts';
 export type {
   Expiration,
   GroupId,

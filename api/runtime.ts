@@ -1,4 +1,4 @@
-import { ClosedError, type MosaikError } from '../core/errors.ts';
+import { ClosedError, MosaikError } from '../core/errors.ts';
 import type { NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 
@@ -13,6 +13,15 @@ export interface DriverPort {
   wallClockMs(): number;
   /** Perform one output; called in the order the machine produced them. */
   perform(output: TransportOutput): void;
+  /**
+   * Makes the `persist` outputs performed so far durable. The runtime calls it after a run
+   * of persists, before the next output of any other kind (a send, a completed call, an
+   * event) and at the end of the batch: nothing anyone can see depends on a write that is
+   * not stored yet, and a run of writes costs one sync. A driver whose persists are durable
+   * as they are performed need not have it. If it throws, the runtime stops (see `stop`)
+   * without performing anything after the writes.
+   */
+  flush?(): void;
   /** Every event the machine emits (the simulator traces them). */
   observe?(event: NodeEvent): void;
   /**
@@ -94,7 +103,13 @@ export class NodeRuntime {
   }
 
   #dispatch(outputs: readonly NodeOutput[]): void {
+    let unflushed = false;
     for (const output of outputs) {
+      if (output.type === 'persist') unflushed = true;
+      else if (unflushed) {
+        unflushed = false;
+        if (!this.#flush()) return;
+      }
       switch (output.type) {
         case 'emit':
           this.#port.observe?.(output.event);
@@ -116,6 +131,21 @@ export class NodeRuntime {
         default:
           this.#port.perform(output);
       }
+    }
+    if (unflushed) this.#flush();
+  }
+
+  /**
+   * False if the driver could not store the writes: the node stops there, before anything
+   * that depends on them goes out, and its calls fail with the driver's error.
+   */
+  #flush(): boolean {
+    try {
+      this.#port.flush?.();
+      return true;
+    } catch (e) {
+      this.stop(e instanceof MosaikError ? e : new ClosedError(`the node's storage failed: ${e instanceof Error ? e.message : String(e)}`));
+      return false;
     }
   }
 }

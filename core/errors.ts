@@ -134,3 +134,20 @@ export class ApplyError extends MosaikError {
   override readonly name = 'ApplyError';
   readonly code = 'APPLY';
 }
+
+/**
+ * A node's durable storage (`Network.create({ dataDir })`) cannot be used: another process
+ * holds it (`locked`), its bytes are damaged beyond a torn final write (`corrupted`), or the
+ * disk refused a read or write (`io`). After an `io` failure on write the node stops: it
+ * cannot promise what it has not stored.
+ */
+export class StorageError extends MosaikError {
+  override readonly name = 'StorageError';
+  readonly code = 'STORAGE';
+  constructor(
+    readonly reason: 'locked' | 'corrupted' | 'io',
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -7,11 +7,24 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions {
   /** The network to join: a name (hashed with `Digest.from`) or an id. Nodes on different networks refuse each other's links. */
   readonly network: string | NetworkId;
   /**
-   * This node's identity; a fresh random key when omitted. The node's storage is in memory:
-   * after a process restart, with this key or another, the node rejoins its groups as a new
-   * member and catches up from the others (docs/groups.md, "Member ids").
+   * This node's identity. When omitted: the one kept in `dataDir`, or a fresh random key
+   * (kept in `dataDir` if there is one).
    */
   readonly secretKey?: SecretKey;
+  /**
+   * A directory for the node's durable state: its groups' logs, votes, snapshots and member
+   * ids, discovery's version, and (unless `secretKey` is given) its key. Every write is on
+   * disk before anything that depends on it leaves the node, so a process restarted on the
+   * same directory comes back as the member it was, with its log. One process at a time
+   * (a `LOCK` file); a `secretKey` of another peer than the directory's is refused.
+   * Problems opening it throw `StorageError` (`locked`, `corrupted`, `io`); a failed write
+   * later stops the node (reported through `onError`).
+   *
+   * @default none: in memory. A restarted process then rejoins its groups as a new member
+   * and catches up from the others (docs/groups.md, "Member ids"); committed writes survive
+   * only while a majority of the members stays up.
+   */
+  readonly dataDir?: string;
   /** Where to accept QUIC connections. @default { host: '127.0.0.1', port: 0 } (port 0: any free port) */
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Largest frame body sent or accepted on a link. @default 8 MiB */

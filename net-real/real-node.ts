@@ -11,6 +11,7 @@ import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
+import { FileStorage } from './file-storage.ts';
 import { NativeSigner } from './native-signer.ts';
 import { NativeVerifier } from './native-verifier.ts';
 import type { CreateNetworkOptions } from './options.ts';
@@ -47,7 +48,9 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError(`listen.port must be 0..65535, got ${port}`);
   const native = await loadQuic();
   const rng = new CryptoRng();
-  const secretKey = options.secretKey ?? SecretKey.generate(rng);
+  // Opened first: a locked or damaged data directory fails the call before anything listens.
+  const durable = options.dataDir === undefined ? undefined : openDurableState(options.dataDir, options.secretKey, rng);
+  const secretKey = durable?.secretKey ?? options.secretKey ?? SecretKey.generate(rng);
   const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
   const onError = options.onError ?? defaultOnError;
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -87,6 +90,7 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
       { input: feed, allocateLinkId: () => (machine as NodeMachine).allocateLinkId(), onError },
     );
   } catch (error) {
+    durable?.storage.close();
     throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
   machine = createNodeMachine({
@@ -97,8 +101,9 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     maxFrameBytes,
     ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     discovery: { ...discoveryWithoutAddresses, addresses: [transport.location] },
+    ...(durable && { storage: durable.machineState, incarnation: durable.incarnation }),
   });
-  const storage = new Map<string, Uint8Array>();
+  let node: RealNode | undefined;
   const driver: DriverPort = {
     nowMs,
     wallClockMs,
@@ -120,16 +125,66 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
           timers.cancel(output.timer);
           break;
         case 'persist':
-          // In memory for now: durable storage is a later step.
-          if (output.value === null) storage.delete(output.key);
-          else storage.set(output.key, output.value);
+          // Without a data directory the machine's own copy is all there is: nothing to do.
+          durable?.storage.stage(output.key, output.value);
           break;
+      }
+    },
+    flush() {
+      if (!durable) return;
+      try {
+        durable.storage.flush();
+      } catch (error) {
+        // The runtime stops the node on this throw; the transport goes down with it.
+        onError(error);
+        queueMicrotask(() => void node?.close());
+        throw error;
       }
     },
   };
   runtime = new NodeRuntime(machine, driver);
+  node = new RealNode(runtime, transport, timers, networkId, formatPeerAddr({ peer: secretKey.peerId, location: transport.location }), durable?.storage);
   runtime.start();
-  return new RealNode(runtime, transport, timers, networkId, formatPeerAddr({ peer: secretKey.peerId, location: transport.location }));
+  return node;
+}
+
+/** Storage keys of the driver's own, beside the machine's (`<subsystem>/...`). */
+const DRIVER_KEYS = { incarnation: 'driver/incarnation', secretKey: 'driver/secret-key' } as const;
+
+/**
+ * Opens the node's data directory: the machine's durable state, this start's incarnation
+ * (one more than the last), and the node's key. A directory belongs to one identity: without
+ * `secretKey` the stored one is used (a new one is made and stored on first use), and a
+ * `secretKey` for another peer than the stored state's is refused.
+ */
+function openDurableState(
+  dir: string,
+  given: SecretKey | undefined,
+  rng: CryptoRng,
+): { storage: FileStorage; secretKey: SecretKey; incarnation: number; machineState: Map<string, Uint8Array> } {
+  if (typeof dir !== 'string' || dir.length === 0) throw new InvalidArgumentError('dataDir must be a non-empty path');
+  const storage = FileStorage.open(dir);
+  try {
+    const storedSeed = storage.get(DRIVER_KEYS.secretKey);
+    const stored = storedSeed === undefined ? undefined : SecretKey.fromSeed(storedSeed);
+    if (stored !== undefined && given !== undefined && !stored.peerId.equals(given.peerId)) {
+      throw new InvalidArgumentError(`dataDir ${dir} holds the state of peer ${stored.peerId.short}, not of the given secretKey (${given.peerId.short})`);
+    }
+    const secretKey = given ?? stored ?? SecretKey.generate(rng);
+    if (stored === undefined) storage.stage(DRIVER_KEYS.secretKey, secretKey.exportSeed());
+    const last = storage.get(DRIVER_KEYS.incarnation);
+    const incarnation = last === undefined ? 0 : new DataView(last.buffer, last.byteOffset, last.length).getUint32(0) + 1;
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, incarnation);
+    storage.stage(DRIVER_KEYS.incarnation, bytes);
+    storage.flush();
+    const machineState = storage.entries();
+    for (const key of Object.values(DRIVER_KEYS)) machineState.delete(key);
+    return { storage, secretKey, incarnation, machineState };
+  } catch (error) {
+    storage.close();
+    throw error;
+  }
 }
 
 class RealNode implements NodeBackend {
@@ -142,8 +197,11 @@ class RealNode implements NodeBackend {
   #closing: Promise<void> | undefined;
   readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
 
-  constructor(runtime: NodeRuntime, transport: QuicTransport, timers: RealTimers, networkId: NetworkId, addr: string) {
+  readonly #storage: FileStorage | undefined;
+
+  constructor(runtime: NodeRuntime, transport: QuicTransport, timers: RealTimers, networkId: NetworkId, addr: string, storage: FileStorage | undefined) {
     this.#runtime = runtime;
+    this.#storage = storage;
     this.#transport = transport;
     this.#timers = timers;
     this.peerId = runtime.machine.peerId;
@@ -192,5 +250,10 @@ class RealNode implements NodeBackend {
     this.#timers.clear();
     await this.#transport.shutdown(CLOSE_GRACE_MS);
     this.#timers.clear();
+    try {
+      this.#storage?.close();
+    } catch {
+      // The write that failed was reported when it failed (onError); the lock is released.
+    }
   }
 }

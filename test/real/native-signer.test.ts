@@ -1,5 +1,5 @@
-import fc from 'fast-check';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SecretKey } from '../../core/identity/keys.ts';
 import { nobleVerifier } from '../../core/identity/verifier.ts';

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,8 +16,8 @@ class Member {
   #next = 1;
   readonly #waiting = new Map<number, (reply: Record<string, unknown>) => void>();
 
-  constructor(network: string, bootstrap: string | undefined, keySeed: string) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', fixture, network, bootstrap ?? '-', keySeed], {
+  constructor(network: string, bootstrap: string | undefined, keySeed: string | undefined, dataDir?: string) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', fixture, network, bootstrap ?? '-', keySeed ?? '-', dataDir ?? '-'], {
       cwd: root,
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -129,5 +132,58 @@ describe('groups over QUIC between three OS processes', () => {
         ? s
         : undefined;
     });
+  }, 120_000);
+
+  it('comes back whole when every member is killed and restarted on its data directory', async () => {
+    const network = `groups-durable-${process.pid}`;
+    const root = mkdtempSync(join(tmpdir(), 'mosaik-durable-'));
+    const dirs = [0, 1, 2].map((i) => join(root, `member-${i}`));
+    try {
+      const start = async (bootstrap: string | undefined) => {
+        // No key given: each member makes one on first start and keeps it in its directory.
+        const first = new Member(network, bootstrap, undefined, dirs[0]);
+        const addr = await first.addr;
+        const all = [first, new Member(network, addr, undefined, dirs[1]), new Member(network, addr, undefined, dirs[2])];
+        members.push(...all);
+        await Promise.all(all.map((m) => m.addr));
+        return all;
+      };
+      const threeVoters = (group: Member[], what: string) =>
+        until(what, 30_000, async () => {
+          const s = await Promise.all(group.map((m) => m.ask({ cmd: 'status' })));
+          const leaders = new Set(s.map((x) => x.leader));
+          return leaders.size === 1 && s[0]?.leader && s.every((x) => (x.voters as string[]).length === 3 && (x.learners as string[]).length === 0)
+            ? s
+            : undefined;
+        });
+
+      const before = await start(undefined);
+      const formed = await threeVoters(before, 'a leader with three voters');
+      expect((await (before[0] as Member).ask({ cmd: 'execute', by: 5 })).result).toBe(5);
+      const plus7 = await (before[1] as Member).ask({ cmd: 'execute', by: 7 });
+      expect(plus7.result).toBe(12);
+
+      // Every process dies at once: in memory, the group and its 12 would be gone.
+      for (const m of before) m.child.kill('SIGKILL');
+      await until('all three processes gone', 10_000, async () => (before.every((m) => !m.alive) ? true : undefined));
+
+      const after = await start(undefined);
+      const reformed = await threeVoters(after, 'a leader with three voters after the restart');
+      // The same three peers (keys from the directories) as the same members (no learner, no
+      // voter listed twice), with the log they had.
+      expect(new Set(reformed[0]?.voters as string[])).toEqual(new Set(formed[0]?.voters as string[]));
+      expect(reformed.every((s) => (s.committed as number) >= (plus7.index as number))).toBe(true);
+      const plus100 = await until('an execute after the restart', 20_000, async () => {
+        const r = await (after[2] as Member).ask({ cmd: 'execute', by: 100 });
+        return r.error === undefined ? r : undefined;
+      });
+      expect(plus100.result).toBe(112);
+      expect((plus100.index as number) > (plus7.index as number)).toBe(true);
+      for (const m of after) expect((await m.ask({ cmd: 'query', strong: true })).result).toBe(112);
+    } finally {
+      for (const m of members) m.alive && m.child.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 200));
+      rmSync(root, { recursive: true, force: true });
+    }
   }, 120_000);
 });

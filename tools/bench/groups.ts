@@ -10,8 +10,14 @@
  *
  * Simulator: `raft-chaos` over `--seeds` (default 1-5), simulated time over wall time.
  *
- * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--json] [--only quic|sim]
+ * `--durable`: each node keeps its state in a fresh `dataDir` (a temporary directory), so
+ * every Raft batch is fsynced before the messages that depend on it leave.
+ *
+ * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--json] [--only quic|sim] [--durable]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ApplyContext, StateMachine } from '../../api/groups.ts';
 import { Network } from '../../api/network.ts';
@@ -19,7 +25,7 @@ import { raftChaos } from '../../scenarios/raft-chaos.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
 import { closedLoop } from './closed-loop.ts';
 
-const { flags } = parseArgs(process.argv.slice(2), { seconds: 'string', seeds: 'string', json: 'boolean', only: 'string' });
+const { flags } = parseArgs(process.argv.slice(2), { seconds: 'string', seeds: 'string', json: 'boolean', only: 'string', durable: 'boolean' });
 const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
 const [seedFrom, seedTo] = (flags.seeds ?? '1-5').split('-').map(Number) as [number, number];
 const only = flags.only;
@@ -52,9 +58,13 @@ interface QuicFigure {
 }
 
 async function quic(): Promise<QuicFigure[]> {
-  const first = await Network.create({ network: `bench-groups-${process.pid}`, discovery: { syncIntervalMs: 200 } });
+  const root = flags.durable ? mkdtempSync(join(tmpdir(), 'mosaik-bench-groups-')) : undefined;
+  const dataDir = (i: number) => (root === undefined ? {} : { dataDir: join(root, `node-${i}`) });
+  const first = await Network.create({ network: `bench-groups-${process.pid}`, discovery: { syncIntervalMs: 200 }, ...dataDir(0) });
   const others = await Promise.all(
-    [1, 2].map(() => Network.create({ network: `bench-groups-${process.pid}`, bootstrap: [first.addr], discovery: { syncIntervalMs: 200 } })),
+    [1, 2].map((i) =>
+      Network.create({ network: `bench-groups-${process.pid}`, bootstrap: [first.addr], discovery: { syncIntervalMs: 200 }, ...dataDir(i) }),
+    ),
   );
   const nets = [first, ...others];
   try {
@@ -80,6 +90,7 @@ async function quic(): Promise<QuicFigure[]> {
     return figures;
   } finally {
     await Promise.all(nets.map((n) => n.close()));
+    if (root !== undefined) rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -104,7 +115,7 @@ if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   for (const f of (result.quic as QuicFigure[] | undefined) ?? [])
     process.stdout.write(
-      `QUIC 3 members, execute from the ${f.from}, ${f.clients} client(s): ${f.commitsPerSecond} commits/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms (${f.commits} commits)\n`,
+      `QUIC 3 members${flags.durable ? ' (dataDir, fsync)' : ''}, execute from the ${f.from}, ${f.clients} client(s): ${f.commitsPerSecond} commits/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms (${f.commits} commits)\n`,
     );
   const s = result.sim as Awaited<ReturnType<typeof sim>> | undefined;
   if (s) process.stdout.write(`raft-chaos seeds ${s.seeds}: ${s.simulatedMs} ms simulated in ${s.wallMs} ms wall = ${s.compression}x (${s.ok} ok)\n`);

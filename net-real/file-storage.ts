@@ -1,0 +1,326 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { StorageError } from '../core/errors.ts';
+
+/**
+ * A node's durable state in a directory: the `persist` outputs of its machine (group logs,
+ * votes, member ids, discovery's version), kept so that a restarted process comes back as
+ * the member it was.
+ *
+ * One append-only file, `state.log`: an 8-byte header, then batches. A batch is every
+ * write the machine made since the last flush, framed as `[u32 length][records][8 bytes of
+ * SHA-256 over the records]`, and is on disk (fsync) before `flush` returns. A record is
+ * `[u8 op][u16 key length][key][u32 value length][value]` (op 1 sets, op 0 deletes and has
+ * no value part).
+ *
+ * Only the last batch can be half-written (the process died during a flush): one that runs
+ * past the end of the file or fails its checksum as the last thing in it is dropped on open,
+ * as its writes were never acknowledged. Damage anywhere before that is `corrupted`: nothing
+ * is silently skipped. When the file grows past four times the live data (and 1 MiB), it is
+ * rewritten as one batch, to a temporary file renamed over it, so a crash leaves one or the
+ * other whole.
+ *
+ * A `LOCK` file holding the owner's pid keeps a second process out; a lock whose process is
+ * gone is taken over.
+ */
+export class FileStorage {
+  readonly dir: string;
+  /** Everything stored, as of the last flush (plus what is staged). */
+  readonly #live = new Map<string, Uint8Array>();
+  #liveBytes = 0;
+  #fd: number;
+  #fileBytes: number;
+  #staged: { readonly key: string; readonly value: Uint8Array | null }[] = [];
+  #closed = false;
+
+  private constructor(dir: string, fd: number, fileBytes: number) {
+    this.dir = dir;
+    this.#fd = fd;
+    this.#fileBytes = fileBytes;
+  }
+
+  /** Opens (creating if needed) the store in `dir`; throws StorageError if it is locked or damaged. */
+  static open(dir: string): FileStorage {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw ioError(`cannot create ${dir}`, e);
+    }
+    takeLock(dir);
+    try {
+      const path = join(dir, LOG_FILE);
+      const bytes = readIfExists(path);
+      const fd = openOrThrow(path, 'a+');
+      const { entries, validBytes } = bytes === undefined ? { entries: [], validBytes: 0 } : parseLog(bytes, path);
+      if (bytes !== undefined && validBytes < bytes.length) ftruncateSync(fd, validBytes); // the torn last batch
+      if (validBytes === 0) writeAll(fd, HEADER);
+      fsyncSync(fd);
+      const store = new FileStorage(dir, fd, Math.max(validBytes, HEADER.length));
+      for (const { key, value } of entries) store.#apply(key, value);
+      store.#compactIfLarge();
+      return store;
+    } catch (e) {
+      releaseLock(dir);
+      throw e instanceof StorageError ? e : ioError(`cannot open the storage in ${dir}`, e);
+    }
+  }
+
+  /** What the store holds (a copy of the map; the values are shared). */
+  entries(): Map<string, Uint8Array> {
+    return new Map(this.#live);
+  }
+
+  get(key: string): Uint8Array | undefined {
+    return this.#live.get(key);
+  }
+
+  /** Stages a write (`null` deletes); it is durable once `flush` returns. */
+  stage(key: string, value: Uint8Array | null): void {
+    this.#assertOpen();
+    if (Buffer.byteLength(key) > 0xffff) throw new StorageError('io', `storage key too long (${key.length} characters)`);
+    this.#staged.push({ key, value });
+  }
+
+  get hasStaged(): boolean {
+    return this.#staged.length > 0;
+  }
+
+  /** Writes and syncs every staged write; throws StorageError('io') if the disk refuses. */
+  flush(): void {
+    this.#assertOpen();
+    if (this.#staged.length === 0) return;
+    const staged = this.#staged;
+    this.#staged = [];
+    const batch = encodeBatch(staged);
+    try {
+      writeAll(this.#fd, batch);
+      fdatasyncSync(this.#fd); // the data and the file's new length; not its times
+    } catch (e) {
+      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+    }
+    this.#fileBytes += batch.length;
+    for (const { key, value } of staged) this.#apply(key, value);
+    this.#compactIfLarge();
+  }
+
+  /** Flushes, then releases the file and the lock. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      this.flush();
+    } finally {
+      this.#closed = true;
+      closeSync(this.#fd);
+      releaseLock(this.dir);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StorageError('io', `the storage in ${this.dir} is closed`);
+  }
+
+  #apply(key: string, value: Uint8Array | null): void {
+    const before = this.#live.get(key);
+    if (before !== undefined) this.#liveBytes -= recordBytes(key, before);
+    if (value === null) this.#live.delete(key);
+    else {
+      this.#live.set(key, value);
+      this.#liveBytes += recordBytes(key, value);
+    }
+  }
+
+  #compactIfLarge(): void {
+    if (this.#fileBytes <= Math.max(COMPACT_MIN_BYTES, 4 * this.#liveBytes)) return;
+    const path = join(this.dir, LOG_FILE);
+    const tmp = `${path}.tmp`;
+    try {
+      const batch = encodeBatch([...this.#live].map(([key, value]) => ({ key, value })));
+      const fd = openSync(tmp, 'w');
+      try {
+        writeAll(fd, HEADER);
+        writeAll(fd, batch);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+      syncDir(this.dir);
+      closeSync(this.#fd);
+      this.#fd = openSync(path, 'a');
+      this.#fileBytes = HEADER.length + batch.length;
+    } catch (e) {
+      throw ioError(`cannot compact the storage in ${this.dir}`, e);
+    }
+  }
+}
+
+const LOG_FILE = 'state.log';
+const LOCK_FILE = 'LOCK';
+/** `MOSAIKS` and a format version. */
+const HEADER = Uint8Array.from([0x4d, 0x4f, 0x53, 0x41, 0x49, 0x4b, 0x53, 1]);
+const CHECKSUM_BYTES = 8;
+const COMPACT_MIN_BYTES = 1024 * 1024;
+
+const recordBytes = (key: string, value: Uint8Array): number => 7 + key.length + value.length;
+
+function checksum(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest().subarray(0, CHECKSUM_BYTES);
+}
+
+function encodeBatch(writes: readonly { readonly key: string; readonly value: Uint8Array | null }[]): Uint8Array {
+  const records = writes.map((w) => ({ key: Buffer.from(w.key, 'utf8'), value: w.value }));
+  let size = 0;
+  for (const { key, value } of records) size += 3 + key.length + (value === null ? 0 : 4 + value.length);
+  const out = Buffer.alloc(4 + size + CHECKSUM_BYTES);
+  out.writeUInt32BE(size, 0);
+  let at = 4;
+  for (const { key, value } of records) {
+    out[at++] = value === null ? 0 : 1;
+    out.writeUInt16BE(key.length, at);
+    at += 2;
+    out.set(key, at);
+    at += key.length;
+    if (value !== null) {
+      out.writeUInt32BE(value.length, at);
+      at += 4;
+      out.set(value, at);
+      at += value.length;
+    }
+  }
+  out.set(checksum(out.subarray(4, 4 + size)), 4 + size);
+  return out;
+}
+
+/** The writes of every whole batch, and where the whole batches end. */
+function parseLog(bytes: Uint8Array, path: string): { entries: { key: string; value: Uint8Array | null }[]; validBytes: number } {
+  const corrupted = (at: number, why: string) => new StorageError('corrupted', `${path} is damaged at byte ${at}: ${why}`);
+  if (bytes.length < HEADER.length) {
+    // A crash while the header itself was written: nothing was ever stored.
+    if (HEADER.subarray(0, bytes.length).every((b, i) => bytes[i] === b)) return { entries: [], validBytes: 0 };
+    throw corrupted(0, 'not a mosaik storage file');
+  }
+  if (!HEADER.every((b, i) => bytes[i] === b)) throw corrupted(0, 'not a mosaik storage file (or another format version)');
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const entries: { key: string; value: Uint8Array | null }[] = [];
+  let at = HEADER.length;
+  while (at < bytes.length) {
+    if (at + 4 > bytes.length) break; // torn: the length itself is incomplete
+    const size = view.readUInt32BE(at);
+    const end = at + 4 + size + CHECKSUM_BYTES;
+    if (end > bytes.length) break; // torn: the batch runs past the end
+    const records = bytes.subarray(at + 4, at + 4 + size);
+    if (!checksum(records).every((b, i) => bytes[at + 4 + size + i] === b)) {
+      if (end === bytes.length) break; // torn: the last batch, half written
+      throw corrupted(at, 'a batch fails its checksum and more follow it');
+    }
+    parseRecords(records, at + 4, entries, corrupted);
+    at = end;
+  }
+  return { entries, validBytes: at };
+}
+
+function parseRecords(
+  records: Uint8Array,
+  offset: number,
+  out: { key: string; value: Uint8Array | null }[],
+  corrupted: (at: number, why: string) => StorageError,
+): void {
+  const view = Buffer.from(records.buffer, records.byteOffset, records.length);
+  let at = 0;
+  while (at < records.length) {
+    const op = records[at];
+    if ((op !== 0 && op !== 1) || at + 3 > records.length) throw corrupted(offset + at, 'a bad record in a whole batch');
+    const keyLength = view.readUInt16BE(at + 1);
+    at += 3;
+    if (at + keyLength > records.length) throw corrupted(offset + at, 'a key runs past its batch');
+    const key = view.toString('utf8', at, at + keyLength);
+    at += keyLength;
+    if (op === 0) {
+      out.push({ key, value: null });
+      continue;
+    }
+    if (at + 4 > records.length) throw corrupted(offset + at, 'a value length runs past its batch');
+    const valueLength = view.readUInt32BE(at);
+    at += 4;
+    if (at + valueLength > records.length) throw corrupted(offset + at, 'a value runs past its batch');
+    out.push({ key, value: new Uint8Array(records.subarray(at, at + valueLength)) }); // a copy: the file buffer is let go
+    at += valueLength;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+}
+
+function readIfExists(path: string): Uint8Array | undefined {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(`cannot read ${path}`, e);
+  }
+}
+
+function openOrThrow(path: string, flags: string): number {
+  try {
+    return openSync(path, flags);
+  } catch (e) {
+    throw ioError(`cannot open ${path}`, e);
+  }
+}
+
+/** Makes a rename durable (POSIX: the directory entry is data of the directory). */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Not every platform can sync a directory; the rename itself is atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function takeLock(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot lock ${dir}`, e);
+    }
+    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+      throw new StorageError('locked', `${dir} is in use by process ${owner}`);
+    }
+    if (owner === process.pid) throw new StorageError('locked', `${dir} is already open in this process`);
+    rmSync(path, { force: true }); // its owner is gone: a crash left it behind
+  }
+  throw new StorageError('locked', `cannot lock ${dir}: another process keeps taking the lock`);
+}
+
+function releaseLock(dir: string): void {
+  try {
+    const path = join(dir, LOCK_FILE);
+    if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) rmSync(path, { force: true });
+  } catch {
+    // Already gone.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
+function ioError(message: string, cause: unknown): StorageError {
+  return new StorageError('io', `${message}: ${cause instanceof Error ? cause.message : String(cause)}`);
+}

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError, Network, SecretKey, StorageError } from 'mosaik';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// `Network.create({ dataDir })` on 127.0.0.1: the directory keeps the node's identity, and
+// belongs to one node at a time. (That a group survives every member restarting on its
+// directory is shown between processes in quic-groups.test.ts.)
+
+const roots: string[] = [];
+const open: Network[] = [];
+const errors: unknown[] = [];
+
+function freshDir(): string {
+  const root = mkdtempSync(join(tmpdir(), 'mosaik-data-dir-'));
+  roots.push(root);
+  return join(root, 'node'); // not there yet: made on first use
+}
+
+async function node(dataDir: string, secretKey?: SecretKey): Promise<Network> {
+  const net = await Network.create({ network: 'data-dir-test', dataDir, onError: (e) => errors.push(e), ...(secretKey && { secretKey }) });
+  open.push(net);
+  return net;
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((net) => net.close()));
+  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+  expect(errors).toEqual([]);
+});
+
+describe('a node with a data directory', () => {
+  it('keeps the key it made there, so a restarted node is the same peer', async () => {
+    const dir = freshDir();
+    const first = await node(dir);
+    const peer = first.peerId.hex;
+    await first.close();
+    const again = await node(dir);
+    expect(again.peerId.hex).toBe(peer);
+  });
+
+  it('is one node at a time: a second node on the directory is refused while the first runs', async () => {
+    const dir = freshDir();
+    const first = await node(dir);
+    const error = await Network.create({ network: 'data-dir-test', dataDir: dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).reason).toBe('locked');
+    await first.close();
+    await node(dir); // released on close
+  });
+
+  it('refuses a secretKey of another peer than the state it holds, and takes its own', async () => {
+    const dir = freshDir();
+    const key = SecretKey.fromSeed('data-dir-owner');
+    await (await node(dir, key)).close();
+    const error = await Network.create({ network: 'data-dir-test', dataDir: dir, secretKey: SecretKey.fromSeed('someone else') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(String(error)).toMatch(/holds the state of peer/);
+    const same = await node(dir, key);
+    expect(same.peerId.hex).toBe(key.peerId.hex);
+  });
+});

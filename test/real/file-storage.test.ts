@@ -1,0 +1,170 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../core/errors.ts';
+import { FileStorage } from '../../net-real/file-storage.ts';
+
+const dirs: string[] = [];
+function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mosaik-storage-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const bytes = (...b: number[]) => Uint8Array.from(b);
+const logOf = (dir: string) => join(dir, 'state.log');
+
+function storageErrorOf(f: () => unknown): StorageError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof StorageError) return e;
+    throw e;
+  }
+  throw new Error('expected a StorageError');
+}
+
+describe('FileStorage', () => {
+  it('keeps what was flushed across a close and reopen, deletes included', () => {
+    const dir = freshDir();
+    const a = FileStorage.open(dir);
+    a.stage('groups/g/hs', bytes(1, 2, 3));
+    a.stage('groups/g/e/1', bytes(4));
+    a.stage('groups/g/e/2', bytes(5));
+    a.flush();
+    a.stage('groups/g/e/2', null);
+    a.stage('groups/g/hs', bytes(9));
+    a.stage('ünïcode/key', new Uint8Array(0));
+    a.flush();
+    a.close();
+    const b = FileStorage.open(dir);
+    expect(b.entries()).toEqual(
+      new Map([
+        ['groups/g/hs', bytes(9)],
+        ['groups/g/e/1', bytes(4)],
+        ['ünïcode/key', new Uint8Array(0)],
+      ]),
+    );
+    b.close();
+  });
+
+  it('loses nothing that was flushed when the process dies, and only what was not', () => {
+    const dir = freshDir();
+    // A child process writes, flushes, stages more, and dies without closing.
+    const script = `
+      import { FileStorage } from ${JSON.stringify(new URL('../../net-real/file-storage.ts', import.meta.url).pathname)};
+      const s = FileStorage.open(${JSON.stringify(dir)});
+      s.stage('kept', Uint8Array.from([1])); s.flush();
+      s.stage('never flushed', Uint8Array.from([2]));
+      process.kill(process.pid, 'SIGKILL');`;
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'inherit' });
+    // Its lock is left behind, held by a process that is gone: it is taken over.
+    const s = FileStorage.open(dir);
+    expect(s.entries()).toEqual(new Map([['kept', bytes(1)]]));
+    s.close();
+  });
+
+  it('drops a half-written last batch (a crash during a flush), and writes on after it', () => {
+    const dir = freshDir();
+    const a = FileStorage.open(dir);
+    a.stage('one', bytes(1));
+    a.flush();
+    a.stage('two', bytes(2, 2));
+    a.flush();
+    a.close();
+    const whole = readFileSync(logOf(dir));
+    for (let cut = 1; cut < 20; cut++) {
+      writeFileSync(logOf(dir), whole.subarray(0, whole.length - cut));
+      const b = FileStorage.open(dir);
+      expect(b.entries()).toEqual(new Map([['one', bytes(1)]]));
+      b.stage('three', bytes(3));
+      b.flush();
+      b.close();
+      const c = FileStorage.open(dir);
+      expect(c.entries()).toEqual(
+        new Map([
+          ['one', bytes(1)],
+          ['three', bytes(3)],
+        ]),
+      );
+      c.close();
+    }
+  });
+
+  it('drops a last batch whose bytes are damaged, but refuses damage with batches after it', () => {
+    const dir = freshDir();
+    const a = FileStorage.open(dir);
+    a.stage('one', bytes(1));
+    a.flush();
+    a.stage('two', bytes(2));
+    a.flush();
+    a.close();
+    const whole = readFileSync(logOf(dir));
+    // The last byte of the value of 'two' (its batch is the last thing in the file).
+    const lastDamaged = Buffer.from(whole);
+    lastDamaged[whole.length - 9] = (lastDamaged[whole.length - 9] as number) ^ 0xff;
+    writeFileSync(logOf(dir), lastDamaged);
+    const b = FileStorage.open(dir);
+    expect(b.entries()).toEqual(new Map([['one', bytes(1)]]));
+    b.close();
+    // The value of 'one', in the first batch, with the second after it: never silently skipped.
+    const firstDamaged = Buffer.from(whole);
+    firstDamaged[8 + 4 + 3 + 3 + 4] = 0x7f;
+    writeFileSync(logOf(dir), firstDamaged);
+    const error = storageErrorOf(() => FileStorage.open(dir));
+    expect(error.reason).toBe('corrupted');
+    expect(error.message).toMatch(/byte 8: a batch fails its checksum and more follow it/);
+    // A file that is not a storage log at all.
+    writeFileSync(logOf(dir), 'hello world, not a log');
+    expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('corrupted');
+  });
+
+  it('is held by one owner at a time', () => {
+    const dir = freshDir();
+    const a = FileStorage.open(dir);
+    const error = storageErrorOf(() => FileStorage.open(dir));
+    expect(error.reason).toBe('locked');
+    a.close();
+    FileStorage.open(dir).close();
+    // A lock left by a live process (our parent's pid stands for one) is respected.
+    writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`);
+    expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('locked');
+  });
+
+  it('rewrites its file when it grows past four times the live data, keeping every value', () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    const value = new Uint8Array(10_000).fill(7);
+    for (let i = 0; i < 1_000; i++) {
+      s.stage(`key/${i % 10}`, value);
+      s.stage(`counter`, bytes(i & 0xff, i >> 8));
+      s.flush();
+    }
+    // 10 MB written, 100 KB live: the file stays within the bound.
+    expect(statSync(logOf(dir)).size).toBeLessThan(Math.max(1024 * 1024, 4 * 100_000) + 20_000);
+    s.close();
+    const again = FileStorage.open(dir);
+    expect(again.entries().size).toBe(11);
+    expect(again.get('counter')).toEqual(bytes(999 & 0xff, 999 >> 8));
+    expect(again.get('key/3')).toEqual(value);
+    again.close();
+  });
+
+  it('survives a crash between the rewrite and its rename (the old file is whole)', () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    s.stage('k', bytes(1));
+    s.flush();
+    s.close();
+    // What a crash during compaction leaves: a partial temporary file beside the log.
+    appendFileSync(`${logOf(dir)}.tmp`, 'MOSAIKS');
+    const again = FileStorage.open(dir);
+    expect(again.entries()).toEqual(new Map([['k', bytes(1)]]));
+    again.close();
+  });
+});
