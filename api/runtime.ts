@@ -14,14 +14,16 @@ export interface DriverPort {
   /** Perform one output; called in the order the machine produced them. */
   perform(output: TransportOutput): void;
   /**
-   * Makes the `persist` outputs performed so far durable. The runtime calls it after a run
-   * of persists, before the next output of any other kind (a send, a completed call, an
-   * event) and at the end of the batch: nothing anyone can see depends on a write that is
-   * not stored yet, and a run of writes costs one sync. A driver whose persists are durable
-   * as they are performed need not have it. If it throws, the runtime stops (see `stop`)
-   * without performing anything after the writes.
+   * Makes the `persist` outputs performed so far durable, now (returning nothing) or when
+   * the returned promise resolves. Nothing that follows a write (a send, a completed call,
+   * an event) goes out before a flush that covers it has finished: the runtime holds such
+   * outputs, in order. Inputs keep being handled meanwhile: their writes are performed at
+   * once and their other outputs held, and one flush covers all of them when the one under
+   * way ends (group commit; one flush at a time). A driver whose persists are durable as
+   * they are performed need not have it. If it throws or rejects, the runtime stops (see
+   * `stop`) and the held outputs are dropped.
    */
-  flush?(): void;
+  flush?(): void | Promise<void>;
   /** Every event the machine emits (the simulator traces them). */
   observe?(event: NodeEvent): void;
   /**
@@ -32,6 +34,8 @@ export interface DriverPort {
 }
 
 type Settle = { resolve(value: unknown): void; reject(error: MosaikError): void };
+/** An output waiting until `needs` flushes have finished. */
+type Held = { readonly output: Exclude<NodeOutput, { type: 'persist' }>; readonly needs: number };
 
 /**
  * The bridge between promise-shaped API calls and a node machine, shared by both drivers:
@@ -46,6 +50,13 @@ export class NodeRuntime {
   readonly #listeners = new Set<(event: NodeEvent) => void>();
   #nextRequest = 1;
   #stopped: MosaikError | undefined;
+  // Group commit (see `DriverPort.flush`): writes staged since the last flush began; flushes
+  // started and finished; outputs waiting for theirs, in the order the machine made them.
+  #unsynced = false;
+  #flushing = false;
+  #flushesStarted = 0;
+  #flushesDone = 0;
+  #held: Held[] = [];
 
   constructor(machine: NodeMachine, port: DriverPort) {
     this.#machine = machine;
@@ -98,54 +109,101 @@ export class NodeRuntime {
     this.#stopped = error;
     const pending = [...this.#requests.values()];
     this.#requests.clear();
+    this.#held = []; // never sent: they depended on writes that may not be stored
     for (const settle of pending) settle.reject(error);
     if (pending.length > 0) this.#port.onAppWork?.();
   }
 
   #dispatch(outputs: readonly NodeOutput[]): void {
-    let unflushed = false;
     for (const output of outputs) {
-      if (output.type === 'persist') unflushed = true;
-      else if (unflushed) {
-        unflushed = false;
-        if (!this.#flush()) return;
+      if (this.#stopped) return;
+      if (output.type === 'persist') {
+        // Staged at once, even behind held outputs: storing a write early breaks no rule,
+        // and it lets one sync cover the writes of every input that came meanwhile.
+        this.#port.perform(output);
+        this.#unsynced = true;
+        continue;
       }
-      switch (output.type) {
-        case 'emit':
-          this.#port.observe?.(output.event);
-          if (this.#listeners.size > 0) {
-            for (const listener of this.#listeners) listener(output.event);
-            this.#port.onAppWork?.();
-          }
-          break;
-        case 'complete':
-        case 'fail': {
-          const settle = this.#requests.get(output.req);
-          if (!settle) break; // settled already (the runtime was stopped)
-          this.#requests.delete(output.req);
-          if (output.type === 'complete') settle.resolve(output.result);
-          else settle.reject(output.error);
-          this.#port.onAppWork?.();
-          break;
-        }
-        default:
-          this.#port.perform(output);
-      }
+      // This output may leave once every write made before it is synced: by the flush under
+      // way if nothing was staged since it began, else by the next one.
+      const needs = this.#unsynced ? this.#flushesStarted + 1 : this.#flushesStarted;
+      this.#startFlush();
+      if (this.#stopped) return;
+      if (needs > this.#flushesDone || this.#held.length > 0) this.#held.push({ output, needs });
+      else this.#deliver(output);
     }
-    if (unflushed) this.#flush();
+    this.#startFlush(); // writes nothing depends on yet are synced too, soon
+  }
+
+  #deliver(output: Exclude<NodeOutput, { type: 'persist' }>): void {
+    switch (output.type) {
+      case 'emit':
+        this.#port.observe?.(output.event);
+        if (this.#listeners.size > 0) {
+          for (const listener of this.#listeners) listener(output.event);
+          this.#port.onAppWork?.();
+        }
+        break;
+      case 'complete':
+      case 'fail': {
+        const settle = this.#requests.get(output.req);
+        if (!settle) break; // settled already (the runtime was stopped)
+        this.#requests.delete(output.req);
+        if (output.type === 'complete') settle.resolve(output.result);
+        else settle.reject(output.error);
+        this.#port.onAppWork?.();
+        break;
+      }
+      default:
+        this.#port.perform(output);
+    }
+  }
+
+  /** Starts a flush of the staged writes, unless one is under way (the next starts when it ends). */
+  #startFlush(): void {
+    if (!this.#unsynced || this.#flushing || this.#stopped) return;
+    this.#unsynced = false;
+    this.#flushesStarted++;
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#port.flush?.();
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    if (pending === undefined) {
+      this.#flushesDone = this.#flushesStarted;
+      return;
+    }
+    this.#flushing = true;
+    pending.then(
+      () => {
+        this.#flushing = false;
+        if (this.#stopped) return;
+        this.#flushesDone = this.#flushesStarted;
+        this.#release();
+        this.#startFlush();
+      },
+      (e: unknown) => {
+        this.#flushing = false;
+        this.#fail(e);
+      },
+    );
+  }
+
+  /** Delivers the held outputs whose writes are now synced, in order. */
+  #release(): void {
+    while (!this.#stopped && this.#held.length > 0 && (this.#held[0] as Held).needs <= this.#flushesDone) {
+      // Shifted before delivery: a listener's call may dispatch, and its outputs queue behind.
+      this.#deliver((this.#held.shift() as Held).output);
+    }
   }
 
   /**
-   * False if the driver could not store the writes: the node stops there, before anything
-   * that depends on them goes out, and its calls fail with the driver's error.
+   * The driver could not store the writes: the node stops before anything that depends on
+   * them goes out, and its calls fail with the driver's error.
    */
-  #flush(): boolean {
-    try {
-      this.#port.flush?.();
-      return true;
-    } catch (e) {
-      this.stop(e instanceof MosaikError ? e : new ClosedError(`the node's storage failed: ${e instanceof Error ? e.message : String(e)}`));
-      return false;
-    }
+  #fail(e: unknown): void {
+    this.stop(e instanceof MosaikError ? e : new ClosedError(`the node's storage failed: ${e instanceof Error ? e.message : String(e)}`));
   }
 }

@@ -132,14 +132,14 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     },
     flush() {
       if (!durable) return;
-      try {
-        durable.storage.flush();
-      } catch (error) {
-        // The runtime stops the node on this throw; the transport goes down with it.
+      // Synced off the event loop; inputs go on meanwhile, and the runtime holds what
+      // depends on the writes (group commit, api/runtime.ts).
+      return durable.storage.flushAsync().catch((error: unknown) => {
+        // The runtime stops the node on this rejection; the transport goes down with it.
         onError(error);
-        queueMicrotask(() => void node?.close());
+        void node?.close();
         throw error;
-      }
+      });
     },
   };
   runtime = new NodeRuntime(machine, driver);

@@ -72,3 +72,93 @@ describe('the runtime flushes persists', () => {
     await expect(runtime.request({ to: 'node', kind: 'shutdown' })).rejects.toBe(failure);
   });
 });
+
+describe('the runtime with a driver that flushes asynchronously (group commit)', () => {
+  /** A port whose flushes finish when the test says so. */
+  function asyncPort(log: string[]) {
+    const finish: (() => void)[] = [];
+    const port: DriverPort = {
+      nowMs: () => 0,
+      wallClockMs: () => 0,
+      perform(o: TransportOutput) {
+        log.push(o.type === 'persist' ? `persist ${o.key}` : o.type === 'send' ? `send ${o.link}` : o.type);
+      },
+      flush() {
+        log.push('flush');
+        return new Promise<void>((resolve) => finish.push(resolve));
+      },
+    };
+    const endFlush = async () => {
+      log.push('(flushed)');
+      (finish.shift() as () => void)();
+      await Promise.resolve(); // the runtime's continuation
+    };
+    return { port, endFlush };
+  }
+  const sendOn = (link: number): NodeOutput => ({ type: 'send', link, body: Uint8Array.of(link) });
+
+  it('holds what follows a write until its flush ends, and covers every write made meanwhile with the next flush', async () => {
+    const log: string[] = [];
+    const { port, endFlush } = asyncPort(log);
+    const runtime = new NodeRuntime(
+      scripted([
+        () => [persist('a'), sendOn(1)],
+        () => [sendOn(2)], // nothing of its own to store, but must not overtake send 1
+        () => [persist('b'), sendOn(3)],
+        () => [persist('c'), sendOn(4)],
+      ]),
+      port,
+    );
+    runtime.start();
+    for (const timer of [1, 2, 3]) runtime.input({ type: 'timer', timer });
+    // One flush under way (a); b and c are staged already; every send waits, in order.
+    expect(log).toEqual(['persist a', 'flush', 'persist b', 'persist c']);
+    await endFlush();
+    // Sends 1 and 2 needed only a; 3 and 4 wait for the one flush that covers b and c.
+    expect(log.slice(4)).toEqual(['(flushed)', 'send 1', 'send 2', 'flush']);
+    await endFlush();
+    expect(log.slice(8)).toEqual(['(flushed)', 'send 3', 'send 4']);
+  });
+
+  it('settles a call only after the write before it is flushed', async () => {
+    const log: string[] = [];
+    const { port, endFlush } = asyncPort(log);
+    const runtime = new NodeRuntime(scripted([() => [], (req) => [persist('vote'), { type: 'complete', req, result: 'ok' }]]), port);
+    runtime.start();
+    let settled = false;
+    const call = runtime.request<string>({ to: 'node', kind: 'shutdown' }).then((r) => {
+      settled = true;
+      return r;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await endFlush();
+    expect(await call).toBe('ok');
+  });
+
+  it('drops what it held and fails the calls when a flush fails', async () => {
+    const log: string[] = [];
+    const failure = new StorageError('io', 'disk gone');
+    let reject: (e: unknown) => void = () => {};
+    const port: DriverPort = {
+      nowMs: () => 0,
+      wallClockMs: () => 0,
+      perform(o: TransportOutput) {
+        log.push(o.type);
+      },
+      flush() {
+        log.push('flush');
+        return new Promise<void>((_, r) => {
+          reject = r;
+        });
+      },
+    };
+    const runtime = new NodeRuntime(scripted([() => [], (req) => [persist('x'), send, { type: 'complete', req, result: 'never' }]]), port);
+    runtime.start();
+    const call = runtime.request({ to: 'node', kind: 'shutdown' });
+    reject(failure);
+    await expect(call).rejects.toBe(failure);
+    expect(log).toEqual(['persist', 'flush']);
+  });
+});

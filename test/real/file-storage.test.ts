@@ -124,6 +124,29 @@ describe('FileStorage', () => {
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('corrupted');
   });
 
+  it('flushes asynchronously too: stored once the promise resolves, and kept by a close that comes first', async () => {
+    const dir = freshDir();
+    const a = FileStorage.open(dir);
+    a.stage('one', bytes(1));
+    await a.flushAsync();
+    a.stage('two', bytes(2));
+    const second = a.flushAsync();
+    await expect(a.flushAsync()).resolves.toBeUndefined(); // nothing staged: nothing to do
+    a.stage('three', bytes(3));
+    expect(() => a.flush()).toThrow(StorageError); // one flush at a time
+    a.close(); // while 'two' is being synced, with 'three' still staged
+    await second;
+    const b = FileStorage.open(dir);
+    expect(b.entries()).toEqual(
+      new Map([
+        ['one', bytes(1)],
+        ['two', bytes(2)],
+        ['three', bytes(3)],
+      ]),
+    );
+    b.close();
+  });
+
   it('is held by one owner at a time', () => {
     const dir = freshDir();
     const a = FileStorage.open(dir);
