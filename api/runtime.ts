@@ -23,7 +23,7 @@ export interface DriverPort {
    * they are performed need not have it. If it throws or rejects, the runtime stops (see
    * `stop`) and the held outputs are dropped.
    */
-  flush?(): void | Promise<void>;
+  flush?(): void | PromiseLike<void>;
   /** Every event the machine emits (the simulator traces them). */
   observe?(event: NodeEvent): void;
   /**
@@ -164,7 +164,7 @@ export class NodeRuntime {
     if (!this.#unsynced || this.#flushing || this.#stopped) return;
     this.#unsynced = false;
     this.#flushesStarted++;
-    let pending: void | Promise<void>;
+    let pending: void | PromiseLike<void>;
     try {
       pending = this.#port.flush?.();
     } catch (e) {

@@ -2,7 +2,12 @@ import { intBetween, type Rng } from '../core/util/rng.ts';
 
 /** Faults the nemesis can inject while a scenario's safety phase runs. */
 export const FAULT_KINDS = ['partition-halves', 'partition-oneway', 'isolate', 'crash', 'clock-skew', 'clock-jump', 'slow-link'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * `power-failure`: a majority of the nodes crash at the same instant and come back together,
+ * each losing what it had not synced. It only tells something when storage takes time to
+ * sync (`syncMs`); swarm plans that have that add it half the time.
+ */
+export type FaultKind = (typeof FAULT_KINDS)[number] | 'power-failure';
 
 export interface NemesisPlan {
   /** The faults it may pick from; each injection picks one uniformly. */
@@ -42,6 +47,13 @@ export interface FaultPlan {
   readonly idleTimeoutMs: number;
   readonly nemesis: NemesisPlan | undefined;
   readonly stress: StressPlan | undefined;
+  /**
+   * How long a node's storage takes to sync a batch of writes, drawn per flush in [min,
+   * max] ms (`DriverPort.flush`, as the real driver's fsync). What depends on the writes
+   * waits for it; a crash loses the writes no finished sync covered. Absent: every write is
+   * durable at once.
+   */
+  readonly syncMs?: { readonly min: number; readonly max: number };
 }
 
 /** A healthy LAN: no faults, 1–5 ms latency. */
@@ -62,8 +74,17 @@ export const QUIET_PLAN: FaultPlan = {
  * contract, and is opted into explicitly.
  */
 export function swarmPlan(rng: Rng): FaultPlan {
+  const plan = faultsOfSwarm(rng);
+  // Drawn last, so the draws above (and the seeds that skip it) are as they always were.
+  const sync = syncPlan(rng);
+  if (sync === undefined) return plan;
+  const nemesis = plan.nemesis && sync.powerFailures ? { ...plan.nemesis, kinds: [...plan.nemesis.kinds, 'power-failure' as const] } : plan.nemesis;
+  return { ...plan, nemesis, syncMs: sync.syncMs };
+}
+
+function faultsOfSwarm(rng: Rng): FaultPlan {
   const latencyMsMin = intBetween(rng, 1, 20);
-  let kinds = FAULT_KINDS.filter(() => rng.float() < 0.5);
+  let kinds: FaultKind[] = FAULT_KINDS.filter(() => rng.float() < 0.5);
   if (kinds.length === 0) kinds = [FAULT_KINDS[intBetween(rng, 0, FAULT_KINDS.length - 1)] as FaultKind];
   const intervalMsMin = intBetween(rng, 200, 3_000);
   const durationMsMin = intBetween(rng, 100, 4_000);
@@ -84,4 +105,16 @@ export function swarmPlan(rng: Rng): FaultPlan {
     },
     stress: undefined,
   };
+}
+
+/**
+ * Half the seeds' storage writes through. The other half syncs in 0–12 ms (an SSD's fsync)
+ * or, one time in three, in up to 150 ms (a slow or busy disk: longer than most round
+ * trips, so acknowledgements wait on it); half of these also suffer power failures.
+ */
+function syncPlan(rng: Rng): { syncMs: { min: number; max: number }; powerFailures: boolean } | undefined {
+  if (rng.float() < 0.5) return undefined;
+  const slow = rng.float() < 1 / 3;
+  const min = slow ? intBetween(rng, 5, 30) : intBetween(rng, 0, 2);
+  return { syncMs: { min, max: min + (slow ? intBetween(rng, 10, 120) : intBetween(rng, 0, 10)) }, powerFailures: rng.float() < 0.5 };
 }

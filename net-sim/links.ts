@@ -116,12 +116,15 @@ export class LinkModel {
   lost = 0;
 
   readonly #plantedBug: PlantedWireBug | undefined;
+  /** The plan's message stress applies from this virtual time on (with the other faults). */
+  readonly #stressFromMs: number;
 
-  constructor(host: LinkHost, rng: Rng, plan: FaultPlan, plantedBug?: PlantedWireBug) {
+  constructor(host: LinkHost, rng: Rng, plan: FaultPlan, plantedBug?: PlantedWireBug, stressFromMs = 0) {
     this.#host = host;
     this.#rng = rng;
     this.#plan = plan;
     this.#plantedBug = plantedBug;
+    this.#stressFromMs = stressFromMs;
   }
 
   // ---- topology ----------------------------------------------------------------------
@@ -294,7 +297,7 @@ export class LinkModel {
     const now = this.#host.nowMs;
     const jitter = this.#plan.jitterMsMax > 0 ? Math.floor(this.#rng.float() * (this.#plan.jitterMsMax + 1)) : 0;
     let atMs = Math.max(now + this.#oneWayMs(link, dir) + jitter, dir.lastArrivalMs);
-    const stress = this.#plan.stress ?? this.#plantedStress();
+    const stress = (now >= this.#stressFromMs ? this.#plan.stress : undefined) ?? this.#plantedStress();
     let duplicate = false;
     if (stress && 'body' in what) {
       if (this.#rng.float() < stress.lossProbability) return;

@@ -103,6 +103,16 @@ export class Nemesis {
         t.schedule(t.nowMs + this.#duration(), () => t.restartNode(victim));
         return;
       }
+      case 'power-failure': {
+        const up = nodes.filter((n) => n.isUp);
+        const victims = up.slice(0, Math.min(up.length, Math.floor(nodes.length / 2) + 1));
+        for (const v of victims) t.crashNode(v);
+        const back = t.nowMs + this.#duration();
+        t.schedule(back, () => {
+          for (const v of victims) t.restartNode(v);
+        });
+        return;
+      }
       case 'clock-skew': {
         const node = nodes[0] as SimNode;
         t.setClockOffset(node, intBetween(this.#rng, -this.#plan.clockSkewMsMax, this.#plan.clockSkewMsMax), 'skew');

@@ -20,6 +20,8 @@ export const SIM_EPOCH_MS = 1_767_225_600_000;
 export interface SimHost {
   readonly nowMs: number;
   perform(node: SimNode, output: TransportOutput): void;
+  /** Makes the node's staged writes durable: now (undefined), or when the returned thenable settles. */
+  flush(node: SimNode): PromiseLike<void> | undefined;
   observe(node: SimNode, event: NodeEvent): void;
   appWork(): void;
 }
@@ -47,6 +49,8 @@ export class SimNode implements NodeBackend {
   readonly location: string;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
+  /** Writes performed but not yet synced (plans with `syncMs`): a crash loses them. */
+  unsynced: { readonly key: string; readonly value: Uint8Array | null }[] = [];
   /**
    * This incarnation's ends of simulated links, by its link ids (kept by the link model):
    * the direction each end sends on, which leads to its link.
@@ -122,6 +126,7 @@ export class SimNode implements NodeBackend {
       nowMs: () => host.nowMs,
       wallClockMs: () => this.wallClockMs,
       perform: (output) => host.perform(this, output),
+      flush: () => host.flush(this),
       observe: (event) => host.observe(this, event),
       onAppWork: () => host.appWork(),
     };
@@ -146,6 +151,7 @@ export class SimNode implements NodeBackend {
     this.#up = false;
     this.#incarnation++;
     this.timers.clear();
+    this.unsynced = []; // never synced: gone with the crash
     this.#runtime?.stop(new NodeDownError(`node ${this.index} crashed`));
     this.#runtime = undefined;
   }
@@ -212,6 +218,7 @@ export class SimNode implements NodeBackend {
     this.#subscribers.clear();
     this.#incarnation++;
     this.timers.clear();
+    this.unsynced = []; // never synced: gone with the crash
     this.#runtime = undefined;
   }
 }

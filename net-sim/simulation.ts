@@ -8,6 +8,7 @@ import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { assert, unreachable } from '../core/util/assert.ts';
+import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
@@ -43,6 +44,18 @@ export interface SimulationOptions {
   /** Test-only: make reliable links misbehave, to show the link-integrity check fails. */
   readonly plantedWireBug?: PlantedWireBug;
   /**
+   * Storage on a slow disk: every node's flushes take 20–150 ms (`FaultPlan.syncMs`, in
+   * place of the plan's), and a nemesis that crashes nodes also injects power failures.
+   * What acknowledging before a sync would lose is then worth many round trips.
+   */
+  readonly slowDisk?: boolean;
+  /**
+   * Test-only: storage that reports a flush done at once while its writes become durable
+   * only `syncMs` later (a lying fsync), to show the checkers catch acknowledged writes that
+   * a crash takes back. Only shows with `syncMs` (use `slowDisk`).
+   */
+  readonly plantedStorageBug?: 'ack-before-sync';
+  /**
    * Checks ed25519 signatures for every node (wrapped in one shared memo). Any correct
    * verifier gives the same answers, so the choice never changes a trace; the CLI passes the
    * platform's, which is ~15x faster than the pure-JS default.
@@ -56,8 +69,9 @@ export interface SimulationOptions {
    */
   readonly signer?: Ed25519Signer;
   /**
-   * When the nemesis starts injecting (virtual ms). Scenarios that must form something on a
-   * quiet network first (a group's first configuration) start the faults later. @default 0
+   * When the faults start (virtual ms): the nemesis's injections and the plan's message
+   * stress. Scenarios that must form something on a quiet network first (a group's first
+   * configuration) start the faults later. @default 0
    */
   readonly faultsStartMs?: number;
 }
@@ -112,6 +126,9 @@ export class Simulation {
   #nowMs = 0;
   #events = 0;
   #appWork = false;
+  readonly #ackBeforeSync: boolean;
+  /** Per node, the draws of its sync times (its own stream: other draws stay as they were). */
+  readonly #syncRngs = new Map<SimNode, Rng>();
   /** Application turns taken by `process.nextTick` since the last event-loop turn. */
   #ticksSinceTurn = 0;
   #running = false;
@@ -122,7 +139,9 @@ export class Simulation {
     this.#verifier = new MemoVerifier(options.verifier);
     this.#signer = options.signer;
     const faults = options.faults ?? 'none';
-    this.plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
+    const plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
+    this.#ackBeforeSync = options.plantedStorageBug === 'ack-before-sync';
+    this.plan = options.slowDisk ? slowDiskPlan(plan) : plan;
     this.#trace = new Trace({ keepLines: options.keepTrace ?? false });
     this.#maxEvents = options.maxEvents ?? 50_000_000;
     this.#maxSimulatedMs = options.maxSimulatedMs ?? 86_400_000;
@@ -142,6 +161,7 @@ export class Simulation {
       rngStream(this.seed, 'network'),
       this.plan,
       options.plantedWireBug,
+      options.faultsStartMs ?? 0,
     );
     if (this.plan.nemesis) {
       const nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
@@ -166,6 +186,7 @@ export class Simulation {
         return sim.#nowMs;
       },
       perform: (node, output) => this.#perform(node, output),
+      flush: (node) => this.#flush(node),
       observe: (node, event) => this.#observe(node, event),
       appWork: () => {
         this.#appWork = true;
@@ -475,13 +496,48 @@ export class Simulation {
         return;
       }
       case 'persist':
-        if (output.value === null) node.storage.delete(output.key);
-        else node.storage.set(output.key, output.value);
+        if (this.plan.syncMs !== undefined) node.unsynced.push({ key: output.key, value: output.value });
+        else writeDurably(node, output.key, output.value);
         this.#trace.record(this.#nowMs, TraceKind.persist, node.index, 0, 0, 0, output.value ?? undefined, output.key);
         return;
       default:
         unreachable(output, 'unknown transport output');
     }
+  }
+
+  /**
+   * A flush of the node's writes (plans with `syncMs`): they reach durable storage
+   * `syncMs` later, unless the node crashes first. The runtime holds whatever depends on
+   * them until then (api/runtime.ts); its continuation runs inside the sync event, at that
+   * virtual instant, through a minimal thenable rather than a promise.
+   */
+  #flush(node: SimNode): PromiseLike<void> | undefined {
+    const syncMs = this.plan.syncMs;
+    if (syncMs === undefined || node.unsynced.length === 0) return undefined;
+    const batch = node.unsynced;
+    node.unsynced = [];
+    const incarnation = node.incarnation;
+    const continuations: (() => void)[] = [];
+    let rng = this.#syncRngs.get(node);
+    if (rng === undefined) {
+      rng = rngStream(this.seed, `sync/${node.index}`);
+      this.#syncRngs.set(node, rng);
+    }
+    this.#schedule(this.#nowMs + intBetween(rng, syncMs.min, syncMs.max), () => {
+      const lost = node.incarnation !== incarnation;
+      this.#trace.record(this.#nowMs, TraceKind.sync, node.index, batch.length, lost ? 1 : 0, 0);
+      if (lost) return; // the crash came first: none of it is stored, nothing that depended on it went out
+      for (const w of batch) writeDurably(node, w.key, w.value);
+      for (const c of continuations) c();
+    });
+    if (this.#ackBeforeSync) return undefined; // the planted bug: "done" before it is
+    return {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose (see above)
+      then(onSynced) {
+        continuations.push(() => onSynced?.());
+        return this as never;
+      },
+    };
   }
 
   #fireTimer({ node, timer, incarnation }: TimerEvent): void {
@@ -557,4 +613,18 @@ export class Simulation {
 
 function asList(n: Network | readonly Network[]): readonly Network[] {
   return n instanceof Network ? [n] : n;
+}
+
+/** `plan` on a slow disk: 20–150 ms syncs, and power failures where the nemesis crashes nodes. */
+function slowDiskPlan(plan: FaultPlan): FaultPlan {
+  const nemesis =
+    plan.nemesis?.kinds.includes('crash') && !plan.nemesis.kinds.includes('power-failure')
+      ? { ...plan.nemesis, kinds: [...plan.nemesis.kinds, 'power-failure' as const] }
+      : plan.nemesis;
+  return { ...plan, nemesis, syncMs: { min: 20, max: 150 } };
+}
+
+function writeDurably(node: SimNode, key: string, value: Uint8Array | null): void {
+  if (value === null) node.storage.delete(key);
+  else node.storage.set(key, value);
 }

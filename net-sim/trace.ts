@@ -21,6 +21,7 @@ export const TraceKind = {
   timer: 10,
   persist: 11,
   event: 12,
+  sync: 13,
 } as const;
 export type TraceKind = (typeof TraceKind)[keyof typeof TraceKind];
 
@@ -140,6 +141,8 @@ function formatRecord(kind: TraceKind, a: number, b: number, c: number, d: numbe
       return `persist n${a} ${String(detail)} ${bytes ? `${bytes.length}B` : 'deleted'}`;
     case TraceKind.event:
       return `n${a} ${describeEvent(detail as NodeEvent)}`;
+    case TraceKind.sync:
+      return `sync n${a} ${b} writes${c ? ' LOST (crashed first)' : ''}`;
     default:
       return `kind${kind} ${a} ${b} ${c} ${d}`;
   }

@@ -34,6 +34,8 @@ export interface ClientOp {
   output: { readonly reg: number | null; readonly ctr: number } | number | undefined;
   /** The error's name when it failed. */
   error: string | undefined;
+  /** On success: the log index of a write, or the index a read was served at. */
+  index?: number;
   /** The scenario's label for the node's situation at call time (e.g. its formation). */
   readonly tag: string | undefined;
 }
@@ -83,18 +85,19 @@ export function issue(
   return settle(sim, op, call(g, kind, arg));
 }
 
-function call(g: ChaosGroup, kind: ClientOp['kind'], arg: number): Promise<ClientOp['output']> {
-  if (kind === 'write') return g.execute({ op: 'write', v: arg }).then(() => undefined);
-  if (kind === 'add') return g.execute({ op: 'add', d: arg }).then((r) => r.result as number);
-  return g.query(null, 'strong').then((r) => r.result);
+function call(g: ChaosGroup, kind: ClientOp['kind'], arg: number): Promise<{ output: ClientOp['output']; index: number }> {
+  if (kind === 'write') return g.execute({ op: 'write', v: arg }).then((r) => ({ output: undefined, index: r.index }));
+  if (kind === 'add') return g.execute({ op: 'add', d: arg }).then((r) => ({ output: r.result as number, index: r.index }));
+  return g.query(null, 'strong').then((r) => ({ output: r.result, index: r.at }));
 }
 
 /** Records the outcome of `p` in `op` when it settles. */
-function settle(sim: Simulation, op: ClientOp, p: Promise<ClientOp['output']>): Promise<void> {
+function settle(sim: Simulation, op: ClientOp, p: Promise<{ output: ClientOp['output']; index: number }>): Promise<void> {
   return p.then(
-    (output) => {
+    ({ output, index }) => {
       op.ret = sim.now;
       op.output = output;
+      op.index = index;
     },
     (e: unknown) => {
       op.ret = sim.now;

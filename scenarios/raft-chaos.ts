@@ -103,6 +103,8 @@ export const GROUP_PLANTED_BUGS = {
   'vote-not-persisted': 'Raft replies to a vote before the vote is durable: a restart forgets it',
   'read-without-quorum': 'a leader serves ReadIndex reads without confirming its leadership with a heartbeat round',
   'follower-read-without-readindex': 'a follower answers strong queries from its own state',
+  'ack-before-sync':
+    "nodes' storage reports writes stored before they are (a lying fsync), on a slow disk with power failures (as --faults slow-disk): a crash takes back acknowledged writes and votes",
 } as const;
 
 /** The seed's fault plan: swarm faults, plus message-level stress for about a third of the seeds. */
@@ -248,7 +250,13 @@ export const raftChaos: Scenario = {
     const wallStart = performance.now();
     const count = options.nodes ?? 5;
     if (!Number.isInteger(count) || count < 3) throw new RangeError(`raft-chaos needs at least 3 nodes, got ${count}`);
-    const sim = scenarioSimulation(options, { faults: chaosPlan(options), faultsStartMs: FORM_BY_MS, maxSimulatedMs: MAX_SIMULATED_MS });
+    const sim = scenarioSimulation(options, {
+      faults: chaosPlan(options),
+      faultsStartMs: FORM_BY_MS,
+      maxSimulatedMs: MAX_SIMULATED_MS,
+      // The lying fsync only shows on a disk slower than the round trips it should hold back.
+      ...(options.plantedBugs?.includes('ack-before-sync') && { plantedStorageBug: 'ack-before-sync' as const, slowDisk: true }),
+    });
     sim.addChecker(raftSafetyChecker());
     const problems: { message: string; atMs: number }[] = [];
     const problem = (message: string) => problems.push({ message, atMs: sim.now });

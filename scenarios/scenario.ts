@@ -12,8 +12,11 @@ export interface ScenarioOptions {
   readonly seed: number;
   /** Node count; each scenario has its own default. */
   readonly nodes?: number;
-  /** @default 'swarm' */
-  readonly faults?: 'none' | 'swarm';
+  /**
+   * `slow-disk`: swarm faults on storage whose syncs take 20–150 ms, with power failures
+   * (Simulation's `slowDisk`). @default 'swarm'
+   */
+  readonly faults?: 'none' | 'swarm' | 'slow-disk';
   /** Keep trace lines (for `--trace FILE`). */
   readonly keepTrace?: boolean;
   /** Named planted bugs (`--plant-bug`), to show the checkers catch them. */
@@ -114,5 +117,7 @@ export const SCENARIO_DISCOVERY_TIMING = { purgeAfterMs: 300_000, refreshInterva
 
 /** A scenario's simulation: its seed, swarm faults unless told otherwise, trace lines if asked, the platform's crypto. */
 export function scenarioSimulation(options: ScenarioOptions, extra: Partial<SimulationOptions> = {}): Simulation {
-  return new Simulation({ seed: options.seed, faults: options.faults ?? 'swarm', keepTrace: options.keepTrace ?? false, ...scenarioCrypto, ...extra });
+  const faults = options.faults === 'none' ? 'none' : 'swarm';
+  const slowDisk = options.faults === 'slow-disk';
+  return new Simulation({ seed: options.seed, faults, keepTrace: options.keepTrace ?? false, ...scenarioCrypto, ...(slowDisk && { slowDisk }), ...extra });
 }

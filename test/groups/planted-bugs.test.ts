@@ -15,6 +15,9 @@ const SEARCH: readonly (readonly [bug: string, maxSeeds: number])[] = [
   ['follower-read-without-readindex', 3],
   ['vote-without-log-check', 5],
   ['read-without-quorum', 3],
+  // Storage that acknowledges a flush before its writes are durable, on a slow disk with
+  // power failures: acknowledged appends and votes come back lost (seeds 6, 7, 8 of 1-10).
+  ['ack-before-sync', 10],
 ];
 
 describe('raft-chaos finds planted bugs', () => {
@@ -34,7 +37,7 @@ describe('raft-chaos finds planted bugs', () => {
   }
 
   it('the same seeds pass without the bug', async () => {
-    for (const seed of [1, 11]) expect((await raftChaos.run({ seed })).ok).toBe(true);
+    for (const seed of [1, 6, 11]) expect((await raftChaos.run({ seed })).ok).toBe(true);
   }, 60_000);
 });
 

@@ -62,9 +62,7 @@ async function quic(): Promise<QuicFigure[]> {
   const dataDir = (i: number) => (root === undefined ? {} : { dataDir: join(root, `node-${i}`) });
   const first = await Network.create({ network: `bench-groups-${process.pid}`, discovery: { syncIntervalMs: 200 }, ...dataDir(0) });
   const others = await Promise.all(
-    [1, 2].map((i) =>
-      Network.create({ network: `bench-groups-${process.pid}`, bootstrap: [first.addr], discovery: { syncIntervalMs: 200 }, ...dataDir(i) }),
-    ),
+    [1, 2].map((i) => Network.create({ network: `bench-groups-${process.pid}`, bootstrap: [first.addr], discovery: { syncIntervalMs: 200 }, ...dataDir(i) })),
   );
   const nets = [first, ...others];
   try {

@@ -9,9 +9,10 @@ const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faul
 
 export const SIM_USAGE = `Usage:
   mosaik sim list
-  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none] [--json] [--trace FILE] [--plant-bug NAME]...
-  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none] [--jobs N] [--json] [--plant-bug NAME]...
+  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--json] [--trace FILE] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--jobs N] [--json] [--plant-bug NAME]...
       (--jobs: worker threads running seeds in parallel; default one per core)
+      (--faults slow-disk: swarm faults on storage whose syncs take 20-150 ms, with power failures)
 
 Exit code: 0 when every run holds its invariants, 1 on any violation, 2 on a usage error.`;
 
@@ -44,7 +45,7 @@ function scenarioOf(name: string | undefined): Scenario {
 function commonOptions(scenario: Scenario, flags: { nodes?: string; faults?: string; 'plant-bug'?: string[] }): Omit<ScenarioOptions, 'seed'> {
   const nodes = parseInteger(flags.nodes, '--nodes', 1);
   const faults = flags.faults ?? 'swarm';
-  if (faults !== 'swarm' && faults !== 'none') throw new UsageError(`--faults must be swarm or none, got '${faults}'`);
+  if (faults !== 'swarm' && faults !== 'none' && faults !== 'slow-disk') throw new UsageError(`--faults must be swarm, none or slow-disk, got '${faults}'`);
   const plantedBugs = flags['plant-bug'] ?? [];
   for (const bug of plantedBugs) {
     if (!Object.hasOwn(scenario.plantedBugs, bug))
