@@ -1,4 +1,5 @@
 import type { Network } from '../../api/network.ts';
+import { formationHex } from '../../core/groups/formation.ts';
 import type { GroupsSubsystem } from '../../core/groups/groups.ts';
 import type { NodeEvent } from '../../core/node/io.ts';
 import type { Checker, CheckerView } from '../checker.ts';
@@ -43,7 +44,7 @@ export function raftSafetyChecker(): Checker {
             `two leaders in term ${event.term} of group ${event.group.short} (formation ${event.formation}): ${other.slice(0, 10)} and ${me.slice(0, 10)}`,
           );
         leaders.set(key, me);
-        checkLeaderCompleteness(view, net, event.group.hex, history(event.group.hex, event.formation), event.formation);
+        checkLeaderCompleteness(view, net, event.group.hex, history(event.group.hex, event.formation), event.formation, event.term);
       } else if (event.type === 'group.applied') {
         const h = history(event.group.hex, event.formation);
         const seen = h.get(event.index);
@@ -64,11 +65,18 @@ function checkLeaderCompleteness(
   groupHex: string,
   history: Map<number, { id: string; term: number }>,
   formation: string,
+  term: number,
 ): void {
   const machine = view.machineOf(net);
   const groups = machine?.subsystem('groups') as GroupsSubsystem | undefined;
   const group = groups?.groups().find((g) => g.hex === groupHex);
   if (group === undefined) return;
+  // The log is read now, the event may be older: on storage that takes time to sync, events
+  // wait for the writes before them (api/runtime.ts). A leader's log only grows within its
+  // term, so while it still leads in that term and formation its log now holds what it
+  // held on taking office; once it has moved on, that log is gone and there is nothing to read.
+  const current = group.formation;
+  if (current === undefined || formationHex(current) !== formation || group.raft.term !== term || group.raft.role !== 'leader') return;
   const log = group.raft.log;
   for (const [index, { term, id }] of history) {
     if (index <= log.offset) continue;
