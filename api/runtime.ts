@@ -172,7 +172,9 @@ export class NodeRuntime {
       return;
     }
     if (pending === undefined) {
+      // Done already (a driver may answer some flushes at once and others later).
       this.#flushesDone = this.#flushesStarted;
+      this.#release();
       return;
     }
     this.#flushing = true;
