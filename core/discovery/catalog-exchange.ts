@@ -1,4 +1,4 @@
-import { LinkClosedError } from '../errors.ts';
+import { LinkClosedError, TimeoutError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
@@ -60,9 +60,18 @@ export interface CatalogExchangeHandler {
   merge(ctx: NodeContext, peer: PeerId, entries: readonly SignedPeerEntry[]): void;
 }
 
+/**
+ * An exchange not finished after this long is given up (link closed, a waiting `syncWith`
+ * fails with TimeoutError): a peer that takes a catalog exchange and never answers would
+ * otherwise keep this node from ever exchanging with it again while the link lives. The
+ * longest honest exchange is a few frames of at most 8 MiB.
+ */
+export const EXCHANGE_TIMEOUT_MS = 30_000;
+
 interface Exchange {
   readonly peer: PeerId;
   readonly dir: 'in' | 'out';
+  readonly startedAtMs: number;
   /** The API call waiting for this exchange, if one asked for it. */
   readonly req: RequestId | undefined;
   /** The message expected next (`done`: the acceptor waits for the dialer to close). */
@@ -102,12 +111,12 @@ export class CatalogExchanges {
   /** Starts an exchange with `peer`; `req`, if given, completes when it is done or fails with why not. */
   start(ctx: NodeContext, peer: PeerId, addrs: readonly string[], req: RequestId | undefined): void {
     const link = ctx.connect(peer, addrs, SYNC_PROTOCOL);
-    this.#exchanges.set(link, { peer, dir: 'out', req, awaiting: 'digest', buckets: new Set() });
+    this.#exchanges.set(link, { peer, dir: 'out', startedAtMs: ctx.nowMs, req, awaiting: 'digest', buckets: new Set() });
   }
 
   onLinkUp(ctx: NodeContext, link: LinkInfo): void {
     if (link.dir === 'in') {
-      this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', req: undefined, awaiting: 'summary', buckets: new Set() });
+      this.#exchanges.set(link.id, { peer: link.peer, dir: 'in', startedAtMs: ctx.nowMs, req: undefined, awaiting: 'summary', buckets: new Set() });
       return;
     }
     if (!this.#exchanges.has(link.id)) return;
@@ -164,6 +173,17 @@ export class CatalogExchanges {
     if (down.kind === 'closed' && down.code === CloseCode.DifferentNetwork) this.#handler.catalog().removeUnsigned(link.peer);
     if (exchange.req === undefined) return;
     ctx.fail(exchange.req, linkDownError(link, down));
+  }
+
+  /** Gives up the exchanges started `EXCHANGE_TIMEOUT_MS` ago or more (either direction). */
+  expire(ctx: NodeContext): void {
+    for (const [link, exchange] of this.#exchanges) {
+      if (ctx.nowMs - exchange.startedAtMs < EXCHANGE_TIMEOUT_MS) continue;
+      this.#exchanges.delete(link);
+      ctx.close(link, CloseCode.Cancelled, 'catalog exchange timed out');
+      if (exchange.req !== undefined)
+        ctx.fail(exchange.req, new TimeoutError(`catalog exchange with ${exchange.peer.short} timed out after ${EXCHANGE_TIMEOUT_MS} ms`));
+    }
   }
 
   /** Fails the requests still waiting: the node is shutting down. */

@@ -66,6 +66,8 @@ export interface DiscoveryOptions {
   readonly plantedBugs?: {
     /** The local entry never gets a new version, so peers purge it while it is alive. */
     readonly noRefresh?: boolean;
+    /** Catalog exchanges this node accepts are never answered (a stuck or hostile peer). */
+    readonly silentSync?: boolean;
   };
 }
 
@@ -304,6 +306,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
     if (link.protocol === ANNOUNCE_PROTOCOL) return this.#meshStarted.onFrame(ctx, link, message as GossipMessage[]);
     if (link.protocol === PING_PROTOCOL) return this.#rtt.onMessage(ctx, link, message as PingMessage);
+    if (this.#options.plantedBugs?.silentSync && link.dir === 'in') return;
     this.#exchanges.onMessage(ctx, link, message as SyncMessage);
   }
 
@@ -323,6 +326,7 @@ export class DiscoverySubsystem implements Subsystem<DiscoveryCommand> {
         this.#arm(ctx, 'refresh', jittered(ctx, this.#refreshIntervalMs));
         return;
       case 'sync': {
+        this.#exchanges.expire(ctx);
         const busy = this.#exchanges.busyPeers();
         const candidates = this.#contacts(ctx).filter((p) => !busy.has(p.peer.hex));
         const pick = candidates[Math.floor(ctx.rng.float() * candidates.length)];

@@ -28,6 +28,36 @@ describe('discovery in the simulator (catalog exchanges)', () => {
     }
   });
 
+  it('a catalog exchange the peer never answers is given up after 30 s, and the peer can be synced with again', async () => {
+    const sim = new Simulation({ seed: 5 });
+    const a = sim.node({ network: 'disc', discovery: { syncIntervalMs: 1_000 } });
+    // A peer that takes catalog exchanges and never answers them (stuck, or hostile).
+    const b = sim.node({ network: 'disc', discovery: { syncIntervalMs: 100_000, plantedBugs: { silentSync: true } } });
+    await sim.run(async () => {
+      const started = sim.now;
+      const outcome = await Promise.race([
+        a.syncWith(b.addr).then(
+          () => 'synced',
+          (e: Error) => e.name,
+        ),
+        sim.sleep(60_000).then(() => 'still waiting after 60 s'),
+      ]);
+      expect(outcome).toBe('TimeoutError');
+      // Given up at the first exchange tick (every ~1 s here) after 30 s.
+      expect(sim.now - started).toBeGreaterThanOrEqual(30_000);
+      expect(sim.now - started).toBeLessThan(33_000);
+      // Not busy with b any more: the next call starts a new exchange (which b again ignores).
+      const again = await Promise.race([
+        a.syncWith(b.addr).then(
+          () => 'synced',
+          (e: Error) => e.name,
+        ),
+        sim.sleep(60_000).then(() => 'still waiting after 60 s'),
+      ]);
+      expect(again).toBe('TimeoutError');
+    });
+  });
+
   it('events and when.peers report what the catalog learns', async () => {
     const sim = new Simulation({ seed: 4 });
     const a = sim.node({ network: 'disc' });
