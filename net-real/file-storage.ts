@@ -16,6 +16,9 @@ import {
 import { join } from 'node:path';
 import { StorageError } from '../core/errors.ts';
 
+/** A write made by the machine and not yet synced; `null` deletes. */
+type StagedWrite = { readonly key: string; readonly value: Uint8Array | null };
+
 /**
  * A node's durable state in a directory: the `persist` outputs of its machine (group logs,
  * votes, member ids, discovery's version), kept so that a restarted process comes back as
@@ -44,7 +47,7 @@ export class FileStorage {
   #liveBytes = 0;
   #fd: number;
   #fileBytes: number;
-  #staged: { readonly key: string; readonly value: Uint8Array | null }[] = [];
+  #staged: StagedWrite[] = [];
   #syncing = false;
   #closed = false;
 
@@ -96,27 +99,18 @@ export class FileStorage {
     this.#staged.push({ key, value });
   }
 
-  get hasStaged(): boolean {
-    return this.#staged.length > 0;
-  }
-
   /** Writes and syncs every staged write; throws StorageError('io') if the disk refuses. */
   flush(): void {
     this.#assertOpen();
     if (this.#staged.length === 0) return;
     if (this.#syncing) throw new StorageError('io', `a flush of ${this.dir} is already under way`);
-    const staged = this.#staged;
-    this.#staged = [];
-    const batch = encodeBatch(staged);
+    const written = this.#writeStaged();
     try {
-      writeAll(this.#fd, batch);
       fdatasyncSync(this.#fd); // the data and the file's new length; not its times
     } catch (e) {
       throw ioError(`cannot write to the storage in ${this.dir}`, e);
     }
-    this.#fileBytes += batch.length;
-    for (const { key, value } of staged) this.#apply(key, value);
-    this.#compactIfLarge();
+    this.#synced(written);
   }
 
   /**
@@ -128,24 +122,20 @@ export class FileStorage {
     this.#assertOpen();
     if (this.#staged.length === 0) return Promise.resolve();
     if (this.#syncing) return Promise.reject(new StorageError('io', `a flush of ${this.dir} is already under way`));
-    const staged = this.#staged;
-    this.#staged = [];
-    const batch = encodeBatch(staged);
+    let written: StagedWrite[];
     try {
-      writeAll(this.#fd, batch);
+      written = this.#writeStaged();
     } catch (e) {
-      return Promise.reject(ioError(`cannot write to the storage in ${this.dir}`, e));
+      return Promise.reject(e);
     }
-    this.#fileBytes += batch.length;
     this.#syncing = true;
     return new Promise((resolve, reject) => {
       fdatasync(this.#fd, (error) => {
         this.#syncing = false;
         if (this.#closed) return resolve(); // `close` synced everything written
         if (error) return reject(ioError(`cannot sync the storage in ${this.dir}`, error));
-        for (const { key, value } of staged) this.#apply(key, value);
         try {
-          this.#compactIfLarge();
+          this.#synced(written);
         } catch (e) {
           return reject(e);
         }
@@ -160,8 +150,7 @@ export class FileStorage {
     try {
       if (this.#syncing) {
         // The batch under way is written; this one goes after it, and one sync covers both.
-        if (this.#staged.length > 0) writeAll(this.#fd, encodeBatch(this.#staged));
-        this.#staged = [];
+        this.#writeStaged();
         fdatasyncSync(this.#fd);
       } else this.flush();
     } catch (e) {
@@ -171,6 +160,27 @@ export class FileStorage {
       closeSync(this.#fd);
       releaseLock(this.dir);
     }
+  }
+
+  /** Appends the staged writes as one batch (not synced yet) and returns them. */
+  #writeStaged(): StagedWrite[] {
+    const staged = this.#staged;
+    this.#staged = [];
+    if (staged.length === 0) return staged;
+    const batch = encodeBatch(staged);
+    try {
+      writeAll(this.#fd, batch);
+    } catch (e) {
+      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+    }
+    this.#fileBytes += batch.length;
+    return staged;
+  }
+
+  /** The written writes are on disk: they count as stored. */
+  #synced(written: readonly StagedWrite[]): void {
+    for (const { key, value } of written) this.#apply(key, value);
+    this.#compactIfLarge();
   }
 
   #assertOpen(): void {
@@ -225,7 +235,7 @@ function checksum(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest().subarray(0, CHECKSUM_BYTES);
 }
 
-function encodeBatch(writes: readonly { readonly key: string; readonly value: Uint8Array | null }[]): Uint8Array {
+function encodeBatch(writes: readonly StagedWrite[]): Uint8Array {
   const records = writes.map((w) => ({ key: Buffer.from(w.key, 'utf8'), value: w.value }));
   let size = 0;
   for (const { key, value } of records) size += 3 + key.length + (value === null ? 0 : 4 + value.length);

@@ -78,8 +78,13 @@ export function swarmPlan(rng: Rng): FaultPlan {
   // Drawn last, so the draws above (and the seeds that skip it) are as they always were.
   const sync = syncPlan(rng);
   if (sync === undefined) return plan;
-  const nemesis = plan.nemesis && sync.powerFailures ? { ...plan.nemesis, kinds: [...plan.nemesis.kinds, 'power-failure' as const] } : plan.nemesis;
-  return { ...plan, nemesis, syncMs: sync.syncMs };
+  return { ...plan, nemesis: sync.powerFailures ? withPowerFailures(plan.nemesis) : plan.nemesis, syncMs: sync.syncMs };
+}
+
+/** `nemesis` with power failures among its faults (once). */
+export function withPowerFailures(nemesis: NemesisPlan | undefined): NemesisPlan | undefined {
+  if (nemesis === undefined || nemesis.kinds.includes('power-failure')) return nemesis;
+  return { ...nemesis, kinds: [...nemesis.kinds, 'power-failure'] };
 }
 
 function faultsOfSwarm(rng: Rng): FaultPlan {

@@ -218,7 +218,7 @@ export class SimNode implements NodeBackend {
     this.#subscribers.clear();
     this.#incarnation++;
     this.timers.clear();
-    this.unsynced = []; // never synced: gone with the crash
+    this.unsynced = []; // a closed node never starts again
     this.#runtime = undefined;
   }
 }

@@ -12,7 +12,7 @@ import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
-import { type FaultPlan, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
+import { type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
 import { LinkModel, type PlantedWireBug } from './links.ts';
 import { MemoVerifier } from './memo-verifier.ts';
 import { Nemesis } from './nemesis.ts';
@@ -617,10 +617,7 @@ function asList(n: Network | readonly Network[]): readonly Network[] {
 
 /** `plan` on a slow disk: 20–150 ms syncs, and power failures where the nemesis crashes nodes. */
 function slowDiskPlan(plan: FaultPlan): FaultPlan {
-  const nemesis =
-    plan.nemesis?.kinds.includes('crash') && !plan.nemesis.kinds.includes('power-failure')
-      ? { ...plan.nemesis, kinds: [...plan.nemesis.kinds, 'power-failure' as const] }
-      : plan.nemesis;
+  const nemesis = plan.nemesis?.kinds.includes('crash') ? withPowerFailures(plan.nemesis) : plan.nemesis;
   return { ...plan, nemesis, syncMs: { min: 20, max: 150 } };
 }
 

@@ -19,6 +19,24 @@ afterEach(() => {
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const logOf = (dir: string) => join(dir, 'state.log');
 
+/** Writes each batch with a flush of its own (`null` deletes), then closes the store. */
+function writeBatches(dir: string, ...batches: Record<string, Uint8Array | null>[]): void {
+  const s = FileStorage.open(dir);
+  for (const batch of batches) {
+    for (const [key, value] of Object.entries(batch)) s.stage(key, value);
+    s.flush();
+  }
+  s.close();
+}
+
+/** What a store opened on `dir` now holds. */
+function storedIn(dir: string): Map<string, Uint8Array> {
+  const s = FileStorage.open(dir);
+  const entries = s.entries();
+  s.close();
+  return entries;
+}
+
 function storageErrorOf(f: () => unknown): StorageError {
   try {
     f();
@@ -71,47 +89,30 @@ describe('FileStorage', () => {
 
   it('drops a half-written last batch (a crash during a flush), and writes on after it', () => {
     const dir = freshDir();
-    const a = FileStorage.open(dir);
-    a.stage('one', bytes(1));
-    a.flush();
-    a.stage('two', bytes(2, 2));
-    a.flush();
-    a.close();
+    writeBatches(dir, { one: bytes(1) }, { two: bytes(2, 2) });
     const whole = readFileSync(logOf(dir));
     for (let cut = 1; cut < 20; cut++) {
       writeFileSync(logOf(dir), whole.subarray(0, whole.length - cut));
-      const b = FileStorage.open(dir);
-      expect(b.entries()).toEqual(new Map([['one', bytes(1)]]));
-      b.stage('three', bytes(3));
-      b.flush();
-      b.close();
-      const c = FileStorage.open(dir);
-      expect(c.entries()).toEqual(
+      expect(storedIn(dir)).toEqual(new Map([['one', bytes(1)]]));
+      writeBatches(dir, { three: bytes(3) });
+      expect(storedIn(dir)).toEqual(
         new Map([
           ['one', bytes(1)],
           ['three', bytes(3)],
         ]),
       );
-      c.close();
     }
   });
 
   it('drops a last batch whose bytes are damaged, but refuses damage with batches after it', () => {
     const dir = freshDir();
-    const a = FileStorage.open(dir);
-    a.stage('one', bytes(1));
-    a.flush();
-    a.stage('two', bytes(2));
-    a.flush();
-    a.close();
+    writeBatches(dir, { one: bytes(1) }, { two: bytes(2) });
     const whole = readFileSync(logOf(dir));
     // The last byte of the value of 'two' (its batch is the last thing in the file).
     const lastDamaged = Buffer.from(whole);
     lastDamaged[whole.length - 9] = (lastDamaged[whole.length - 9] as number) ^ 0xff;
     writeFileSync(logOf(dir), lastDamaged);
-    const b = FileStorage.open(dir);
-    expect(b.entries()).toEqual(new Map([['one', bytes(1)]]));
-    b.close();
+    expect(storedIn(dir)).toEqual(new Map([['one', bytes(1)]]));
     // The value of 'one', in the first batch, with the second after it: never silently skipped.
     const firstDamaged = Buffer.from(whole);
     firstDamaged[8 + 4 + 3 + 3 + 4] = 0x7f;
@@ -136,15 +137,13 @@ describe('FileStorage', () => {
     expect(() => a.flush()).toThrow(StorageError); // one flush at a time
     a.close(); // while 'two' is being synced, with 'three' still staged
     await second;
-    const b = FileStorage.open(dir);
-    expect(b.entries()).toEqual(
+    expect(storedIn(dir)).toEqual(
       new Map([
         ['one', bytes(1)],
         ['two', bytes(2)],
         ['three', bytes(3)],
       ]),
     );
-    b.close();
   });
 
   it('is held by one owner at a time', () => {
@@ -180,14 +179,9 @@ describe('FileStorage', () => {
 
   it('survives a crash between the rewrite and its rename (the old file is whole)', () => {
     const dir = freshDir();
-    const s = FileStorage.open(dir);
-    s.stage('k', bytes(1));
-    s.flush();
-    s.close();
+    writeBatches(dir, { k: bytes(1) });
     // What a crash during compaction leaves: a partial temporary file beside the log.
     appendFileSync(`${logOf(dir)}.tmp`, 'MOSAIKS');
-    const again = FileStorage.open(dir);
-    expect(again.entries()).toEqual(new Map([['k', bytes(1)]]));
-    again.close();
+    expect(storedIn(dir)).toEqual(new Map([['k', bytes(1)]]));
   });
 });
