@@ -5,9 +5,9 @@ import { SecretKey } from '../../core/identity/keys.ts';
 import { nobleVerifier } from '../../core/identity/verifier.ts';
 import { NativeSigner } from '../../net-real/native-signer.ts';
 
-describe('the platform ed25519 signer', () => {
+describe.each(['jwk', 'der'] as const)('the platform ed25519 signer, keys imported as %s', (keyImport) => {
   it('makes exactly the pure-JS signatures, for any key and message (property)', () => {
-    const signer = new NativeSigner();
+    const signer = new NativeSigner({ keyImport });
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), (seed, message) => {
         const key = SecretKey.fromSeed(seed);
@@ -22,7 +22,7 @@ describe('the platform ed25519 signer', () => {
   });
 
   it('derives exactly the pure-JS public key, for any seed (property)', () => {
-    const signer = new NativeSigner();
+    const signer = new NativeSigner({ keyImport });
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
         expect(signer.publicKey(seed)).toEqual(ed25519.getPublicKey(seed));
