@@ -1,19 +1,24 @@
 import { createHash } from 'node:crypto';
 import {
+  close as closeAsync,
   closeSync,
   fdatasync,
   fdatasyncSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
+  open as openAsync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  write as writeAsync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { StorageError } from '../core/errors.ts';
 
 /** A write made by the machine and not yet synced; `null` deletes. */
@@ -35,7 +40,8 @@ type StagedWrite = { readonly key: string; readonly value: Uint8Array | null };
  * as its writes were never acknowledged. Damage anywhere before that is `corrupted`: nothing
  * is silently skipped. When the file grows past four times the live data (and 1 MiB), it is
  * rewritten as one batch, to a temporary file renamed over it, so a crash leaves one or the
- * other whole.
+ * other whole. After `flushAsync` the rewrite runs off the event loop (see `#startCompaction`):
+ * a large store must not stall the node's timers and heartbeats for the length of an fsync.
  *
  * A `LOCK` file holding the owner's pid keeps a second process out; a lock whose process is
  * gone is taken over.
@@ -50,6 +56,12 @@ export class FileStorage {
   #staged: StagedWrite[] = [];
   #syncing = false;
   #closed = false;
+  /** A rewrite under way in the background, if any. */
+  #compaction: Compaction | undefined;
+  /** A failure after a background rewrite's rename: every later flush fails with it. */
+  #fatal: StorageError | undefined;
+  /** After a rewrite failed: no new one until the file reaches this size. */
+  #compactAgainAt = 0;
 
   private constructor(dir: string, fd: number, fileBytes: number) {
     this.dir = dir;
@@ -73,6 +85,7 @@ export class FileStorage {
       if (bytes !== undefined && validBytes < bytes.length) ftruncateSync(fd, validBytes); // the torn last batch
       if (validBytes === 0) writeAll(fd, HEADER);
       fsyncSync(fd);
+      removeStaleRewrites(dir);
       const store = new FileStorage(dir, fd, Math.max(validBytes, HEADER.length));
       for (const { key, value } of entries) store.#apply(key, value);
       store.#compactIfLarge();
@@ -86,6 +99,11 @@ export class FileStorage {
   /** What the store holds (a copy of the map; the values are shared). */
   entries(): Map<string, Uint8Array> {
     return new Map(this.#live);
+  }
+
+  /** A rewrite is under way in the background (for tests and diagnostics). */
+  get compacting(): boolean {
+    return this.#compaction !== undefined;
   }
 
   get(key: string): Uint8Array | undefined {
@@ -102,6 +120,7 @@ export class FileStorage {
   /** Writes and syncs every staged write; throws StorageError('io') if the disk refuses. */
   flush(): void {
     this.#assertOpen();
+    if (this.#fatal) throw this.#fatal;
     if (this.#staged.length === 0) return;
     if (this.#syncing) throw new StorageError('io', `a flush of ${this.dir} is already under way`);
     const written = this.#writeStaged();
@@ -111,6 +130,7 @@ export class FileStorage {
       throw ioError(`cannot write to the storage in ${this.dir}`, e);
     }
     this.#synced(written);
+    if (!this.#compaction) this.#compactIfLarge();
   }
 
   /**
@@ -120,6 +140,7 @@ export class FileStorage {
    */
   flushAsync(): Promise<void> {
     this.#assertOpen();
+    if (this.#fatal) return Promise.reject(this.#fatal);
     if (this.#staged.length === 0) return Promise.resolve();
     if (this.#syncing) return Promise.reject(new StorageError('io', `a flush of ${this.dir} is already under way`));
     let written: StagedWrite[];
@@ -134,11 +155,9 @@ export class FileStorage {
         this.#syncing = false;
         if (this.#closed) return resolve(); // `close` synced everything written
         if (error) return reject(ioError(`cannot sync the storage in ${this.dir}`, error));
-        try {
-          this.#synced(written);
-        } catch (e) {
-          return reject(e);
-        }
+        this.#synced(written);
+        this.#compactInBackground();
+        if (this.#fatal) return reject(this.#fatal);
         resolve();
       });
     });
@@ -157,6 +176,7 @@ export class FileStorage {
       throw e instanceof StorageError ? e : ioError(`cannot write to the storage in ${this.dir}`, e);
     } finally {
       this.#closed = true;
+      this.#abandonCompaction();
       closeSync(this.#fd);
       releaseLock(this.dir);
     }
@@ -174,13 +194,13 @@ export class FileStorage {
       throw ioError(`cannot write to the storage in ${this.dir}`, e);
     }
     this.#fileBytes += batch.length;
+    this.#compaction?.tail.push(batch);
     return staged;
   }
 
   /** The written writes are on disk: they count as stored. */
   #synced(written: readonly StagedWrite[]): void {
     for (const { key, value } of written) this.#apply(key, value);
-    this.#compactIfLarge();
   }
 
   #assertOpen(): void {
@@ -197,8 +217,13 @@ export class FileStorage {
     }
   }
 
+  #isLarge(): boolean {
+    return this.#fileBytes > Math.max(COMPACT_MIN_BYTES, 4 * this.#liveBytes, this.#compactAgainAt);
+  }
+
+  /** Rewrites the file now, on the calling thread (on open, and after a synchronous flush). */
   #compactIfLarge(): void {
-    if (this.#fileBytes <= Math.max(COMPACT_MIN_BYTES, 4 * this.#liveBytes)) return;
+    if (!this.#isLarge()) return;
     const path = join(this.dir, LOG_FILE);
     const tmp = `${path}.tmp`;
     try {
@@ -213,12 +238,208 @@ export class FileStorage {
       }
       renameSync(tmp, path);
       syncDir(this.dir);
-      closeSync(this.#fd);
+      const replaced = this.#fd;
       this.#fd = openSync(path, 'a');
+      closeAsync(replaced, () => {}); // freeing a large unlinked file's blocks takes a while
       this.#fileBytes = HEADER.length + batch.length;
+      this.#compactAgainAt = 0;
     } catch (e) {
       throw ioError(`cannot compact the storage in ${this.dir}`, e);
     }
+  }
+
+  /**
+   * Starts or moves on a rewrite off the event loop (called after each async flush). The
+   * live data is taken as it stands (a list of the stored values, which are never changed
+   * in place) and written to a new file in batches of about 1 MiB, each encoded on the event
+   * loop and written on libuv's thread pool, then synced. Flushes go on appending to the old
+   * file meanwhile, which stays the store until the rename; their batches (`tail`) are
+   * written to the new file too, and synced, until it has caught up at a moment when no sync
+   * of the old file is in flight. Only the rename and the switch of descriptors run on the
+   * event loop.
+   */
+  #compactInBackground(): void {
+    const c = this.#compaction;
+    if (c) return this.#advanceCompaction(c);
+    if (!this.#isLarge()) return;
+    const entries = [...this.#live];
+    const tmp = join(this.dir, `${LOG_FILE}.${process.pid}.${++compactions}.tmp`);
+    const compaction: Compaction = { tmp, tail: [], fd: undefined, bytes: 0, busy: true, catchUps: 0, abandoned: false };
+    this.#compaction = compaction;
+    this.#backgroundStep(compaction, writeRewrite(tmp, entries));
+  }
+
+  /** Runs one asynchronous step of a rewrite, then moves it on; a failure before the rename gives it up. */
+  #backgroundStep(c: Compaction, step: Promise<{ fd: number; bytes: number }>): void {
+    step.then(
+      ({ fd, bytes }) => {
+        c.fd = fd;
+        c.bytes += bytes;
+        c.busy = false;
+        if (c.abandoned) return discardRewrite(fd, c.tmp);
+        this.#advanceCompaction(c);
+      },
+      () => {
+        c.busy = false;
+        if (c.fd !== undefined) discardRewrite(c.fd, c.tmp);
+        else removeQuietly(c.tmp);
+        if (c.abandoned) return;
+        // The old file is whole and still the store: give up on this rewrite (the disk may
+        // be full) and try again once the file has doubled.
+        this.#compaction = undefined;
+        this.#compactAgainAt = 2 * this.#fileBytes;
+      },
+    );
+  }
+
+  /** Catches the new file up with the tail, or, once it has and no sync is in flight, switches to it. */
+  #advanceCompaction(c: Compaction): void {
+    if (c.busy || c.abandoned || c.fd === undefined) return;
+    if (c.tail.length > 0 && c.catchUps < MAX_BACKGROUND_CATCH_UPS) {
+      c.busy = true;
+      c.catchUps++;
+      return this.#backgroundStep(c, appendAndSync(c.fd, c.tail.splice(0)));
+    }
+    if (this.#syncing) return; // the flush's callback comes back here
+    this.#compaction = undefined;
+    const path = join(this.dir, LOG_FILE);
+    try {
+      try {
+        // Flushes that outrun the rewrite's catching up: the last of the tail inline.
+        if (c.tail.length > 0) {
+          for (const batch of c.tail) c.bytes += writeAll(c.fd, batch);
+          fdatasyncSync(c.fd);
+        }
+      } finally {
+        closeSync(c.fd);
+      }
+      renameSync(c.tmp, path);
+    } catch {
+      // Before the rename: the old file is still whole and still the store.
+      removeQuietly(c.tmp);
+      this.#compactAgainAt = 2 * this.#fileBytes;
+      return;
+    }
+    try {
+      // Past the rename the new file is the store: a failure here leaves the old descriptor
+      // pointing at an unlinked file, so writing on would lose data. Stop instead.
+      syncDir(this.dir);
+      const replaced = this.#fd;
+      this.#fd = openSync(path, 'a');
+      // The old file is unlinked: its blocks are freed when its last descriptor closes, which
+      // for a large file takes the kernel tens of milliseconds. Off the event loop.
+      closeAsync(replaced, () => {});
+      this.#fileBytes = c.bytes;
+      this.#compactAgainAt = 0;
+    } catch (e) {
+      this.#fatal = ioError(`cannot switch to the compacted storage in ${this.dir}`, e);
+    }
+  }
+
+  /** `close` came first: the rewrite's own callback closes and removes its file. */
+  #abandonCompaction(): void {
+    const c = this.#compaction;
+    if (!c) return;
+    this.#compaction = undefined;
+    c.abandoned = true;
+    if (!c.busy && c.fd !== undefined) discardRewrite(c.fd, c.tmp);
+  }
+}
+
+/** A rewrite under way in the background (`FileStorage.#compactInBackground`). */
+interface Compaction {
+  /** The new file, named for this process and rewrite so that no two ever share one. */
+  readonly tmp: string;
+  /** Batches appended to the old file that the new one does not have yet. */
+  readonly tail: Uint8Array[];
+  /** The new file's descriptor once created, and the bytes written to it and synced. */
+  fd: number | undefined;
+  bytes: number;
+  /** A write or sync of the new file is on the thread pool: its callback moves things on. */
+  busy: boolean;
+  /** Rounds of writing the tail in the background so far (see MAX_BACKGROUND_CATCH_UPS). */
+  catchUps: number;
+  /** The store was closed first: whoever holds the descriptor closes it and removes the file. */
+  abandoned: boolean;
+}
+
+let compactions = 0;
+const openP = promisify(openAsync);
+const writeP = promisify(writeAsync);
+const fdatasyncP = promisify(fdatasync);
+const closeP = promisify(closeAsync);
+
+/**
+ * Rounds of catching the new file up with the old one's tail off the event loop before the
+ * last of it is written inline: flushes that come faster than the rewrite can copy them would
+ * otherwise keep it from ever finishing. The inline part is one round's worth of writes.
+ */
+const MAX_BACKGROUND_CATCH_UPS = 4;
+
+/** A rewrite's batches hold about this much each: encoding one is a short stop of the event loop. */
+const REWRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Writes the live data to a new file (header, then batches of about 1 MiB, each encoded just
+ * before it is written) and syncs it, the I/O on the thread pool. The descriptor stays open.
+ */
+async function writeRewrite(tmp: string, entries: readonly [string, Uint8Array][]): Promise<{ fd: number; bytes: number }> {
+  const fd = await openP(tmp, 'w');
+  try {
+    let bytes = await writeFully(fd, HEADER);
+    for (let at = 0; at < entries.length; ) {
+      const writes: StagedWrite[] = [];
+      let size = 0;
+      for (; at < entries.length && (writes.length === 0 || size < REWRITE_BATCH_BYTES); at++) {
+        const [key, value] = entries[at] as [string, Uint8Array];
+        writes.push({ key, value });
+        size += recordBytes(key, value);
+      }
+      bytes += await writeFully(fd, encodeBatch(writes));
+    }
+    await fdatasyncP(fd);
+    return { fd, bytes };
+  } catch (e) {
+    await closeP(fd).catch(() => {});
+    throw e;
+  }
+}
+
+/** Appends batches to a rewrite and syncs them (the tail written to the old file meanwhile). */
+async function appendAndSync(fd: number, batches: readonly Uint8Array[]): Promise<{ fd: number; bytes: number }> {
+  let bytes = 0;
+  for (const batch of batches) bytes += await writeFully(fd, batch);
+  await fdatasyncP(fd);
+  return { fd, bytes };
+}
+
+async function writeFully(fd: number, bytes: Uint8Array): Promise<number> {
+  let at = 0;
+  while (at < bytes.length) at += (await writeP(fd, bytes, at, bytes.length - at)).bytesWritten;
+  return bytes.length;
+}
+
+function discardRewrite(fd: number, tmp: string): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
+  }
+  removeQuietly(tmp);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left for the next open to clear.
+  }
+}
+
+/** Rewrites that a crash (or a close during one) left beside the log: never the store. */
+function removeStaleRewrites(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(`${LOG_FILE}.`) && name.endsWith('.tmp')) removeQuietly(join(dir, name));
   }
 }
 
@@ -316,9 +537,10 @@ function parseRecords(
   }
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
+function writeAll(fd: number, bytes: Uint8Array): number {
   let at = 0;
   while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+  return bytes.length;
 }
 
 function readIfExists(path: string): Uint8Array | undefined {

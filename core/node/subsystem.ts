@@ -53,6 +53,11 @@ export interface NodeContext {
   link(link: LinkId): LinkInfo | undefined;
   armTimer(atMs: number, payload: unknown): TimerId;
   cancelTimer(timer: TimerId): void;
+  /**
+   * Stores `value` under this subsystem's `key` (`null` deletes), durably before any output
+   * that follows it. The bytes are kept as given, not copied (drivers write them out later,
+   * a file store even in the background): never change them afterwards.
+   */
   persist(key: string, value: Uint8Array | null): void;
   /** Durable state as it was when the node (re)started, merged with this run's persists. */
   stored(key: string): Uint8Array | undefined;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -184,4 +184,88 @@ describe('FileStorage', () => {
     appendFileSync(`${logOf(dir)}.tmp`, 'MOSAIKS');
     expect(storedIn(dir)).toEqual(new Map([['k', bytes(1)]]));
   });
+});
+
+describe('FileStorage compaction in the background (after flushAsync)', () => {
+  const value = new Uint8Array(20_000).fill(7);
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 10));
+
+  /** Flushes (async) overwrites of 10 keys until a background rewrite starts. */
+  async function growUntilCompacting(s: FileStorage): Promise<number> {
+    for (let i = 0; i < 10_000; i++) {
+      s.stage(`key/${i % 10}`, value);
+      s.stage('counter', bytes(i & 0xff, i >> 8));
+      await s.flushAsync();
+      if (s.compacting) return i;
+    }
+    throw new Error('no compaction started');
+  }
+
+  it('keeps every write made while the rewrite runs, and the file shrinks', async () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    const last = await growUntilCompacting(s);
+    // Flushes go on while the rewrite is written and synced: they land in the old file and
+    // must reach the new one too.
+    let during = 0;
+    while (s.compacting) {
+      s.stage(`during/${during}`, bytes(during & 0xff));
+      s.stage('key/0', bytes(during & 0xff, 0xaa));
+      await s.flushAsync();
+      during++;
+      if (during > 5_000) throw new Error('the rewrite never finished');
+    }
+    expect(during).toBeGreaterThan(0);
+    expect(statSync(logOf(dir)).size).toBeLessThan(1024 * 1024);
+    s.stage('after', bytes(1));
+    await s.flushAsync();
+    s.close();
+    const again = FileStorage.open(dir);
+    expect(again.get('counter')).toEqual(bytes(last & 0xff, last >> 8));
+    expect(again.get('key/3')).toEqual(value);
+    expect(again.get('key/0')).toEqual(bytes((during - 1) & 0xff, 0xaa));
+    for (let i = 0; i < during; i++) expect(again.get(`during/${i}`)).toEqual(bytes(i & 0xff));
+    expect(again.get('after')).toEqual(bytes(1));
+    again.close();
+  });
+
+  it('gives way to a close: everything flushed is kept, and no rewrite file is left', async () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    const last = await growUntilCompacting(s);
+    s.stage('staged at close', bytes(5));
+    s.close();
+    // The rewrite's write is still on the thread pool: its callback removes the file.
+    for (let i = 0; i < 1_000 && readdirSync(dir).some((n) => n.endsWith('.tmp')); i++) await pause();
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    const again = FileStorage.open(dir);
+    expect(again.get('counter')).toEqual(bytes(last & 0xff, last >> 8));
+    expect(again.get('staged at close')).toEqual(bytes(5));
+    again.close();
+  });
+
+  it.each(['while the rewrite runs', 'just after the switch'])('loses nothing flushed when the process dies %s', (when) => {
+    const dir = freshDir();
+    // A child grows the store until a rewrite is under way, flushes a few more batches (the
+    // tail), reports how far it got, and dies: at once, or once the new file has replaced the old.
+    const script = `
+      import { FileStorage } from ${JSON.stringify(new URL('../../net-real/file-storage.ts', import.meta.url).pathname)};
+      const s = FileStorage.open(${JSON.stringify(dir)});
+      const value = new Uint8Array(20000).fill(7);
+      let i = 0;
+      for (; !s.compacting; i++) { s.stage('key/' + (i % 10), value); s.stage('n', Uint8Array.from([i & 0xff, i >> 8])); await s.flushAsync(); }
+      for (let j = 0; j < 3; j++, i++) { s.stage('n', Uint8Array.from([i & 0xff, i >> 8])); await s.flushAsync(); }
+      if (${JSON.stringify(when)} === 'just after the switch') while (s.compacting) await new Promise((r) => setTimeout(r, 5));
+      process.stdout.write(String(i - 1));
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const lastFlushed = Number(child.stdout);
+    expect(Number.isInteger(lastFlushed) && lastFlushed > 0).toBe(true);
+    const s = FileStorage.open(dir);
+    expect(s.get('n')).toEqual(bytes(lastFlushed & 0xff, lastFlushed >> 8));
+    expect(s.get('key/9')).toEqual(value);
+    s.close();
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
 });
