@@ -267,5 +267,4 @@ describe('FileStorage compaction in the background (after flushAsync)', () => {
     s.close();
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
-
 });
