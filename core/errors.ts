@@ -9,6 +9,22 @@ export abstract class MosaikError extends Error {
   abstract readonly code: string;
 }
 
+/**
+ * Makes an error without capturing a stack trace, for the expected, retryable failures a
+ * machine hands back to callers by the thousand (a group with no leader while it elects
+ * one): capturing a stack costs several microseconds, and this one would only show the
+ * machine's internals. Not for anything a caller would debug by its stack.
+ */
+export function withoutStack<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export type DecodeErrorKind = 'truncated' | 'malformed' | 'unknown-variant' | 'oversized' | 'invalid';
 
 /** Input bytes that do not decode to a valid message. The link is closed with `closeCode`. */

@@ -1,6 +1,6 @@
 import type { NodeBackend } from '../api/network.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
-import { ClosedError, NodeDownError } from '../core/errors.ts';
+import { ClosedError, NodeDownError, withoutStack } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
@@ -170,7 +170,8 @@ export class SimNode implements NodeBackend {
   request<T>(command: NodeCommand): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError('network is closed'));
     const runtime = this.#runtime;
-    if (!runtime) return Promise.reject(new NodeDownError(`node ${this.index} is down`));
+    // A workload keeps calling a crashed node until it is back: no stack (see withoutStack).
+    if (!runtime) return Promise.reject(withoutStack(() => new NodeDownError(`node ${this.index} is down`)));
     return runtime.request<T>(command);
   }
 

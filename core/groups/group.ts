@@ -1,4 +1,4 @@
-import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, OfflineError } from '../errors.ts';
+import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, OfflineError, withoutStack } from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
 import type { RequestId } from '../node/io.ts';
@@ -27,6 +27,9 @@ import {
   snapshotMetaCodec,
   type WireRaftMessage,
 } from './wire.ts';
+
+/** What a call meets while the group has no leader: retryable, and met by the thousand during elections. */
+const NO_LEADER = () => withoutStack(() => new OfflineError('the group has no leader now; retry'));
 
 /** Everything a node needs to take part in one group. */
 export interface GroupSpec {
@@ -498,7 +501,7 @@ export class Group {
     const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, failed: undefined };
     if (this.#raft.leader === undefined) {
       // Never handed to anyone: definitely not applied, safe to retry.
-      ctx.fail(req, new OfflineError('the group has no leader now; retry'));
+      ctx.fail(req, NO_LEADER());
       return;
     }
     this.#batches.set(req, batch);
@@ -551,7 +554,7 @@ export class Group {
     }
     const leader = this.#raft.leader;
     if (leader === undefined) {
-      ctx.fail(req, new OfflineError('the group has no leader now; retry'));
+      ctx.fail(req, NO_LEADER());
       return;
     }
     if (leader !== this.#member && this.#bugs.followerReadsWithoutReadIndex) {

@@ -269,15 +269,24 @@ function decodeArray(length: number, depth: number): unknown {
   return out;
 }
 
+/**
+ * Strings this long or longer are decoded in one call: built a character at a time, V8
+ * makes a chain of cons strings past 12 characters, which the first hash or comparison (a
+ * Map lookup by member id) has to flatten: ~3 µs for an 81-character id, against ~0.8 µs.
+ */
+const SHORT_STRING_BYTES = 13;
+const asciiDecoder = new TextDecoder();
+
 function decodeAscii(length: number): unknown {
   if (length > MAX_FAST_STRING_BYTES || pos + length > end) return DECLINED;
-  let text = '';
-  for (let i = 0; i < length; i++) {
-    const c = input[pos + i] as number;
-    if (c >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
-    text += String.fromCharCode(c);
+  const from = pos;
+  for (let i = from; i < from + length; i++) {
+    if ((input[i] as number) >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
   }
   pos += length;
+  if (length >= SHORT_STRING_BYTES) return asciiDecoder.decode(input.subarray(from, from + length));
+  let text = '';
+  for (let i = from; i < from + length; i++) text += String.fromCharCode(input[i] as number);
   return text;
 }
 

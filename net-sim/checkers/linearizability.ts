@@ -166,8 +166,12 @@ class LinearizedSet {
     this.hashA ^= fmix32(Math.imul(id + 1, 0x9e3779b9));
     this.hashB ^= fmix32(Math.imul(id + 1, 0x85ebca77) ^ 0x27d4eb2f);
   }
-  hash(): string {
-    return `${this.hashA >>> 0}.${this.hashB >>> 0}`;
+  /**
+   * The completed operations in it, hashed to a small integer (a Map key without allocation).
+   * Collisions only share a bucket: `Explored` compares the sets themselves.
+   */
+  hash(): number {
+    return (this.hashA ^ Math.imul(this.hashB, 0x2f)) & 0x3fffffff;
   }
 }
 
@@ -190,22 +194,28 @@ function fmix32(x: number): number {
  * operations only widen the choice and constrain nothing.
  */
 class Explored {
-  private readonly buckets = new Map<string, Uint32Array[]>();
+  /** By state key, then by the hash of the completed operations (no key strings built per step). */
+  private readonly buckets = new Map<string, Map<number, Uint32Array[]>>();
   constructor(private readonly completedMask: Uint32Array) {}
 
   /** Records the configuration; false when it, or one covering it, was reached before. */
   add(set: LinearizedSet, stateKey: string): boolean {
-    const key = `${set.hash()}|${stateKey}`;
-    const bucket = this.buckets.get(key);
+    const key = set.hash();
+    let byHash = this.buckets.get(stateKey);
+    if (byHash === undefined) {
+      byHash = new Map();
+      this.buckets.set(stateKey, byHash);
+    }
+    const bucket = byHash.get(key);
     if (bucket === undefined) {
-      this.buckets.set(key, [set.words.slice()]);
+      byHash.set(key, [set.words.slice()]);
       return true;
     }
     if (bucket.some((seen) => this.covers(seen, set.words))) return false;
     // Keep buckets short: entries the new one covers can never prune anything it does not.
     const kept = bucket.filter((seen) => !this.covers(set.words, seen));
     kept.push(set.words.slice());
-    this.buckets.set(key, kept);
+    byHash.set(key, kept);
     return true;
   }
 
