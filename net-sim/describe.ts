@@ -50,18 +50,6 @@ export function describeEvent(event: NodeEvent): string {
 const encoder = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
 
-/** The UTF-8 of a group id, made once: one is hashed with every applied entry. */
-const idBytes = new Map<string, Uint8Array>();
-function utf8OfId(id: string): Uint8Array {
-  let bytes = idBytes.get(id);
-  if (bytes === undefined) {
-    if (idBytes.size >= 1_024) idBytes.clear();
-    bytes = encoder.encode(id);
-    idBytes.set(id, bytes);
-  }
-  return bytes;
-}
-
 /**
  * Records an event in the trace. Frequent events are hashed as numbers and ids; rare ones
  * as their full text. The event itself rides along for the text line.
@@ -102,7 +90,7 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
     case 'streams.closed':
       return trace.record(nowMs, TraceKind.event, node, 10, 0, 0, encoder.encode(describeEvent(event)), event);
     case 'group.applied':
-      return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, utf8OfId(event.id), event);
+      return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, encoder.encode(event.id), event);
     case 'group.role':
     case 'group.formationLost':
     case 'group.installed':

@@ -35,6 +35,15 @@ export function compareFormations(a: Formation, b: Formation): number {
   return a.formedAtMs - b.formedAtMs || compareBytes(a.id, b.id);
 }
 
+/** Made once per formation: every applied entry's event carries it. */
+const shortHexes = new WeakMap<Formation, string>();
+
 export function formationHex(f: Formation | undefined): string {
-  return f === undefined ? 'none' : bytesToHex(f.id).slice(0, 10);
+  if (f === undefined) return 'none';
+  let hex = shortHexes.get(f);
+  if (hex === undefined) {
+    hex = bytesToHex(f.id.subarray(0, 5));
+    shortHexes.set(f, hex);
+  }
+  return hex;
 }

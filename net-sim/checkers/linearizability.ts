@@ -456,8 +456,8 @@ export const registerModel: Model<RegisterValue, RegisterInput, RegisterOutput> 
   name: 'register',
   init: () => null,
   step: stepRegister,
-  // JSON keeps 1 and '1' apart.
-  key: (value) => JSON.stringify(value),
+  // Strings quoted (as JSON), so 1 and '1' stay apart; numbers and null need no JSON.
+  key: (value) => (typeof value === 'string' ? JSON.stringify(value) : String(value)),
   describe: describeRegister,
   readOnly: (input) => input.kind === 'read',
 };
