@@ -120,8 +120,9 @@ export class NodeRuntime {
       if (output.type === 'persist') {
         // Staged at once, even behind held outputs: storing a write early breaks no rule,
         // and it lets one sync cover the writes of every input that came meanwhile.
+        // A lazy write starts no flush and holds nothing back: the next flush takes it along.
         this.#port.perform(output);
-        this.#unsynced = true;
+        if (!output.lazy) this.#unsynced = true;
         continue;
       }
       // This output may leave once every write made before it is synced: by the flush under

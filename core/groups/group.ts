@@ -351,7 +351,7 @@ export class Group {
   }
 
   #persistReady(ctx: NodeContext, r: Ready): void {
-    if (r.hardState) ctx.persist(this.#key('hs'), DURABLE.hardState.encode(r.hardState).slice());
+    if (r.hardState) ctx.persist(this.#key('hs'), DURABLE.hardState.encode(r.hardState).slice(), { lazy: !r.hardStateMustSync });
     if (r.snapshot) {
       const snap = r.snapshot.snapshot;
       ctx.persist(this.#key('snap'), DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());

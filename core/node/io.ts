@@ -61,8 +61,12 @@ export type NodeOutput =
   /** Arm (or re-arm) a timer to fire at `atMs` on this node's clock. */
   | { readonly type: 'armTimer'; readonly timer: TimerId; readonly atMs: number }
   | { readonly type: 'cancelTimer'; readonly timer: TimerId }
-  /** Write durable state before performing any output that follows it. `null` deletes. */
-  | { readonly type: 'persist'; readonly key: string; readonly value: Uint8Array | null }
+  /**
+   * Stores a value (`null` deletes). Durable before any later output leaves, unless `lazy`:
+   * then it is made durable by the next sync that some other write needs, and nothing waits
+   * for it (a crash before that sync may lose it).
+   */
+  | { readonly type: 'persist'; readonly key: string; readonly value: Uint8Array | null; readonly lazy?: true }
   | { readonly type: 'emit'; readonly event: NodeEvent }
   | { readonly type: 'complete'; readonly req: RequestId; readonly result: unknown }
   | { readonly type: 'fail'; readonly req: RequestId; readonly error: MosaikError };

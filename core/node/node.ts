@@ -451,11 +451,11 @@ export class NodeMachine {
         if (owner && (owner.kind !== 'subsystem' || owner.owner !== sub)) assert(false, `${sub.name} cancels a timer it does not own`);
         node.#cancelTimer(timer);
       },
-      persist(key, value) {
+      persist(key, value, options) {
         const scoped = `${sub.name}/${key}`;
         if (value === null) node.#stored.delete(scoped);
         else node.#stored.set(scoped, value);
-        node.#out({ type: 'persist', key: scoped, value });
+        node.#out(options?.lazy ? { type: 'persist', key: scoped, value, lazy: true } : { type: 'persist', key: scoped, value });
       },
       stored(key) {
         return node.#stored.get(`${sub.name}/${key}`);

@@ -364,12 +364,14 @@ export class RaftNode {
     const unsafeVote = this.#cfg.unsafe.has('vote-not-persisted');
     const hs: HardState = { term: this.#term, vote: unsafeVote ? this.#persisted.vote : this.#vote, commit: this.log.commit };
     const hardState = this.#hardStateChanged() ? hs : undefined;
+    const hardStateMustSync = hardState !== undefined && (hs.term !== this.#persisted.term || hs.vote !== this.#persisted.vote);
     if (hardState !== undefined) this.#persisted = hs;
     const soft: SoftState = { role: this.#role, leader: this.#leader, term: this.#term };
     const softState = this.#softStateChanged() ? soft : undefined;
     if (softState !== undefined) this.#lastSoft = soft;
     const ready: Ready = {
       hardState,
+      hardStateMustSync,
       log: this.log.takeUnpersisted(),
       snapshot: this.#snapshotOut,
       messages: this.#messages,

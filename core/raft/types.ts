@@ -114,6 +114,15 @@ export interface ReadState {
  */
 export interface Ready {
   readonly hardState: HardState | undefined;
+  /**
+   * Whether `hardState` must be durable before `messages` leave: its term or vote changed.
+   * A change of the commit index alone need not be (etcd's `MustSync`): it only tells a
+   * restarted node how far it may apply at once, and one that comes back knowing an older
+   * commit index learns the current one from the leader. Drivers may then write it without
+   * holding anything back for it (a follower's reply to a heartbeat, a leader's answer to
+   * its client would otherwise wait for a sync). `log` and `snapshot` are always synced.
+   */
+  readonly hardStateMustSync: boolean;
   /** Replace every persisted entry with index >= `from` by `entries` (an empty list truncates). */
   readonly log: { readonly from: number; readonly entries: readonly Entry[] } | undefined;
   /**

@@ -120,6 +120,29 @@ describe('the runtime with a driver that flushes asynchronously (group commit)',
     expect(log.slice(8)).toEqual(['(flushed)', 'send 3', 'send 4']);
   });
 
+  it('holds nothing back for a lazy write and starts no flush for it: the next flush takes it along', async () => {
+    const log: string[] = [];
+    const { port, endFlush } = asyncPort(log);
+    const lazy = (key: string): NodeOutput => ({ type: 'persist', key, value: Uint8Array.of(1), lazy: true });
+    const runtime = new NodeRuntime(
+      scripted([
+        () => [], // start
+        () => [lazy('commit'), sendOn(1)], // a follower's reply to a heartbeat that moved its commit index
+        () => [persist('entry'), lazy('commit'), sendOn(2)], // waits for the entry's flush, which takes both writes
+        () => [lazy('commit'), sendOn(3)], // behind send 2 (order), and behind no flush of its own
+      ]),
+      port,
+    );
+    runtime.start();
+    runtime.input({ type: 'timer', timer: 1 });
+    expect(log).toEqual(['persist commit', 'send 1']);
+    runtime.input({ type: 'timer', timer: 2 });
+    runtime.input({ type: 'timer', timer: 3 });
+    expect(log.slice(2)).toEqual(['persist entry', 'persist commit', 'flush', 'persist commit']);
+    await endFlush();
+    expect(log.slice(6)).toEqual(['(flushed)', 'send 2', 'send 3']);
+  });
+
   it('settles a call only after the write before it is flushed', async () => {
     const log: string[] = [];
     const { port, endFlush } = asyncPort(log);
