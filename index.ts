@@ -17,7 +17,7 @@ export type {
 } from './api/collections.ts';
 export { CellHandle, Collections, MapHandle, OnceHandle, PriorityQueueHandle, SetHandle, VecHandle } from './api/collections.ts';
 export type { DiscoveryEvent } from './api/discovery.ts';
-export type { ApplyContext, ConsensusConfig, GroupKey, GroupStatus, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
+export type { ApplyContext, ConsensusConfig, GroupKey, GroupStatus, GroupStorage, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
 export { Group, Groups } from './api/groups.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';

@@ -19,7 +19,7 @@ import type { StateMachine } from '../core/groups/state-machine.ts';
 import { Digest, type StoreId } from '../core/identity/digest.ts';
 import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
-import type { Group, Groups } from './groups.ts';
+import type { Group, GroupStorage, Groups } from './groups.ts';
 
 /** A collection's version: the index of the last command applied to the local copy. */
 export type Version = number;
@@ -36,6 +36,12 @@ export interface CollectionOptions {
   readonly typeTag?: string;
   /** Catch-up: a snapshot every this many commands; lagging members get it in chunks. @default 10 000 */
   readonly snapshotEveryEntries?: number;
+  /**
+   * Where this member keeps the collection's Raft state: the node's storage (on disk with a
+   * `dataDir`), or this process's memory only (see the groups' `storage` option). The first
+   * handle of a collection on a node decides. @default 'node'
+   */
+  readonly storage?: GroupStorage;
 }
 
 export interface KeyedOptions<K, V> extends CollectionOptions {
@@ -142,6 +148,7 @@ export class Collections {
       consensus,
       leadership: options.reader === true ? 'observer' : 'normal',
       requireTickets: options.requireTickets ?? [],
+      ...(options.storage !== undefined && { storage: options.storage }),
     }) as Group<unknown, unknown, unknown>;
     const opened = { group, machine };
     this.#opened.set(probe.hex, opened);

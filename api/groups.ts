@@ -1,5 +1,5 @@
 import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
-import type { GroupStatus } from '../core/groups/group.ts';
+import type { GroupStatus, GroupStorage } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
@@ -12,7 +12,7 @@ import type { TicketValidator } from '../core/tickets/ticket.ts';
 import type { NodeBackend } from './network.ts';
 
 export type { ApplyContext, StateMachine } from '../core/groups/state-machine.ts';
-export type { ConsensusConfig, GroupKey, GroupStatus, Leadership };
+export type { ConsensusConfig, GroupKey, GroupStatus, GroupStorage, Leadership };
 
 export interface JoinOptions<C, Q, R> {
   /** The shared secret (never sent): a string or a Digest. */
@@ -35,6 +35,15 @@ export interface JoinOptions<C, Q, R> {
    * The validators' signatures are part of the group id. @default []
    */
   readonly requireTickets?: readonly TicketValidator[];
+  /**
+   * Where this member keeps its Raft state (term, vote, log, snapshots, member id). `node`:
+   * the node's storage, on disk when `Network.create` has a `dataDir`. `memory`: in this
+   * process only, even on a node with a `dataDir`: nothing of the group waits for a sync,
+   * and a restarted process rejoins as a new member that catches up from the others (so
+   * committed writes survive only while a majority of its members keeps running). Not part
+   * of the group id: members may choose differently. @default 'node'
+   */
+  readonly storage?: GroupStorage;
 }
 
 /** Consensus groups this node takes part in. */
@@ -64,6 +73,8 @@ export class Groups {
     }
     if (consensus.heartbeatMs < 5 || consensus.electionTimeoutMs <= consensus.heartbeatMs)
       throw new InvalidArgumentError('consensus: heartbeatMs must be at least 5 and electionTimeoutMs larger than it');
+    if (options.storage !== undefined && options.storage !== 'node' && options.storage !== 'memory')
+      throw new InvalidArgumentError(`storage must be 'node' or 'memory', got ${String(options.storage)}`);
     const bootstrapExpect = options.bootstrapExpect ?? 1;
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
@@ -78,6 +89,7 @@ export class Groups {
       genesis: options.machine.snapshot(),
       consensus,
       leadership: options.leadership ?? 'normal',
+      storage: options.storage ?? 'node',
       bootstrapExpect,
       maxVoters,
       validators: options.requireTickets ?? [],

@@ -41,12 +41,23 @@ export interface GroupSpec {
   readonly genesis: Uint8Array;
   readonly consensus: ConsensusConfig;
   readonly leadership: Leadership;
+  /** Where the member keeps its Raft state (see `GroupStorage`). */
+  readonly storage: GroupStorage;
   /** Voters needed (this node included) before a new formation forms. */
   readonly bootstrapExpect: number;
   readonly maxVoters: number;
   /** Members must carry tickets every validator accepts (AND-ed), checked at bonding, on entry changes and at expiry. */
   readonly validators: readonly TicketValidator[];
 }
+
+/**
+ * Where a member keeps what Raft must not forget (term, vote, log, snapshot, member id).
+ * - `node`: in the node's storage, durable when the node has one (`Network.create({ dataDir })`);
+ * - `memory`: in this process only, whatever the node has: a restart brings the member back
+ *   as a new one that catches up from the others (docs/groups.md, "Member ids"), and no
+ *   write of this group waits for a sync. For groups whose state the others hold anyway.
+ */
+export type GroupStorage = 'node' | 'memory';
 
 /** How a group sees peers' signed entries and checks their tickets (the subsystem's catalog and memo). */
 export interface TicketCheck {
@@ -219,6 +230,7 @@ export class Group {
     this.#tickets = tickets;
     this.hex = spec.id.hex;
     this.#self = ctx.peerId.hex;
+    this.#forgetNodeStorage(ctx);
     this.#member = this.#loadMember(ctx);
     this.#bugs = bugs;
     this.#origin = this.#nextOrigin(ctx);
@@ -268,6 +280,40 @@ export class Group {
     return `groups/${this.hex}/${part}`;
   }
 
+  /** This member's Raft state in memory, for `storage: 'memory'` (lives as long as this Group). */
+  readonly #volatile = new Map<string, Uint8Array>();
+
+  #persist(ctx: NodeContext, part: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
+    if (this.spec.storage === 'node') ctx.persist(this.#key(part), value, options);
+    else if (value === null) this.#volatile.delete(part);
+    else this.#volatile.set(part, value);
+  }
+
+  #stored(ctx: NodeContext, part: string): Uint8Array | undefined {
+    return this.spec.storage === 'node' ? ctx.stored(this.#key(part)) : this.#volatile.get(part);
+  }
+
+  /**
+   * With `storage: 'memory'`, whatever a life of this member on `node` storage left in the
+   * node's storage is deleted first: it would come back, stale, the next time the group is
+   * joined with `node` storage (a vote this life gave, in a term it reached, would be missing).
+   */
+  #forgetNodeStorage(ctx: NodeContext): void {
+    if (this.spec.storage !== 'memory') return;
+    const snap = ctx.stored(this.#key('snap'));
+    const hs = ctx.stored(this.#key('hs'));
+    if (ctx.stored(this.#key('member')) === undefined && snap === undefined && hs === undefined) return;
+    for (const part of ['member', 'origins', 'hs', 'snap', 'formation']) ctx.persist(this.#key(part), null);
+    // Entries from 1 (or the snapshot's index) up, for as long as they run.
+    let first = 1;
+    if (snap !== undefined) {
+      const sd = DURABLE.snapshot.decode(snap);
+      const meta = sd.ok ? snapshotMetaCodec.decode(sd.value.meta) : undefined;
+      if (meta?.ok) first = meta.value.index + 1;
+    }
+    for (let i = first; ctx.stored(this.#key(`e/${i}`)) !== undefined; i++) ctx.persist(this.#key(`e/${i}`), null);
+  }
+
   /**
    * This node's member id in the group, made when the group's storage is first written and
    * kept with it. A node that comes back without that storage (a process restarted with the
@@ -276,11 +322,11 @@ export class Group {
    * leader removes the old id (`#manageMembership`).
    */
   #loadMember(ctx: NodeContext): string {
-    const stored = ctx.stored(this.#key('member'));
+    const stored = this.#stored(ctx, 'member');
     const text = stored === undefined ? undefined : new TextDecoder().decode(stored);
     if (text !== undefined && peerOfMember(text) === this.#self) return text;
     const id = memberId(this.#self, ctx.rng.bytes(MEMBER_NONCE_BYTES));
-    ctx.persist(this.#key('member'), new TextEncoder().encode(id));
+    this.#persist(ctx, 'member', new TextEncoder().encode(id));
     return id;
   }
 
@@ -291,10 +337,10 @@ export class Group {
    * new `join()` in the same life. A counter kept beside the member id gives one.
    */
   #nextOrigin(ctx: NodeContext): string {
-    const stored = ctx.stored(this.#key('origins'));
+    const stored = this.#stored(ctx, 'origins');
     const used = stored === undefined ? 0 : Number(new TextDecoder().decode(stored));
     assert(Number.isSafeInteger(used) && used >= 0, 'stored origin count does not decode');
-    ctx.persist(this.#key('origins'), new TextEncoder().encode(String(used + 1)));
+    this.#persist(ctx, 'origins', new TextEncoder().encode(String(used + 1)));
     return `${this.#member}/${used + 1}`;
   }
 
@@ -303,7 +349,7 @@ export class Group {
     // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
     // out. It is a bug, and stops here.
     const load = <T>(part: string, codec: MessageCodec<T>): T | undefined => {
-      const bytes = ctx.stored(this.#key(part));
+      const bytes = this.#stored(ctx, part);
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
       if (!d.ok) throw new AssertionError(`group ${this.spec.id.short}: stored ${part} does not decode: ${d.error.message}`);
@@ -351,35 +397,35 @@ export class Group {
   }
 
   #persistReady(ctx: NodeContext, r: Ready): void {
-    if (r.hardState) ctx.persist(this.#key('hs'), DURABLE.hardState.encode(r.hardState).slice(), { lazy: !r.hardStateMustSync });
+    if (r.hardState) this.#persist(ctx, 'hs', DURABLE.hardState.encode(r.hardState).slice(), { lazy: !r.hardStateMustSync });
     if (r.snapshot) {
       const snap = r.snapshot.snapshot;
-      ctx.persist(this.#key('snap'), DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());
-      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) ctx.persist(this.#key(`e/${i}`), null);
+      this.#persist(ctx, 'snap', DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());
+      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) this.#persist(ctx, `e/${i}`, null);
       this.#persistedFirst = Math.max(this.#persistedFirst, snap.meta.index + 1);
       this.#persistedLast = Math.max(this.#persistedLast, snap.meta.index);
     }
     if (r.log) {
       const { from, entries } = r.log;
-      for (const e of entries) ctx.persist(this.#key(`e/${e.index}`), entryCodec.encode(e).slice());
+      for (const e of entries) this.#persist(ctx, `e/${e.index}`, entryCodec.encode(e).slice());
       const end = from + entries.length - 1;
-      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) ctx.persist(this.#key(`e/${i}`), null);
+      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) this.#persist(ctx, `e/${i}`, null);
       this.#persistedLast = Math.max(end, this.#persistedFirst - 1);
     }
   }
 
   #wipeDurable(ctx: NodeContext): void {
-    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) ctx.persist(this.#key(`e/${i}`), null);
-    ctx.persist(this.#key('hs'), null);
-    ctx.persist(this.#key('snap'), null);
-    ctx.persist(this.#key('formation'), null);
+    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) this.#persist(ctx, `e/${i}`, null);
+    this.#persist(ctx, 'hs', null);
+    this.#persist(ctx, 'snap', null);
+    this.#persist(ctx, 'formation', null);
     this.#persistedFirst = 1;
     this.#persistedLast = 0;
   }
 
   #setFormation(ctx: NodeContext, f: Formation): void {
     this.#formation = f;
-    ctx.persist(this.#key('formation'), DURABLE.formation.encode(f).slice());
+    this.#persist(ctx, 'formation', DURABLE.formation.encode(f).slice());
     for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'formation', formation: f });
   }
 

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, Network, SecretKey, StorageError } from 'mosaik';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FileStorage } from '../../net-real/file-storage.ts';
+import { Counter } from '../groups/counter.ts';
 
 // `Network.create({ dataDir })` on 127.0.0.1: the directory keeps the node's identity, and
 // belongs to one node at a time. (That a group survives every member restarting on its
@@ -59,5 +61,37 @@ describe('a node with a data directory', () => {
     expect(String(error)).toMatch(/holds the state of peer/);
     const same = await node(dir, key);
     expect(same.peerId.hex).toBe(key.peerId.hex);
+  });
+
+  it("keeps a group's state with storage 'node', none of it with 'memory', and deletes what 'node' left when 'memory' takes over", async () => {
+    const dir = freshDir();
+    const groupKeys = () => {
+      const store = FileStorage.open(dir);
+      const keys = [...store.entries().keys()].filter((k) => k.startsWith('groups/'));
+      store.close();
+      return keys;
+    };
+    const run = async (storage: 'node' | 'memory' | undefined) => {
+      const net = await node(dir);
+      const g = net.groups.join({ key: 'storage-option', machine: new Counter(), ...(storage && { storage }) });
+      await g.when.leaderElected();
+      const { result } = await g.execute({ op: 'inc', by: 1 });
+      await net.close();
+      return result;
+    };
+    // The default: the node's storage, so the log survives the process.
+    expect(await run(undefined)).toBe(1);
+    expect(groupKeys().length).toBeGreaterThan(0);
+    expect(await run('node')).toBe(2);
+    // In memory: the member starts afresh (a new member of a new one-node group here), and
+    // what the earlier lives stored is gone, so a later 'node' life cannot resume it stale.
+    expect(await run('memory')).toBe(1);
+    expect(groupKeys()).toEqual([]);
+    expect(await run('node')).toBe(1);
+  });
+
+  it("refuses a storage option other than 'node' or 'memory'", async () => {
+    const net = await node(freshDir());
+    expect(() => net.groups.join({ key: 'x', machine: new Counter(), storage: 'disk' as never })).toThrow(InvalidArgumentError);
   });
 });
