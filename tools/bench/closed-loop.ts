@@ -12,7 +12,14 @@ export interface ClosedLoopFigure {
  * `clients` concurrent callers, each calling `call` again as soon as the previous call
  * resolves: a warm-up of `warmupMs`, then `seconds` measured. Latency is per call.
  */
-export async function closedLoop(clients: number, seconds: number, call: () => Promise<unknown>, warmupMs = 300): Promise<ClosedLoopFigure> {
+export async function closedLoop(
+  clients: number,
+  seconds: number,
+  call: () => Promise<unknown>,
+  warmupMs = 300,
+  /** Called when the warm-up ends and the measured part begins (to read counters). */
+  onMeasureStart?: () => void,
+): Promise<ClosedLoopFigure> {
   const run = async (ms: number): Promise<number[]> => {
     const latencies: number[] = [];
     const stopAt = performance.now() + ms;
@@ -28,6 +35,7 @@ export async function closedLoop(clients: number, seconds: number, call: () => P
     return latencies;
   };
   await run(warmupMs);
+  onMeasureStart?.();
   const t0 = performance.now();
   const latencies = await run(seconds * 1000);
   const ms = performance.now() - t0;

@@ -11,7 +11,8 @@
  * Simulator: `raft-chaos` over `--seeds` (default 1-5), simulated time over wall time.
  *
  * `--durable`: each node keeps its state in a fresh `dataDir` (a temporary directory), so
- * every Raft batch is fsynced before the messages that depend on it leave.
+ * every Raft batch is fsynced before the messages that depend on it leave. Each point then
+ * also counts the syncs of the three stores (all in this process) per commit.
  *
  * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--json] [--only quic|sim] [--durable]
  */
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ApplyContext, StateMachine } from '../../api/groups.ts';
 import { Network } from '../../api/network.ts';
+import { FileStorage } from '../../net-real/file-storage.ts';
 import { raftChaos } from '../../scenarios/raft-chaos.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
 import { closedLoop } from './closed-loop.ts';
@@ -55,7 +57,17 @@ interface QuicFigure {
   readonly commitsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** `--durable`: syncs of the three nodes' stores per commit, over the measured part. */
+  readonly syncsPerCommit?: number;
 }
+
+// The nodes' stores are in this process: their syncs are counted where they happen.
+let syncs = 0;
+const flushAsync = FileStorage.prototype.flushAsync;
+FileStorage.prototype.flushAsync = function (this: FileStorage): Promise<void> {
+  syncs++;
+  return flushAsync.call(this);
+};
 
 async function quic(): Promise<QuicFigure[]> {
   const root = flags.durable ? mkdtempSync(join(tmpdir(), 'mosaik-bench-groups-')) : undefined;
@@ -81,8 +93,18 @@ async function quic(): Promise<QuicFigure[]> {
       ['follower', follower],
     ] as const) {
       for (const clients of [1, 64]) {
-        const f = await closedLoop(clients, seconds, () => g.execute(1));
-        figures.push({ from, clients, commits: f.calls, commitsPerSecond: f.perSecond, p50Ms: f.p50Ms, p99Ms: f.p99Ms });
+        let syncsBefore = 0;
+        const f = await closedLoop(
+          clients,
+          seconds,
+          () => g.execute(1),
+          undefined,
+          () => {
+            syncsBefore = syncs;
+          },
+        );
+        const syncsPerCommit = flags.durable ? { syncsPerCommit: Math.round(((syncs - syncsBefore) / f.calls) * 100) / 100 } : {};
+        figures.push({ from, clients, commits: f.calls, commitsPerSecond: f.perSecond, p50Ms: f.p50Ms, p99Ms: f.p99Ms, ...syncsPerCommit });
       }
     }
     return figures;
@@ -113,7 +135,7 @@ if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   for (const f of (result.quic as QuicFigure[] | undefined) ?? [])
     process.stdout.write(
-      `QUIC 3 members${flags.durable ? ' (dataDir, fsync)' : ''}, execute from the ${f.from}, ${f.clients} client(s): ${f.commitsPerSecond} commits/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms (${f.commits} commits)\n`,
+      `QUIC 3 members${flags.durable ? ' (dataDir, fsync)' : ''}, execute from the ${f.from}, ${f.clients} client(s): ${f.commitsPerSecond} commits/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms (${f.commits} commits${f.syncsPerCommit === undefined ? '' : `, ${f.syncsPerCommit} syncs per commit`})\n`,
     );
   const s = result.sim as Awaited<ReturnType<typeof sim>> | undefined;
   if (s) process.stdout.write(`raft-chaos seeds ${s.seeds}: ${s.simulatedMs} ms simulated in ${s.wallMs} ms wall = ${s.compression}x (${s.ok} ok)\n`);
