@@ -40,7 +40,7 @@ type StagedWrite = { readonly key: string; readonly value: Uint8Array | null };
  * as its writes were never acknowledged. Damage anywhere before that is `corrupted`: nothing
  * is silently skipped. When the file grows past four times the live data (and 1 MiB), it is
  * rewritten as one batch, to a temporary file renamed over it, so a crash leaves one or the
- * other whole. After `flushAsync` the rewrite runs off the event loop (see `#startCompaction`):
+ * other whole. After `flushAsync` the rewrite runs off the event loop (see `#compactInBackground`):
  * a large store must not stall the node's timers and heartbeats for the length of an fsync.
  *
  * A `LOCK` file holding the owner's pid keeps a second process out; a lock whose process is
@@ -224,28 +224,38 @@ export class FileStorage {
   /** Rewrites the file now, on the calling thread (on open, and after a synchronous flush). */
   #compactIfLarge(): void {
     if (!this.#isLarge()) return;
-    const path = join(this.dir, LOG_FILE);
-    const tmp = `${path}.tmp`;
+    const tmp = join(this.dir, `${LOG_FILE}.tmp`);
     try {
-      const batch = encodeBatch([...this.#live].map(([key, value]) => ({ key, value })));
       const fd = openSync(tmp, 'w');
+      let bytes = 0;
       try {
-        writeAll(fd, HEADER);
-        writeAll(fd, batch);
+        bytes += writeAll(fd, HEADER);
+        for (const batch of liveBatches([...this.#live], Number.POSITIVE_INFINITY)) bytes += writeAll(fd, batch);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
-      renameSync(tmp, path);
-      syncDir(this.dir);
-      const replaced = this.#fd;
-      this.#fd = openSync(path, 'a');
-      closeAsync(replaced, () => {}); // freeing a large unlinked file's blocks takes a while
-      this.#fileBytes = HEADER.length + batch.length;
-      this.#compactAgainAt = 0;
+      renameSync(tmp, join(this.dir, LOG_FILE));
+      this.#switchToRewrite(bytes);
     } catch (e) {
       throw ioError(`cannot compact the storage in ${this.dir}`, e);
     }
+  }
+
+  /**
+   * The rewrite was just renamed over the log: appends go to it from now on. Throws if the
+   * switch fails, which leaves the old descriptor on an unlinked file (writing on would lose
+   * data: the caller stops the store).
+   */
+  #switchToRewrite(bytes: number): void {
+    syncDir(this.dir);
+    const replaced = this.#fd;
+    this.#fd = openSync(join(this.dir, LOG_FILE), 'a');
+    // The old file is unlinked: its blocks are freed when its last descriptor closes, which
+    // for a large file takes the kernel tens of milliseconds. Off the event loop.
+    closeAsync(replaced, () => {});
+    this.#fileBytes = bytes;
+    this.#compactAgainAt = 0;
   }
 
   /**
@@ -302,7 +312,6 @@ export class FileStorage {
     }
     if (this.#syncing) return; // the flush's callback comes back here
     this.#compaction = undefined;
-    const path = join(this.dir, LOG_FILE);
     try {
       try {
         // Flushes that outrun the rewrite's catching up: the last of the tail inline.
@@ -313,7 +322,7 @@ export class FileStorage {
       } finally {
         closeSync(c.fd);
       }
-      renameSync(c.tmp, path);
+      renameSync(c.tmp, join(this.dir, LOG_FILE));
     } catch {
       // Before the rename: the old file is still whole and still the store.
       removeQuietly(c.tmp);
@@ -321,16 +330,7 @@ export class FileStorage {
       return;
     }
     try {
-      // Past the rename the new file is the store: a failure here leaves the old descriptor
-      // pointing at an unlinked file, so writing on would lose data. Stop instead.
-      syncDir(this.dir);
-      const replaced = this.#fd;
-      this.#fd = openSync(path, 'a');
-      // The old file is unlinked: its blocks are freed when its last descriptor closes, which
-      // for a large file takes the kernel tens of milliseconds. Off the event loop.
-      closeAsync(replaced, () => {});
-      this.#fileBytes = c.bytes;
-      this.#compactAgainAt = 0;
+      this.#switchToRewrite(c.bytes);
     } catch (e) {
       this.#fatal = ioError(`cannot switch to the compacted storage in ${this.dir}`, e);
     }
@@ -387,21 +387,26 @@ async function writeRewrite(tmp: string, entries: readonly [string, Uint8Array][
   const fd = await openP(tmp, 'w');
   try {
     let bytes = await writeFully(fd, HEADER);
-    for (let at = 0; at < entries.length; ) {
-      const writes: StagedWrite[] = [];
-      let size = 0;
-      for (; at < entries.length && (writes.length === 0 || size < REWRITE_BATCH_BYTES); at++) {
-        const [key, value] = entries[at] as [string, Uint8Array];
-        writes.push({ key, value });
-        size += recordBytes(key, value);
-      }
-      bytes += await writeFully(fd, encodeBatch(writes));
-    }
+    for (const batch of liveBatches(entries, REWRITE_BATCH_BYTES)) bytes += await writeFully(fd, batch);
     await fdatasyncP(fd);
     return { fd, bytes };
   } catch (e) {
     await closeP(fd).catch(() => {});
     throw e;
+  }
+}
+
+/** The live data as batches of about `maxBytes` each, each encoded when it is asked for. */
+function* liveBatches(entries: readonly [string, Uint8Array][], maxBytes: number): Generator<Uint8Array> {
+  for (let at = 0; at < entries.length; ) {
+    const writes: StagedWrite[] = [];
+    let size = 0;
+    for (; at < entries.length && (writes.length === 0 || size < maxBytes); at++) {
+      const [key, value] = entries[at] as [string, Uint8Array];
+      writes.push({ key, value });
+      size += recordBytes(key, value);
+    }
+    yield encodeBatch(writes);
   }
 }
 

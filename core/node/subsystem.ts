@@ -57,9 +57,8 @@ export interface NodeContext {
    * Stores `value` under this subsystem's `key` (`null` deletes), durably before any output
    * that follows it; with `{ lazy: true }`, durably with the next sync another write needs,
    * with nothing held back for it (for state that may come back older after a crash, such
-   * as a commit index). The bytes are kept
-   * as given, not copied (drivers write them out later, a file store even in the
-   * background): never change them afterwards.
+   * as a commit index). The bytes are kept as given, not copied (drivers write them out
+   * later, a file store even in the background): never change them afterwards.
    */
   persist(key: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void;
   /** Durable state as it was when the node (re)started, merged with this run's persists. */

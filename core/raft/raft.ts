@@ -363,8 +363,8 @@ export class RaftNode {
   takeReady(): Ready {
     const unsafeVote = this.#cfg.unsafe.has('vote-not-persisted');
     const hs: HardState = { term: this.#term, vote: unsafeVote ? this.#persisted.vote : this.#vote, commit: this.log.commit };
+    const hardStateMustSync = this.#termOrVoteChanged();
     const hardState = this.#hardStateChanged() ? hs : undefined;
-    const hardStateMustSync = hardState !== undefined && (hs.term !== this.#persisted.term || hs.vote !== this.#persisted.vote);
     if (hardState !== undefined) this.#persisted = hs;
     const soft: SoftState = { role: this.#role, leader: this.#leader, term: this.#term };
     const softState = this.#softStateChanged() ? soft : undefined;
@@ -832,9 +832,14 @@ export class RaftNode {
   }
 
   #hardStateChanged(): boolean {
+    return this.#termOrVoteChanged() || this.#persisted.commit !== this.log.commit;
+  }
+
+  /** What must be synced before the Ready's messages leave (`Ready.hardStateMustSync`). */
+  #termOrVoteChanged(): boolean {
     const p = this.#persisted;
     const vote = this.#cfg.unsafe.has('vote-not-persisted') ? p.vote : this.#vote;
-    return p.term !== this.#term || p.vote !== vote || p.commit !== this.log.commit;
+    return p.term !== this.#term || p.vote !== vote;
   }
 
   #softStateChanged(): boolean {

@@ -95,20 +95,21 @@ describe('the runtime with a driver that flushes asynchronously (group commit)',
     };
     return { port, endFlush };
   }
+  /** A runtime over `scripted(batches)` and an asyncPort, with the port's log. */
+  function asyncRuntime(batches: Parameters<typeof scripted>[0]) {
+    const log: string[] = [];
+    const { port, endFlush } = asyncPort(log);
+    return { log, endFlush, runtime: new NodeRuntime(scripted(batches), port) };
+  }
   const sendOn = (link: number): NodeOutput => ({ type: 'send', link, body: Uint8Array.of(link) });
 
   it('holds what follows a write until its flush ends, and covers every write made meanwhile with the next flush', async () => {
-    const log: string[] = [];
-    const { port, endFlush } = asyncPort(log);
-    const runtime = new NodeRuntime(
-      scripted([
-        () => [persist('a'), sendOn(1)],
-        () => [sendOn(2)], // nothing of its own to store, but must not overtake send 1
-        () => [persist('b'), sendOn(3)],
-        () => [persist('c'), sendOn(4)],
-      ]),
-      port,
-    );
+    const { log, endFlush, runtime } = asyncRuntime([
+      () => [persist('a'), sendOn(1)],
+      () => [sendOn(2)], // nothing of its own to store, but must not overtake send 1
+      () => [persist('b'), sendOn(3)],
+      () => [persist('c'), sendOn(4)],
+    ]);
     runtime.start();
     for (const timer of [1, 2, 3]) runtime.input({ type: 'timer', timer });
     // One flush under way (a); b and c are staged already; every send waits, in order.
@@ -121,18 +122,13 @@ describe('the runtime with a driver that flushes asynchronously (group commit)',
   });
 
   it('holds nothing back for a lazy write and starts no flush for it: the next flush takes it along', async () => {
-    const log: string[] = [];
-    const { port, endFlush } = asyncPort(log);
     const lazy = (key: string): NodeOutput => ({ type: 'persist', key, value: Uint8Array.of(1), lazy: true });
-    const runtime = new NodeRuntime(
-      scripted([
-        () => [], // start
-        () => [lazy('commit'), sendOn(1)], // a follower's reply to a heartbeat that moved its commit index
-        () => [persist('entry'), lazy('commit'), sendOn(2)], // waits for the entry's flush, which takes both writes
-        () => [lazy('commit'), sendOn(3)], // behind send 2 (order), and behind no flush of its own
-      ]),
-      port,
-    );
+    const { log, endFlush, runtime } = asyncRuntime([
+      () => [], // start
+      () => [lazy('commit'), sendOn(1)], // a follower's reply to a heartbeat that moved its commit index
+      () => [persist('entry'), lazy('commit'), sendOn(2)], // waits for the entry's flush, which takes both writes
+      () => [lazy('commit'), sendOn(3)], // behind send 2 (order), and behind no flush of its own
+    ]);
     runtime.start();
     runtime.input({ type: 'timer', timer: 1 });
     expect(log).toEqual(['persist commit', 'send 1']);
@@ -144,9 +140,7 @@ describe('the runtime with a driver that flushes asynchronously (group commit)',
   });
 
   it('settles a call only after the write before it is flushed', async () => {
-    const log: string[] = [];
-    const { port, endFlush } = asyncPort(log);
-    const runtime = new NodeRuntime(scripted([() => [], (req) => [persist('vote'), { type: 'complete', req, result: 'ok' }]]), port);
+    const { endFlush, runtime } = asyncRuntime([() => [], (req) => [persist('vote'), { type: 'complete', req, result: 'ok' }]]);
     runtime.start();
     let settled = false;
     const call = runtime.request<string>({ to: 'node', kind: 'shutdown' }).then((r) => {
