@@ -62,12 +62,17 @@ class BodySlab {
   }
 }
 
+// One of each for every codec of the process: msgpack's Encoder and Decoder keep scratch
+// buffers, reused call after call (nothing they keep between calls affects a result; a
+// nested call, which never happens here, would make the library use a clone). One shared
+// set rather than one per codec: every simulated node makes its own discovery codecs, and
+// a 64 KiB slab plus the library's buffers for each cost a thousand-node simulation
+// hundreds of megabytes of zeroed memory before the first frame.
+const encoder = new Encoder({ ignoreUndefined: false });
+const decoder = new Decoder({ useBigInt64: false });
+const slab = new BodySlab();
+
 export function msgpackCodec<T>(schema: Schema<T>): MessageCodec<T> {
-  // Per codec, reused: msgpack's Encoder/Decoder keep scratch buffers, which matters on
-  // the hot path; nothing they keep between calls affects a result.
-  const encoder = new Encoder({ ignoreUndefined: false });
-  const decoder = new Decoder({ useBigInt64: false });
-  const slab = new BodySlab();
   return {
     encode(message) {
       const wire = schema.encode(message);
