@@ -17,6 +17,7 @@ export type {
 } from './api/collections.ts';
 export { CellHandle, Collections, MapHandle, OnceHandle, PriorityQueueHandle, SetHandle, VecHandle } from './api/collections.ts';
 export type { DiscoveryEvent } from './api/discovery.ts';
+export type { Lagged } from './api/event-stream.ts';
 export type { ApplyContext, ConsensusConfig, GroupKey, GroupStatus, GroupStorage, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
 export { Group, Groups } from './api/groups.ts';
 export type { PingOptions } from './api/network.ts';
@@ -27,7 +28,7 @@ export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
 export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
 export { ticketId } from './core/discovery/index.ts';
-export { ApplyError, FormationLostError, GroupClosedError, StorageError } from './core/errors.ts';
+export { ApplyError, EncodingError, FormationLostError, GroupClosedError, NotAllowedError, StorageError } from './core/errors.ts';
 export type {
   Expiration,
   GroupId,

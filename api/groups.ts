@@ -7,7 +7,7 @@ import type { Leadership } from '../core/groups/wire.ts';
 import type { GroupId } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
-import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
+import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
 import type { NodeBackend } from './network.ts';
 
@@ -80,7 +80,7 @@ export class Groups {
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
     if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('maxVoters must be an integer >= 1');
     const id = this.idOf({ ...options, consensus });
-    const codec = (options.codec ?? msgpackDatumCodec<C>()) as DatumCodec<unknown>;
+    const codec = checkedDatumCodec<C>(options.codec) as DatumCodec<unknown>;
     const spec = {
       id,
       key: options.key,
@@ -107,6 +107,8 @@ export class Group<C, Q, R> {
   readonly #codec: DatumCodec<C>;
   readonly #joined: Promise<void>;
   #left = false;
+  /** Set once the node closed: every call from then on fails with this. */
+  #nodeClosed: GroupClosedError | undefined;
   #waiters: Waiter[] = [];
   readonly #unsubscribe: () => void;
 
@@ -119,7 +121,10 @@ export class Group<C, Q, R> {
     this.#joined.catch(() => undefined);
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
-      () => this.#end(new ClosedError('network is closed')),
+      () => {
+        this.#nodeClosed = new GroupClosedError('the node is closed');
+        this.#end(this.#nodeClosed);
+      },
     );
     // A simulated node that crashed comes back without its groups: join again, same spec.
     backend.onRestart?.(() => {
@@ -208,13 +213,13 @@ export class Group<C, Q, R> {
   /** `weak`: this node's state now. `strong`: linearizable (ReadIndex through the leader). */
   async query(query: Q, consistency: 'weak' | 'strong' = 'weak'): Promise<{ result: R; at: number }> {
     await this.#ready();
-    return this.#backend.request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong' } });
+    return this.#request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong' } });
   }
 
   /** Leader only: hands leadership to `peer` (default: the most caught-up voter). */
   async transferLeadership(peer?: PeerId): Promise<void> {
     await this.#ready();
-    return this.#backend.request({ to: 'groups', cmd: { kind: 'transfer', group: this.id, to: peer } });
+    return this.#request({ to: 'groups', cmd: { kind: 'transfer', group: this.id, to: peer } });
   }
 
   /**
@@ -228,7 +233,8 @@ export class Group<C, Q, R> {
     this.#left = true;
     await this.#joined.catch(() => undefined);
     try {
-      await this.#backend.request({ to: 'groups', cmd: { kind: 'leave', group: this.id } });
+      // A closed node has left every group already.
+      if (this.#nodeClosed === undefined) await this.#request({ to: 'groups', cmd: { kind: 'leave', group: this.id } }).catch(ignoreNodeClosed);
     } finally {
       this.#end(new GroupClosedError('the group was left'));
     }
@@ -236,22 +242,39 @@ export class Group<C, Q, R> {
 
   async #submit(commands: readonly C[], wait: 'applied' | 'accepted'): Promise<{ index: number; results: unknown[] }> {
     if (commands.length === 0) throw new InvalidArgumentError('no commands');
-    let payloads: Uint8Array[];
-    try {
-      payloads = commands.map((c) => this.#codec.encode(c));
-    } catch (e) {
-      throw new InvalidArgumentError(`command does not encode: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const payloads = commands.map((c) => this.#codec.encode(c)); // EncodingError, before anything is sent
     await this.#ready();
-    return this.#backend.request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait } });
+    return this.#request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait } });
   }
 
   async #ready(): Promise<void> {
+    this.#checkOpen();
+    await this.#joined.catch((e) => {
+      this.#checkOpen();
+      throw e;
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#nodeClosed) throw this.#nodeClosed;
     if (this.#left) throw new GroupClosedError('the group was left');
-    await this.#joined;
+  }
+
+  /**
+   * A request to the node; once the node has closed, its runtime refuses every request
+   * with a ClosedError, which for a group handle reads as GroupClosedError (API.md).
+   */
+  async #request<T>(command: Parameters<NodeBackend['request']>[0]): Promise<T> {
+    try {
+      return await this.#backend.request<T>(command);
+    } catch (e) {
+      if (e instanceof ClosedError && this.#nodeClosed) throw this.#nodeClosed;
+      throw e;
+    }
   }
 
   #waitFor(test: () => boolean): Promise<void> {
+    if (this.#nodeClosed) return Promise.reject(this.#nodeClosed);
     if (this.#left) return Promise.reject(new GroupClosedError('the group was left'));
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
@@ -274,4 +297,8 @@ export class Group<C, Q, R> {
     this.#waiters = [];
     for (const w of waiters) w.reject(error);
   }
+}
+
+function ignoreNodeClosed(e: unknown): void {
+  if (!(e instanceof GroupClosedError)) throw e;
 }

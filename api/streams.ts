@@ -4,7 +4,7 @@ import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
 import type { LinkId, NodeEvent } from '../core/node/io.ts';
 import { type BackoffConfig, DEFAULT_BACKOFF } from '../core/streams/backoff.ts';
 import { ChannelConditions } from '../core/streams/conditions.ts';
-import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
+import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import {
   type ChannelInfo,
   DEFAULT_BUFFER_SIZE,
@@ -109,7 +109,7 @@ export class Streams {
       disconnectLagging: options.disconnectLagging ?? true,
     };
     const handle = open(this.#backend, { kind: 'openProducer', stream, config });
-    return new Producer<T>(this.#backend, handle, stream, options.codec ?? msgpackDatumCodec<T>(), options.undelivered);
+    return new Producer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec), options.undelivered);
   }
 
   /** Opens a consumer of a stream: it subscribes to every producer of it that the catalog shows and `require` accepts. */
@@ -129,7 +129,7 @@ export class Streams {
       backoff,
     };
     const handle = open(this.#backend, { kind: 'openConsumer', stream, config });
-    return new Consumer<T>(this.#backend, handle, stream, options.codec ?? msgpackDatumCodec<T>());
+    return new Consumer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec));
   }
 }
 
@@ -314,14 +314,14 @@ export class Producer<T> extends HandleBase {
     return this.#view()?.consumers.map((c) => c.peer) ?? [];
   }
 
-  /** Sends once the producer is online and has room; rejects with ClosedError if it closes first. */
+  /** Sends once the producer is online and has room; rejects with ClosedError if it closes first, EncodingError if the value does not encode. */
   async send(value: T): Promise<void> {
     if (this.closed) throw new ClosedError('producer is closed');
     const data = this.#codec.encode(value);
     await this.backend.request({ to: 'streams', cmd: { kind: 'send', handle: this.handle, data, wait: true } });
   }
 
-  /** Sends now or throws: OfflineError (onlineWhen does not hold), FullError (no consumer has room, or sends are waiting), ClosedError. */
+  /** Sends now or throws: OfflineError (onlineWhen does not hold), FullError (no consumer has room, or sends are waiting), ClosedError, EncodingError. */
   trySend(value: T): void {
     if (this.closed) throw new ClosedError('producer is closed');
     const view = this.#view();

@@ -129,6 +129,25 @@ export class AlreadyExistsError extends MosaikError {
   readonly code = 'ALREADY_EXISTS';
 }
 
+/**
+ * A value does not encode with its codec (a group command or query, a stream datum, a
+ * collection key or value): nothing was sent. `cause` is the codec's own error.
+ */
+export class EncodingError extends MosaikError {
+  override readonly name = 'EncodingError';
+  readonly code = 'ENCODING';
+}
+
+/**
+ * This node may not take part: the group requires tickets (`requireTickets`) that this
+ * node's own signed entry does not carry, so no member will bond with it. Not retryable as
+ * is: add a ticket the validators accept (`net.discovery.addTicket`), then retry.
+ */
+export class NotAllowedError extends MosaikError {
+  override readonly name = 'NotAllowedError';
+  readonly code = 'NOT_ALLOWED';
+}
+
 /** The group handle was left or its node closed; the call was not (or may not have been) carried out. */
 export class GroupClosedError extends MosaikError {
   override readonly name = 'GroupClosedError';

@@ -1,4 +1,4 @@
-import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, OfflineError, withoutStack } from '../errors.ts';
+import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, NotAllowedError, OfflineError, withoutStack } from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
 import type { RequestId } from '../node/io.ts';
@@ -6,7 +6,7 @@ import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { RaftNode } from '../raft/raft.ts';
 import type { ConfState, Entry, HardState, RaftMessage, Ready, Role, Snapshot, UnsafeRaftVariant } from '../raft/types.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
-import type { TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
+import type { TicketRejection, TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
 import { AssertionError, assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
@@ -63,6 +63,8 @@ export type GroupStorage = 'node' | 'memory';
 export interface TicketCheck {
   /** The peer's tickets against the validators at wall-clock `nowMs`; `unknown` when its entry is not in the catalog. */
   check(validators: readonly TicketValidator[], peer: PeerId, nowMs: number): TicketsValidation | 'unknown';
+  /** This node's own signed entry against the validators (what the others will check); `unknown` without discovery. */
+  checkSelf(validators: readonly TicketValidator[], nowMs: number): TicketsValidation | 'unknown';
 }
 
 /** Test-only: deliberately unsafe group behaviour, to show the checkers catch it. */
@@ -547,7 +549,7 @@ export class Group {
     const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, failed: undefined };
     if (this.#raft.leader === undefined) {
       // Never handed to anyone: definitely not applied, safe to retry.
-      ctx.fail(req, NO_LEADER());
+      ctx.fail(req, this.#noLeader(ctx));
       return;
     }
     this.#batches.set(req, batch);
@@ -600,7 +602,7 @@ export class Group {
     }
     const leader = this.#raft.leader;
     if (leader === undefined) {
-      ctx.fail(req, NO_LEADER());
+      ctx.fail(req, this.#noLeader(ctx));
       return;
     }
     if (leader !== this.#member && this.#bugs.followerReadsWithoutReadIndex) {
@@ -827,11 +829,14 @@ export class Group {
    * A member with no formation may start one once `bootstrapDelayMs` has passed with no
    * existing formation in sight, when `bootstrapExpect` members (itself included) are bonded
    * and formation-less, and it has the smallest id among them: one node decides, the others
-   * follow its first configuration.
+   * follow its first configuration. A node whose own tickets the group's validators refuse
+   * starts none: no member would bond with it, and a formation of its own would later lose
+   * to theirs, its writes with it.
    */
   #maybeBootstrap(ctx: NodeContext): void {
     if (this.#formation !== undefined || this.#raft.log.lastIndex() > 0 || this.spec.leadership === 'observer') return;
     if (ctx.nowMs - this.#startedAtMs < this.spec.consensus.bootstrapDelayMs) return;
+    if (this.#selfRefused(ctx) !== undefined) return;
     const fresh = [...this.#bonds.values()].filter((b) => b.formation === undefined);
     const candidates = [this.#member, ...fresh.filter((b) => b.leadership !== 'observer').map((b) => b.member)].sort();
     if (candidates.length < this.spec.bootstrapExpect || candidates[0] !== this.#member) return;
@@ -934,6 +939,26 @@ export class Group {
     const r = this.#tickets.check(this.spec.validators, peer, ctx.wallClockMs);
     if (r === 'unknown' || !r.ok) return undefined;
     return r.expiration.kind === 'never' ? Number.POSITIVE_INFINITY : r.expiration.atMs;
+  }
+
+  /**
+   * Why a call finds no leader. When the group requires tickets that this node's own entry
+   * does not pass, no member will ever bond with it: say so (NotAllowedError) rather than
+   * "retry" (OfflineError) for ever. Checked only here, on the way to a failure; memoised.
+   */
+  #noLeader(ctx: NodeContext): MosaikError {
+    const refused = this.#selfRefused(ctx);
+    if (refused === undefined) return NO_LEADER();
+    return new NotAllowedError(
+      `this node's tickets do not pass the group's validators (${refused.code}: ${refused.detail}); add an accepted ticket with discovery.addTicket`,
+    );
+  }
+
+  /** Why the group's validators refuse this node's own entry, if they do (memoised by entry). */
+  #selfRefused(ctx: NodeContext): TicketRejection | undefined {
+    if (this.spec.validators.length === 0 || this.#bugs.ignoreTickets) return undefined;
+    const r = this.#tickets.checkSelf(this.spec.validators, ctx.wallClockMs);
+    return r === 'unknown' || r.ok ? undefined : r.reason;
   }
 
   #dropNotAllowed(ctx: NodeContext, bond: Bond): void {

@@ -52,6 +52,10 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       const entry = this.#discovery?.catalog?.signedEntry(peer, nowMs);
       return entry === undefined ? 'unknown' : this.#gate.check(validators, entry, nowMs);
     },
+    checkSelf: (validators, nowMs) => {
+      const me = this.#discovery?.catalog?.me();
+      return me === undefined ? 'unknown' : this.#gate.check(validators, me.entry, nowMs);
+    },
   };
 
   constructor(discovery?: DiscoverySubsystem, bugs: PlantedGroupBugs = {}) {

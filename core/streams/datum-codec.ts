@@ -1,4 +1,5 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { EncodingError } from '../errors.ts';
 
 /**
  * How a stream's datums become bytes and back (mosaik `Datum`). The default is msgpack;
@@ -21,5 +22,27 @@ export function msgpackDatumCodec<T>(): DatumCodec<T> {
   return {
     encode: (value) => encoder.encode(value),
     decode: (bytes) => decoder.decode(bytes) as T,
+  };
+}
+
+/**
+ * The codec a handle uses: `codec` (msgpack when not given), with every encoding failure
+ * as an `EncodingError` (the codec's own error as its `cause`), raised at the caller before
+ * anything is sent. A custom `encode` that returns something other than bytes is one too.
+ */
+export function checkedDatumCodec<T>(codec: DatumCodec<T> | undefined): DatumCodec<T> {
+  const inner = codec ?? msgpackDatumCodec<T>();
+  return {
+    encode(value) {
+      let bytes: unknown;
+      try {
+        bytes = inner.encode(value);
+      } catch (e) {
+        throw new EncodingError(`value does not encode: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      if (!(bytes instanceof Uint8Array)) throw new EncodingError(`codec.encode returned ${bytes === null ? 'null' : typeof bytes}, not a Uint8Array`);
+      return bytes;
+    },
+    decode: (bytes) => inner.decode(bytes),
   };
 }

@@ -139,6 +139,33 @@ describe('groups: leave', () => {
     });
     watch.expectSafe();
   });
+
+  it('closing the node fails pending and later calls with GroupClosedError (API.md), and leave() after it resolves', async () => {
+    const { sim, watch } = simulation(33);
+    await sim.run(async () => {
+      const { nets, groups } = await formGroup(sim, 3, 'close');
+      const [g0, g1, g2] = groups as [CounterGroup, CounterGroup, CounterGroup];
+      await g0.execute({ op: 'inc', by: 5 });
+      await g2.when.committed().reaches(g0.committed);
+
+      const pendingWrite = g2.execute({ op: 'inc', by: 100 });
+      const pendingRead = g2.query(null, 'strong');
+      const waiting = g2.when.committed().reaches(g0.committed + 1_000);
+      await (nets[2] as Network).close();
+      for (const p of [pendingWrite, pendingRead, waiting]) expect((await rejection(p)).name).toBe('GroupClosedError');
+      expect((await rejection(g2.execute({ op: 'inc', by: 1 }))).name).toBe('GroupClosedError');
+      expect((await rejection(g2.query(null, 'weak'))).name).toBe('GroupClosedError');
+      expect((await rejection(g2.transferLeadership())).name).toBe('GroupClosedError');
+      expect((await rejection(g2.when.online())).name).toBe('GroupClosedError');
+      await g2.leave(); // nothing left to leave: resolves
+
+      // The other two go on (the in-flight write may or may not have landed).
+      const value = (await g1.execute({ op: 'inc', by: 1 })).result as number;
+      expect([6, 106]).toContain(value);
+      await expectSameState(sim, [g0, g1], value);
+    });
+    watch.expectSafe();
+  });
 });
 
 describe("groups: leadership 'observer'", () => {

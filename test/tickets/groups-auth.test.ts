@@ -136,4 +136,30 @@ describe('groups: requireTickets (mosaik auth::*)', () => {
       expect(sim.now).toBeLessThan(41_000); // checked every heartbeat (500 ms)
     });
   });
+
+  it('a node without an accepted ticket gets NotAllowedError, not OfflineError, and works once it adds one', async () => {
+    const sim = new Simulation({ seed: 7 });
+    const [n0, n1, n2] = nodes(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await n0.discovery.addTicket(token(n0));
+      await n1.discovery.addTicket(token(n1));
+      await n2.discovery.addTicket(token(n2, { secret: OTHER })); // signed with a key the validator does not hold
+      const gs = [n0, n1, n2].map((n) => n.groups.join({ key: 'auth', machine: new Counter(), requireTickets: [validator()] }));
+      const [g0, , g2] = gs as [Group<CounterCommand, null, number>, Group<CounterCommand, null, number>, Group<CounterCommand, null, number>];
+      await g0.when.online();
+      expect((await g0.execute({ op: 'inc', by: 1 })).result).toBe(1);
+      const refused = await g2.execute({ op: 'inc', by: 1 }).then(
+        () => undefined,
+        (e: unknown) => e as { name: string; code: string; message: string },
+      );
+      expect(refused).toMatchObject({ name: 'NotAllowedError', code: 'NOT_ALLOWED' });
+      expect(refused?.message).toContain('bad-signature');
+      await expect(g2.query(null, 'strong')).rejects.toMatchObject({ name: 'NotAllowedError' });
+
+      // With an accepted ticket it is let in, and its calls go through.
+      await n2.discovery.addTicket(token(n2));
+      await g2.when.online();
+      expect((await g2.execute({ op: 'inc', by: 2 })).result).toBe(3);
+    });
+  });
 });
