@@ -17,7 +17,7 @@ import { VecMachine } from '../core/collections/vec.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
 import { Digest, type StoreId } from '../core/identity/digest.ts';
-import { type DatumCodec, msgpackDatumCodec } from '../core/streams/datum-codec.ts';
+import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
 import type { Group, GroupStorage, Groups } from './groups.ts';
 
@@ -81,35 +81,35 @@ export class Collections {
   map<K, V>(name: string | StoreId, options?: KeyedOptions<K, V>): MapHandle<K, V>;
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> = {}): MapHandle<K, V> {
     const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
-    return new MapHandle(o.group, o.machine, options.keyCodec ?? msgpackDatumCodec<K>(), options.valueCodec ?? msgpackDatumCodec<V>(), options.reader === true);
+    return new MapHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), options.reader === true);
   }
 
   vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
   vec<T>(name: string | StoreId, options?: ValueOptions<T>): VecHandle<T>;
   vec<T>(name: string | StoreId, options: ValueOptions<T> = {}): VecHandle<T> {
     const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
-    return new VecHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+    return new VecHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
   }
 
   set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
   set<T>(name: string | StoreId, options?: ValueOptions<T>): SetHandle<T>;
   set<T>(name: string | StoreId, options: ValueOptions<T> = {}): SetHandle<T> {
     const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
-    return new SetHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+    return new SetHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
   }
 
   cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
   cell<T>(name: string | StoreId, options?: ValueOptions<T>): CellHandle<T>;
   cell<T>(name: string | StoreId, options: ValueOptions<T> = {}): CellHandle<T> {
     const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
-    return new CellHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+    return new CellHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
   }
 
   once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
   once<T>(name: string | StoreId, options?: ValueOptions<T>): OnceHandle<T>;
   once<T>(name: string | StoreId, options: ValueOptions<T> = {}): OnceHandle<T> {
     const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
-    return new OnceHandle(o.group, o.machine, options.codec ?? msgpackDatumCodec<T>(), options.reader === true);
+    return new OnceHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
   }
 
   priorityQueue<P extends Priority, K, V>(
@@ -127,8 +127,8 @@ export class Collections {
     return new PriorityQueueHandle(
       o.group,
       o.machine,
-      options.keyCodec ?? msgpackDatumCodec<K>(),
-      options.valueCodec ?? msgpackDatumCodec<V>(),
+      checkedDatumCodec<K>(options.keyCodec),
+      checkedDatumCodec<V>(options.valueCodec),
       options.reader === true,
     );
   }
@@ -194,6 +194,13 @@ abstract class CollectionHandle<M> {
     updated: (): Promise<void> => this.group.when.committed().reaches(this.group.committed + 1),
     /** Resolves when the local copy has applied version `v` (read-your-writes across nodes). */
     reaches: (v: Version): Promise<void> => this.group.when.committed().reaches(v),
+    /**
+     * Resolves, with the local version, once the local copy holds every write committed
+     * before the call: the leader confirms its commit index with a heartbeat round
+     * (ReadIndex) and this copy applies up to it. Local reads made right after are
+     * linearizable. Fails with OfflineError while no leader is known.
+     */
+    current: async (): Promise<Version> => (await this.group.query(undefined, 'strong')).at,
   };
 
   protected async submit(command: unknown): Promise<{ version: Version; result: WriteResult | undefined }> {
@@ -257,7 +264,7 @@ export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
     return (await this.submit({ op: 'clear' } satisfies MapCommand)).version;
   }
   /** Sets `key` to `next` (undefined: removes it) if its value is `expected` (undefined: absent), comparing encoded bytes. */
-  async compareExchange(key: K, expected: V | undefined, next: V | undefined): Promise<{ version: Version; swapped: boolean }> {
+  async compareExchange(key: K, expected?: V, next?: V): Promise<{ version: Version; swapped: boolean }> {
     const r = await this.submit({
       op: 'cas',
       k: this.#k.encode(key),
@@ -401,7 +408,7 @@ export class CellHandle<T> extends CollectionHandle<CellMachine> {
   async clear(): Promise<Version> {
     return (await this.submit({ op: 'clear' } satisfies CellCommand)).version;
   }
-  async compareExchange(expected: T | undefined, next: T | undefined): Promise<{ version: Version; swapped: boolean }> {
+  async compareExchange(expected?: T, next?: T): Promise<{ version: Version; swapped: boolean }> {
     const r = await this.submit({
       op: 'cas',
       expected: expected === undefined ? null : this.#c.encode(expected),

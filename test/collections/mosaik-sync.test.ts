@@ -380,3 +380,32 @@ describe('collections/sync extras', () => {
     });
   });
 });
+
+describe('when.current(): a linearizable read on any handle', () => {
+  it('a reader that is behind the write just acknowledged holds it once current() resolves', async () => {
+    await setup(336, 3, async (_sim, [a, b, c]) => {
+      const w = (a as Network).collections.map<string, number>('current');
+      const readers = [b, c].map((n) => (n as Network).collections.map<string, number>('current', { reader: true }));
+      await w.when.online();
+      for (const r of readers) await r.when.online();
+      let behind = 0;
+      for (let i = 1; i <= 10; i++) {
+        const v = await w.insert('k', i);
+        for (const r of readers) {
+          // Right after the writer's call resolves, a remote copy may not have the write yet...
+          if (r.version < v) behind++;
+          // ...and after current() it must.
+          const at = await r.when.current();
+          expect(at).toBeGreaterThanOrEqual(v);
+          expect(r.version).toBeGreaterThanOrEqual(v);
+          expect(r.get('k')).toBe(i);
+        }
+      }
+      // The test means something only if some reads would have been stale without it.
+      expect(behind).toBeGreaterThan(0);
+      // compareExchange's `expected` and `next` are optional (API.md): absent for absent swaps, changing nothing.
+      expect((await w.compareExchange('none')).swapped).toBe(true);
+      expect(w.has('none')).toBe(false);
+    });
+  });
+});
