@@ -1,4 +1,5 @@
 import type { DiscoveryNodeOptions } from '../api/node-options.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
 
@@ -25,6 +26,8 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions {
    * only while a majority of the members stays up.
    */
   readonly dataDir?: string;
+  /** The transport. Only QUIC so far; `'ws'` (WebSocket) is refused with InvalidArgumentError. @default 'quic' */
+  readonly transport?: 'quic';
   /** Where to accept QUIC connections. @default { host: '127.0.0.1', port: 0 } (port 0: any free port) */
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Largest frame body sent or accepted on a link. @default 8 MiB */
@@ -55,4 +58,48 @@ export interface QuicOptions {
    * buffering without limit. @default 64 MiB
    */
   readonly maxQueuedBytesPerLink?: number;
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'network',
+  'secretKey',
+  'dataDir',
+  'transport',
+  'listen',
+  'maxFrameBytes',
+  'handshakeTimeoutMs',
+  'quic',
+  'onError',
+  'tags',
+  'bootstrap',
+  'discovery',
+]);
+
+/** Options of API.md this version does not implement yet (README, "Not yet"). */
+const NOT_YET: Readonly<Record<string, string>> = {
+  mdns: 'local discovery over mDNS',
+  dht: 'discovery through a DHT',
+  relay: 'relayed connections',
+  prometheus: 'a Prometheus endpoint',
+  streams: 'per-node streams defaults (set them per producer and consumer)',
+  groups: 'per-node groups defaults (set them per join)',
+};
+
+/**
+ * Refuses what `Network.create` would otherwise ignore: an option this version does not
+ * implement (a node started with `mdns: true` and no bootstrap would wait for peers for
+ * ever) or a misspelt one. TypeScript callers see these at compile time; this is for the rest.
+ */
+export function checkCreateOptions(options: CreateNetworkOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Network.create takes an options object');
+  for (const key of Object.keys(options)) {
+    if (KNOWN_OPTIONS.has(key)) continue;
+    const missing = NOT_YET[key];
+    if (missing !== undefined) throw new InvalidArgumentError(`option '${key}' is not supported yet (${missing}); see the README's "Not yet"`);
+    throw new InvalidArgumentError(`unknown option '${key}'`);
+  }
+  const transport: unknown = options.transport;
+  if (transport !== undefined && transport !== 'quic') {
+    throw new InvalidArgumentError(`transport '${String(transport)}' is not supported yet: only 'quic'`);
+  }
 }

@@ -14,7 +14,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import { FileStorage } from './file-storage.ts';
 import { NativeSigner } from './native-signer.ts';
 import { NativeVerifier } from './native-verifier.ts';
-import type { CreateNetworkOptions } from './options.ts';
+import { type CreateNetworkOptions, checkCreateOptions } from './options.ts';
 import { loadQuic } from './quic/napi.ts';
 import { QuicTransport } from './quic-transport.ts';
 import { CryptoRng } from './rng.ts';
@@ -42,6 +42,7 @@ function defaultOnError(error: unknown): void {
 
 /** Starts a node on a real QUIC network: the production driver behind `Network.create`. */
 export async function createRealNode(options: CreateNetworkOptions): Promise<NodeBackend> {
+  checkCreateOptions(options);
   const host = options.listen?.host ?? '127.0.0.1';
   const port = options.listen?.port ?? 0;
   if (isIP(host) === 0) throw new InvalidArgumentError(`listen.host must be an IP address, got '${host}'`);

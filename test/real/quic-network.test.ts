@@ -240,3 +240,21 @@ describe('QUIC driver, in one process', () => {
     expect(error instanceof LinkClosedError || error instanceof ClosedError).toBe(true);
   });
 });
+
+describe('Network.create options', () => {
+  it('refuses options this version does not implement, and misspelt ones, with InvalidArgumentError', async () => {
+    const create = (extra: Record<string, unknown>) => Network.create({ network: 'quic-test', ...extra } as CreateNetworkOptions);
+    for (const [extra, text] of [
+      [{ mdns: true }, "option 'mdns' is not supported yet"],
+      [{ dht: true }, "option 'dht' is not supported yet"],
+      [{ prometheus: { port: 9090 } }, "option 'prometheus' is not supported yet"],
+      [{ transport: 'ws' }, "transport 'ws' is not supported yet"],
+      [{ bootstarp: [] }, "unknown option 'bootstarp'"],
+    ] as const) {
+      await expect(create(extra)).rejects.toMatchObject({ name: 'InvalidArgumentError', message: expect.stringContaining(text) });
+    }
+    // 'quic', the one transport there is, is accepted.
+    const net = await node({ transport: 'quic' });
+    expect(net.addr).toContain('@');
+  });
+});
