@@ -1,5 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake3 } from '@noble/hashes/blake3.js';
+import { InvalidArgumentError } from '../errors.ts';
 import { bytesToHex, compareBytes, equalBytes, isHex32, tryHexToBytes, utf8 } from '../util/bytes.ts';
 import type { Rng } from '../util/rng.ts';
 
@@ -92,6 +93,10 @@ export class SecretKey {
    * the key signs (and derives its public key) through it.
    */
   static generate(rng: Rng, signer?: Ed25519Signer): SecretKey {
+    // JavaScript callers (and API.md's `generate()`) may pass nothing: say what to pass.
+    if (typeof rng?.bytes !== 'function') {
+      throw new InvalidArgumentError('SecretKey.generate(rng) needs an Rng: new CryptoRng() (from mosaik) in production, or SecretKey.fromSeed(...)');
+    }
     return new SecretKey(rng.bytes(32), signer);
   }
 

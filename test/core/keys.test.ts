@@ -38,6 +38,10 @@ describe('SecretKey', () => {
   it('generate draws its seed from the injected rng', () => {
     const rng = { float: () => 0, u32: () => 0, bytes: (n: number) => new Uint8Array(n).fill(3) };
     expect(SecretKey.generate(rng).exportSeed()).toEqual(new Uint8Array(32).fill(3));
+    // Without one (JavaScript callers), a typed error that says what to pass, not a TypeError.
+    expect(() => (SecretKey.generate as () => SecretKey)()).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', message: expect.stringContaining('CryptoRng') }),
+    );
   });
 
   it('matches the RFC 8032 test 1 vector', () => {
