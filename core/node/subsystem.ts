@@ -1,4 +1,4 @@
-import { ConnectError, LinkClosedError, type MosaikError } from '../errors.ts';
+import { ConnectError, LinkClosedError, type MosaikError, withoutStack } from '../errors.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -114,9 +114,13 @@ export interface PendingLink {
   readonly secret: undefined;
 }
 
-/** The typed error for a request that was waiting on a link that went down. */
+/**
+ * The typed error for a request that was waiting on a link that went down. Without a
+ * stack: it is made inside the machine, whose frames are all a stack would show (the
+ * caller's await is long gone), and under faults they come by the thousand.
+ */
 export function linkDownError(link: LinkInfo | PendingLink, down: LinkDown): ConnectError | LinkClosedError {
-  return down.kind === 'failed'
-    ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`)
-    : new LinkClosedError(down.code, down.reason);
+  return withoutStack(() =>
+    down.kind === 'failed' ? new ConnectError(down.reason, `could not reach ${link.peer.short}: ${down.detail}`) : new LinkClosedError(down.code, down.reason),
+  );
 }

@@ -1,4 +1,4 @@
-import { ClosedError, type MosaikError, TimeoutError } from '../errors.ts';
+import { ClosedError, type MosaikError, TimeoutError, withoutStack } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, RequestId, TimerId } from '../node/io.ts';
 import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink, type Subsystem } from '../node/subsystem.ts';
@@ -170,7 +170,9 @@ export class PingSubsystem implements Subsystem<PingCommand> {
       const at = out.queued.indexOf(id);
       if (at >= 0) out.queued.splice(at, 1);
     }
-    this.#fail(ctx, id, pending, new TimeoutError(`ping ${id} to ${pending.peer.short} timed out`), false);
+    // No stack: made in a timer callback, it would only show the machine's frames.
+    const error = withoutStack(() => new TimeoutError(`ping ${id} to ${pending.peer.short} timed out`));
+    this.#fail(ctx, id, pending, error, false);
   }
 
   onShutdown(ctx: NodeContext): void {
