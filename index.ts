@@ -83,6 +83,7 @@ export {
   validateTickets,
 } from './core/index.ts';
 export type { StreamCloseReason } from './core/streams/index.ts';
+export type { PrometheusOptions } from './net-real/metrics.ts';
 export type { CreateNetworkOptions, QuicOptions } from './net-real/options.ts';
 /** The OS CSPRNG as an `Rng`: `SecretKey.generate(new CryptoRng())` makes a fresh random key. */
 export { CryptoRng } from './net-real/rng.ts';

@@ -26,6 +26,8 @@ export interface NodeBackend {
   /** Every event the node emits from now on (across restarts); `onEnd` when it closes. Returns the unsubscribe. */
   subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void;
   close(): Promise<void>;
+  /** Where the node serves Prometheus metrics (production nodes created with `prometheus`). */
+  readonly metricsUrl?: string | undefined;
   /** Simulated nodes only: called after each restart from a crash, so handles can re-register. */
   onRestart?(callback: () => void): void;
 }
@@ -85,6 +87,11 @@ export class Network {
   /** This node's address in text form, for other nodes' `bootstrap` or `ping`. */
   get addr(): string {
     return this.#backend.addr;
+  }
+
+  /** Where this node serves Prometheus metrics (`Network.create({ prometheus })`); undefined otherwise, and in the simulator. */
+  get metricsUrl(): string | undefined {
+    return this.#backend.metricsUrl;
   }
 
   /**

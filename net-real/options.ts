@@ -2,6 +2,7 @@ import type { DiscoveryNodeOptions } from '../api/node-options.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
+import type { PrometheusOptions } from './metrics.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
 export interface CreateNetworkOptions extends DiscoveryNodeOptions {
@@ -37,6 +38,12 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions {
   /** QUIC transport tuning. */
   readonly quic?: QuicOptions;
   /**
+   * Serve Prometheus metrics over HTTP (any GET) at `host:port` (`net.metricsUrl` gives
+   * the address; port 0 picks a free one). The catalog is in docs/metrics.md.
+   * @default none
+   */
+  readonly prometheus?: PrometheusOptions;
+  /**
    * Called with unexpected internal errors (bugs, never network failures, which surface as
    * typed errors on the calls they affect). @default logs to stderr
    */
@@ -69,6 +76,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'maxFrameBytes',
   'handshakeTimeoutMs',
   'quic',
+  'prometheus',
   'onError',
   'tags',
   'bootstrap',
@@ -80,7 +88,6 @@ const NOT_YET: Readonly<Record<string, string>> = {
   mdns: 'local discovery over mDNS',
   dht: 'discovery through a DHT',
   relay: 'relayed connections',
-  prometheus: 'a Prometheus endpoint',
   streams: 'per-node streams defaults (set them per producer and consumer)',
   groups: 'per-node groups defaults (set them per join)',
 };

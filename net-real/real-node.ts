@@ -12,6 +12,7 @@ import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import { FileStorage } from './file-storage.ts';
+import { MetricsServer, WireCounters } from './metrics.ts';
 import { NativeSigner } from './native-signer.ts';
 import { NativeVerifier } from './native-verifier.ts';
 import { type CreateNetworkOptions, checkCreateOptions } from './options.ts';
@@ -48,11 +49,33 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
   if (isIP(host) === 0) throw new InvalidArgumentError(`listen.host must be an IP address, got '${host}'`);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError(`listen.port must be 0..65535, got ${port}`);
   const native = await loadQuic();
+  // Bound before anything else starts: a taken port fails the call with nothing left behind.
+  const metrics = options.prometheus === undefined ? undefined : await MetricsServer.listen(options.prometheus, networkIdOf(options.network));
+  try {
+    return await startNode(options, host, port, native, metrics);
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+}
+
+function networkIdOf(network: string | NetworkId): NetworkId {
+  return typeof network === 'string' ? Digest.from(network) : network;
+}
+
+async function startNode(
+  options: CreateNetworkOptions,
+  host: string,
+  port: number,
+  native: Awaited<ReturnType<typeof loadQuic>>,
+  metrics: MetricsServer | undefined,
+): Promise<NodeBackend> {
   const rng = new CryptoRng();
   // Opened first: a locked or damaged data directory fails the call before anything listens.
   const durable = options.dataDir === undefined ? undefined : openDurableState(options.dataDir, options.secretKey, rng);
   const secretKey = durable?.secretKey ?? options.secretKey ?? SecretKey.generate(rng);
-  const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
+  const networkId = networkIdOf(options.network);
+  const wire = new WireCounters();
   const onError = options.onError ?? defaultOnError;
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   // Checked before anything starts listening, so a bad bootstrap address leaves nothing behind.
@@ -64,7 +87,15 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
   // The runtime, the timers and the transport feed each other; `runtime` is set before any
   // input can arrive (inputs only come from callbacks).
   let runtime: NodeRuntime | undefined;
-  const feed = (input: NodeInput) => runtime?.input(input);
+  const feed = (input: NodeInput) => {
+    if (input.type === 'frame') {
+      wire.framesReceived++;
+      wire.bytesReceived += input.body.length;
+    } else if (input.type === 'linkOpened' || input.type === 'linkIncoming') {
+      wire.linksOpened++;
+    }
+    runtime?.input(input);
+  };
   const timers = new RealTimers(nowMs, (timer) => {
     try {
       feed({ type: 'timer', timer });
@@ -114,6 +145,8 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
           transport.connect(output.link, output.peer, output.addrs);
           break;
         case 'send':
+          wire.framesSent++;
+          wire.bytesSent += output.body.length;
           transport.send(output.link, output.body);
           break;
         case 'close':
@@ -144,7 +177,17 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     },
   };
   runtime = new NodeRuntime(machine, driver);
-  node = new RealNode(runtime, transport, timers, networkId, formatPeerAddr({ peer: secretKey.peerId, location: transport.location }), durable?.storage);
+  node = new RealNode(
+    runtime,
+    transport,
+    timers,
+    networkId,
+    formatPeerAddr({ peer: secretKey.peerId, location: transport.location }),
+    durable?.storage,
+    metrics,
+  );
+  const started = node;
+  metrics?.attach(() => started.inspectIfOpen(), wire);
   runtime.start();
   return node;
 }
@@ -192,6 +235,7 @@ class RealNode implements NodeBackend {
   readonly peerId: PeerId;
   readonly networkId: NetworkId;
   readonly addr: string;
+  readonly metricsUrl: string | undefined;
   readonly #runtime: NodeRuntime;
   readonly #transport: QuicTransport;
   readonly #timers: RealTimers;
@@ -199,10 +243,21 @@ class RealNode implements NodeBackend {
   readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
 
   readonly #storage: FileStorage | undefined;
+  readonly #metrics: MetricsServer | undefined;
 
-  constructor(runtime: NodeRuntime, transport: QuicTransport, timers: RealTimers, networkId: NetworkId, addr: string, storage: FileStorage | undefined) {
+  constructor(
+    runtime: NodeRuntime,
+    transport: QuicTransport,
+    timers: RealTimers,
+    networkId: NetworkId,
+    addr: string,
+    storage: FileStorage | undefined,
+    metrics: MetricsServer | undefined,
+  ) {
     this.#runtime = runtime;
     this.#storage = storage;
+    this.#metrics = metrics;
+    this.metricsUrl = metrics?.url;
     this.#transport = transport;
     this.#timers = timers;
     this.peerId = runtime.machine.peerId;
@@ -217,6 +272,11 @@ class RealNode implements NodeBackend {
   inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number } {
     if (this.#closing) throw new ClosedError('network closed');
     return { machine: this.#runtime.machine, wallClockMs: wallClockMs() };
+  }
+
+  /** `inspect()`, or undefined once closing (a scrape during close reports the wire counters only). */
+  inspectIfOpen(): { readonly machine: NodeMachine; readonly wallClockMs: number } | undefined {
+    return this.#closing ? undefined : this.inspect();
   }
 
   subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void {
@@ -251,6 +311,7 @@ class RealNode implements NodeBackend {
     this.#timers.clear();
     await this.#transport.shutdown(CLOSE_GRACE_MS);
     this.#timers.clear();
+    await this.#metrics?.close();
     try {
       this.#storage?.close();
     } catch {

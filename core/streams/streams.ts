@@ -305,6 +305,11 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
 
   // ---- reads for the API ---------------------------------------------------------------
 
+  /** Every producer and consumer handle open on this node (for metrics). */
+  openHandles(): number[] {
+    return [...this.#handles.keys()];
+  }
+
   /** The handle of this node's producer of `stream`, if there is one. */
   producerOf(stream: StreamId): number | undefined {
     return this.#producers.get(stream.hex)?.handle;

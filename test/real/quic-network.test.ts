@@ -247,7 +247,7 @@ describe('Network.create options', () => {
     for (const [extra, text] of [
       [{ mdns: true }, "option 'mdns' is not supported yet"],
       [{ dht: true }, "option 'dht' is not supported yet"],
-      [{ prometheus: { port: 9090 } }, "option 'prometheus' is not supported yet"],
+      [{ relay: 'https://relay.example' }, "option 'relay' is not supported yet"],
       [{ transport: 'ws' }, "transport 'ws' is not supported yet"],
       [{ bootstarp: [] }, "unknown option 'bootstarp'"],
     ] as const) {
