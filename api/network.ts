@@ -9,6 +9,7 @@ import type { CreateNetworkOptions } from '../net-real/options.ts';
 import { Collections } from './collections.ts';
 import { Discovery } from './discovery.ts';
 import { Groups } from './groups.ts';
+import type { NodeDefaults } from './node-options.ts';
 import { Streams } from './streams.ts';
 
 /** What a driver provides behind a `Network` handle. */
@@ -26,6 +27,8 @@ export interface NodeBackend {
   /** Every event the node emits from now on (across restarts); `onEnd` when it closes. Returns the unsubscribe. */
   subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void;
   close(): Promise<void>;
+  /** Node-wide defaults the API applies to each handle (`streams: { backoff }`). */
+  readonly defaults?: NodeDefaults;
   /** Where the node serves Prometheus metrics (production nodes created with `prometheus`). */
   readonly metricsUrl?: string | undefined;
   /** Simulated nodes only: called after each restart from a crash, so handles can re-register. */

@@ -1,8 +1,10 @@
 import type { DiscoveryOptions } from '../core/discovery/discovery.ts';
 import { MAX_TAGS } from '../core/discovery/peer-entry.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
+import type { GroupsOptions } from '../core/groups/groups.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
+import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 
 /** What both `Network.create` and `sim.node` take for discovery. */
 export interface DiscoveryNodeOptions {
@@ -24,4 +26,37 @@ export function discoveryOptions(options: DiscoveryNodeOptions, addresses: reado
   const tags = (options.tags ?? []).map((t) => Digest.from(t));
   if (new Set(tags.map((t) => t.hex)).size > MAX_TAGS) throw new InvalidArgumentError(`tags: at most ${MAX_TAGS} tags per node`);
   return { addresses, tags, bootstrap, ...options.discovery };
+}
+
+/**
+ * Node-wide settings of streams and groups, which both `Network.create` and `sim.node` take
+ * (mosaik's `streams::Config` and `groups::Config`).
+ */
+export interface SubsystemNodeOptions {
+  readonly streams?: {
+    /** Every consumer's retry policy unless it gives its own (fields merge). @default DEFAULT_BACKOFF: 500 ms, ×1.5, ±50%, at most 60 s, given up after 300 s */
+    readonly backoff?: Partial<BackoffConfig>;
+  };
+  readonly groups?: {
+    /** How long an accepted bond link may take to say which group it is for. @default 2000 (mosaik's `handshake_timeout`) */
+    readonly handshakeTimeoutMs?: number;
+  };
+}
+
+/** What the API layer keeps of them (the groups part goes into the machine). */
+export interface NodeDefaults {
+  readonly streams?: { readonly backoff?: Partial<BackoffConfig> };
+}
+
+/** Checks the node-wide settings: InvalidArgumentError for bad ones, before the node starts. */
+export function subsystemOptions(options: SubsystemNodeOptions): { readonly defaults: NodeDefaults; readonly groups: GroupsOptions } {
+  if (options.streams?.backoff !== undefined) resolveBackoff(options.streams.backoff);
+  const handshakeTimeoutMs = options.groups?.handshakeTimeoutMs;
+  if (handshakeTimeoutMs !== undefined && !(Number.isSafeInteger(handshakeTimeoutMs) && handshakeTimeoutMs > 0)) {
+    throw new InvalidArgumentError(`groups.handshakeTimeoutMs must be a positive integer, got ${handshakeTimeoutMs}`);
+  }
+  return {
+    defaults: options.streams?.backoff === undefined ? {} : { streams: { backoff: { ...options.streams.backoff } } },
+    groups: handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs },
+  };
 }

@@ -2,7 +2,7 @@ import type { PeerEntry } from '../core/discovery/peer-entry.ts';
 import { AlreadyExistsError, ClosedError, DecodeError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
 import type { LinkId, NodeEvent } from '../core/node/io.ts';
-import { type BackoffConfig, DEFAULT_BACKOFF } from '../core/streams/backoff.ts';
+import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 import { ChannelConditions } from '../core/streams/conditions.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import {
@@ -116,11 +116,8 @@ export class Streams {
   consumer<T>(name: string | StreamId, options: ConsumerOptions<T> = {}): Consumer<T> {
     const stream = streamIdOf(name);
     const bufferSize = checkBufferSize(options.bufferSize);
-    const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    if (!(backoff.initialMs > 0) || !(backoff.multiplier >= 1) || !(backoff.jitter >= 0 && backoff.jitter < 1) || !(backoff.maxMs >= backoff.initialMs))
-      throw new InvalidArgumentError(`backoff: bad options ${JSON.stringify(options.backoff)}`);
-    if (!(backoff.maxElapsedMs >= 0) || !(backoff.resetAfterMs >= 0))
-      throw new InvalidArgumentError('backoff: maxElapsedMs and resetAfterMs must be non-negative');
+    // The node's default (`streams: { backoff }` at creation), then this consumer's own.
+    const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...options.backoff });
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),

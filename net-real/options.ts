@@ -1,11 +1,11 @@
-import type { DiscoveryNodeOptions } from '../api/node-options.ts';
+import type { DiscoveryNodeOptions, SubsystemNodeOptions } from '../api/node-options.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
 import type { PrometheusOptions } from './metrics.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
-export interface CreateNetworkOptions extends DiscoveryNodeOptions {
+export interface CreateNetworkOptions extends DiscoveryNodeOptions, SubsystemNodeOptions {
   /** The network to join: a name (hashed with `Digest.from`) or an id. Nodes on different networks refuse each other's links. */
   readonly network: string | NetworkId;
   /**
@@ -81,6 +81,8 @@ const KNOWN_OPTIONS = new Set<string>([
   'tags',
   'bootstrap',
   'discovery',
+  'streams',
+  'groups',
 ]);
 
 /** Options of API.md this version does not implement yet (README, "Not yet"). */
@@ -88,8 +90,6 @@ const NOT_YET: Readonly<Record<string, string>> = {
   mdns: 'local discovery over mDNS',
   dht: 'discovery through a DHT',
   relay: 'relayed connections',
-  streams: 'per-node streams defaults (set them per producer and consumer)',
-  groups: 'per-node groups defaults (set them per join)',
 };
 
 /**

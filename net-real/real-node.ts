@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { NodeBackend } from '../api/network.ts';
-import { discoveryOptions } from '../api/node-options.ts';
+import { discoveryOptions, type NodeDefaults, subsystemOptions } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
@@ -80,6 +80,7 @@ async function startNode(
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   // Checked before anything starts listening, so a bad bootstrap address leaves nothing behind.
   const discoveryWithoutAddresses = discoveryOptions(options, []);
+  const subsystems = subsystemOptions(options);
   // The machine is built once the transport listens (its entry carries the address); inputs
   // only come from callbacks, after that.
   let machine: NodeMachine | undefined;
@@ -133,6 +134,7 @@ async function startNode(
     maxFrameBytes,
     ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     discovery: { ...discoveryWithoutAddresses, addresses: [transport.location] },
+    groups: subsystems.groups,
     ...(durable && { storage: durable.machineState, incarnation: durable.incarnation }),
   });
   let node: RealNode | undefined;
@@ -185,6 +187,7 @@ async function startNode(
     formatPeerAddr({ peer: secretKey.peerId, location: transport.location }),
     durable?.storage,
     metrics,
+    subsystems.defaults,
   );
   const started = node;
   metrics?.attach(() => started.inspectIfOpen(), wire);
@@ -236,6 +239,7 @@ class RealNode implements NodeBackend {
   readonly networkId: NetworkId;
   readonly addr: string;
   readonly metricsUrl: string | undefined;
+  readonly defaults: NodeDefaults;
   readonly #runtime: NodeRuntime;
   readonly #transport: QuicTransport;
   readonly #timers: RealTimers;
@@ -253,7 +257,9 @@ class RealNode implements NodeBackend {
     addr: string,
     storage: FileStorage | undefined,
     metrics: MetricsServer | undefined,
+    defaults: NodeDefaults,
   ) {
+    this.defaults = defaults;
     this.#runtime = runtime;
     this.#storage = storage;
     this.#metrics = metrics;

@@ -1,4 +1,5 @@
 import type { NodeBackend } from '../api/network.ts';
+import type { NodeDefaults } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import { ClosedError, NodeDownError, withoutStack } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
@@ -34,6 +35,8 @@ export interface SimNodeConfig {
   /** Shared by all the simulation's nodes. */
   readonly verifier: SignatureVerifier;
   readonly machine: Omit<NodeOptions, 'secretKey' | 'networkId' | 'rng' | 'storage' | 'incarnation' | 'verifier'>;
+  /** Node-wide defaults the API applies to each handle. */
+  readonly defaults: NodeDefaults;
 }
 
 /**
@@ -47,6 +50,7 @@ export class SimNode implements NodeBackend {
   readonly networkId: NetworkId;
   readonly addr: string;
   readonly location: string;
+  readonly defaults: NodeDefaults;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
   /** Writes performed but not yet synced (plans with `syncMs`): a crash loses them. */
@@ -82,6 +86,7 @@ export class SimNode implements NodeBackend {
     this.#config = config;
     this.#host = host;
     this.index = config.index;
+    this.defaults = config.defaults;
     this.peerId = config.secretKey.peerId;
     this.networkId = config.networkId;
     this.location = `sim:${config.index}`;

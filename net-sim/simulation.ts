@@ -1,5 +1,5 @@
 import { Network } from '../api/network.ts';
-import { type DiscoveryNodeOptions, discoveryOptions } from '../api/node-options.ts';
+import { type DiscoveryNodeOptions, discoveryOptions, type SubsystemNodeOptions, subsystemOptions } from '../api/node-options.ts';
 import type { TransportOutput } from '../api/runtime.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { Digest } from '../core/identity/digest.ts';
@@ -76,7 +76,7 @@ export interface SimulationOptions {
   readonly faultsStartMs?: number;
 }
 
-export interface SimNodeOptions extends DiscoveryNodeOptions {
+export interface SimNodeOptions extends DiscoveryNodeOptions, SubsystemNodeOptions {
   readonly network: string | Digest;
   readonly secretKey?: SecretKey;
   readonly maxFrameBytes?: number;
@@ -181,6 +181,7 @@ export class Simulation {
     const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
     const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
+    const subsystems = subsystemOptions(options);
     const host: SimHost = {
       get nowMs() {
         return sim.#nowMs;
@@ -205,7 +206,9 @@ export class Simulation {
           ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
           ...(options.plantedBugs !== undefined && { plantedBugs: options.plantedBugs }),
           discovery: discoveryOptions(options, [`sim:${index}`]),
+          groups: subsystems.groups,
         },
+        defaults: subsystems.defaults,
       },
       host,
     );

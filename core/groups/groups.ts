@@ -24,7 +24,13 @@ export type GroupsCommand =
   | { readonly kind: 'leave'; readonly group: GroupId };
 
 /** How long an accepted link may take to say which group it is for. */
-const HELLO_TIMEOUT_MS = 2000;
+/** Node-wide settings of the groups subsystem (`Network.create({ groups })`). */
+export interface GroupsOptions {
+  /** How long an accepted bond link may take to name its group (its hello). @default 2000, mosaik's `handshake_timeout` */
+  readonly handshakeTimeoutMs?: number;
+}
+
+const DEFAULT_HELLO_TIMEOUT_MS = 2000;
 
 type Timer = { readonly group: string; readonly kind: 'tick' } | { readonly kind: 'hello'; readonly link: number };
 
@@ -58,9 +64,12 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
     },
   };
 
-  constructor(discovery?: DiscoverySubsystem, bugs: PlantedGroupBugs = {}) {
+  readonly #helloTimeoutMs: number;
+
+  constructor(discovery?: DiscoverySubsystem, bugs: PlantedGroupBugs = {}, options: GroupsOptions = {}) {
     this.#discovery = discovery;
     this.#bugs = bugs;
+    this.#helloTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
   }
 
   group(id: GroupId): Group | undefined {
@@ -166,7 +175,7 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       group.onDialUp(ctx, link);
       return;
     }
-    this.#helloTimers.set(link.id, ctx.armTimer(ctx.nowMs + HELLO_TIMEOUT_MS, { kind: 'hello', link: link.id } satisfies Timer));
+    this.#helloTimers.set(link.id, ctx.armTimer(ctx.nowMs + this.#helloTimeoutMs, { kind: 'hello', link: link.id } satisfies Timer));
   }
 
   /** The group that dialed `link` (each group remembers its own dials). */

@@ -1,5 +1,5 @@
 import { type DiscoveryOptions, DiscoverySubsystem } from '../discovery/discovery.ts';
-import { GroupsSubsystem, type PlantedGroupBugs } from '../groups/groups.ts';
+import { type GroupsOptions, GroupsSubsystem, type PlantedGroupBugs } from '../groups/groups.ts';
 import type { NetworkId } from '../identity/digest.ts';
 import type { SecretKey } from '../identity/keys.ts';
 import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
@@ -19,6 +19,8 @@ export interface NodeOptions {
   readonly verifier?: SignatureVerifier;
   /** Discovery: this node's addresses, tags, bootstrap peers and timing. Without it the node runs no discovery (bare protocol tests). */
   readonly discovery?: DiscoveryOptions;
+  /** Node-wide groups settings. */
+  readonly groups?: GroupsOptions;
   /** Test-only: switch on planted bugs to show a checker catches them. */
   readonly plantedBugs?: { readonly ping?: PlantedPingBugs; readonly streams?: PlantedStreamsBugs; readonly groups?: PlantedGroupBugs };
 }
@@ -32,7 +34,7 @@ export function createNodeMachine(options: NodeOptions): NodeMachine {
       new PingSubsystem({ bugs: options.plantedBugs?.ping ?? {} }),
       ...(discovery ? [discovery] : []),
       new StreamsSubsystem(discovery, options.plantedBugs?.streams ?? {}),
-      new GroupsSubsystem(discovery, options.plantedBugs?.groups ?? {}),
+      new GroupsSubsystem(discovery, options.plantedBugs?.groups ?? {}, options.groups ?? {}),
     ],
   });
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.ts';
 import { assert } from '../util/assert.ts';
 import type { Rng } from '../util/rng.ts';
 
@@ -32,6 +33,18 @@ export const DEFAULT_BACKOFF: BackoffConfig = {
   maxElapsedMs: 300_000,
   resetAfterMs: 10_000,
 };
+
+/** `DEFAULT_BACKOFF` with `partial` over it, checked: InvalidArgumentError names what is wrong. */
+export function resolveBackoff(partial: Partial<BackoffConfig> | undefined): BackoffConfig {
+  const b = { ...DEFAULT_BACKOFF, ...partial };
+  if (!(b.initialMs > 0) || !Number.isFinite(b.initialMs) || !(b.multiplier >= 1) || !Number.isFinite(b.multiplier)) {
+    throw new InvalidArgumentError(`backoff: initialMs must be positive and multiplier at least 1, got ${JSON.stringify(partial)}`);
+  }
+  if (!(b.jitter >= 0 && b.jitter < 1)) throw new InvalidArgumentError(`backoff: jitter must be in [0, 1), got ${b.jitter}`);
+  if (!(b.maxMs >= b.initialMs)) throw new InvalidArgumentError(`backoff: maxMs must be at least initialMs, got ${JSON.stringify(partial)}`);
+  if (!(b.maxElapsedMs >= 0) || !(b.resetAfterMs >= 0)) throw new InvalidArgumentError('backoff: maxElapsedMs and resetAfterMs must be non-negative');
+  return b;
+}
 
 export function checkBackoff(b: BackoffConfig): void {
   assert(b.initialMs > 0 && Number.isFinite(b.initialMs), 'backoff.initialMs must be positive');

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { CloseCode, ClosedError, ConnectError, closeCodeName, Digest, LinkClosedError, SecretKey, TimeoutError } from 'mosaik';
 import { describe, expect, it } from 'vitest';
 import type { MosaikError } from '../../core/errors.ts';
+import { GROUPS_PROTOCOL } from '../../core/groups/wire.ts';
 import type { NetworkId } from '../../core/identity/digest.ts';
 import { createNodeMachine } from '../../core/node/compose.ts';
 import type { DialFailure, LinkId, NodeCommand, NodeInput, NodeOutput, RequestId, TimerId } from '../../core/node/io.ts';
@@ -280,7 +281,7 @@ function started(node: NodeMachine): NodeMachine {
 }
 
 /** A node driven by hand, with no peer behind its links. */
-function lone(options: { maxFrameBytes?: number } = {}) {
+function lone(options: { maxFrameBytes?: number; groups?: { handshakeTimeoutMs?: number } } = {}) {
   const node = started(createNodeMachine({ secretKey: SecretKey.fromSeed('lone'), networkId: NET, rng: xorshift(7), ...options }));
   const dialer = SecretKey.fromSeed('dialer').peerId;
   let nowMs = 0;
@@ -555,6 +556,20 @@ describe('NodeMachine: the link handshake', () => {
     expect(pair.error<LinkClosedError>('A').closeCode).toBe(105);
     pair.release(); // the held hello arrives at a link B already closed
     expect(pair.printed('B', markB)).toHaveLength(2);
+  });
+});
+
+describe('NodeMachine: the groups bond handshake deadline', () => {
+  it.each([
+    [undefined, 2_000],
+    [700, 700],
+  ])('an accepted bond link that names no group is closed with GroupTimeout after groups.handshakeTimeoutMs (%s → %s ms)', (configured, deadline) => {
+    const n = lone(configured === undefined ? {} : { groups: { handshakeTimeoutMs: configured } });
+    const { link } = n.incoming();
+    const up = n.print({ type: 'frame', link, body: hello({ protocol: GROUPS_PROTOCOL }) });
+    expect(up).toContain(`arm T2 @${deadline}`);
+    n.at(deadline);
+    expect(n.print({ type: 'timer', timer: 2 as TimerId })).toEqual([`close L${link} GroupTimeout`, `emit link.down L${link} GroupTimeout by local`]);
   });
 });
 

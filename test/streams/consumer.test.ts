@@ -111,6 +111,37 @@ describe('streams consumer', () => {
     });
   });
 
+  it("a node's streams.backoff is every consumer's default; a consumer's own fields go over it", async () => {
+    const sim = new Simulation({ seed: 26 });
+    const p0 = sim.node({ network: 'streams-test' });
+    const b = sim.node({ network: 'streams-test', bootstrap: [p0.addr] });
+    const c = sim.node({ network: 'streams-test', bootstrap: [p0.addr], streams: { backoff: { initialMs: 200, multiplier: 2, jitter: 0 } } });
+    const seen = recordStreamsEvents(sim);
+    const retries = (stream: string) =>
+      seen
+        .filter((s) => s.net === c && s.event.type === 'streams.unsubscribed' && s.event.stream.equals(Digest.from(stream)))
+        .map((s) => (s.event as StreamsEvent & { type: 'streams.unsubscribed' }).retryInMs);
+    await sim.run(async () => {
+      await converged(sim, [p0, b, c]);
+      for (const name of ['full-a', 'full-b']) {
+        const p = p0.streams.producer<number>(name, { maxConsumers: 1 });
+        b.streams.consumer<number>(name); // takes the only place
+        await p.when.subscribed();
+      }
+      c.streams.consumer<number>('full-a'); // the node's default
+      c.streams.consumer<number>('full-b', { backoff: { initialMs: 300 } }); // its own first wait, the node's multiplier and jitter
+      await eventually(sim, () => retries('full-a').length >= 4 && retries('full-b').length >= 3, 20_000, 'refusals');
+      expect(retries('full-a').slice(0, 4)).toEqual([200, 400, 800, 1600]);
+      expect(retries('full-b').slice(0, 3)).toEqual([300, 600, 1200]);
+    });
+  });
+
+  it('bad node-wide streams and groups settings are refused when the node is made', () => {
+    const sim = new Simulation({ seed: 27 });
+    expect(() => sim.node({ network: 'x', streams: { backoff: { jitter: 1.5 } } })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+    expect(() => sim.node({ network: 'x', groups: { handshakeTimeoutMs: 0 } })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+  });
+
   it('without a healthy period the streak continues: the next wait is longer', async () => {
     const sim = new Simulation({ seed: 25 });
     const nets = cluster(sim, 2);
