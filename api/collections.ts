@@ -37,6 +37,12 @@ export interface CollectionOptions {
   /** Catch-up: a snapshot every this many commands; lagging members get it in chunks. @default 10 000 */
   readonly snapshotEveryEntries?: number;
   /**
+   * How a lagging member is sent the snapshot (mosaik's `SyncConfig`): chunks of
+   * `chunkBytes` (1 KiB..4 MiB, default 256 KiB), `chunksInFlight` ahead of its
+   * acknowledgements (1..64, default 4). The leader's settings count; not part of the id.
+   */
+  readonly sync?: { readonly chunkBytes?: number; readonly chunksInFlight?: number };
+  /**
    * Where this member keeps the collection's Raft state: the node's storage (on disk with a
    * `dataDir`), or this process's memory only (see the groups' `storage` option). The first
    * handle of a collection on a node decides. @default 'node'
@@ -137,7 +143,11 @@ export class Collections {
     const store = typeof name === 'string' ? Digest.from(name) : name;
     const signature = `mosaik_collections_${kind}/${store.hex}/${options.typeTag ?? 'msgpack'}${extra}`;
     const machine = make(signature);
-    const consensus = options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries };
+    const consensus = {
+      ...(options.snapshotEveryEntries !== undefined && { snapshotEveryEntries: options.snapshotEveryEntries }),
+      ...(options.sync?.chunkBytes !== undefined && { snapshotChunkBytes: options.sync.chunkBytes }),
+      ...(options.sync?.chunksInFlight !== undefined && { snapshotChunksInFlight: options.sync.chunksInFlight }),
+    };
     const key = store.derive('mosaik-collections');
     const probe = this.#groups.idOf({ key, machine, consensus, requireTickets: options.requireTickets ?? [] });
     const existing = this.#opened.get(probe.hex);

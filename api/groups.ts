@@ -46,6 +46,9 @@ export interface JoinOptions<C, Q, R> {
   readonly storage?: GroupStorage;
 }
 
+/** The largest snapshot chunk: half the default frame limit, so a chunk and its envelope fit any default member. */
+const MAX_SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** Consensus groups this node takes part in. */
 export class Groups {
   readonly #backend: NodeBackend;
@@ -55,16 +58,16 @@ export class Groups {
     this.#backend = backend;
   }
 
-  /**
-   * Joins (or forms) the group named by the key, the timing and the machine's signature.
-   * Members find each other through discovery and organize themselves: see docs/groups.md.
-   * Synchronous; the first call on the handle waits for the join to take effect.
-   */
   /** The id `join` would give these options, without joining. */
   idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
     return deriveGroupId(options.key, { ...DEFAULT_CONSENSUS, ...options.consensus }, options.machine.signature, options.requireTickets ?? []);
   }
 
+  /**
+   * Joins (or forms) the group named by the key, the timing and the machine's signature.
+   * Members find each other through discovery and organize themselves: see docs/groups.md.
+   * Synchronous; the first call on the handle waits for the join to take effect.
+   */
   join<C = unknown, Q = unknown, R = unknown>(options: JoinOptions<C, Q, R>): Group<C, Q, R> {
     const consensus: ConsensusConfig = { ...DEFAULT_CONSENSUS, ...options.consensus };
     for (const [name, value] of Object.entries(consensus)) {
@@ -73,6 +76,11 @@ export class Groups {
     }
     if (consensus.heartbeatMs < 5 || consensus.electionTimeoutMs <= consensus.heartbeatMs)
       throw new InvalidArgumentError('consensus: heartbeatMs must be at least 5 and electionTimeoutMs larger than it');
+    // A chunk travels in one frame, which every member must accept (8 MiB by default).
+    if (!Number.isInteger(consensus.snapshotChunkBytes) || consensus.snapshotChunkBytes < 1024 || consensus.snapshotChunkBytes > MAX_SNAPSHOT_CHUNK_BYTES)
+      throw new InvalidArgumentError(`consensus.snapshotChunkBytes must be an integer in 1 KiB..4 MiB, got ${consensus.snapshotChunkBytes}`);
+    if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
+      throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
     if (options.storage !== undefined && options.storage !== 'node' && options.storage !== 'memory')
       throw new InvalidArgumentError(`storage must be 'node' or 'memory', got ${String(options.storage)}`);
     const bootstrapExpect = options.bootstrapExpect ?? 1;

@@ -28,6 +28,13 @@ export interface ConsensusConfig {
   readonly replaceVoterAfterMs: number;
   /** Compact the log into a snapshot every this many applied entries. @default 10000 */
   readonly snapshotEveryEntries: number;
+  /**
+   * A lagging member gets the snapshot in chunks of this many bytes (the leader's setting
+   * counts). Must fit every member's `maxFrameBytes`. @default 262144 (256 KiB)
+   */
+  readonly snapshotChunkBytes: number;
+  /** Chunks sent ahead of the follower's acknowledgement. @default 4 */
+  readonly snapshotChunksInFlight: number;
 }
 
 export const DEFAULT_CONSENSUS: ConsensusConfig = {
@@ -40,6 +47,8 @@ export const DEFAULT_CONSENSUS: ConsensusConfig = {
   forwardTimeoutMs: 2000,
   replaceVoterAfterMs: 30_000,
   snapshotEveryEntries: 10_000,
+  snapshotChunkBytes: 256 * 1024,
+  snapshotChunksInFlight: 4,
 };
 
 function u64(n: number): Uint8Array {

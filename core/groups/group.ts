@@ -391,6 +391,8 @@ export class Group {
         electionTicks: Math.max(TICKS_PER_HEARTBEAT + 1, Math.round(c.electionTimeoutMs / this.#tickMs)),
         electionJitterTicks: Math.round(c.electionTimeoutJitterMs / this.#tickMs),
         electionFactor: this.spec.leadership === 'reluctant' ? 3 : 1,
+        snapshotChunkBytes: c.snapshotChunkBytes,
+        snapshotWindow: c.snapshotChunksInFlight,
         random: () => rng.float(),
         ...(this.#bugs.raft && { unsafe: this.#bugs.raft }),
       },

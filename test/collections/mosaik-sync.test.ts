@@ -409,3 +409,52 @@ describe('when.current(): a linearizable read on any handle', () => {
     });
   });
 });
+
+describe('sync: how a lagging member is sent the snapshot', () => {
+  /** The largest frame delivered to `to` after `fromLine`, from a kept trace (`deliver L1 n0>n2 #5 1234B`). */
+  const largestFrameTo = (trace: readonly string[], fromLine: number, to: number) =>
+    Math.max(
+      0,
+      ...trace
+        .slice(fromLine)
+        .map((l) => / deliver L\d+ n\d+>n(\d+) #\d+ (\d+)B$/.exec(l))
+        .filter((m) => m !== null && Number(m[1]) === to)
+        .map((m) => Number((m as RegExpExecArray)[2])),
+    );
+
+  it.each([
+    [undefined, 100_000], // the default, 256 KiB chunks: the ~300 KB snapshot goes in two
+    [{ chunkBytes: 8_192, chunksInFlight: 2 }, 8_192 + 512], // small chunks, each in a frame of its own
+  ])('sync %j: a late reader converges, and no frame to it is larger than a chunk and its envelope (bound %d)', async (sync, bound) => {
+    const { Simulation } = await import('mosaik/sim');
+    const sim = new Simulation({ seed: 337, keepTrace: true });
+    const nets = [sim.node({ network: 'sync' })];
+    nets.push(sim.node({ network: 'sync', bootstrap: [nets[0]?.addr as string] }), sim.node({ network: 'sync', bootstrap: [nets[0]?.addr as string] }));
+    const [a, , c] = nets as [Network, Network, Network];
+    await sim.run(async () => {
+      while (!nets.every((n) => n.discovery.peers().length === 2)) await sim.sleep(100);
+      // A snapshot after every command: the late reader gets the snapshot and no entries, so its large frames are chunks.
+      const options = { snapshotEveryEntries: 1, ...(sync && { sync }) };
+      const w = a.collections.map<number, string>('big', options);
+      await w.when.online();
+      let v = 0;
+      for (let i = 0; i < 30; i++) v = await w.extend(Array.from({ length: 100 }, (_, k) => [i * 100 + k, 'x'.repeat(100)] as [number, string]));
+      const mark = sim.trace.length;
+      const late = c.collections.map<number, string>('big', { ...options, reader: true });
+      await late.when.reaches(v);
+      expect(late.size).toBe(3_000);
+      const largest = largestFrameTo(sim.trace, mark, sim.indexOf(c));
+      if (sync) expect(largest).toBeLessThanOrEqual(bound);
+      else expect(largest).toBeGreaterThan(bound);
+    });
+  });
+
+  it('bad sync settings are refused', async () => {
+    const { Simulation } = await import('mosaik/sim');
+    const sim = new Simulation({ seed: 338 });
+    const a = sim.node({ network: 'sync' });
+    expect(() => a.collections.map('x', { sync: { chunkBytes: 100 } })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+    expect(() => a.collections.map('x', { sync: { chunkBytes: 64 * 1024 * 1024 } })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+    expect(() => a.collections.map('x', { sync: { chunksInFlight: 0 } })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }));
+  });
+});
