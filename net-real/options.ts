@@ -35,6 +35,12 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions, SubsystemNod
   readonly maxFrameBytes?: number;
   /** How long a link may take from transport-open to protocol-up (the link handshake). @default 5000 */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Find nodes of this network on the local network over multicast DNS (224.0.0.251:5353):
+   * each answers queries with its address, asks every `intervalMs`, and exchanges catalogs
+   * with the nodes it hears of (docs/discovery.md, "mDNS"). @default false
+   */
+  readonly mdns?: boolean | { readonly intervalMs?: number };
   /** QUIC transport tuning. */
   readonly quic?: QuicOptions;
   /**
@@ -77,6 +83,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'handshakeTimeoutMs',
   'quic',
   'prometheus',
+  'mdns',
   'onError',
   'tags',
   'bootstrap',
@@ -87,7 +94,6 @@ const KNOWN_OPTIONS = new Set<string>([
 
 /** Options of API.md this version does not implement yet (README, "Not yet"). */
 const NOT_YET: Readonly<Record<string, string>> = {
-  mdns: 'local discovery over mDNS',
   dht: 'discovery through a DHT',
   relay: 'relayed connections',
 };
@@ -104,6 +110,13 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     const missing = NOT_YET[key];
     if (missing !== undefined) throw new InvalidArgumentError(`option '${key}' is not supported yet (${missing}); see the README's "Not yet"`);
     throw new InvalidArgumentError(`unknown option '${key}'`);
+  }
+  const mdns: unknown = options.mdns;
+  if (mdns !== undefined && typeof mdns !== 'boolean') {
+    const intervalMs = typeof mdns === 'object' && mdns !== null ? (mdns as { intervalMs?: unknown }).intervalMs : Number.NaN;
+    if (intervalMs !== undefined && !(typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 100)) {
+      throw new InvalidArgumentError(`mdns must be a boolean or { intervalMs: an integer >= 100 }, got ${JSON.stringify(mdns)}`);
+    }
   }
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { NodeBackend } from '../api/network.ts';
 import { discoveryOptions, type NodeDefaults, subsystemOptions } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
+import type { DiscoverySubsystem } from '../core/discovery/discovery.ts';
 import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
 import { Digest, type NetworkId } from '../core/identity/digest.ts';
@@ -12,6 +13,7 @@ import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import { FileStorage } from './file-storage.ts';
+import { MdnsDiscovery } from './mdns.ts';
 import { MetricsServer, WireCounters } from './metrics.ts';
 import { NativeSigner } from './native-signer.ts';
 import { NativeVerifier } from './native-verifier.ts';
@@ -192,6 +194,25 @@ async function startNode(
   const started = node;
   metrics?.attach(() => started.inspectIfOpen(), wire);
   runtime.start();
+  if (options.mdns !== undefined && options.mdns !== false) {
+    const running = runtime;
+    started.attachMdns(
+      new MdnsDiscovery(
+        {
+          networkId,
+          peerId: secretKey.peerId,
+          addr: started.addr,
+          knows: (peer) => {
+            const discovery = started.inspectIfOpen()?.machine.subsystem('discovery') as DiscoverySubsystem | undefined;
+            return discovery?.catalog?.signedEntry(peer, wallClockMs()) !== undefined;
+          },
+          sync: (addr) => running.request({ to: 'discovery', cmd: { kind: 'syncWith', peer: addr.peer, addrs: [addr.location] } }),
+          onError,
+        },
+        { nowMs, ...(typeof options.mdns === 'object' && options.mdns.intervalMs !== undefined && { intervalMs: options.mdns.intervalMs }) },
+      ),
+    );
+  }
   return node;
 }
 
@@ -280,6 +301,13 @@ class RealNode implements NodeBackend {
     return { machine: this.#runtime.machine, wallClockMs: wallClockMs() };
   }
 
+  #mdns: MdnsDiscovery | undefined;
+
+  /** Starts answering and asking over mDNS; stopped with the node. */
+  attachMdns(mdns: MdnsDiscovery): void {
+    this.#mdns = mdns;
+  }
+
   /** `inspect()`, or undefined once closing (a scrape during close reports the wire counters only). */
   inspectIfOpen(): { readonly machine: NodeMachine; readonly wallClockMs: number } | undefined {
     return this.#closing ? undefined : this.inspect();
@@ -311,6 +339,7 @@ class RealNode implements NodeBackend {
     } catch {
       // Already shut down: nothing more to say to peers.
     }
+    this.#mdns?.close();
     this.#runtime.stop(new ClosedError('network closed'));
     for (const s of [...this.#subscribers]) s.onEnd();
     this.#subscribers.clear();
