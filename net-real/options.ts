@@ -41,6 +41,14 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions, SubsystemNod
    * with the nodes it hears of (docs/discovery.md, "mDNS"). @default false
    */
   readonly mdns?: boolean | { readonly intervalMs?: number };
+  /**
+   * Meet nodes of this network through the BitTorrent Mainline DHT, as mosaik's pkarr
+   * bootstrap (docs/discovery.md, "DHT"): `true` joins the public DHT through its usual
+   * routers; `{ bootstrap: ['host:port', ...] }` through others (a private DHT), `port` for
+   * its UDP socket (default: any), `intervalMs` to look every so often instead of every 5 s
+   * without peers / 60 s with. @default false
+   */
+  readonly dht?: boolean | { readonly bootstrap?: readonly string[]; readonly port?: number; readonly intervalMs?: number };
   /** QUIC transport tuning. */
   readonly quic?: QuicOptions;
   /**
@@ -84,6 +92,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'quic',
   'prometheus',
   'mdns',
+  'dht',
   'onError',
   'tags',
   'bootstrap',
@@ -94,7 +103,6 @@ const KNOWN_OPTIONS = new Set<string>([
 
 /** Options of API.md this version does not implement yet (README, "Not yet"). */
 const NOT_YET: Readonly<Record<string, string>> = {
-  dht: 'discovery through a DHT',
   relay: 'relayed connections',
 };
 
@@ -117,6 +125,17 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     if (intervalMs !== undefined && !(typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 100)) {
       throw new InvalidArgumentError(`mdns must be a boolean or { intervalMs: an integer >= 100 }, got ${JSON.stringify(mdns)}`);
     }
+  }
+  const dht: unknown = options.dht;
+  if (dht !== undefined && typeof dht !== 'boolean') {
+    const d = (typeof dht === 'object' && dht !== null ? dht : { bootstrap: 'bad' }) as { bootstrap?: unknown; port?: unknown; intervalMs?: unknown };
+    const hostPort = /^[^\s:]+:\d{1,5}$/;
+    if (d.bootstrap !== undefined && !(Array.isArray(d.bootstrap) && d.bootstrap.every((b) => typeof b === 'string' && hostPort.test(b))))
+      throw new InvalidArgumentError(`dht.bootstrap must be a list of 'host:port', got ${JSON.stringify(d.bootstrap)}`);
+    if (d.port !== undefined && !(Number.isInteger(d.port) && (d.port as number) >= 0 && (d.port as number) <= 65_535))
+      throw new InvalidArgumentError(`dht.port must be 0..65535, got ${String(d.port)}`);
+    if (d.intervalMs !== undefined && !(Number.isInteger(d.intervalMs) && (d.intervalMs as number) >= 100))
+      throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(d.intervalMs)}`);
   }
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {

@@ -5,13 +5,14 @@ import { discoveryOptions, type NodeDefaults, subsystemOptions } from '../api/no
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import type { DiscoverySubsystem } from '../core/discovery/discovery.ts';
 import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
-import { formatPeerAddr } from '../core/identity/address.ts';
+import { formatPeerAddr, type PeerAddr } from '../core/identity/address.ts';
 import { Digest, type NetworkId } from '../core/identity/digest.ts';
 import { type PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
+import { DhtRendezvous } from './dht.ts';
 import { FileStorage } from './file-storage.ts';
 import { MdnsDiscovery } from './mdns.ts';
 import { MetricsServer, WireCounters } from './metrics.ts';
@@ -194,19 +195,36 @@ async function startNode(
   const started = node;
   metrics?.attach(() => started.inspectIfOpen(), wire);
   runtime.start();
+  const running = runtime;
+  const discoveryOf = () => started.inspectIfOpen()?.machine.subsystem('discovery') as DiscoverySubsystem | undefined;
+  const knows = (peer: PeerId) => discoveryOf()?.catalog?.signedEntry(peer, wallClockMs()) !== undefined;
+  const sync = (addr: PeerAddr) => running.request<void>({ to: 'discovery', cmd: { kind: 'syncWith', peer: addr.peer, addrs: [addr.location] } });
+  if (options.dht !== undefined && options.dht !== false) {
+    const dht = typeof options.dht === 'object' ? options.dht : {};
+    started.attachDht(
+      new DhtRendezvous(
+        {
+          networkId,
+          peerId: secretKey.peerId,
+          locations: [transport.location],
+          knows,
+          peerCount: () => discoveryOf()?.catalog?.signedPeers(wallClockMs()).length ?? 0,
+          sync,
+          onError,
+        },
+        { host, ...dht },
+      ),
+    );
+  }
   if (options.mdns !== undefined && options.mdns !== false) {
-    const running = runtime;
     started.attachMdns(
       new MdnsDiscovery(
         {
           networkId,
           peerId: secretKey.peerId,
           addr: started.addr,
-          knows: (peer) => {
-            const discovery = started.inspectIfOpen()?.machine.subsystem('discovery') as DiscoverySubsystem | undefined;
-            return discovery?.catalog?.signedEntry(peer, wallClockMs()) !== undefined;
-          },
-          sync: (addr) => running.request({ to: 'discovery', cmd: { kind: 'syncWith', peer: addr.peer, addrs: [addr.location] } }),
+          knows,
+          sync,
           onError,
         },
         { nowMs, ...(typeof options.mdns === 'object' && options.mdns.intervalMs !== undefined && { intervalMs: options.mdns.intervalMs }) },
@@ -302,6 +320,12 @@ class RealNode implements NodeBackend {
   }
 
   #mdns: MdnsDiscovery | undefined;
+  #dht: DhtRendezvous | undefined;
+
+  /** Starts meeting nodes of its network through the DHT; stopped with the node. */
+  attachDht(dht: DhtRendezvous): void {
+    this.#dht = dht;
+  }
 
   /** Starts answering and asking over mDNS; stopped with the node. */
   attachMdns(mdns: MdnsDiscovery): void {
@@ -340,6 +364,7 @@ class RealNode implements NodeBackend {
       // Already shut down: nothing more to say to peers.
     }
     this.#mdns?.close();
+    this.#dht?.close();
     this.#runtime.stop(new ClosedError('network closed'));
     for (const s of [...this.#subscribers]) s.onEnd();
     this.#subscribers.clear();

@@ -245,7 +245,6 @@ describe('Network.create options', () => {
   it('refuses options this version does not implement, and misspelt ones, with InvalidArgumentError', async () => {
     const create = (extra: Record<string, unknown>) => Network.create({ network: 'quic-test', ...extra } as CreateNetworkOptions);
     for (const [extra, text] of [
-      [{ dht: true }, "option 'dht' is not supported yet"],
       [{ relay: 'https://relay.example' }, "option 'relay' is not supported yet"],
       [{ transport: 'ws' }, "transport 'ws' is not supported yet"],
       [{ bootstarp: [] }, "unknown option 'bootstarp'"],
