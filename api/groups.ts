@@ -1,5 +1,5 @@
 import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
-import type { GroupStatus, GroupStorage } from '../core/groups/group.ts';
+import type { GroupStats, GroupStatus, GroupStorage } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
@@ -12,7 +12,7 @@ import type { TicketValidator } from '../core/tickets/ticket.ts';
 import type { NodeBackend } from './network.ts';
 
 export type { ApplyContext, StateMachine } from '../core/groups/state-machine.ts';
-export type { ConsensusConfig, GroupKey, GroupStatus, GroupStorage, Leadership };
+export type { ConsensusConfig, GroupKey, GroupStats, GroupStatus, GroupStorage, Leadership };
 
 export interface JoinOptions<C, Q, R> {
   /** The shared secret (never sent): a string or a Digest. */

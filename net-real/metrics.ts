@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DiscoverySubsystem } from '../core/discovery/discovery.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
+import type { GroupStats } from '../core/groups/group.ts';
 import type { GroupsSubsystem } from '../core/groups/groups.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { NodeMachine } from '../core/node/node.ts';
@@ -138,6 +139,14 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroup('mosaik_groups_raft_committee_voters', 'Voters in the configuration this node knows.', (g) => g.status().voters.length);
   perGroup('mosaik_groups_raft_committee_non_voters', 'Learners in the configuration this node knows.', (g) => g.status().learners.length);
   perGroup('mosaik_groups_bonds_active', 'Bonds of this node in the group.', (g) => g.status().bonds.length);
+  const perGroupCounter = (name: string, help: string, key: keyof GroupStats) =>
+    labelledCounterOf(registers, name, help, 'group', () =>
+      (subsystems()?.groups?.groups() ?? []).filter((g) => !g.closed).map((g) => [g.spec.id.short, g.status().stats[key]] as const),
+    );
+  perGroupCounter('mosaik_groups_raft_elections_total', 'Elections this node started (terms it campaigned in).', 'elections');
+  perGroupCounter('mosaik_groups_raft_leader_changes_total', 'Times the leader this node knows changed.', 'leaderChanges');
+  perGroupCounter('mosaik_groups_bonds_messages_sent_total', 'Messages sent to bonded members.', 'bondMessagesSent');
+  perGroupCounter('mosaik_groups_bonds_messages_received_total', 'Messages received from bonded members.', 'bondMessagesReceived');
 
   // ---- streams ----
   const views = () => {
@@ -193,6 +202,37 @@ function gaugeOf(
     collect() {
       this.reset();
       fill((labels, value) => this.set(labels, value));
+    },
+  });
+}
+
+/**
+ * Counters of one label (a group), each read from its running total at scrape time, as
+ * `counterOf`; a series whose group went away is removed.
+ */
+function labelledCounterOf(registers: Registry[], name: string, help: string, label: string, read: () => readonly (readonly [string, number])[]): void {
+  const last = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers,
+    collect() {
+      const seen = new Set<string>();
+      for (const [value, now] of read()) {
+        seen.add(value);
+        const before = last.get(value) ?? 0;
+        if (now < before) this.remove({ [label]: value });
+        const base = now < before ? 0 : before;
+        if (now > base) this.inc({ [label]: value }, now - base);
+        else if (!last.has(value)) this.inc({ [label]: value }, 0);
+        last.set(value, now);
+      }
+      for (const value of [...last.keys()]) {
+        if (seen.has(value)) continue;
+        this.remove({ [label]: value });
+        last.delete(value);
+      }
     },
   });
 }

@@ -110,6 +110,18 @@ export interface GroupStatus {
   readonly snapshotIndex: number;
   /** Online: this node leads, or follows a leader it knows (calls can be served; it may still be catching up). */
   readonly online: boolean;
+  /** Counters since this member started (this process life). */
+  readonly stats: GroupStats;
+}
+
+export interface GroupStats {
+  /** Elections this node started (each term it campaigned in; pre-votes that failed not counted). */
+  readonly elections: number;
+  /** Times the leader this node knows changed to another (or a first) one. */
+  readonly leaderChanges: number;
+  /** Messages sent to and received from bonded members (Raft, forwards, heartbeats...). */
+  readonly bondMessagesSent: number;
+  readonly bondMessagesReceived: number;
 }
 
 interface Bond {
@@ -223,6 +235,9 @@ export class Group {
   #persistedFirst = 1;
   #persistedLast = 0;
   #lastLeader: string | undefined;
+  #lastRole: Role = 'follower';
+  #lastTerm = 0;
+  readonly #stats = { elections: 0, leaderChanges: 0, bondMessagesSent: 0, bondMessagesReceived: 0 };
   #online = false;
 
   readonly #tickets: TicketCheck;
@@ -268,6 +283,7 @@ export class Group {
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
+      stats: { ...this.#stats },
     };
   }
 
@@ -528,6 +544,10 @@ export class Group {
   #roleChanged(ctx: NodeContext, role: Role, leader: string | undefined, term: number): void {
     const changedLeader = leader !== this.#lastLeader;
     this.#lastLeader = leader;
+    if (role === 'candidate' && (this.#lastRole !== 'candidate' || term !== this.#lastTerm)) this.#stats.elections++;
+    if (changedLeader && leader !== undefined) this.#stats.leaderChanges++;
+    this.#lastRole = role;
+    this.#lastTerm = term;
     this.#online = role === 'leader' || (role === 'follower' && leader !== undefined);
     ctx.emit({
       type: 'group.role',
@@ -1147,6 +1167,7 @@ export class Group {
       return;
     }
     bond.lastRecvMs = ctx.nowMs;
+    this.#stats.bondMessagesReceived++;
     switch (msg.t) {
       case 'raft':
         this.#onRaft(ctx, bond, msg.formation, msg.msg);
@@ -1282,6 +1303,7 @@ export class Group {
 
   #send(ctx: NodeContext, bond: Bond, msg: BondMessage): void {
     bond.lastSendMs = ctx.nowMs;
+    this.#stats.bondMessagesSent++;
     ctx.send(bond.link, msg);
   }
 

@@ -25,4 +25,31 @@ describe('groups in the simulator: smoke', () => {
       for (const g of groups) expect(g.members().voters).toHaveLength(3);
     });
   });
+
+  it('status().stats counts elections, leader changes and bond messages', async () => {
+    const sim = new Simulation({ seed: 2 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const groups = nets.map((n) => n.groups.join({ key: 'stats', machine: new Counter(), bootstrapExpect: 3 }));
+      await Promise.all(groups.map((g) => g.when.online()));
+      while (!groups.every((g) => g.members().voters.length === 3)) await sim.sleep(50);
+      const first = groups.findIndex((g) => g.isLeader);
+      const stats = () => groups.map((g) => g.status()?.stats);
+      const before = stats();
+      expect(before[first]?.elections).toBeGreaterThanOrEqual(1);
+      for (const s of before) expect(s?.leaderChanges).toBeGreaterThanOrEqual(1);
+      for (const s of before) expect(s?.bondMessagesSent).toBeGreaterThan(0);
+      // The leader goes: one of the others campaigns and wins; the third sees the leader change.
+      sim.crash(nets[first] as Network);
+      const rest = groups.filter((_, i) => i !== first);
+      while (!rest.some((g) => g.isLeader)) await sim.sleep(100);
+      const second = groups.findIndex((g, i) => i !== first && g.isLeader);
+      const third = [0, 1, 2].find((i) => i !== first && i !== second) as number;
+      const after = stats();
+      expect(after[second]?.elections).toBeGreaterThan(before[second]?.elections as number);
+      expect(after[third]?.leaderChanges).toBeGreaterThan(before[third]?.leaderChanges as number);
+      expect(after[third]?.bondMessagesReceived).toBeGreaterThan(before[third]?.bondMessagesReceived as number);
+    });
+  });
 });

@@ -83,6 +83,12 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
       expect(sample(s, 'mosaik_groups_raft_committee_voters', { ...net, group })).toBe(2);
       expect(sample(s, 'mosaik_groups_bonds_active', { ...net, group })).toBe(1);
       expect(sample(s, 'mosaik_groups_raft_leader', { ...net, group })).toBe(n === leader ? 1 : 0);
+      expect(sample(s, 'mosaik_groups_raft_leader_changes_total', { ...net, group })).toBeGreaterThanOrEqual(1);
+      const own = n === a ? ga : gb;
+      expect(sample(s, 'mosaik_groups_raft_elections_total', { ...net, group })).toBe(own.status()?.stats.elections);
+      if (n === leader) expect(own.status()?.stats.elections).toBeGreaterThanOrEqual(1);
+      expect(sample(s, 'mosaik_groups_bonds_messages_sent_total', { ...net, group })).toBeGreaterThan(0);
+      expect(sample(s, 'mosaik_groups_bonds_messages_received_total', { ...net, group })).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_connections_opened_total', net)).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_egress_bytes_total', net)).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_ingress_frames_total', net)).toBeGreaterThan(0);
@@ -102,6 +108,7 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
     await until(async () => sample(await scrape(b), 'mosaik_groups_active', net) === 0, 'the group gone from b');
     const after = await scrape(b);
     expect(sample(after, 'mosaik_groups_raft_committed', { ...net, group })).toBeUndefined();
+    expect(sample(after, 'mosaik_groups_raft_elections_total', { ...net, group })).toBeUndefined();
     expect(sample(await scrape(a), 'mosaik_network_egress_frames_total', net)).toBeGreaterThanOrEqual(before);
 
     // Only GET; and the server stops with the node.
