@@ -1,5 +1,6 @@
 import { blake3 } from '@noble/hashes/blake3.js';
 import type { PeerId } from '../identity/keys.ts';
+import type { ConfState } from '../raft/types.ts';
 import { bytesToHex, compareBytes, concatBytes, equalBytes } from '../util/bytes.ts';
 
 /**
@@ -18,20 +19,31 @@ import { bytesToHex, compareBytes, concatBytes, equalBytes } from '../util/bytes
 export interface Formation {
   readonly id: Uint8Array;
   readonly formedAtMs: number;
+  /**
+   * The first configuration, entry 1 of this history. Every member that learns the
+   * formation writes that same entry 1 into its empty log, as etcd's initial members all
+   * start from the same configuration entries: the voters can then elect a leader among
+   * themselves even if the one that formed the group fails before replicating anything.
+   * Undefined for formations stored by an earlier version (they wait for the entry).
+   */
+  readonly conf: ConfState | undefined;
 }
 
-export function newFormation(by: PeerId, formedAtMs: number, nonce: Uint8Array): Formation {
+export function newFormation(by: PeerId, formedAtMs: number, nonce: Uint8Array, conf: ConfState): Formation {
   const at = new Uint8Array(8);
   new DataView(at.buffer).setBigUint64(0, BigInt(Math.max(0, Math.floor(formedAtMs))));
-  return { id: blake3(concatBytes(by.bytes, at, nonce)), formedAtMs: Math.max(0, Math.floor(formedAtMs)) };
+  return { id: blake3(concatBytes(by.bytes, at, nonce)), formedAtMs: Math.max(0, Math.floor(formedAtMs)), conf };
 }
 
-export function sameFormation(a: Formation | undefined, b: Formation | undefined): boolean {
+/** What identifies and orders formations. */
+export type FormationKey = Pick<Formation, 'id' | 'formedAtMs'>;
+
+export function sameFormation(a: FormationKey | undefined, b: FormationKey | undefined): boolean {
   return a !== undefined && b !== undefined && equalBytes(a.id, b.id);
 }
 
 /** Negative when `a` wins over `b`. */
-export function compareFormations(a: Formation, b: Formation): number {
+export function compareFormations(a: FormationKey, b: FormationKey): number {
   return a.formedAtMs - b.formedAtMs || compareBytes(a.id, b.id);
 }
 

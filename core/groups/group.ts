@@ -18,6 +18,7 @@ import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from 
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
 import {
   type BondMessage,
+  confStateSchema,
   entryCodec,
   GROUPS_PROTOCOL,
   type Leadership,
@@ -176,7 +177,9 @@ interface Read {
 
 const DURABLE = {
   hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(memberIdSchema), commit: s.uint })),
-  formation: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
+  formation: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint, conf: s.optional(confStateSchema) })),
+  /** What versions before the first configuration in the formation stored. */
+  formationV1: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
   snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
 };
 
@@ -255,6 +258,7 @@ export class Group {
     this.#state = new ReplicatedState(spec.machine, spec.codec, spec.genesis);
     this.#startedAtMs = ctx.nowMs;
     this.#raft = this.#restore(ctx);
+    this.#adoptFirstConf(); // a crash between storing the formation and its entry 1
     this.#timer = ctx.armTimer(ctx.nowMs + this.#tickMs, { group: this.hex, kind: 'tick' });
   }
 
@@ -373,8 +377,14 @@ export class Group {
       if (!d.ok) throw new AssertionError(`group ${this.spec.id.short}: stored ${part} does not decode: ${d.error.message}`);
       return d.value;
     };
-    const fd = load('formation', DURABLE.formation);
-    this.#formation = fd === undefined ? undefined : { id: fd.id.slice(), formedAtMs: fd.formedAtMs };
+    const storedFormation = this.#stored(ctx, 'formation');
+    if (storedFormation !== undefined) {
+      const now = DURABLE.formation.decode(storedFormation);
+      const v1 = now.ok ? undefined : DURABLE.formationV1.decode(storedFormation);
+      if (!now.ok && !v1?.ok) throw new AssertionError(`group ${this.spec.id.short}: stored formation does not decode: ${now.error.message}`);
+      const f = now.ok ? now.value : (v1 as { ok: true; value: { id: Uint8Array; formedAtMs: number } }).value;
+      this.#formation = { id: f.id.slice(), formedAtMs: f.formedAtMs, conf: now.ok ? now.value.conf : undefined };
+    }
     const hardState: HardState | undefined = load('hs', DURABLE.hardState);
     let snapshot: Snapshot | undefined;
     const sd = load('snap', DURABLE.snapshot);
@@ -443,9 +453,17 @@ export class Group {
     this.#persistedLast = 0;
   }
 
+  /** Entry 1 of an empty log is the formation's first configuration (`Formation.conf`). */
+  #adoptFirstConf(): void {
+    const conf = this.#formation?.conf;
+    if (conf === undefined || this.#raft.log.lastIndex() > 0 || this.#raft.log.offset > 0) return;
+    this.#raft.adoptFirstConf(conf);
+  }
+
   #setFormation(ctx: NodeContext, f: Formation): void {
     this.#formation = f;
-    this.#persist(ctx, 'formation', DURABLE.formation.encode(f).slice());
+    const conf = f.conf && { voters: [...f.conf.voters], learners: [...f.conf.learners] };
+    this.#persist(ctx, 'formation', DURABLE.formation.encode({ id: f.id, formedAtMs: f.formedAtMs, conf }).slice());
     for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'formation', formation: f });
   }
 
@@ -867,8 +885,9 @@ export class Group {
       .map((b) => b.member)
       .filter((p) => !voters.includes(p))
       .sort();
-    this.#setFormation(ctx, newFormation(ctx.peerId, ctx.wallClockMs, ctx.rng.bytes(16)));
-    this.#raft.bootstrap({ voters, learners });
+    const conf = { voters, learners };
+    this.#setFormation(ctx, newFormation(ctx.peerId, ctx.wallClockMs, ctx.rng.bytes(16), conf));
+    this.#raft.bootstrap(conf);
   }
 
   /**
@@ -1223,6 +1242,7 @@ export class Group {
       if (this.#raft.log.lastIndex() > 0) return;
       if (bond.formation === undefined || !sameFormation(bond.formation, { id: formationId, formedAtMs: 0 })) return;
       this.#setFormation(ctx, bond.formation);
+      this.#adoptFirstConf();
     }
     if (!sameFormation(this.#formation, { id: formationId, formedAtMs: 0 })) {
       // Another history: never step it. Make sure the sender knows ours, so one side yields.
@@ -1238,7 +1258,10 @@ export class Group {
     if (formation === undefined || sameFormation(formation, this.#formation)) return;
     const mine = this.#formation;
     if (mine === undefined) {
-      if (this.#raft.log.lastIndex() === 0) this.#setFormation(ctx, formation);
+      if (this.#raft.log.lastIndex() === 0) {
+        this.#setFormation(ctx, formation);
+        this.#adoptFirstConf();
+      }
       return;
     }
     if (compareFormations(formation, mine) >= 0) {
@@ -1266,6 +1289,7 @@ export class Group {
     this.#lastLeader = undefined;
     this.#online = false;
     this.#setFormation(ctx, winner);
+    this.#adoptFirstConf();
     ctx.emit({ type: 'group.role', group: this.spec.id, formation: formationHex(winner), term: 0, role: 'follower', leader: undefined });
   }
 

@@ -19,7 +19,8 @@ import type { Formation } from './formation.ts';
  *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
  *    `readIndex` / `readIndexResp` (a follower's linearizable read), `ping`, `departure`.
  */
-export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/1');
+// 2: a formation carries its first configuration.
+export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/2');
 
 const MAX_MEMBERS = 1024;
 const MAX_BATCH = 4096;
@@ -28,16 +29,16 @@ export const memberIdSchema = s.str({ maxLength: 96 });
 const nodeId = memberIdSchema;
 const bytes = s.bytes({ maxLength: DEFAULT_MAX_FRAME_BYTES });
 
-const confState = s.struct({ voters: s.array(nodeId, { maxLength: MAX_MEMBERS }), learners: s.array(nodeId, { maxLength: MAX_MEMBERS }) });
+export const confStateSchema = s.struct({ voters: s.array(nodeId, { maxLength: MAX_MEMBERS }), learners: s.array(nodeId, { maxLength: MAX_MEMBERS }) });
 
 const entryData = s.union('kind', {
   command: s.struct({ bytes }),
   noop: s.struct({}),
-  conf: s.struct({ conf: confState }),
+  conf: s.struct({ conf: confStateSchema }),
 });
 
 const entry = s.struct({ term: s.uint, index: s.uint, data: entryData });
-const snapshotMeta = s.struct({ index: s.uint, term: s.uint, conf: confState });
+const snapshotMeta = s.struct({ index: s.uint, term: s.uint, conf: confStateSchema });
 
 // No `from`/`to`: a bond joins exactly two members, named in its handshake, so the receiver
 // knows both (group.ts `#onRaft`), and a member cannot speak for another. The two 81-byte
@@ -55,7 +56,7 @@ const raftMessage = s.union('type', {
   timeoutNow: s.struct({ ...envelope }),
 });
 
-const formation = s.optional(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint }));
+const formation = s.optional(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint, conf: s.optional(confStateSchema) }));
 const leadership = s.u8;
 
 export type Leadership = 'normal' | 'reluctant' | 'observer';

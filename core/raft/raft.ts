@@ -202,6 +202,20 @@ export class RaftNode {
     this.#campaign(this.#conf.voters.length === 1 ? 'real' : 'pre');
   }
 
+  /**
+   * A member that learned its group's formation writes the formation's first configuration
+   * as entry 1 of its empty log: the entry the bootstrapping node wrote (`bootstrap`),
+   * identical on every member, so the voters can elect a leader among themselves even if
+   * the bootstrapping node fails before replicating it. No campaign starts here; the
+   * election timer runs as usual.
+   */
+  adoptFirstConf(conf: ConfState): void {
+    assert(this.log.lastIndex() === 0 && this.#snapshot === undefined, 'adoptFirstConf on a node that already has a log');
+    if (this.#term < 1) this.#becomeFollower(1, undefined);
+    this.log.append([{ term: 1, index: 1, data: { kind: 'conf', conf } }]);
+    this.#conf = conf;
+  }
+
   /** One logical clock step; the driver calls it every tick interval. */
   tick(): void {
     this.#electionElapsed++;

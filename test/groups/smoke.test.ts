@@ -52,4 +52,25 @@ describe('groups in the simulator: smoke', () => {
       expect(after[third]?.bondMessagesReceived).toBeGreaterThan(before[third]?.bondMessagesReceived as number);
     });
   });
+
+  it('the node that formed the group fails before replicating anything: the other voters elect a leader and go on', async () => {
+    // Every member writes the formation's first configuration as its entry 1, so the voters
+    // know they are voters without having heard from the bootstrapping node's log.
+    const sim = new Simulation({ seed: 2 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const groups = nets.map((n) => n.groups.join({ key: 'first-conf', machine: new Counter(), bootstrapExpect: 3 }));
+      await Promise.all(groups.map((g) => g.when.online()));
+      const first = groups.findIndex((g) => g.isLeader);
+      sim.crash(nets[first] as Network); // at once: with this seed the others have no entry from its log yet
+      const rest = groups.filter((_, i) => i !== first);
+      const deadline = sim.now + 15_000;
+      while (!rest.some((g) => g.isLeader) && sim.now < deadline) await sim.sleep(100);
+      expect(rest.some((g) => g.isLeader)).toBe(true);
+      const r = await (rest[0] as (typeof rest)[number]).execute({ op: 'inc', by: 7 });
+      expect(r.result).toBe(7);
+      for (const g of rest) expect(g.members().voters).toHaveLength(3);
+    });
+  });
 });
