@@ -176,6 +176,7 @@ export class DhtRendezvous {
   #read(slot: Slot): Promise<SlotState> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve({ kind: 'empty' }), LOOKUP_TIMEOUT_MS);
+      timer.unref(); // a lookup in flight must not keep a closed node's process alive
       this.#dht.get(slot.target, (error, item) => {
         clearTimeout(timer);
         if (error || item === undefined || item === null) return resolve({ kind: 'empty' });
