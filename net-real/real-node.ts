@@ -12,6 +12,7 @@ import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
+import { advertisedLocations, parseHostPort } from './address.ts';
 import { DhtRendezvous } from './dht.ts';
 import { FileStorage } from './file-storage.ts';
 import { MdnsDiscovery } from './mdns.ts';
@@ -129,6 +130,8 @@ async function startNode(
     durable?.storage.close();
     throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  // A wildcard listener is advertised at its interfaces' addresses (see advertisedLocations).
+  const locations = advertisedLocations(host, parseHostPort(transport.location)?.port ?? port);
   machine = createNodeMachine({
     secretKey: secretKey.withSigner(new NativeSigner()),
     networkId,
@@ -136,7 +139,7 @@ async function startNode(
     verifier: new NativeVerifier(),
     maxFrameBytes,
     ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-    discovery: { ...discoveryWithoutAddresses, addresses: [transport.location] },
+    discovery: { ...discoveryWithoutAddresses, addresses: locations },
     groups: subsystems.groups,
     ...(durable && { storage: durable.machineState, incarnation: durable.incarnation }),
   });
@@ -187,7 +190,7 @@ async function startNode(
     transport,
     timers,
     networkId,
-    formatPeerAddr({ peer: secretKey.peerId, location: transport.location }),
+    formatPeerAddr({ peer: secretKey.peerId, location: locations[0] as string }),
     durable?.storage,
     metrics,
     subsystems.defaults,
@@ -206,7 +209,7 @@ async function startNode(
         {
           networkId,
           peerId: secretKey.peerId,
-          locations: [transport.location],
+          locations,
           knows,
           peerCount: () => discoveryOf()?.catalog?.signedPeers(wallClockMs()).length ?? 0,
           sync,
