@@ -264,8 +264,13 @@ export class Group<C, Q, R> {
   }
 
   #checkOpen(): void {
-    if (this.#nodeClosed) throw this.#nodeClosed;
-    if (this.#left) throw new GroupClosedError('the group was left');
+    const closed = this.#closedError();
+    if (closed) throw closed;
+  }
+
+  /** Why calls fail now: the node closed, or the handle was left; undefined while open. */
+  #closedError(): GroupClosedError | undefined {
+    return this.#nodeClosed ?? (this.#left ? new GroupClosedError('the group was left') : undefined);
   }
 
   /**
@@ -282,8 +287,8 @@ export class Group<C, Q, R> {
   }
 
   #waitFor(test: () => boolean): Promise<void> {
-    if (this.#nodeClosed) return Promise.reject(this.#nodeClosed);
-    if (this.#left) return Promise.reject(new GroupClosedError('the group was left'));
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
   }

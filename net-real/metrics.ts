@@ -140,8 +140,8 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroup('mosaik_groups_raft_committee_non_voters', 'Learners in the configuration this node knows.', (g) => g.status().learners.length);
   perGroup('mosaik_groups_bonds_active', 'Bonds of this node in the group.', (g) => g.status().bonds.length);
   const perGroupCounter = (name: string, help: string, key: keyof GroupStats) =>
-    labelledCounterOf(registers, name, help, 'group', () =>
-      (subsystems()?.groups?.groups() ?? []).filter((g) => !g.closed).map((g) => [g.spec.id.short, g.status().stats[key]] as const),
+    countersOf(registers, name, help, ['group'], () =>
+      (subsystems()?.groups?.groups() ?? []).filter((g) => !g.closed).map((g) => [{ group: g.spec.id.short }, g.status().stats[key]] as const),
     );
   perGroupCounter('mosaik_groups_raft_elections_total', 'Elections this node started (terms it campaigned in).', 'elections');
   perGroupCounter('mosaik_groups_raft_leader_changes_total', 'Times the leader this node knows changed.', 'leaderChanges');
@@ -207,56 +207,53 @@ function gaugeOf(
 }
 
 /**
- * Counters of one label (a group), each read from its running total at scrape time, as
- * `counterOf`; a series whose group went away is removed.
+ * A counter read from a running total at scrape time. prom-client counters only go up by
+ * increments, so this adds what the total grew by; a total that went back (it cannot, in
+ * this process) restarts its series, which Prometheus reads as a counter reset.
  */
-function labelledCounterOf(registers: Registry[], name: string, help: string, label: string, read: () => readonly (readonly [string, number])[]): void {
-  const last = new Map<string, number>();
-  new Counter({
-    name,
-    help,
-    labelNames: [label],
-    registers,
-    collect() {
-      const seen = new Set<string>();
-      for (const [value, now] of read()) {
-        seen.add(value);
-        const before = last.get(value) ?? 0;
-        if (now < before) this.remove({ [label]: value });
-        const base = now < before ? 0 : before;
-        if (now > base) this.inc({ [label]: value }, now - base);
-        else if (!last.has(value)) this.inc({ [label]: value }, 0);
-        last.set(value, now);
-      }
-      for (const value of [...last.keys()]) {
-        if (seen.has(value)) continue;
-        this.remove({ [label]: value });
-        last.delete(value);
-      }
-    },
+function counterOf(registers: Registry[], name: string, help: string, read: () => number | undefined): void {
+  countersOf(registers, name, help, [], () => {
+    const total = read();
+    return total === undefined ? undefined : [[{}, total]];
   });
 }
 
 /**
- * A counter read from a running total at scrape time. prom-client counters only go up by
- * increments, so this adds what the total grew by; a total that went back (it cannot, in
- * this process) would restart the series, which Prometheus reads as a counter reset.
+ * Counters per label values (a group), each read from its running total at scrape time, as
+ * `counterOf`; a series that is no longer read (its group went away) is removed. A reading
+ * of `undefined` (the node is closing) leaves every series as it was.
  */
-function counterOf(registers: Registry[], name: string, help: string, read: () => number | undefined): void {
-  let last = 0;
+function countersOf(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => readonly (readonly [LabelValues, number])[] | undefined,
+): void {
+  const last = new Map<string, { readonly labels: LabelValues; readonly total: number }>();
   new Counter({
     name,
     help,
+    labelNames,
     registers,
     collect() {
-      const now = read();
-      if (now === undefined) return;
-      if (now < last) {
-        this.reset();
-        last = 0;
+      const readings = read();
+      if (readings === undefined) return;
+      const seen = new Set<string>();
+      for (const [labels, total] of readings) {
+        const key = labelNames.map((l) => labels[l]).join('\0');
+        seen.add(key);
+        const before = last.get(key);
+        if (before !== undefined && total < before.total) this.remove(labels);
+        const base = before === undefined || total < before.total ? 0 : before.total;
+        if (total > base || before === undefined) this.inc(labels, total - base);
+        last.set(key, { labels, total });
       }
-      if (now > last) this.inc(now - last);
-      last = now;
+      for (const [key, { labels }] of last) {
+        if (seen.has(key)) continue;
+        this.remove(labels);
+        last.delete(key);
+      }
     },
   });
 }

@@ -108,8 +108,7 @@ const NOT_YET: Readonly<Record<string, string>> = {
 
 /**
  * Refuses what `Network.create` would otherwise ignore: an option this version does not
- * implement (a node started with `mdns: true` and no bootstrap would wait for peers for
- * ever) or a misspelt one. TypeScript callers see these at compile time; this is for the rest.
+ * implement (a node started with `relay` set would never use a relay) or a misspelt one. TypeScript callers see these at compile time; this is for the rest.
  */
 export function checkCreateOptions(options: CreateNetworkOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Network.create takes an options object');
@@ -119,26 +118,30 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     if (missing !== undefined) throw new InvalidArgumentError(`option '${key}' is not supported yet (${missing}); see the README's "Not yet"`);
     throw new InvalidArgumentError(`unknown option '${key}'`);
   }
-  const mdns: unknown = options.mdns;
-  if (mdns !== undefined && typeof mdns !== 'boolean') {
-    const intervalMs = typeof mdns === 'object' && mdns !== null ? (mdns as { intervalMs?: unknown }).intervalMs : Number.NaN;
-    if (intervalMs !== undefined && !(typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 100)) {
-      throw new InvalidArgumentError(`mdns must be a boolean or { intervalMs: an integer >= 100 }, got ${JSON.stringify(mdns)}`);
-    }
-  }
-  const dht: unknown = options.dht;
-  if (dht !== undefined && typeof dht !== 'boolean') {
-    const d = (typeof dht === 'object' && dht !== null ? dht : { bootstrap: 'bad' }) as { bootstrap?: unknown; port?: unknown; intervalMs?: unknown };
+  const mdns = featureOptions('mdns', options.mdns);
+  if (mdns !== undefined && !isIntervalMs(mdns.intervalMs))
+    throw new InvalidArgumentError(`mdns.intervalMs must be an integer >= 100, got ${String(mdns.intervalMs)}`);
+  const dht = featureOptions('dht', options.dht);
+  if (dht !== undefined) {
     const hostPort = /^[^\s:]+:\d{1,5}$/;
-    if (d.bootstrap !== undefined && !(Array.isArray(d.bootstrap) && d.bootstrap.every((b) => typeof b === 'string' && hostPort.test(b))))
-      throw new InvalidArgumentError(`dht.bootstrap must be a list of 'host:port', got ${JSON.stringify(d.bootstrap)}`);
-    if (d.port !== undefined && !(Number.isInteger(d.port) && (d.port as number) >= 0 && (d.port as number) <= 65_535))
-      throw new InvalidArgumentError(`dht.port must be 0..65535, got ${String(d.port)}`);
-    if (d.intervalMs !== undefined && !(Number.isInteger(d.intervalMs) && (d.intervalMs as number) >= 100))
-      throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(d.intervalMs)}`);
+    if (dht.bootstrap !== undefined && !(Array.isArray(dht.bootstrap) && dht.bootstrap.every((b) => typeof b === 'string' && hostPort.test(b))))
+      throw new InvalidArgumentError(`dht.bootstrap must be a list of 'host:port', got ${JSON.stringify(dht.bootstrap)}`);
+    if (dht.port !== undefined && !(Number.isInteger(dht.port) && (dht.port as number) >= 0 && (dht.port as number) <= 65_535))
+      throw new InvalidArgumentError(`dht.port must be 0..65535, got ${String(dht.port)}`);
+    if (!isIntervalMs(dht.intervalMs)) throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(dht.intervalMs)}`);
   }
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {
     throw new InvalidArgumentError(`transport '${String(transport)}' is not supported yet: only 'quic'`);
   }
 }
+
+/** The settings object of an option that is `boolean | { ... }`; undefined when it is a boolean or absent. */
+function featureOptions(name: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  if (typeof value !== 'object' || value === null)
+    throw new InvalidArgumentError(`${name} must be a boolean or an options object, got ${JSON.stringify(value)}`);
+  return value as Record<string, unknown>;
+}
+
+const isIntervalMs = (value: unknown): boolean => value === undefined || (Number.isInteger(value) && (value as number) >= 100);

@@ -127,9 +127,14 @@ export class QuicTransport {
     return transport;
   }
 
+  /** The UDP port this node accepts connections on (the one chosen, for port 0). */
+  get port(): number {
+    return this.#server.port();
+  }
+
   /** `host:port` this node accepts connections on. */
   get location(): string {
-    return formatHostPort({ host: this.#options.host, port: this.#server.port() });
+    return formatHostPort({ host: this.#options.host, port: this.port });
   }
 
   // ---- outputs of the machine ----------------------------------------------------------

@@ -12,7 +12,7 @@ import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
-import { advertisedLocations, parseHostPort } from './address.ts';
+import { advertisedLocations } from './address.ts';
 import { DhtRendezvous } from './dht.ts';
 import { FileStorage } from './file-storage.ts';
 import { MdnsDiscovery } from './mdns.ts';
@@ -131,7 +131,7 @@ async function startNode(
     throw new InvalidArgumentError(`cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
   // A wildcard listener is advertised at its interfaces' addresses (see advertisedLocations).
-  const locations = advertisedLocations(host, parseHostPort(transport.location)?.port ?? port);
+  const locations = advertisedLocations(host, transport.port);
   machine = createNodeMachine({
     secretKey: secretKey.withSigner(new NativeSigner()),
     networkId,
@@ -230,7 +230,7 @@ async function startNode(
           sync,
           onError,
         },
-        { nowMs, ...(typeof options.mdns === 'object' && options.mdns.intervalMs !== undefined && { intervalMs: options.mdns.intervalMs }) },
+        { nowMs, intervalMs: typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined },
       ),
     );
   }

@@ -9,7 +9,7 @@ import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketRejection, TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
 import { AssertionError, assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
+import { type Decoded, type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
 import { bondProof, checkBondProof } from './bond-proof.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
@@ -182,6 +182,14 @@ const DURABLE = {
   formationV1: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
   snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
 };
+
+/** A stored formation, in this version's form or an earlier one's (which has no first configuration). */
+function decodeStoredFormation(bytes: Uint8Array): Decoded<Formation> {
+  const now = DURABLE.formation.decode(bytes);
+  if (now.ok) return { ok: true, value: { id: now.value.id.slice(), formedAtMs: now.value.formedAtMs, conf: now.value.conf } };
+  const v1 = DURABLE.formationV1.decode(bytes);
+  return v1.ok ? { ok: true, value: { id: v1.value.id.slice(), formedAtMs: v1.value.formedAtMs, conf: undefined } } : now;
+}
 
 const TICKS_PER_HEARTBEAT = 5;
 
@@ -370,21 +378,14 @@ export class Group {
     // What we stored we must be able to read back: a piece that does not decode would be
     // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
     // out. It is a bug, and stops here.
-    const load = <T>(part: string, codec: MessageCodec<T>): T | undefined => {
+    const load = <T>(part: string, codec: Pick<MessageCodec<T>, 'decode'>): T | undefined => {
       const bytes = this.#stored(ctx, part);
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
       if (!d.ok) throw new AssertionError(`group ${this.spec.id.short}: stored ${part} does not decode: ${d.error.message}`);
       return d.value;
     };
-    const storedFormation = this.#stored(ctx, 'formation');
-    if (storedFormation !== undefined) {
-      const now = DURABLE.formation.decode(storedFormation);
-      const v1 = now.ok ? undefined : DURABLE.formationV1.decode(storedFormation);
-      if (!now.ok && !v1?.ok) throw new AssertionError(`group ${this.spec.id.short}: stored formation does not decode: ${now.error.message}`);
-      const f = now.ok ? now.value : (v1 as { ok: true; value: { id: Uint8Array; formedAtMs: number } }).value;
-      this.#formation = { id: f.id.slice(), formedAtMs: f.formedAtMs, conf: now.ok ? now.value.conf : undefined };
-    }
+    this.#formation = load('formation', { decode: decodeStoredFormation });
     const hardState: HardState | undefined = load('hs', DURABLE.hardState);
     let snapshot: Snapshot | undefined;
     const sd = load('snap', DURABLE.snapshot);

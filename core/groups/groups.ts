@@ -23,13 +23,13 @@ export type GroupsCommand =
   | { readonly kind: 'transfer'; readonly group: GroupId; readonly to: PeerId | undefined }
   | { readonly kind: 'leave'; readonly group: GroupId };
 
-/** How long an accepted link may take to say which group it is for. */
 /** Node-wide settings of the groups subsystem (`Network.create({ groups })`). */
 export interface GroupsOptions {
   /** How long an accepted bond link may take to name its group (its hello). @default 2000, mosaik's `handshake_timeout` */
   readonly handshakeTimeoutMs?: number;
 }
 
+/** How long an accepted link may take to say which group it is for, by default. */
 const DEFAULT_HELLO_TIMEOUT_MS = 2000;
 
 type Timer = { readonly group: string; readonly kind: 'tick' } | { readonly kind: 'hello'; readonly link: number };

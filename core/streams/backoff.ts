@@ -34,24 +34,28 @@ export const DEFAULT_BACKOFF: BackoffConfig = {
   resetAfterMs: 10_000,
 };
 
+/** What is wrong with a backoff policy, if anything: one set of rules for the API's check and the machine's. */
+function backoffProblem(b: BackoffConfig): string | undefined {
+  if (!(b.initialMs > 0) || !Number.isFinite(b.initialMs)) return 'initialMs must be positive';
+  if (!(b.multiplier >= 1) || !Number.isFinite(b.multiplier)) return 'multiplier must be at least 1';
+  if (!(b.jitter >= 0 && b.jitter < 1)) return 'jitter must be in [0, 1)';
+  if (!(b.maxMs >= b.initialMs)) return 'maxMs must be at least initialMs';
+  if (!(b.maxElapsedMs >= 0) || !(b.resetAfterMs >= 0)) return 'maxElapsedMs and resetAfterMs must be non-negative';
+  return undefined;
+}
+
 /** `DEFAULT_BACKOFF` with `partial` over it, checked: InvalidArgumentError names what is wrong. */
 export function resolveBackoff(partial: Partial<BackoffConfig> | undefined): BackoffConfig {
   const b = { ...DEFAULT_BACKOFF, ...partial };
-  if (!(b.initialMs > 0) || !Number.isFinite(b.initialMs) || !(b.multiplier >= 1) || !Number.isFinite(b.multiplier)) {
-    throw new InvalidArgumentError(`backoff: initialMs must be positive and multiplier at least 1, got ${JSON.stringify(partial)}`);
-  }
-  if (!(b.jitter >= 0 && b.jitter < 1)) throw new InvalidArgumentError(`backoff: jitter must be in [0, 1), got ${b.jitter}`);
-  if (!(b.maxMs >= b.initialMs)) throw new InvalidArgumentError(`backoff: maxMs must be at least initialMs, got ${JSON.stringify(partial)}`);
-  if (!(b.maxElapsedMs >= 0) || !(b.resetAfterMs >= 0)) throw new InvalidArgumentError('backoff: maxElapsedMs and resetAfterMs must be non-negative');
+  const problem = backoffProblem(b);
+  if (problem !== undefined) throw new InvalidArgumentError(`backoff: ${problem}, got ${JSON.stringify(partial)}`);
   return b;
 }
 
+/** The machine's own check: a policy that got past `resolveBackoff` has none, so one is a bug. */
 export function checkBackoff(b: BackoffConfig): void {
-  assert(b.initialMs > 0 && Number.isFinite(b.initialMs), 'backoff.initialMs must be positive');
-  assert(b.multiplier >= 1 && Number.isFinite(b.multiplier), 'backoff.multiplier must be at least 1');
-  assert(b.jitter >= 0 && b.jitter < 1, 'backoff.jitter must be in [0, 1)');
-  assert(b.maxMs >= b.initialMs, 'backoff.maxMs must be at least initialMs');
-  assert(b.maxElapsedMs >= 0 && b.resetAfterMs >= 0, 'backoff.maxElapsedMs and resetAfterMs must be non-negative');
+  const problem = backoffProblem(b);
+  assert(problem === undefined, `backoff.${problem}`);
 }
 
 /** The wait before retry number `attempt` (0 for the first retry), in whole ms. */

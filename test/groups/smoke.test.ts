@@ -3,6 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { cluster, converged } from '../streams/helpers.ts';
 import { Counter } from './counter.ts';
 
+/** One group on three discovered nodes, formed by all three (`bootstrapExpect` 3), once every member is online. */
+async function threeVoters(sim: Simulation, nets: readonly Network[], key: string) {
+  await converged(sim, nets);
+  const groups = nets.map((n) => n.groups.join({ key, machine: new Counter(), bootstrapExpect: 3 }));
+  await Promise.all(groups.map((g) => g.when.online()));
+  return groups;
+}
+
 describe('groups in the simulator: smoke', () => {
   it('three nodes form one group, execute from a follower, strong query', async () => {
     const sim = new Simulation({ seed: 1 });
@@ -30,9 +38,7 @@ describe('groups in the simulator: smoke', () => {
     const sim = new Simulation({ seed: 2 });
     const nets = cluster(sim, 3) as [Network, Network, Network];
     await sim.run(async () => {
-      await converged(sim, nets);
-      const groups = nets.map((n) => n.groups.join({ key: 'stats', machine: new Counter(), bootstrapExpect: 3 }));
-      await Promise.all(groups.map((g) => g.when.online()));
+      const groups = await threeVoters(sim, nets, 'stats');
       while (!groups.every((g) => g.members().voters.length === 3)) await sim.sleep(50);
       const first = groups.findIndex((g) => g.isLeader);
       const stats = () => groups.map((g) => g.status()?.stats);
@@ -59,9 +65,7 @@ describe('groups in the simulator: smoke', () => {
     const sim = new Simulation({ seed: 2 });
     const nets = cluster(sim, 3) as [Network, Network, Network];
     await sim.run(async () => {
-      await converged(sim, nets);
-      const groups = nets.map((n) => n.groups.join({ key: 'first-conf', machine: new Counter(), bootstrapExpect: 3 }));
-      await Promise.all(groups.map((g) => g.when.online()));
+      const groups = await threeVoters(sim, nets, 'first-conf');
       const first = groups.findIndex((g) => g.isLeader);
       sim.crash(nets[first] as Network); // at once: with this seed the others have no entry from its log yet
       const rest = groups.filter((_, i) => i !== first);
