@@ -604,6 +604,33 @@ describe('NodeMachine: ping failures', () => {
     expect(pair.completes('A')).toHaveLength(2);
   });
 
+  it('keeps one timer for every ping in flight, and fails each exactly at its own deadline', () => {
+    const pair = new Pair();
+    pair.ping('A'); // brings the link up
+    pair.hold = true;
+    const t0 = pair.nowMs;
+    const mark = pair.outputs.A.length;
+    const slow = pair.ping('A', 500);
+    const fast = pair.ping('A', 100); // an earlier deadline: the timer moves to it
+    const mid = pair.ping('A', 300); // a later one: no timer traffic
+    const answered = pair.ping('A', 50); // answered below, before any deadline
+    const timerTraffic = () => pair.printed('A', mark).filter((l) => /^(arm|cancel)/.test(l));
+    expect(timerTraffic()).toEqual([`arm T3 @${t0 + 500}`, 'cancel T3', `arm T4 @${t0 + 100}`, 'cancel T4', `arm T5 @${t0 + 50}`]);
+    pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 5 }) });
+    expect(pair.completes('A').map((c) => c.req)).toEqual([1, answered]);
+    const failedAt: Record<number, number> = {};
+    for (const t of [t0 + 50, t0 + 99, t0 + 100, t0 + 299, t0 + 300, t0 + 499, t0 + 500]) {
+      pair.advance(t);
+      for (const f of pair.fails('A')) failedAt[f.req] ??= pair.nowMs;
+    }
+    expect(failedAt).toEqual({ [fast]: t0 + 100, [mid]: t0 + 300, [slow]: t0 + 500 });
+    expect(pair.fails('A').every((f) => f.error instanceof TimeoutError)).toBe(true);
+    // The answered ping's deadline only moved the timer on (T5 fired, found nothing to
+    // fail, and armed the next live deadline); with nothing pending, nothing stays armed.
+    expect(timerTraffic().slice(5)).toEqual([`arm T6 @${t0 + 100}`, `arm T7 @${t0 + 300}`, `arm T8 @${t0 + 500}`]);
+    expect(pair.timers.A.size).toBe(0);
+  });
+
   it('fails a ping whose link is still handshaking at its deadline', () => {
     const pair = new Pair();
     pair.hold = true;
@@ -670,7 +697,7 @@ describe('NodeMachine: ping failures', () => {
     pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 3 }) });
     pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 2 }) });
     expect(pair.printed('A', mark)).toEqual([
-      'cancel T4',
+      // Ping 3 is answered: the one deadline timer (T3, at ping 2's deadline) stays armed.
       'emit ping.answered 3 rtt=0',
       'complete R3 rtt=0',
       'close L1 ProtocolViolation',
