@@ -1250,7 +1250,13 @@ export class Group {
       this.#send(ctx, bond, { t: 'formation', formation: this.#formation });
       return;
     }
-    this.#raft.step(msg);
+    const refused = this.#raft.step(msg);
+    if (refused !== undefined) {
+      // A member whose messages break Raft's own rules is faulty: drop the bond (it may
+      // bond again, and is refused again if it goes on).
+      ctx.close(bond.link, CloseCode.ProtocolViolation, `raft message refused: ${refused}`);
+      this.#bondDown(ctx, bond);
+    }
   }
 
   /** The peer told us its formation (handshake or later): adopt it, yield to it, or wait for it to yield. */

@@ -16,6 +16,7 @@ import type {
   SoftState,
   UnsafeRaftVariant,
 } from './types.ts';
+import { malformedRaftMessage } from './validate.ts';
 
 export interface RaftConfig {
   readonly id: NodeId;
@@ -301,13 +302,20 @@ export class RaftNode {
     this.#snapshotOut = { snapshot, installed: false };
   }
 
-  step(m: RaftMessage): void {
-    if (m.to !== this.id) return;
+  /**
+   * Steps one message from a peer. Returns why it was refused when it cannot come from a
+   * correct peer (`malformedRaftMessage`, or a snapshot chunk that contradicts the earlier ones);
+   * such a message changes nothing, and the caller should drop the link it came on.
+   */
+  step(m: RaftMessage): string | undefined {
+    if (m.to !== this.id) return undefined;
+    const malformed = malformedRaftMessage(m);
+    if (malformed !== undefined) return malformed;
     if (m.term > this.#term) {
       if (m.type === 'vote') {
         const inLease = this.#cfg.checkQuorum && this.#leader !== undefined && this.#electionElapsed < this.#cfg.electionTicks;
         // A node that still hears its leader ignores disruptive candidates (thesis §4.2.3).
-        if (!m.transfer && inLease) return;
+        if (!m.transfer && inLease) return undefined;
         if (!m.pre) this.#becomeFollower(m.term, undefined);
       } else if (m.type === 'voteResp' && m.pre && m.granted) {
         // A granted pre-vote carries the term we would campaign at; not a newer leader.
@@ -323,16 +331,16 @@ export class RaftNode {
       } else if (m.type === 'vote' && m.pre) {
         this.#send({ type: 'voteResp', term: this.#term, from: this.id, to: m.from, pre: true, granted: false });
       }
-      return;
+      return undefined;
     }
 
     switch (m.type) {
       case 'vote':
         this.#handleVote(m);
-        return;
+        return undefined;
       case 'voteResp':
         this.#handleVoteResp(m);
-        return;
+        return undefined;
       case 'append':
       case 'heartbeat':
       case 'snapshot':
@@ -340,22 +348,22 @@ export class RaftNode {
         if (this.#role !== 'follower') this.#becomeFollower(this.#term, m.from);
         this.#leader = m.from;
         this.#electionElapsed = 0;
-        if (m.type === 'append') this.#handleAppend(m);
-        else if (m.type === 'heartbeat') this.#handleHeartbeat(m);
-        else this.#handleSnapshotChunk(m);
-        return;
+        if (m.type === 'append') return this.#handleAppend(m);
+        if (m.type === 'heartbeat') this.#handleHeartbeat(m);
+        else return this.#handleSnapshotChunk(m);
+        return undefined;
       case 'appendResp':
         if (this.#role === 'leader') this.#handleAppendResp(m);
-        return;
+        return undefined;
       case 'heartbeatResp':
         if (this.#role === 'leader') this.#handleHeartbeatResp(m);
-        return;
+        return undefined;
       case 'snapshotResp':
         if (this.#role === 'leader') this.#handleSnapshotResp(m);
-        return;
+        return undefined;
       case 'timeoutNow':
         if (this.promotable && this.#role !== 'leader') this.#campaign('transfer');
-        return;
+        return undefined;
     }
   }
 
@@ -527,22 +535,23 @@ export class RaftNode {
     }
   }
 
-  #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): void {
+  #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): string | undefined {
     const reply = (success: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
       this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success, index, hintIndex, hintTerm });
     if (m.prevIndex < this.log.commit) {
       // Everything up to our commit index matches the leader's log already.
       reply(true, this.log.commit);
-      return;
+      return undefined;
     }
     if (!this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const last = this.log.lastIndex();
       // Skip the whole conflicting term at once, never below our commit index.
       const hint = m.prevIndex > last ? last : Math.max(this.log.commit, this.log.firstIndexOfTerm(m.prevIndex) - 1);
       reply(false, m.prevIndex, hint, this.log.term(hint) ?? 0);
-      return;
+      return undefined;
     }
     this.#acceptEntries(m.prevIndex, m.entries, m.commit, reply);
+    return undefined;
   }
 
   #acceptEntries(prevIndex: number, entries: readonly Entry[], leaderCommit: number, reply: (ok: boolean, index: number) => void): void {
@@ -562,29 +571,30 @@ export class RaftNode {
     this.#send({ type: 'heartbeatResp', term: this.#term, from: this.id, to: m.from, round: m.round });
   }
 
-  #handleSnapshotChunk(m: Extract<RaftMessage, { type: 'snapshot' }>): void {
+  #handleSnapshotChunk(m: Extract<RaftMessage, { type: 'snapshot' }>): string | undefined {
     const reply = (received: number): void => this.#send({ type: 'snapshotResp', term: this.#term, from: this.id, to: m.from, index: m.meta.index, received });
     if (m.meta.index <= this.log.commit) {
       // We already hold it all; tell the leader where we are.
       reply(m.total);
       this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success: true, index: this.log.commit, hintIndex: 0, hintTerm: 0 });
-      return;
+      return undefined;
     }
     let inc = this.#incoming;
     if (inc === undefined || inc.index !== m.meta.index || inc.from !== m.from || m.offset === 0) {
       if (m.offset !== 0) {
         reply(0);
-        return;
+        return undefined;
       }
       inc = { from: m.from, index: m.meta.index, total: m.total, parts: [], received: 0 };
       this.#incoming = inc;
     }
+    if (m.total !== inc.total) return `snapshot: a chunk says the snapshot at ${m.meta.index} has ${m.total} bytes, an earlier one ${inc.total}`;
     if (m.offset === inc.received) {
       inc.parts.push(m.chunk);
       inc.received += m.chunk.length;
     }
     reply(inc.received);
-    if (inc.received < inc.total) return;
+    if (inc.received < inc.total) return undefined;
     this.#incoming = undefined;
     const data = new Uint8Array(inc.total);
     let at = 0;
@@ -599,6 +609,7 @@ export class RaftNode {
     this.#conf = this.#confAt(this.log.lastIndex());
     this.#snapshotOut = { snapshot, installed: true };
     this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success: true, index: m.meta.index, hintIndex: 0, hintTerm: 0 });
+    return undefined;
   }
 
   #handleAppendResp(m: Extract<RaftMessage, { type: 'appendResp' }>): void {

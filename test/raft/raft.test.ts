@@ -707,3 +707,114 @@ describe('validateConfChange', () => {
     else expect(reason).toMatch(refusal);
   });
 });
+
+describe('messages no correct peer sends are refused, not asserted on', () => {
+  /** A three-node cluster led by 'a' with two committed commands everywhere. */
+  function committed(): Cluster {
+    const c = cluster();
+    asProposal(c.propose('a', 'x'));
+    asProposal(c.propose('a', 'y'));
+    settle(c);
+    expect(c.raft('b').log.commit).toBe(c.raft('a').log.lastIndex());
+    return c;
+  }
+
+  const command = (text: string) => ({ kind: 'command' as const, bytes: new TextEncoder().encode(text) });
+
+  it('an append whose entries do not follow its prevIndex one by one', () => {
+    const c = committed();
+    const b = c.raft('b');
+    const before = logOf(c, 'b');
+    const last = b.log.lastIndex();
+    const term = c.raft('a').term;
+    const gap: RaftMessage = {
+      type: 'append',
+      term,
+      from: 'a',
+      to: 'b',
+      prevIndex: last,
+      prevTerm: term,
+      commit: last,
+      entries: [{ index: last + 2, term, data: command('z') }],
+    };
+    expect(b.step(gap)).toMatch(/entry 0 has index/);
+    const backwards: RaftMessage = {
+      type: 'append',
+      term,
+      from: 'a',
+      to: 'b',
+      prevIndex: last,
+      prevTerm: term,
+      commit: last,
+      entries: [{ index: last + 1, term: term - 1, data: command('z') }],
+    };
+    expect(b.step(backwards)).toMatch(/outside/);
+    const future: RaftMessage = {
+      type: 'append',
+      term,
+      from: 'a',
+      to: 'b',
+      prevIndex: last,
+      prevTerm: term,
+      commit: last,
+      entries: [{ index: last + 1, term: term + 1, data: command('z') }],
+    };
+    expect(b.step(future)).toMatch(/outside/);
+    expect(logOf(c, 'b')).toEqual(before);
+    expect(b.term).toBe(term);
+  });
+
+  it('an append that would rewrite a committed entry changes nothing committed', () => {
+    const c = committed();
+    const b = c.raft('b');
+    const before = logOf(c, 'b');
+    const commit = b.log.commit;
+    const term = c.raft('a').term;
+    const prevTerm = b.log.term(commit - 1) as number;
+    // A later term claims index `commit` with other contents. Entries at or below the commit
+    // index are never compared (everything there matches a correct leader's log), so the
+    // message cannot reach the log's assertion on committed conflicts.
+    const rewrite: RaftMessage = {
+      type: 'append',
+      term: term + 1,
+      from: 'c',
+      to: 'b',
+      prevIndex: commit - 1,
+      prevTerm,
+      commit,
+      entries: [{ index: commit, term: term + 1, data: command('evil') }],
+    };
+    expect(b.step(rewrite)).toBeUndefined();
+    expect(logOf(c, 'b')).toEqual(before);
+    expect(b.log.commit).toBe(commit);
+  });
+
+  it('a snapshot chunk outside its snapshot, or a total that changes between chunks', () => {
+    const c = committed();
+    const b = c.raft('b');
+    const term = c.raft('a').term;
+    const meta = { index: 50, term, conf: { voters: ['a', 'b', 'c'], learners: [] } } as const;
+    const chunk = (offset: number, total: number, length: number): RaftMessage => ({
+      type: 'snapshot',
+      term,
+      from: 'a',
+      to: 'b',
+      meta: meta as never,
+      offset,
+      total,
+      chunk: new Uint8Array(length),
+    });
+    expect(b.step(chunk(0, 4, 8))).toMatch(/beyond the total/);
+    expect(b.step(chunk(0, 16, 8))).toBeUndefined();
+    expect(b.step(chunk(8, 12, 4))).toMatch(/has 12 bytes, an earlier one 16/);
+    expect(b.log.offset).toBe(0); // nothing was installed
+  });
+
+  it('a vote whose last entry claims a term beyond the vote', () => {
+    const c = committed();
+    const term = c.raft('a').term;
+    const vote: RaftMessage = { type: 'vote', term: term + 1, from: 'c', to: 'b', pre: false, lastIndex: 9, lastTerm: term + 5, transfer: false };
+    expect(c.raft('b').step(vote)).toMatch(/lastTerm/);
+    expect(c.raft('b').term).toBe(term);
+  });
+});
