@@ -1,5 +1,5 @@
 import type { PeerEntry } from '../core/discovery/peer-entry.ts';
-import { AlreadyExistsError, ClosedError, DecodeError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
+import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
 import type { LinkId, NodeEvent } from '../core/node/io.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
@@ -72,6 +72,11 @@ export interface StreamStats {
   readonly datums: number;
   readonly bytes: number;
   readonly uptimeMs: number;
+}
+
+/** A consumer's figures: also the datums its codec could not decode (dropped, see `Consumer`). */
+export interface ConsumerStats extends StreamStats {
+  readonly undecodable: number;
 }
 
 /**
@@ -355,12 +360,13 @@ export class Producer<T> extends HandleBase {
 export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
   protected readonly kind = 'consumer';
   readonly #codec: DatumCodec<T>;
-  readonly #buffer: { readonly link: LinkId; readonly data: Uint8Array }[] = [];
+  /** Decoded datums the application has not taken, with the link and size each came with. */
+  readonly #buffer: { readonly link: LinkId; readonly value: T; readonly bytes: number }[] = [];
   #head = 0;
   #wake: (() => void) | undefined;
   readonly #acks = new Map<LinkId, number>();
   #ackScheduled = false;
-  readonly #stats = { datums: 0, bytes: 0 };
+  readonly #stats = { datums: 0, bytes: 0, undecodable: 0 };
   readonly #openedAtMs: number;
 
   /** @internal */
@@ -417,13 +423,29 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
   }
 
   /** Datums and bytes the application took, and time since the consumer opened (as mosaik's aggregate). */
-  stats(): StreamStats {
+  stats(): ConsumerStats {
     return { ...this.#stats, uptimeMs: this.closed ? 0 : this.nowMs() - this.#openedAtMs };
   }
 
   protected onStreamsEvent(event: StreamsEvent): void {
     if (event.type !== 'streams.datum') return;
-    this.#buffer.push({ link: event.link, data: event.data });
+    // Decoded on arrival: a datum this consumer's codec refuses is the producer's fault, so
+    // it ends that producer's link (ProtocolViolation, as mosaik's receiver does on a decode
+    // error) and never reaches the application, which goes on receiving from the others.
+    let value: T;
+    try {
+      value = this.#codec.decode(event.data);
+    } catch (e) {
+      this.#stats.undecodable++;
+      const reason = `undecodable datum: ${e instanceof Error ? e.message : String(e)}`;
+      const link = event.link;
+      queueMicrotask(() => {
+        if (this.closed) return;
+        this.backend.request({ to: 'streams', cmd: { kind: 'undecodable', handle: this.handle, link, reason } }).catch(() => undefined);
+      });
+      return;
+    }
+    this.#buffer.push({ link: event.link, value, bytes: event.data.length });
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
@@ -440,19 +462,15 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
 
   #take(): { ok: true; value: T } | { ok: false } {
     if (this.#head >= this.#buffer.length) return { ok: false };
-    const item = this.#buffer[this.#head++] as { link: LinkId; data: Uint8Array };
+    const item = this.#buffer[this.#head++] as { link: LinkId; value: T; bytes: number };
     if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
       this.#buffer.splice(0, this.#head);
       this.#head = 0;
     }
     this.#ack(item.link);
     this.#stats.datums++;
-    this.#stats.bytes += item.data.length;
-    try {
-      return { ok: true, value: this.#codec.decode(item.data) };
-    } catch (e) {
-      throw new DecodeError('invalid', `datum of stream ${this.stream.short}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    this.#stats.bytes += item.bytes;
+    return { ok: true, value: item.value };
   }
 
   /** Room for one more datum from `link`: told to the machine in one command per turn. */

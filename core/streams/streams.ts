@@ -75,7 +75,9 @@ export type StreamsCommand =
   | { readonly kind: 'send'; readonly handle: number; readonly data: Uint8Array; readonly wait: boolean }
   /** The application took `n` datums that arrived on `link`: grant the producer that much credit again. */
   | { readonly kind: 'consumed'; readonly handle: number; readonly counts: readonly (readonly [link: LinkId, n: number])[] }
-  | { readonly kind: 'close'; readonly handle: number };
+  | { readonly kind: 'close'; readonly handle: number }
+  /** The application's codec refused a datum that came on `link`: the producer is at fault. */
+  | { readonly kind: 'undecodable'; readonly handle: number; readonly link: LinkId; readonly reason: string };
 
 export type StreamsEvent =
   /** A datum for the application of consumer `handle`, from `producer` over `link`. */
@@ -391,6 +393,14 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
         const h = this.#handles.get(cmd.handle);
         if (h?.role === 'producer') this.#closeProducer(ctx, h, true);
         else if (h?.role === 'consumer') this.#closeConsumer(ctx, h);
+        return ctx.complete(req, undefined);
+      }
+      case 'undecodable': {
+        const found = this.#consumerLinks.get(cmd.link);
+        // Only if that link is still this consumer's: a later link to the producer is not blamed.
+        if (found && found.consumer.handle === cmd.handle && found.sub.link === cmd.link && found.sub.state === 'connected') {
+          this.#violation(ctx, found.consumer, found.sub, cmd.reason);
+        }
         return ctx.complete(req, undefined);
       }
     }
