@@ -114,17 +114,30 @@ export class LinkModel {
   delivered = 0;
   /** Links closed because a checker-visible fault broke them. */
   lost = 0;
+  /** Frames corrupted in flight (`corruptFrames`). */
+  corrupted = 0;
 
   readonly #plantedBug: PlantedWireBug | undefined;
   /** The plan's message stress applies from this virtual time on (with the other faults). */
   readonly #stressFromMs: number;
 
-  constructor(host: LinkHost, rng: Rng, plan: FaultPlan, plantedBug?: PlantedWireBug, stressFromMs = 0) {
+  /** The corruption fuzz (`SimulationOptions.corruptFrames`), with its own random stream. */
+  #corrupt: { readonly probability: number; readonly rng: Rng } | undefined;
+
+  constructor(
+    host: LinkHost,
+    rng: Rng,
+    plan: FaultPlan,
+    plantedBug?: PlantedWireBug,
+    stressFromMs = 0,
+    corrupt?: { readonly probability: number; readonly rng: Rng },
+  ) {
     this.#host = host;
     this.#rng = rng;
     this.#plan = plan;
     this.#plantedBug = plantedBug;
     this.#stressFromMs = stressFromMs;
+    this.#corrupt = corrupt && corrupt.probability > 0 ? corrupt : undefined;
   }
 
   // ---- topology ----------------------------------------------------------------------
@@ -307,10 +320,52 @@ export class LinkModel {
     }
     dir.lastArrivalMs = Math.max(dir.lastArrivalMs, atMs);
     const seq = ++dir.sentSeq;
-    const item: Item = 'body' in what ? { atMs, seq, body: what.body } : { atMs, seq, close: what.close };
+    const body = 'body' in what && this.#corrupt ? this.#maybeCorrupt(what.body, this.#corrupt) : undefined;
+    const item: Item = 'body' in what ? { atMs, seq, body: body ?? what.body } : { atMs, seq, close: what.close };
     this.#insert(dir.queue, item);
     this.#schedulePump(link, dir, atMs);
     if (duplicate) this.#insert(dir.queue, item);
+  }
+
+  /**
+   * With the fuzz's probability, a copy of `body` as a faulty or hostile peer might send it:
+   * one bit flipped, one byte replaced, cut short, or grown by a few random bytes. The
+   * sender's own bytes are never touched (a codec may reuse them).
+   */
+  #maybeCorrupt(body: Uint8Array, corrupt: { readonly probability: number; readonly rng: Rng }): Uint8Array | undefined {
+    const rng = corrupt.rng;
+    if (rng.float() >= corrupt.probability) return undefined;
+    this.corrupted++;
+    const at = (n: number) => Math.floor(rng.float() * n);
+    switch (at(4)) {
+      case 0: {
+        if (body.length === 0) return Uint8Array.of(at(256));
+        const out = body.slice();
+        const i = at(out.length);
+        out[i] = (out[i] as number) ^ (1 << at(8));
+        return out;
+      }
+      case 1: {
+        if (body.length === 0) return Uint8Array.of(at(256));
+        const out = body.slice();
+        out[at(out.length)] = at(256);
+        return out;
+      }
+      case 2:
+        return body.slice(0, at(body.length));
+      default: {
+        const extra = 1 + at(8);
+        const out = new Uint8Array(body.length + extra);
+        out.set(body);
+        for (let i = body.length; i < out.length; i++) out[i] = at(256);
+        return out;
+      }
+    }
+  }
+
+  /** The fault phase ended: frames sent from now on arrive as sent. */
+  stopCorrupting(): void {
+    this.#corrupt = undefined;
   }
 
   #plantedStress(): StressPlan | undefined {

@@ -44,6 +44,16 @@ export interface SimulationOptions {
   /** Test-only: make reliable links misbehave, to show the link-integrity check fails. */
   readonly plantedWireBug?: PlantedWireBug;
   /**
+   * Robustness fuzz: each frame is corrupted in flight with this probability (0–1), as a
+   * faulty or hostile peer would send it: a bit flipped, a byte replaced, the frame cut
+   * short or grown. Every node must survive it: a bad frame ends in a typed close or is
+   * ignored, and nothing throws. Safety checkers may still report violations, since a
+   * corrupted frame that decodes is a Byzantine message and Raft does not tolerate those.
+   * Corruption draws from its own random stream and stops at `quiesce()`, with the other
+   * faults. @default 0
+   */
+  readonly corruptFrames?: number;
+  /**
    * Storage on a slow disk: every node's flushes take 20–150 ms (`FaultPlan.syncMs`, in
    * place of the plan's), and a nemesis that crashes nodes also injects power failures.
    * What acknowledging before a sync would lose is then worth many round trips.
@@ -135,6 +145,9 @@ export class Simulation {
 
   constructor(options: SimulationOptions) {
     if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
+    const corruptFrames = options.corruptFrames ?? 0;
+    if (!(corruptFrames >= 0 && corruptFrames <= 1))
+      throw new InvalidArgumentError(`corruptFrames must be a probability in [0, 1], got ${options.corruptFrames}`);
     this.seed = options.seed;
     this.#verifier = new MemoVerifier(options.verifier);
     this.#signer = options.signer;
@@ -162,6 +175,7 @@ export class Simulation {
       this.plan,
       options.plantedWireBug,
       options.faultsStartMs ?? 0,
+      { probability: corruptFrames, rng: rngStream(this.seed, 'corrupt') },
     );
     if (this.plan.nemesis) {
       const nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
@@ -411,12 +425,13 @@ export class Simulation {
   }
 
   /**
-   * Ends the fault phase: the nemesis stops, partitions and slow links heal, wall clocks are
+   * Ends the fault phase: the nemesis stops, frames are no longer corrupted, partitions and slow links heal, wall clocks are
    * set right again (as NTP would), and crashed nodes restart. What follows is the liveness
    * phase, where the system must recover.
    */
   quiesce(): void {
     this.nemesis?.stop();
+    this.#links.stopCorrupting();
     this.heal();
     for (const node of this.#nodes) if (node.clockOffsetMs !== SIM_EPOCH_MS) this.#setClockOffset(node, SIM_EPOCH_MS, 'reset');
     for (const node of this.#nodes) if (!node.isUp && !node.isClosed) this.#restartNode(node);
@@ -603,8 +618,21 @@ export class Simulation {
     return this.#trace.lines;
   }
 
-  get stats(): { readonly events: number; readonly messages: number; readonly linksLost: number; readonly traceRecords: number } {
-    return { events: this.#events, messages: this.#links.delivered, linksLost: this.#links.lost, traceRecords: this.#trace.count };
+  get stats(): {
+    readonly events: number;
+    readonly messages: number;
+    readonly linksLost: number;
+    readonly traceRecords: number;
+    /** Frames corrupted in flight (`corruptFrames`). */
+    readonly framesCorrupted: number;
+  } {
+    return {
+      events: this.#events,
+      messages: this.#links.delivered,
+      linksLost: this.#links.lost,
+      traceRecords: this.#trace.count,
+      framesCorrupted: this.#links.corrupted,
+    };
   }
 
   #node(net: Network): SimNode {

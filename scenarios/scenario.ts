@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   readonly keepTrace?: boolean;
   /** Named planted bugs (`--plant-bug`), to show the checkers catch them. */
   readonly plantedBugs?: readonly string[];
+  /** The robustness fuzz (`--corrupt-frames`, Simulation's `corruptFrames`). @default 0 */
+  readonly corruptFrames?: number;
 }
 
 /** The outcome of one run: the CLI prints it as JSON. */
@@ -39,6 +41,8 @@ export interface ScenarioResult {
   readonly plan?: FaultPlan;
   /** Scenario-specific figures. */
   readonly details: Record<string, unknown>;
+  /** Frames the robustness fuzz corrupted (only with `corruptFrames`). */
+  readonly framesCorrupted?: number;
   /** Trace lines when asked for. */
   readonly trace?: readonly string[];
 }
@@ -92,6 +96,7 @@ export function scenarioResult(
     nodes,
     plan: sim.plan,
     details,
+    ...(options.corruptFrames !== undefined && { framesCorrupted: sim.stats.framesCorrupted }),
     ...(options.keepTrace && { trace: sim.trace }),
   };
 }
@@ -119,5 +124,13 @@ export const SCENARIO_DISCOVERY_TIMING = { purgeAfterMs: 300_000, refreshInterva
 export function scenarioSimulation(options: ScenarioOptions, extra: Partial<SimulationOptions> = {}): Simulation {
   const faults = options.faults === 'none' ? 'none' : 'swarm';
   const slowDisk = options.faults === 'slow-disk';
-  return new Simulation({ seed: options.seed, faults, keepTrace: options.keepTrace ?? false, ...scenarioCrypto, ...(slowDisk && { slowDisk }), ...extra });
+  return new Simulation({
+    seed: options.seed,
+    faults,
+    keepTrace: options.keepTrace ?? false,
+    ...scenarioCrypto,
+    ...(slowDisk && { slowDisk }),
+    ...(options.corruptFrames !== undefined && { corruptFrames: options.corruptFrames }),
+    ...extra,
+  });
 }

@@ -4,15 +4,34 @@ import type { Scenario, ScenarioOptions, ScenarioResult } from '../../scenarios/
 import { parseArgs, parseInteger, parseSeedRange, UsageError } from './args.ts';
 import { defaultJobs, runSeeds } from './campaign-pool.ts';
 
-const RUN_FLAGS = { seed: 'string', nodes: 'string', json: 'boolean', trace: 'string', faults: 'string', 'plant-bug': 'strings' } as const;
-const CAMPAIGN_FLAGS = { seeds: 'string', nodes: 'string', json: 'boolean', faults: 'string', 'plant-bug': 'strings', jobs: 'string' } as const;
+const RUN_FLAGS = {
+  seed: 'string',
+  nodes: 'string',
+  json: 'boolean',
+  trace: 'string',
+  faults: 'string',
+  'plant-bug': 'strings',
+  'corrupt-frames': 'string',
+} as const;
+const CAMPAIGN_FLAGS = {
+  seeds: 'string',
+  nodes: 'string',
+  json: 'boolean',
+  faults: 'string',
+  'plant-bug': 'strings',
+  'corrupt-frames': 'string',
+  jobs: 'string',
+} as const;
 
 export const SIM_USAGE = `Usage:
   mosaik sim list
-  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--json] [--trace FILE] [--plant-bug NAME]...
-  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--jobs N] [--json] [--plant-bug NAME]...
+  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--json] [--trace FILE] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--jobs N] [--json] [--plant-bug NAME]...
       (--jobs: worker threads running seeds in parallel; default one per core)
       (--faults slow-disk: swarm faults on storage whose syncs take 20-150 ms, with power failures)
+      (--corrupt-frames P: a robustness fuzz; each frame is corrupted in flight with probability P
+       until the faults stop. No node may crash; Raft's safety checkers may report violations,
+       since a corrupted frame that still decodes is a Byzantine message. See docs/simulation.md.)
 
 Exit code: 0 when every run holds its invariants, 1 on any violation, 2 on a usage error.`;
 
@@ -42,7 +61,10 @@ function scenarioOf(name: string | undefined): Scenario {
   return scenario;
 }
 
-function commonOptions(scenario: Scenario, flags: { nodes?: string; faults?: string; 'plant-bug'?: string[] }): Omit<ScenarioOptions, 'seed'> {
+function commonOptions(
+  scenario: Scenario,
+  flags: { nodes?: string; faults?: string; 'plant-bug'?: string[]; 'corrupt-frames'?: string },
+): Omit<ScenarioOptions, 'seed'> {
   const nodes = parseInteger(flags.nodes, '--nodes', 1);
   const faults = flags.faults ?? 'swarm';
   if (faults !== 'swarm' && faults !== 'none' && faults !== 'slow-disk') throw new UsageError(`--faults must be swarm, none or slow-disk, got '${faults}'`);
@@ -51,7 +73,12 @@ function commonOptions(scenario: Scenario, flags: { nodes?: string; faults?: str
     if (!Object.hasOwn(scenario.plantedBugs, bug))
       throw new UsageError(`${scenario.name} has no planted bug '${bug}'; known: ${Object.keys(scenario.plantedBugs).join(', ')}`);
   }
-  return { ...(nodes !== undefined && { nodes }), faults, plantedBugs };
+  const corruptText = flags['corrupt-frames'];
+  const corruptFrames = corruptText === undefined ? undefined : Number(corruptText);
+  if (corruptFrames !== undefined && !(corruptText !== '' && corruptFrames >= 0 && corruptFrames <= 1)) {
+    throw new UsageError(`--corrupt-frames takes a probability in [0, 1], got '${corruptText}'`);
+  }
+  return { ...(nodes !== undefined && { nodes }), faults, plantedBugs, ...(corruptFrames !== undefined && { corruptFrames }) };
 }
 
 /** The command that replays one run exactly. */
@@ -60,6 +87,7 @@ export function replayCommand(scenario: string, seed: number, options: Omit<Scen
   if (options.nodes !== undefined) parts.push('--nodes', String(options.nodes));
   if (options.faults && options.faults !== 'swarm') parts.push('--faults', options.faults);
   for (const bug of options.plantedBugs ?? []) parts.push('--plant-bug', bug);
+  if (options.corruptFrames !== undefined) parts.push('--corrupt-frames', String(options.corruptFrames));
   return parts.join(' ');
 }
 
