@@ -1,3 +1,4 @@
+import './fast-blake3.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';

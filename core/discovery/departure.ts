@@ -1,7 +1,7 @@
-import { blake3 } from '@noble/hashes/blake3.js';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import { assert } from '../util/assert.ts';
+import { blake3 } from '../util/blake3.ts';
 import { concatBytes, utf8 } from '../util/bytes.ts';
 import * as s from '../wire/schema.ts';
 import type { PeerEntryVersion } from './peer-entry.ts';

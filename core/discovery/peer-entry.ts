@@ -1,10 +1,10 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { blake3 } from '@noble/hashes/blake3.js';
 import { DecodeError, type DecodeErrorKind, InvalidArgumentError, InvalidSignatureError } from '../errors.ts';
 import type { Digest, GroupId, NetworkId, StreamId, Tag } from '../identity/digest.ts';
 import type { PeerId, SecretKey } from '../identity/keys.ts';
 import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { assert } from '../util/assert.ts';
+import { blake3 } from '../util/blake3.ts';
 import { compareBytes, concatBytes, equalBytes, utf8 } from '../util/bytes.ts';
 import { msgpackErrorKind, schemaViolationOf } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';

@@ -1,6 +1,6 @@
-import { blake3 } from '@noble/hashes/blake3.js';
 import { DecodeError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
+import { blake3 } from '../util/blake3.ts';
 import { bytesToHex, equalBytes } from '../util/bytes.ts';
 import { type Decoded, msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';

@@ -1,6 +1,6 @@
-import { blake3 } from '@noble/hashes/blake3.js';
 import type { GroupId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
+import { blake3 } from '../util/blake3.ts';
 import { concatBytes, equalBytes } from '../util/bytes.ts';
 import { type GroupKey, groupKeyDigest } from './group-id.ts';
 

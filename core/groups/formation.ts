@@ -1,6 +1,6 @@
-import { blake3 } from '@noble/hashes/blake3.js';
 import type { PeerId } from '../identity/keys.ts';
 import type { ConfState } from '../raft/types.ts';
+import { blake3 } from '../util/blake3.ts';
 import { bytesToHex, compareBytes, concatBytes, equalBytes } from '../util/bytes.ts';
 
 /**

@@ -1,5 +1,5 @@
-import { blake3 } from '@noble/hashes/blake3.js';
 import { assert } from '../util/assert.ts';
+import { blake3 } from '../util/blake3.ts';
 import { bytesToHex, compareBytes, concatBytes, equalBytes, isHex32, tryHexToBytes, utf8 } from '../util/bytes.ts';
 
 /**

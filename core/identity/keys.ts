@@ -1,6 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { blake3 } from '@noble/hashes/blake3.js';
 import { InvalidArgumentError } from '../errors.ts';
+import { blake3 } from '../util/blake3.ts';
 import { bytesToHex, compareBytes, equalBytes, isHex32, tryHexToBytes, utf8 } from '../util/bytes.ts';
 import type { Rng } from '../util/rng.ts';
 

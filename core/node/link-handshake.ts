@@ -1,4 +1,4 @@
-import { blake3 } from '@noble/hashes/blake3.js';
+import { blake3 } from '../util/blake3.ts';
 import { concatBytes, utf8 } from '../util/bytes.ts';
 import { msgpackCodec } from '../wire/codec.ts';
 import { s } from '../wire/index.ts';
