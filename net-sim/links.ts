@@ -337,18 +337,15 @@ export class LinkModel {
     if (rng.float() >= corrupt.probability) return undefined;
     this.corrupted++;
     const at = (n: number) => Math.floor(rng.float() * n);
-    switch (at(4)) {
-      case 0: {
+    const kind = at(4);
+    switch (kind) {
+      case 0: // one bit of one byte flipped
+      case 1: {
+        // one byte replaced
         if (body.length === 0) return Uint8Array.of(at(256));
         const out = body.slice();
         const i = at(out.length);
-        out[i] = (out[i] as number) ^ (1 << at(8));
-        return out;
-      }
-      case 1: {
-        if (body.length === 0) return Uint8Array.of(at(256));
-        const out = body.slice();
-        out[at(out.length)] = at(256);
+        out[i] = kind === 0 ? (out[i] as number) ^ (1 << at(8)) : at(256);
         return out;
       }
       case 2:

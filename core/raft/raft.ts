@@ -348,9 +348,9 @@ export class RaftNode {
         if (this.#role !== 'follower') this.#becomeFollower(this.#term, m.from);
         this.#leader = m.from;
         this.#electionElapsed = 0;
-        if (m.type === 'append') return this.#handleAppend(m);
-        if (m.type === 'heartbeat') this.#handleHeartbeat(m);
-        else return this.#handleSnapshotChunk(m);
+        if (m.type === 'snapshot') return this.#handleSnapshotChunk(m);
+        if (m.type === 'append') this.#handleAppend(m);
+        else this.#handleHeartbeat(m);
         return undefined;
       case 'appendResp':
         if (this.#role === 'leader') this.#handleAppendResp(m);
@@ -535,23 +535,22 @@ export class RaftNode {
     }
   }
 
-  #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): string | undefined {
+  #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): void {
     const reply = (success: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
       this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success, index, hintIndex, hintTerm });
     if (m.prevIndex < this.log.commit) {
       // Everything up to our commit index matches the leader's log already.
       reply(true, this.log.commit);
-      return undefined;
+      return;
     }
     if (!this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const last = this.log.lastIndex();
       // Skip the whole conflicting term at once, never below our commit index.
       const hint = m.prevIndex > last ? last : Math.max(this.log.commit, this.log.firstIndexOfTerm(m.prevIndex) - 1);
       reply(false, m.prevIndex, hint, this.log.term(hint) ?? 0);
-      return undefined;
+      return;
     }
     this.#acceptEntries(m.prevIndex, m.entries, m.commit, reply);
-    return undefined;
   }
 
   #acceptEntries(prevIndex: number, entries: readonly Entry[], leaderCommit: number, reply: (ok: boolean, index: number) => void): void {

@@ -26,8 +26,7 @@ export class DeadlineQueue {
   push(atMs: number, id: number): void {
     const n = this.#fifoAt.length;
     if (n > this.#fifoHead) {
-      const lastAt = this.#fifoAt[n - 1] as number;
-      if (atMs < lastAt || (atMs === lastAt && id < (this.#fifoId[n - 1] as number))) {
+      if (precedes(atMs, id, this.#fifoAt[n - 1] as number, this.#fifoId[n - 1] as number)) {
         this.#heap.push(atMs, id);
         return;
       }
@@ -68,8 +67,7 @@ export class DeadlineQueue {
     const heapAt = this.#heap.peekAt();
     if (heapAt === undefined) return false;
     if (this.#fifoHead >= this.#fifoAt.length) return true;
-    const fifoAt = this.#fifoAt[this.#fifoHead] as number;
-    return heapAt < fifoAt || (heapAt === fifoAt && this.#heap.peekId() < (this.#fifoId[this.#fifoHead] as number));
+    return precedes(heapAt, this.#heap.peekId(), this.#fifoAt[this.#fifoHead] as number, this.#fifoId[this.#fifoHead] as number);
   }
 }
 
@@ -110,7 +108,7 @@ export class DeadlineHeap {
       const parent = (i - 1) >> 1;
       const pAt = at[parent] as number;
       const pId = ids[parent] as number;
-      if (pAt < atMs || (pAt === atMs && pId < id)) break;
+      if (precedes(pAt, pId, atMs, id)) break;
       at[i] = pAt;
       ids[i] = pId;
       i = parent;
@@ -133,14 +131,10 @@ export class DeadlineHeap {
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n) {
-        const lAt = at[left] as number;
-        const rAt = at[right] as number;
-        if (rAt < lAt || (rAt === lAt && (ids[right] as number) < (ids[left] as number))) child = right;
-      }
+      if (right < n && precedes(at[right] as number, ids[right] as number, at[left] as number, ids[left] as number)) child = right;
       const cAt = at[child] as number;
       const cId = ids[child] as number;
-      if (lastAt < cAt || (lastAt === cAt && lastId < cId)) break;
+      if (precedes(lastAt, lastId, cAt, cId)) break;
       at[i] = cAt;
       ids[i] = cId;
       i = child;
@@ -153,4 +147,9 @@ export class DeadlineHeap {
     this.#at.length = 0;
     this.#id.length = 0;
   }
+}
+
+/** Whether (aAt, aId) comes before (bAt, bId): earlier deadline, then smaller id. */
+function precedes(aAt: number, aId: number, bAt: number, bId: number): boolean {
+  return aAt < bAt || (aAt === bAt && aId < bId);
 }

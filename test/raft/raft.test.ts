@@ -727,7 +727,8 @@ describe('messages no correct peer sends are refused, not asserted on', () => {
     const before = logOf(c, 'b');
     const last = b.log.lastIndex();
     const term = c.raft('a').term;
-    const gap: RaftMessage = {
+    /** An append from the leader after our last entry, carrying one entry at (index, term). */
+    const appendOf = (index: number, entryTerm: number): RaftMessage => ({
       type: 'append',
       term,
       from: 'a',
@@ -735,31 +736,11 @@ describe('messages no correct peer sends are refused, not asserted on', () => {
       prevIndex: last,
       prevTerm: term,
       commit: last,
-      entries: [{ index: last + 2, term, data: command('z') }],
-    };
-    expect(b.step(gap)).toMatch(/entry 0 has index/);
-    const backwards: RaftMessage = {
-      type: 'append',
-      term,
-      from: 'a',
-      to: 'b',
-      prevIndex: last,
-      prevTerm: term,
-      commit: last,
-      entries: [{ index: last + 1, term: term - 1, data: command('z') }],
-    };
-    expect(b.step(backwards)).toMatch(/outside/);
-    const future: RaftMessage = {
-      type: 'append',
-      term,
-      from: 'a',
-      to: 'b',
-      prevIndex: last,
-      prevTerm: term,
-      commit: last,
-      entries: [{ index: last + 1, term: term + 1, data: command('z') }],
-    };
-    expect(b.step(future)).toMatch(/outside/);
+      entries: [{ index, term: entryTerm, data: command('z') }],
+    });
+    expect(b.step(appendOf(last + 2, term))).toMatch(/entry 0 has index/); // a gap
+    expect(b.step(appendOf(last + 1, term - 1))).toMatch(/outside/); // a term going backwards
+    expect(b.step(appendOf(last + 1, term + 1))).toMatch(/outside/); // a term from the future
     expect(logOf(c, 'b')).toEqual(before);
     expect(b.term).toBe(term);
   });
