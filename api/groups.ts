@@ -1,5 +1,5 @@
 import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
-import type { GroupStats, GroupStatus, GroupStorage } from '../core/groups/group.ts';
+import type { Group as GroupMember, GroupStats, GroupStatus, GroupStorage } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
@@ -140,10 +140,11 @@ export class Group<C, Q, R> {
     });
   }
 
-  #status(): GroupStatus | undefined {
+  /** This node's member of the group, or undefined while the node is down or closed. */
+  #group(): GroupMember | undefined {
     try {
       const sub = this.#backend.inspect().machine.subsystem('groups') as GroupsSubsystem | undefined;
-      return sub?.group(this.id)?.status();
+      return sub?.group(this.id);
     } catch {
       return undefined; // the node is down or closed
     }
@@ -151,31 +152,31 @@ export class Group<C, Q, R> {
 
   /** Everything this node knows about the group now (undefined while the node is down). */
   status(): GroupStatus | undefined {
-    return this.#status();
+    return this.#group()?.status();
   }
 
   /** The current leader, as this node knows it. */
   get leader(): PeerId | undefined {
-    return this.#status()?.leader;
+    return this.#group()?.leaderPeer;
   }
 
   get isLeader(): boolean {
-    return this.#status()?.role === 'leader';
+    return this.#group()?.role === 'leader';
   }
 
   /** This node's current Raft term (0 while the node is down). */
   get term(): number {
-    return this.#status()?.term ?? 0;
+    return this.#group()?.term ?? 0;
   }
 
   /** This node's Raft role now (`follower` while the node is down). */
   get role(): GroupStatus['role'] {
-    return this.#status()?.role ?? 'follower';
+    return this.#group()?.role ?? 'follower';
   }
 
   /** The index of the last command applied to this node's state machine. */
   get committed(): number {
-    return this.#status()?.committed ?? 0;
+    return this.#group()?.applied ?? 0;
   }
 
   /**
@@ -183,20 +184,20 @@ export class Group<C, Q, R> {
    * without its storage is briefly listed twice: as the member it was and the one it is.
    */
   members(): { voters: readonly string[]; learners: readonly string[]; bonds: readonly PeerId[] } {
-    const s = this.#status();
+    const s = this.status();
     return { voters: s?.voters ?? [], learners: s?.learners ?? [], bonds: s?.bonds ?? [] };
   }
 
   readonly when = {
     /** Resolves when some leader is known (at once if one is). */
-    leaderElected: (): Promise<void> => this.#waitFor(() => this.#status()?.leader !== undefined),
+    leaderElected: (): Promise<void> => this.#waitFor(() => this.#group()?.leaderPeer !== undefined),
     /** Resolves when this node leads or follows a known leader. */
-    online: (): Promise<void> => this.#waitFor(() => this.#status()?.online === true),
+    online: (): Promise<void> => this.#waitFor(() => this.#group()?.online === true),
     /** Resolves when this node is the leader. */
-    isLeader: (): Promise<void> => this.#waitFor(() => this.#status()?.role === 'leader'),
+    isLeader: (): Promise<void> => this.#waitFor(() => this.#group()?.role === 'leader'),
     committed: () => ({
       /** Resolves when this node has applied index `i` (read-your-writes across nodes). */
-      reaches: (i: number): Promise<void> => this.#waitFor(() => (this.#status()?.committed ?? 0) >= i),
+      reaches: (i: number): Promise<void> => this.#waitFor(() => (this.#group()?.applied ?? 0) >= i),
     }),
   };
 
