@@ -450,6 +450,9 @@ export class Group {
         snapshotChunkBytes: c.snapshotChunkBytes,
         snapshotWindow: c.snapshotChunksInFlight,
         random: () => rng.float(),
+        // A snapshot from the leader goes into the state machine before Raft takes it, so one
+        // that cannot be restored (a faulty peer's) is refused and changes nothing.
+        installSnapshot: (snapshot) => this.#state.tryRestore(snapshot.data),
         ...(this.#bugs.raft && { unsafe: this.#bugs.raft }),
       },
       restore,
@@ -506,8 +509,8 @@ export class Group {
       this.#persistReady(ctx, r);
       for (const m of r.messages) this.#sendRaft(ctx, m);
       if (r.snapshot?.installed) {
-        this.#state.restore(r.snapshot.snapshot.data);
-        // The committed index jumped: what waits on it (`when.committed().reaches`) must hear of it.
+        // The state machine holds it already (`installSnapshot` in `#newRaft`). The committed
+        // index jumped: what waits on it (`when.committed().reaches`) must hear of it.
         const { index, term } = r.snapshot.snapshot.meta;
         ctx.emit({ type: 'group.installed', group: this.spec.id, formation: formationHex(this.#formation), index, term });
       }

@@ -151,9 +151,32 @@ export class ReplicatedState<C, Q, R> {
     if (!decoded.ok) throw new Error(`group snapshot does not decode: ${decoded.error.message}`);
     const snap = decoded.value;
     this.machine.restore(snap.machine);
-    this.#sessions = new Map(
-      snap.sessions.map((ses) => [ses.origin, { floor: ses.floor, applied: new Map(ses.applied.map((seq, i) => [seq, decodeOutcome(ses.outcomes[i])])) }]),
-    );
+    this.#sessions = sessionsOf(snap.sessions);
+  }
+
+  /**
+   * Restores from a snapshot a peer sent, which may be anything: if it does not decode, or
+   * the machine's `restore` throws, the state is left as it was (the machine is put back
+   * from a snapshot of its own, taken first) and the reason is returned.
+   */
+  tryRestore(bytes: Uint8Array): string | undefined {
+    const decoded = snapshotCodec.decode(bytes);
+    if (!decoded.ok) return `it does not decode: ${decoded.error.message}`;
+    let sessions: Map<string, Session>;
+    try {
+      sessions = sessionsOf(decoded.value.sessions);
+    } catch (e) {
+      return `its sessions do not decode: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    const before = this.machine.snapshot();
+    try {
+      this.machine.restore(decoded.value.machine);
+    } catch (e) {
+      this.machine.restore(before); // a restore that threw may have changed part of the state
+      return `the state machine cannot restore it: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    this.#sessions = sessions;
+    return undefined;
   }
 
   /** Back to the state before any command (a restart without a snapshot, or a lost formation). */
@@ -179,7 +202,15 @@ function encodeOutcome(o: Outcome): { index: number; result: Uint8Array | undefi
   return { index: o.index, result, error: undefined };
 }
 
-function decodeOutcome(o: { index: number; result: Uint8Array | undefined; error: string | undefined } | undefined): Outcome {
+type StoredSession = { readonly origin: string; readonly floor: number; readonly applied: readonly number[]; readonly outcomes: readonly StoredOutcome[] };
+type StoredOutcome = { index: number; result: Uint8Array | undefined; error: string | undefined };
+
+/** The sessions of a snapshot; throws if an outcome's result is not msgpack. */
+function sessionsOf(stored: readonly StoredSession[]): Map<string, Session> {
+  return new Map(stored.map((ses) => [ses.origin, { floor: ses.floor, applied: new Map(ses.applied.map((seq, i) => [seq, decodeOutcome(ses.outcomes[i])])) }]));
+}
+
+function decodeOutcome(o: StoredOutcome | undefined): Outcome {
   if (o === undefined) return { index: 0, result: undefined };
   if (o.error !== undefined) return { index: o.index, error: o.error };
   return { index: o.index, result: o.result === undefined ? undefined : decode(o.result) };

@@ -43,6 +43,16 @@ export interface RaftConfig {
   readonly snapshotWindow?: number;
   /** Committed entries handed out per Ready. @default 1024 */
   readonly maxApplyPerReady?: number;
+  /**
+   * Takes a snapshot received from the leader into the application (restores its state
+   * machine), before it replaces the log. A refusal (why) drops the snapshot whole and
+   * leaves the log and the state as they were; `step` returns it, as for a malformed
+   * message. A correct leader never sends a snapshot its own application cannot restore,
+   * so only a faulty peer's is refused. When this accepts, the Ready that carries the
+   * snapshot says `installed`; the application has it already.
+   * @default accepts every snapshot (the application restores from the Ready)
+   */
+  readonly installSnapshot?: (snapshot: Snapshot) => string | undefined;
   /** Test-only: deliberately unsafe behaviour (see UnsafeRaftVariant). */
   readonly unsafe?: ReadonlySet<UnsafeRaftVariant>;
 }
@@ -141,6 +151,7 @@ export class RaftNode {
       snapshotWindow: 4,
       maxApplyPerReady: 1024,
       electionFactor: 1,
+      installSnapshot: () => undefined,
       // An option passed as `undefined` takes its default (a plain spread would keep the undefined).
       ...(Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as RaftConfig),
       unsafe: config.unsafe ?? new Set(),
@@ -592,8 +603,10 @@ export class RaftNode {
       inc.parts.push(m.chunk);
       inc.received += m.chunk.length;
     }
-    reply(inc.received);
-    if (inc.received < inc.total) return undefined;
+    if (inc.received < inc.total) {
+      reply(inc.received);
+      return undefined;
+    }
     this.#incoming = undefined;
     const data = new Uint8Array(inc.total);
     let at = 0;
@@ -602,6 +615,9 @@ export class RaftNode {
       at += p.length;
     }
     const snapshot: Snapshot = { meta: m.meta, data };
+    const refused = this.#cfg.installSnapshot(snapshot);
+    if (refused !== undefined) return `snapshot at ${m.meta.index} refused: ${refused}`;
+    reply(inc.received);
     this.log.installSnapshot(m.meta);
     this.#snapshot = snapshot;
     this.#baseConf = m.meta.conf;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfChange } from '../../core/raft/raft.ts';
+import { RaftNode, validateConfChange } from '../../core/raft/raft.ts';
 import type { ConfState, NodeId, RaftMessage, UnsafeRaftVariant } from '../../core/raft/types.ts';
 import { Cluster, type ClusterOptions, type Proposal, type ReadRecord, SafetyViolation } from '../../net-sim/raft-cluster/cluster.ts';
 
@@ -789,6 +789,53 @@ describe('messages no correct peer sends are refused, not asserted on', () => {
     expect(b.step(chunk(0, 16, 8))).toBeUndefined();
     expect(b.step(chunk(8, 12, 4))).toMatch(/has 12 bytes, an earlier one 16/);
     expect(b.log.offset).toBe(0); // nothing was installed
+  });
+
+  it('a snapshot the application cannot take is refused whole, and nothing is installed', () => {
+    // Found by the frame-corruption fuzz: a snapshot whose bytes the state machine could not
+    // restore was installed in Raft first, and the restore then threw out of the node.
+    const offered: number[][] = [];
+    let verdict: string | undefined = 'it does not decode';
+    const b = new RaftNode({
+      id: 'b',
+      electionTicks: ELECTION,
+      electionJitterTicks: 0,
+      heartbeatTicks: 2,
+      random: () => 0.5,
+      installSnapshot: (snapshot) => {
+        offered.push([...snapshot.data]);
+        return verdict;
+      },
+    });
+    const meta = { index: 50, term: 1, conf: { voters: ['a', 'b', 'c'], learners: [] } };
+    const chunk = (offset: number, bytes: number[]): RaftMessage => ({
+      type: 'snapshot',
+      term: 1,
+      from: 'a',
+      to: 'b',
+      meta,
+      offset,
+      total: 4,
+      chunk: Uint8Array.from(bytes),
+    });
+    const sent = (): readonly RaftMessage[] => (b.hasReady() ? b.takeReady().messages : []);
+
+    expect(b.step(chunk(0, [1, 2]))).toBeUndefined();
+    expect(b.step(chunk(2, [3, 4]))).toBe('snapshot at 50 refused: it does not decode');
+    expect(offered).toEqual([[1, 2, 3, 4]]);
+    expect(b.log.offset).toBe(0);
+    expect(b.snapshot).toBeUndefined();
+    // The first chunk was acknowledged; the last is not, and no append is reported matched.
+    expect(sent().map((m) => (m.type === 'snapshotResp' ? `resp ${m.received}` : m.type))).toEqual(['resp 2']);
+
+    // The leader starts over; this time the application takes it, and Raft installs it.
+    verdict = undefined;
+    expect(b.step(chunk(0, [1, 2]))).toBeUndefined();
+    expect(b.step(chunk(2, [3, 4]))).toBeUndefined();
+    expect(b.log.offset).toBe(50);
+    const ready = b.takeReady();
+    expect(ready.snapshot?.installed).toBe(true);
+    expect(ready.messages.map((m) => (m.type === 'snapshotResp' ? `resp ${m.received}` : m.type))).toEqual(['resp 2', 'resp 4', 'appendResp']);
   });
 
   it('a vote whose last entry claims a term beyond the vote', () => {

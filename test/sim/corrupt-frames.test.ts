@@ -37,7 +37,7 @@ describe('corruptFrames', () => {
     });
   });
 
-  const runs: [scenario: string, seeds: number[], mustHold: boolean][] = [
+  const runs: [scenario: string, seeds: number[], mustHold: boolean, probability?: number][] = [
     ['ping-mesh', [1, 2], false], // its checker flags every link closed for a protocol violation
     ['discovery-converge', [1, 2], true],
     ['discovery-departure', [1, 2], true],
@@ -49,13 +49,16 @@ describe('corruptFrames', () => {
     ['raft-startup-split', [2], false], // likewise
     ['collections-chaos', [1], false],
     ['collections-catchup', [1], false],
+    // At 5%, seed 326 threw from a state machine's restore: a snapshot it could not decode
+    // was installed in Raft first. Now Raft hands it over first and the bad one is refused.
+    ['collections-catchup', [326], false, 0.05],
   ];
-  for (const [name, seeds, mustHold] of runs) {
-    it(`${name}: no node throws${mustHold ? ', and every invariant holds' : ''} (seeds ${seeds.join(', ')})`, async () => {
+  for (const [name, seeds, mustHold, probability = PROBABILITY] of runs) {
+    it(`${name}: no node throws${mustHold ? ', and every invariant holds' : ''} (seeds ${seeds.join(', ')}, p=${probability})`, async () => {
       const scenario = scenarios.get(name);
       if (!scenario) throw new Error(`no scenario ${name}`);
       for (const seed of seeds) {
-        const result = await scenario.run({ seed, corruptFrames: PROBABILITY });
+        const result = await scenario.run({ seed, corruptFrames: probability });
         expect(result.framesCorrupted, `seed ${seed}`).toBeGreaterThan(0);
         if (mustHold) expect(result.violations, `seed ${seed}`).toEqual([]);
       }
