@@ -1,6 +1,6 @@
 import type { NodeEvent } from '../core/node/io.ts';
 import { closeCodeName } from '../core/wire/close-codes.ts';
-import { type Trace, TraceKind } from './trace.ts';
+import { ID_PREFIX_BYTES, type Trace, TraceKind } from './trace.ts';
 
 /** A stable one-line text of an event for the trace: ids shortened, fields in fixed order. */
 export function describeEvent(event: NodeEvent): string {
@@ -57,11 +57,11 @@ const NO_BYTES = new Uint8Array(0);
 export function traceEvent(trace: Trace, nowMs: number, node: number, event: NodeEvent): void {
   switch (event.type) {
     case 'link.up':
-      return trace.record(nowMs, TraceKind.event, node, 1, event.link, event.dir === 'in' ? 0 : 1, event.peer.bytes, event);
+      return trace.record(nowMs, TraceKind.event, node, 1, event.link, event.dir === 'in' ? 0 : 1, event.peer.bytes, event, ID_PREFIX_BYTES);
     case 'ping.sent':
-      return trace.record(nowMs, TraceKind.event, node, 3, event.id, 0, event.peer.bytes, event);
+      return trace.record(nowMs, TraceKind.event, node, 3, event.id, 0, event.peer.bytes, event, ID_PREFIX_BYTES);
     case 'ping.answered':
-      return trace.record(nowMs, TraceKind.event, node, 4, event.id, event.rttMs, event.peer.bytes, event);
+      return trace.record(nowMs, TraceKind.event, node, 4, event.id, event.rttMs, event.peer.bytes, event, ID_PREFIX_BYTES);
     case 'discovery.discovered':
     case 'discovery.updated':
       return trace.record(
@@ -73,11 +73,12 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
         event.entry.version.update,
         event.entry.peerId.bytes,
         event,
+        ID_PREFIX_BYTES,
       );
     case 'discovery.departed':
-      return trace.record(nowMs, TraceKind.event, node, 8, 0, 0, event.peer.bytes, event);
+      return trace.record(nowMs, TraceKind.event, node, 8, 0, 0, event.peer.bytes, event, ID_PREFIX_BYTES);
     case 'streams.datum':
-      return trace.record(nowMs, TraceKind.event, node, 9, event.handle, event.seq, event.producer.bytes, event);
+      return trace.record(nowMs, TraceKind.event, node, 9, event.handle, event.seq, event.producer.bytes, event, ID_PREFIX_BYTES);
     case 'streams.undelivered':
       return trace.record(nowMs, TraceKind.event, node, 11, event.handle, event.seq, NO_BYTES, event);
     case 'link.down':
