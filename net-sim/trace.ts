@@ -43,9 +43,9 @@ const encoder = new TextEncoder();
  * four numbers and its byte count, each as a compact number; then the bytes. A compact
  * number is one byte for 0-239, else a tag byte and a big-endian u16 (240), u32 (241) or
  * float64 (242, for anything else). The form is prefix-free, so two different runs never
- * feed the hash the same input. Hashing is most of what a trace costs (a simulated message
- * cost ~3,000 instructions of blake3 when each record took 45 bytes before its own; now
- * a delivery takes a few bytes besides its frame).
+ * feed the hash the same input. The form is small because blake3 costs ~20 instructions a
+ * byte here: with 45 bytes of header a record, hashing was three quarters of what the trace
+ * cost a simulated message (docs/benchmarks.md).
  */
 export class Trace {
   readonly #lines: string[] | undefined;
