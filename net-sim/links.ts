@@ -479,7 +479,7 @@ export class LinkModel {
 
   /** A node's link id names the direction its end sends on (which also leads to the link). */
   #registerEnd(node: SimNode, linkId: LinkId, link: SimLink, end: 0 | 1): void {
-    assert(!node.linkEnds.has(linkId), `link id ${linkId} reused on n${node.index}`);
+    if (node.linkEnds.has(linkId)) assert(false, `link id ${linkId} reused on n${node.index}`);
     node.linkEnds.set(linkId, link.dirs[end]);
   }
 

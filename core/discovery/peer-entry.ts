@@ -196,7 +196,7 @@ function isTransportableAddress(a: string): boolean {
 
 /** The version of a node's first entry: both fields at `nowMs` (wall-clock ms). */
 export function initialVersion(nowMs: number): PeerEntryVersion {
-  assert(Number.isFinite(nowMs) && nowMs >= 0, `initialVersion: bad wall clock ${nowMs}`);
+  if (!(Number.isFinite(nowMs) && nowMs >= 0)) assert(false, `initialVersion: bad wall clock ${nowMs}`);
   const ms = Math.floor(nowMs);
   return { start: ms, update: ms };
 }
@@ -207,9 +207,9 @@ export function initialVersion(nowMs: number): PeerEntryVersion {
  * the last one the node signed. `nowMs` is wall-clock ms (fractions are dropped).
  */
 export function incrementVersion(v: PeerEntryVersion, nowMs: number): PeerEntryVersion {
-  assert(Number.isFinite(nowMs), `incrementVersion: bad wall clock ${nowMs}`);
+  if (!Number.isFinite(nowMs)) assert(false, `incrementVersion: bad wall clock ${nowMs}`);
   const update = Math.max(v.update, Math.floor(nowMs)) + 1;
-  assert(Number.isSafeInteger(update), `incrementVersion: update ${update} is not a safe integer`);
+  if (!Number.isSafeInteger(update)) assert(false, `incrementVersion: update ${update} is not a safe integer`);
   return { start: v.start, update };
 }
 
@@ -421,7 +421,7 @@ function schemaFailure(e: unknown): Failure {
 /** A signed entry as a message body: msgpack `[entry bytes, signature]`. */
 export function encodeSignedPeerEntry(signed: SignedPeerEntry): Uint8Array {
   const body = encoder.encode(envelopeSchema.encode({ entry: signed.bytes, signature: signed.signature }));
-  assert(body.length <= MAX_SIGNED_ENTRY_BYTES, `encodeSignedPeerEntry: ${body.length} bytes; signPeerEntry should have refused this entry`);
+  if (!(body.length <= MAX_SIGNED_ENTRY_BYTES)) assert(false, `encodeSignedPeerEntry: ${body.length} bytes; signPeerEntry should have refused this entry`);
   return body;
 }
 

@@ -19,7 +19,7 @@ export interface RttEstimate {
 /** Folds one sample (ms, finite, ≥ 0) into an estimate; `undefined` starts a new one. */
 export function addRttSample(estimate: RttEstimate | undefined, sampleMs: number): RttEstimate {
   // Samples are differences of a monotonic clock: anything else is a bug in the caller.
-  assert(Number.isFinite(sampleMs) && sampleMs >= 0, `RTT sample must be a finite, non-negative number of ms, got ${sampleMs}`);
+  if (!(Number.isFinite(sampleMs) && sampleMs >= 0)) assert(false, `RTT sample must be a finite, non-negative number of ms, got ${sampleMs}`);
   if (!estimate) return { srttMs: sampleMs, rttvarMs: sampleMs / 2, samples: 1 };
   const rttvarMs = 0.75 * estimate.rttvarMs + 0.25 * Math.abs(estimate.srttMs - sampleMs);
   const srttMs = 0.875 * estimate.srttMs + 0.125 * sampleMs;

@@ -183,7 +183,7 @@ export class NodeMachine {
   #onLinkOpened(id: LinkId): void {
     const state = this.#links.get(id);
     if (!state) return; // we closed it meanwhile
-    assert(state.phase === 'dialing', `linkOpened for link ${id} in phase ${state.phase}`);
+    if (state.phase !== 'dialing') assert(false, `linkOpened for link ${id} in phase ${state.phase}`);
     const nonce = this.#config.rng.bytes(32);
     this.#sendRaw(id, handshakeCodec.encode({ t: 'hello', v: HANDSHAKE_VERSION, protocol: state.info.protocol, network: this.networkId, nonce }));
     const timer = this.#armTimer(this.#nowMs + this.#handshakeTimeoutMs, { kind: 'handshake', link: id });
@@ -193,7 +193,7 @@ export class NodeMachine {
   #onLinkFailed(id: LinkId, reason: DialFailure, detail: string): void {
     const state = this.#links.get(id);
     if (!state) return;
-    assert(state.phase === 'dialing', `linkFailed for link ${id} in phase ${state.phase}`);
+    if (state.phase !== 'dialing') assert(false, `linkFailed for link ${id} in phase ${state.phase}`);
     this.#links.delete(id);
     this.#emit({
       type: 'link.down',
@@ -208,7 +208,7 @@ export class NodeMachine {
   }
 
   #onLinkIncoming(id: LinkId, peer: PeerId): void {
-    assert(!this.#links.has(id), `linkIncoming reuses link id ${id}`);
+    if (this.#links.has(id)) assert(false, `linkIncoming reuses link id ${id}`);
     if (this.#shutDown) {
       this.#out({ type: 'close', link: id, code: CloseCode.GracefulShutdown, reason: 'shutting down' });
       return;
@@ -277,7 +277,7 @@ export class NodeMachine {
 
   #up(id: LinkId, info: LinkInfo, owner: Subsystem): void {
     const codec = owner.protocols.get(info.protocol);
-    assert(codec, `no codec for ${info.protocol}`);
+    if (!codec) assert(false, `no codec for ${info.protocol}`);
     this.#links.set(id, { phase: 'up', info, owner, codec });
     this.#emit({ type: 'link.up', link: id, peer: info.peer, protocol: info.protocol, dir: info.dir });
     owner.onLinkUp(this.#context(owner), info);
@@ -357,7 +357,7 @@ export class NodeMachine {
       return;
     }
     const sub = this.#subsystems.get(command.to);
-    assert(sub, `command for unknown subsystem ${command.to}`);
+    if (!sub) assert(false, `command for unknown subsystem ${command.to}`);
     sub.onCommand(this.#context(sub), req, command.cmd);
   }
 
@@ -420,7 +420,7 @@ export class NodeMachine {
       maxFrameBytes: node.#maxFrameBytes,
       verifier: config.verifier ?? nobleVerifier,
       connect(peer, addrs, protocol) {
-        assert(sub.protocols.has(protocol), `${sub.name} dials ${protocol}, which it does not serve`);
+        if (!sub.protocols.has(protocol)) assert(false, `${sub.name} dials ${protocol}, which it does not serve`);
         const id = node.allocateLinkId();
         const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined };
         node.#links.set(id, { phase: 'dialing', info, owner: sub });
@@ -466,7 +466,7 @@ export class NodeMachine {
       },
       call(to, request) {
         const target = node.#subsystems.get(to);
-        assert(target?.onCall, `${sub.name} calls ${to}, which takes no calls`);
+        if (!target?.onCall) assert(false, `${sub.name} calls ${to}, which takes no calls`);
         return target.onCall(node.#context(target), request);
       },
       complete(req, result) {

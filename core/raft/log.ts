@@ -27,7 +27,7 @@ export class RaftLog {
       log.#offset = snapshot.index;
       log.#offsetTerm = snapshot.term;
     }
-    for (const [k, e] of entries.entries()) assert(e.index === log.#offset + 1 + k, `restored log has a gap at ${e.index}`);
+    for (const [k, e] of entries.entries()) if (e.index !== log.#offset + 1 + k) assert(false, `restored log has a gap at ${e.index}`);
     log.#entries = [...entries];
     log.commit = Math.max(log.#offset, Math.min(commit, log.lastIndex()));
     log.applied = log.#offset;
@@ -100,7 +100,7 @@ export class RaftLog {
       const existing = this.term(e.index);
       if (existing === e.term) continue;
       if (existing !== undefined) {
-        assert(e.index > this.commit, `conflict at committed index ${e.index}`);
+        if (!(e.index > this.commit)) assert(false, `conflict at committed index ${e.index}`);
         this.#entries.length = e.index - this.#offset - 1;
         this.truncations++;
       }
@@ -121,7 +121,7 @@ export class RaftLog {
 
   commitTo(index: number): boolean {
     if (index <= this.commit) return false;
-    assert(index <= this.lastIndex(), `commit ${index} beyond the last index ${this.lastIndex()}`);
+    if (!(index <= this.lastIndex())) assert(false, `commit ${index} beyond the last index ${this.lastIndex()}`);
     this.commit = index;
     return true;
   }
