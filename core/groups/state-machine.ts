@@ -147,11 +147,10 @@ export class ReplicatedState<C, Q, R> {
 
   /** Throws on bytes that are not a snapshot of this wrapper (a corrupt store: a bug, not input). */
   restore(bytes: Uint8Array): void {
-    const decoded = snapshotCodec.decode(bytes);
-    if (!decoded.ok) throw new Error(`group snapshot does not decode: ${decoded.error.message}`);
-    const snap = decoded.value;
+    const snap = readSnapshot(bytes);
+    if (typeof snap === 'string') throw new Error(`group snapshot ${snap}`);
     this.machine.restore(snap.machine);
-    this.#sessions = sessionsOf(snap.sessions);
+    this.#sessions = snap.sessions;
   }
 
   /**
@@ -160,22 +159,16 @@ export class ReplicatedState<C, Q, R> {
    * from a snapshot of its own, taken first) and the reason is returned.
    */
   tryRestore(bytes: Uint8Array): string | undefined {
-    const decoded = snapshotCodec.decode(bytes);
-    if (!decoded.ok) return `it does not decode: ${decoded.error.message}`;
-    let sessions: Map<string, Session>;
-    try {
-      sessions = sessionsOf(decoded.value.sessions);
-    } catch (e) {
-      return `its sessions do not decode: ${e instanceof Error ? e.message : String(e)}`;
-    }
+    const snap = readSnapshot(bytes);
+    if (typeof snap === 'string') return `it ${snap}`;
     const before = this.machine.snapshot();
     try {
-      this.machine.restore(decoded.value.machine);
+      this.machine.restore(snap.machine);
     } catch (e) {
       this.machine.restore(before); // a restore that threw may have changed part of the state
       return `the state machine cannot restore it: ${e instanceof Error ? e.message : String(e)}`;
     }
-    this.#sessions = sessions;
+    this.#sessions = snap.sessions;
     return undefined;
   }
 
@@ -205,7 +198,18 @@ function encodeOutcome(o: Outcome): { index: number; result: Uint8Array | undefi
 type StoredSession = { readonly origin: string; readonly floor: number; readonly applied: readonly number[]; readonly outcomes: readonly StoredOutcome[] };
 type StoredOutcome = { index: number; result: Uint8Array | undefined; error: string | undefined };
 
-/** The sessions of a snapshot; throws if an outcome's result is not msgpack. */
+/** A snapshot's machine bytes and sessions, or what is wrong with it (`does not decode: …`). */
+function readSnapshot(bytes: Uint8Array): { readonly machine: Uint8Array; readonly sessions: Map<string, Session> } | string {
+  const decoded = snapshotCodec.decode(bytes);
+  if (!decoded.ok) return `does not decode: ${decoded.error.message}`;
+  try {
+    return { machine: decoded.value.machine, sessions: sessionsOf(decoded.value.sessions) };
+  } catch (e) {
+    // An outcome's result that is not msgpack.
+    return `does not decode: its sessions: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
 function sessionsOf(stored: readonly StoredSession[]): Map<string, Session> {
   return new Map(stored.map((ses) => [ses.origin, { floor: ses.floor, applied: new Map(ses.applied.map((seq, i) => [seq, decodeOutcome(ses.outcomes[i])])) }]));
 }

@@ -28,7 +28,7 @@ import type { ApplyContext, StateMachine } from '../../api/groups.ts';
 import { Network } from '../../api/network.ts';
 import { FileStorage } from '../../net-real/file-storage.ts';
 import { raftChaos } from '../../scenarios/raft-chaos.ts';
-import { parseArgs, parseInteger } from '../cli/args.ts';
+import { parseArgs, parseInteger, parseSeedRange } from '../cli/args.ts';
 import { closedLoop } from './closed-loop.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
@@ -40,13 +40,8 @@ const { flags } = parseArgs(process.argv.slice(2), {
   durable: 'boolean',
 });
 const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
-const seedRange = (text: string, flag: string): readonly [number, number] => {
-  const m = /^(\d+)-(\d+)$/.exec(text);
-  if (!m || Number(m[1]) > Number(m[2])) throw new Error(`${flag} takes a range A-B, got ${text}`);
-  return [Number(m[1]), Number(m[2])];
-};
-const firstSeeds = seedRange(flags.seeds ?? '1-5', '--seeds');
-const steadySeeds = seedRange(flags['steady-seeds'] ?? '6-25', '--steady-seeds');
+const firstSeeds = parseSeedRange(flags.seeds ?? '1-5');
+const steadySeeds = parseSeedRange(flags['steady-seeds'] ?? '6-25');
 const only = flags.only;
 
 class Counter implements StateMachine<number, null, number> {
@@ -133,7 +128,7 @@ async function quic(): Promise<QuicFigure[]> {
 
 type ChaosFigure = { seeds: string; simulatedMs: number; wallMs: number; compression: number; ok: number };
 
-async function chaos([from, to]: readonly [number, number]): Promise<ChaosFigure> {
+async function chaos({ from, to }: { from: number; to: number }): Promise<ChaosFigure> {
   let simulatedMs = 0;
   let wallMs = 0;
   let ok = 0;
