@@ -6,7 +6,7 @@
  *
  * It is only a fast path: it writes exactly the bytes @msgpack/msgpack's Encoder writes
  * (with `ignoreUndefined: false`) and reads exactly the values its Decoder reads (with
- * `useBigInt64: false`), and for anything else (maps, extensions, 64-bit integers,
+ * `useBigInt64: false`), and for anything else (maps, extensions,
  * non-ASCII text, other typed arrays, deep nesting, and every malformed, truncated or
  * over-long input) it declines, and the caller uses the library, which then gives the
  * result or the error it always gave. test/core/fast-msgpack.test.ts checks both sides
@@ -17,7 +17,7 @@
 export const DECLINED: unique symbol = Symbol('declined');
 
 /** Deeper values are left to the library (which tracks depth without recursion). */
-const MAX_DEPTH = 16;
+export const MAX_DEPTH = 16;
 /** Longer strings are left to the library (its decoder switches to TextDecoder above 200 bytes; member ids are 81). */
 const MAX_FAST_STRING_BYTES = 200;
 
@@ -93,7 +93,11 @@ function encodeNumber(n: number): boolean {
         scratchView.setUint32(at, n);
         at += 4;
       } else {
-        return false; // uint 64
+        // uint 64, as the library writes it: the high word by truncation, the low by DataView's wrap
+        scratch[at++] = 0xcf;
+        scratchView.setUint32(at, n / 0x1_0000_0000);
+        scratchView.setUint32(at + 4, n);
+        at += 8;
       }
     } else if (n >= -0x20) {
       scratch[at++] = 0xe0 | (n + 0x20);
@@ -110,7 +114,10 @@ function encodeNumber(n: number): boolean {
       scratchView.setInt32(at, n);
       at += 4;
     } else {
-      return false; // int 64
+      scratch[at++] = 0xd3; // int 64, likewise
+      scratchView.setUint32(at, Math.floor(n / 0x1_0000_0000));
+      scratchView.setUint32(at + 4, n);
+      at += 8;
     }
     return true;
   }
@@ -234,12 +241,16 @@ function decodeValue(depth: number): unknown {
       return pos + 2 <= end ? (readUint(2) << 16) >> 16 : DECLINED;
     case 0xd2:
       return pos + 4 <= end ? readUint(4) | 0 : DECLINED;
+    case 0xcf: // uint 64 and int 64 as the library reads them (useBigInt64: false): high * 2^32 + low
+      return pos + 8 <= end ? readUint(4) * 0x1_0000_0000 + readUint(4) : DECLINED;
+    case 0xd3:
+      return pos + 8 <= end ? (readUint(4) | 0) * 0x1_0000_0000 + readUint(4) : DECLINED;
     case 0xd9:
       return pos + 1 <= end ? decodeAscii(input[pos++] as number) : DECLINED;
     case 0xdc:
       return pos + 2 <= end ? decodeArray(readUint(2), depth) : DECLINED;
     default:
-      return DECLINED; // maps, extensions, 64-bit integers, long strings, 0xc1
+      return DECLINED; // maps, extensions, long strings, 0xc1
   }
 }
 
@@ -295,4 +306,87 @@ function decodeBytes(length: number): unknown {
   const out = input.subarray(pos, pos + length); // a view, as the library returns
   pos += length;
   return out;
+}
+
+// ---- reading and writing in place, for schemas (core/wire/schema.ts) -------------------
+//
+// A schema that knows its own shape reads its value straight from the body and writes it
+// straight into the scratch buffer, without the intermediate msgpack value (an array per
+// struct) that `fastEncode`/`fastDecode` go through. These are the pieces it is made of;
+// they share the state above, so a read or a write must not start another one before it
+// ends (schemas built from the combinators never do).
+
+/** Starts a write into the scratch buffer (`fastEncoded()`); `writtenLength()` says how far it got. */
+export function beginWrite(): void {
+  at = 0;
+}
+
+export function writtenLength(): number {
+  return at;
+}
+
+/** Writes any value in the fast subset, as `fastEncode` would inside an array at `depth`; false when it declines. */
+export function writeValue(value: unknown, depth: number): boolean {
+  return encodeValue(value, depth);
+}
+
+/** The header of an array of `length` items; false (and nothing written) above 65,535 items, which the library writes. */
+export function writeArrayHeader(length: number): boolean {
+  ensure(3);
+  if (length < 16) {
+    scratch[at++] = 0x90 + length;
+  } else if (length < 0x10000) {
+    scratch[at++] = 0xdc;
+    scratchView.setUint16(at, length);
+    at += 2;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+export function writeNil(): void {
+  ensure(1);
+  scratch[at++] = 0xc0;
+}
+
+/** Starts a read of `bytes`; `endRead()` says whether it was read to its last byte. */
+export function beginRead(bytes: Uint8Array): void {
+  input = bytes;
+  pos = 0;
+  end = bytes.length;
+}
+
+export function endRead(): boolean {
+  const whole = pos === end;
+  input = floatBytes; // hold no reference to the body
+  return whole;
+}
+
+/** Reads one value as `fastDecode` would inside an array at `depth`, or DECLINED. */
+export function readValue(depth: number): unknown {
+  return decodeValue(depth);
+}
+
+/**
+ * Reads an array header and returns its length, or -1 for anything else and for a length
+ * the remaining bytes cannot hold (every item takes a byte at least).
+ */
+export function readArrayHeader(): number {
+  if (pos >= end) return -1;
+  const head = input[pos++] as number;
+  let length: number;
+  if (head >= 0x90 && head < 0xa0) length = head - 0x90;
+  else if (head === 0xdc && pos + 2 <= end) length = readUint(2);
+  else return -1;
+  return length > end - pos ? -1 : length;
+}
+
+/** Reads a nil if one comes next (an absent optional field). */
+export function readNil(): boolean {
+  if (pos < end && input[pos] === 0xc0) {
+    pos++;
+    return true;
+  }
+  return false;
 }

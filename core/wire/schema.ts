@@ -1,6 +1,7 @@
 import type { DecodeErrorKind } from '../errors.ts';
 import { Digest } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
+import { DECLINED, MAX_DEPTH, readArrayHeader, readNil, readValue, writeArrayHeader, writeNil, writeValue } from './fast-msgpack.ts';
 
 /**
  * A schema maps one message type to and from its msgpack value, and checks the decoded value
@@ -14,7 +15,20 @@ export interface Schema<T> {
   decode(wire: unknown, path: string): T;
   /** Converts a value to what msgpack encodes. */
   encode(value: T): unknown;
+  /**
+   * The direct path (core/wire/codec.ts), present when the schema and every schema inside
+   * it come from this module: reads the value in place from the body being read
+   * (core/wire/fast-msgpack.ts), without building the msgpack value first. It returns a
+   * value only where `decode` of the msgpack value would return the same one; anything
+   * else (unusual encodings, and every bad input) is DECLINED, and the codec then takes the
+   * general path, which gives the value or the error. `depth` is the nesting of the value.
+   */
+  read?(depth: number): T | Declined;
+  /** Likewise, writes exactly the bytes `encode` then msgpack would; false when it declines. */
+  write?(value: T, depth: number): boolean;
 }
+
+export type Declined = typeof DECLINED;
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
@@ -73,6 +87,11 @@ function uintBelow(max: number, describe: string): Schema<number> {
       return wire;
     },
     encode: (v) => v,
+    read(depth) {
+      const v = readValue(depth);
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : DECLINED;
+    },
+    write: writeValue,
   };
 }
 
@@ -90,6 +109,11 @@ export const int: Schema<number> = {
     return wire;
   },
   encode: (v) => v,
+  read(depth) {
+    const v = readValue(depth);
+    return typeof v === 'number' && Number.isSafeInteger(v) ? v : DECLINED;
+  },
+  write: writeValue,
 };
 
 export const bool: Schema<boolean> = {
@@ -99,6 +123,11 @@ export const bool: Schema<boolean> = {
     return wire;
   },
   encode: (v) => v,
+  read(depth) {
+    const v = readValue(depth);
+    return typeof v === 'boolean' ? v : DECLINED;
+  },
+  write: writeValue,
 };
 
 export function str(opts: { maxLength: number }): Schema<string> {
@@ -111,6 +140,11 @@ export function str(opts: { maxLength: number }): Schema<string> {
       return wire;
     },
     encode: (v) => v,
+    read(depth) {
+      const v = readValue(depth);
+      return typeof v === 'string' && v.length <= opts.maxLength ? v : DECLINED;
+    },
+    write: writeValue,
   };
 }
 
@@ -127,21 +161,38 @@ export function bytes(opts: { length: number } | { maxLength: number }): Schema<
       return wire;
     },
     encode: (v) => v,
+    read(depth) {
+      const v = readValue(depth);
+      return v instanceof Uint8Array && (exact === undefined || v.length === exact) && v.length <= max ? v : DECLINED;
+    },
+    write: writeValue,
   };
 }
 
 const bytes32 = bytes({ length: 32 });
 
+const readBytes32 = bytes32.read as (depth: number) => Uint8Array | Declined;
+
 export const digest: Schema<Digest> = {
   describe: 'digest',
   decode: (wire, path) => Digest.wrap(bytes32.decode(wire, path)),
   encode: (v) => v.bytes,
+  read(depth) {
+    const b = readBytes32(depth);
+    return b === DECLINED ? b : Digest.wrap(b);
+  },
+  write: (v, depth) => writeValue(v.bytes, depth),
 };
 
 export const peerId: Schema<PeerId> = {
   describe: 'peerId',
   decode: (wire, path) => PeerId.fromBytes(bytes32.decode(wire, path)),
   encode: (v) => v.bytes,
+  read(depth) {
+    const b = readBytes32(depth);
+    return b === DECLINED ? b : PeerId.fromBytes(b);
+  },
+  write: (v, depth) => writeValue(v.bytes, depth),
 };
 
 export function array<T>(item: Schema<T>, opts: { maxLength: number }): Schema<T[]> {
@@ -154,6 +205,29 @@ export function array<T>(item: Schema<T>, opts: { maxLength: number }): Schema<T
       return wire.map((w, i) => item.decode(w, itemPath(path, i)));
     },
     encode: (v) => v.map((x) => item.encode(x)),
+    ...direct<T[]>(item.read && item.write, () => {
+      const readItem = item.read as NonNullable<Schema<T>['read']>;
+      const writeItem = item.write as NonNullable<Schema<T>['write']>;
+      return {
+        read(depth) {
+          if (depth >= MAX_DEPTH) return DECLINED;
+          const length = readArrayHeader();
+          if (length < 0 || length > opts.maxLength) return DECLINED;
+          const out: T[] = [];
+          for (let i = 0; i < length; i++) {
+            const v = readItem(depth + 1);
+            if (v === DECLINED) return DECLINED;
+            out.push(v);
+          }
+          return out;
+        },
+        write(v, depth) {
+          if (depth >= MAX_DEPTH || !writeArrayHeader(v.length)) return false;
+          for (let i = 0; i < v.length; i++) if (!writeItem(v[i] as T, depth + 1)) return false;
+          return true;
+        },
+      };
+    }),
   };
 }
 
@@ -163,7 +237,28 @@ export function optional<T>(inner: Schema<T>): Schema<T | undefined> {
     describe: `${inner.describe}?`,
     decode: (wire, path) => (wire === null || wire === undefined ? undefined : inner.decode(wire, path)),
     encode: (v) => (v === undefined ? null : inner.encode(v)),
+    ...direct<T | undefined>(inner.read && inner.write, () => {
+      const readInner = inner.read as NonNullable<Schema<T>['read']>;
+      const writeInner = inner.write as NonNullable<Schema<T>['write']>;
+      return {
+        read: (depth) => (readNil() ? undefined : readInner(depth)),
+        write(v, depth) {
+          if (v !== undefined) return writeInner(v, depth);
+          writeNil();
+          return true;
+        },
+      };
+    }),
   };
+}
+
+/**
+ * The direct path of a container, when every schema in it has one (`available`); a schema
+ * written elsewhere (a custom `decode`) keeps its container on the general path, since it
+ * may use a codec of its own, which would start a read or write inside this one.
+ */
+function direct<T>(available: unknown, make: () => Pick<Schema<T>, 'read' | 'write'>): Pick<Schema<T>, 'read' | 'write'> {
+  return available ? make() : {};
 }
 
 type Fields = Record<string, Schema<unknown>>;
@@ -178,6 +273,10 @@ export interface StructSchema<T> extends Schema<T> {
   decodeFields(wire: readonly unknown[], offset: number, out: Record<string, unknown>, path: string): void;
   /** Appends the encoded fields of `value` to `out`. */
   encodeFields(value: T, out: unknown[]): void;
+  /** The direct path's `decodeFields`: reads the fields in place into `out`; false when it declines. */
+  readFields?(out: Record<string, unknown>, depth: number): boolean;
+  /** The direct path's `encodeFields`: writes the fields in place; false when it declines. */
+  writeFields?(value: T, depth: number): boolean;
 }
 
 /**
@@ -220,6 +319,45 @@ export function struct<F extends Fields>(fields: F): StructSchema<StructOf<F>> {
       const out: unknown[] = [];
       encodeFields(value, out);
       return out;
+    },
+    ...directStruct<StructOf<F>>(keys, schemas, template),
+  };
+}
+
+/** A struct's direct path (see `Schema.read`), when each of its fields has one. */
+function directStruct<T>(
+  keys: readonly string[],
+  schemas: readonly Schema<unknown>[],
+  template: Readonly<Record<string, unknown>>,
+): Pick<StructSchema<T>, 'read' | 'write' | 'readFields' | 'writeFields'> {
+  if (!schemas.every((f) => f.read && f.write)) return {};
+  const readers = schemas.map((f) => f.read as NonNullable<Schema<unknown>['read']>);
+  const writers = schemas.map((f) => f.write as NonNullable<Schema<unknown>['write']>);
+  const count = keys.length;
+  const readFields = (out: Record<string, unknown>, depth: number): boolean => {
+    for (let i = 0; i < count; i++) {
+      const v = (readers[i] as (depth: number) => unknown)(depth);
+      if (v === DECLINED) return false;
+      out[keys[i] as string] = v;
+    }
+    return true;
+  };
+  const writeFields = (value: T, depth: number): boolean => {
+    for (let i = 0; i < count; i++) {
+      if (!(writers[i] as (v: unknown, depth: number) => boolean)((value as Record<string, unknown>)[keys[i] as string], depth)) return false;
+    }
+    return true;
+  };
+  return {
+    readFields,
+    writeFields,
+    read(depth) {
+      if (depth >= MAX_DEPTH || readArrayHeader() !== count) return DECLINED;
+      const out: Record<string, unknown> = { ...template };
+      return readFields(out, depth + 1) ? (out as T) : DECLINED;
+    },
+    write(value, depth) {
+      return depth < MAX_DEPTH && writeArrayHeader(count) && writeFields(value, depth + 1);
     },
   };
 }
@@ -264,6 +402,41 @@ export function union<Tag extends string, V extends Variants>(tag: Tag, variants
       const out: unknown[] = [index];
       (list[index] as StructSchema<object>).encodeFields(value as object, out);
       return out;
+    },
+    ...directUnion<UnionOf<V, Tag>>(tag, list, indexOf, templates),
+  };
+}
+
+/** A union's direct path (see `Schema.read`), when each of its variants has one. */
+function directUnion<T>(
+  tag: string,
+  list: readonly StructSchema<object>[],
+  indexOf: ReadonlyMap<string, number>,
+  templates: readonly Record<string, unknown>[],
+): Pick<Schema<T>, 'read' | 'write'> {
+  if (!list.every((v) => v.readFields && v.writeFields)) return {};
+  return {
+    read(depth) {
+      if (depth >= MAX_DEPTH) return DECLINED;
+      const length = readArrayHeader();
+      if (length < 1) return DECLINED;
+      const index = readValue(depth + 1);
+      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) return DECLINED;
+      const variant = list[index];
+      if (variant === undefined || length !== 1 + variant.fieldCount) return DECLINED;
+      const out: Record<string, unknown> = { ...templates[index] };
+      return (variant.readFields as NonNullable<StructSchema<object>['readFields']>)(out, depth + 1) ? (out as T) : DECLINED;
+    },
+    write(value, depth) {
+      const index = indexOf.get((value as Record<string, unknown>)[tag] as string);
+      // An unknown variant: the general path throws the encoding error.
+      if (index === undefined || depth >= MAX_DEPTH) return false;
+      const variant = list[index] as StructSchema<object>;
+      return (
+        writeArrayHeader(1 + variant.fieldCount) &&
+        writeValue(index, depth + 1) &&
+        (variant.writeFields as NonNullable<StructSchema<object>['writeFields']>)(value as object, depth + 1)
+      );
     },
   };
 }

@@ -48,7 +48,7 @@ describe('fast msgpack path', () => {
   });
 
   it('covers what the schemas produce: arrays of integers, ASCII, bytes, booleans, nil', () => {
-    const value = [3, [0, 300, 70_000, -5, -200], 'hello', new Uint8Array(32).fill(7), true, null, [[], 1.5]];
+    const value = [3, [0, 300, 70_000, -5, -200, 1_764_000_000_000, -(2 ** 40)], 'hello', new Uint8Array(32).fill(7), true, null, [[], 1.5]];
     expect(fastEncode(value)).toBeGreaterThan(0);
     const bytes = encoder.encode(value);
     expect(fastDecode(bytes)).toEqual(decoder.decode(bytes));
