@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { EncodingError } from '../errors.ts';
+import { DECLINED, fastDecode, fastEncode, fastEncoded } from '../wire/fast-msgpack.ts';
 
 /**
  * How a stream's datums become bytes and back (mosaik `Datum`). The default is msgpack;
@@ -17,11 +18,20 @@ export function msgpackDatumCodec<T>(): DatumCodec<T> {
   // Encoder (and its scratch buffer) on every call, which cost more than a small datum's
   // bytes. `encode` returns a copy, never a view of the scratch buffer; both recover if a
   // call ever re-enters them.
+  // The values applications send most (numbers, ASCII text, bytes, arrays, plain objects)
+  // take core/wire/fast-msgpack.ts's path, which writes and reads exactly the library's
+  // bytes and values, and declines the rest to it.
   const encoder = new Encoder();
   const decoder = new Decoder();
   return {
-    encode: (value) => encoder.encode(value),
-    decode: (bytes) => decoder.decode(bytes) as T,
+    encode(value) {
+      const length = fastEncode(value);
+      return length >= 0 ? fastEncoded().slice(0, length) : encoder.encode(value);
+    },
+    decode(bytes) {
+      const value = fastDecode(bytes);
+      return (value === DECLINED ? decoder.decode(bytes) : value) as T;
+    },
   };
 }
 

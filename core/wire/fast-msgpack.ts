@@ -1,12 +1,13 @@
 /**
- * A fast path for the msgpack our schemas produce: positional arrays of small integers,
- * ASCII strings, byte strings, booleans and nil. Frames on the hot path are a few bytes
+ * A fast path for the msgpack our schemas produce (positional arrays of small integers,
+ * ASCII strings, byte strings, booleans and nil) and for the plain objects applications
+ * send as datums and commands (maps with ASCII keys). Frames on the hot path are a few bytes
  * (`[0, id]` for a ping), and for them @msgpack/msgpack's per-call set-up (a DataView over
  * every body it decodes, its state stack, its generic dispatch) cost more than the bytes.
  *
  * It is only a fast path: it writes exactly the bytes @msgpack/msgpack's Encoder writes
  * (with `ignoreUndefined: false`) and reads exactly the values its Decoder reads (with
- * `useBigInt64: false`), and for anything else (maps, extensions,
+ * `useBigInt64: false`), and for anything else (extensions, class instances,
  * non-ASCII text, other typed arrays, deep nesting, and every malformed, truncated or
  * over-long input) it declines, and the caller uses the library, which then gives the
  * result or the error it always gave. test/core/fast-msgpack.test.ts checks both sides
@@ -33,9 +34,19 @@ let at = 0;
  * until the next call. (No view is made: a typed-array view costs ~60 ns.)
  */
 export function fastEncode(value: unknown): number {
+  // An application's object may have a getter that encodes something itself: the inner call
+  // declines (the library copes with that) rather than overwrite the outer one's bytes.
+  if (encoding) return -1;
+  encoding = true;
   at = 0;
-  return encodeValue(value, 0) ? at : -1;
+  try {
+    return encodeValue(value, 0) ? at : -1;
+  } finally {
+    encoding = false;
+  }
 }
+
+let encoding = false;
 
 /** The scratch buffer `fastEncode` wrote into. */
 export function fastEncoded(): Uint8Array {
@@ -69,7 +80,8 @@ function encodeValue(value: unknown, depth: number): boolean {
       if (depth >= MAX_DEPTH) return false;
       if (Array.isArray(value)) return encodeArray(value, depth);
       if (value instanceof Uint8Array) return encodeBytes(value);
-      return false; // maps, Dates (an extension), other views: the library's
+      if (isPlainObject(value)) return encodeMap(value as Record<string, unknown>, depth);
+      return false; // Dates (an extension), other views, class instances: the library's
     default:
       return false;
   }
@@ -165,6 +177,33 @@ function encodeArray(items: readonly unknown[], depth: number): boolean {
   return true;
 }
 
+/** An object the library writes as a map of its own keys, for sure: no class, no extension. */
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A map, as the library writes a plain object: its `Object.keys` in order, each an ASCII string here. */
+function encodeMap(object: Record<string, unknown>, depth: number): boolean {
+  const keys = Object.keys(object);
+  const size = keys.length;
+  ensure(3);
+  if (size < 16) {
+    scratch[at++] = 0x80 + size;
+  } else if (size < 0x10000) {
+    scratch[at++] = 0xde;
+    scratchView.setUint16(at, size);
+    at += 2;
+  } else {
+    return false;
+  }
+  for (let i = 0; i < size; i++) {
+    const key = keys[i] as string;
+    if (!encodeAscii(key) || !encodeValue(object[key], depth + 1)) return false;
+  }
+  return true;
+}
+
 function encodeBytes(bytes: Uint8Array): boolean {
   const length = bytes.length;
   ensure(5 + length);
@@ -211,6 +250,7 @@ function decodeValue(depth: number): unknown {
   if (head < 0x80) return head;
   if (head >= 0xe0) return head - 0x100;
   if (head >= 0x90 && head < 0xa0) return decodeArray(head - 0x90, depth);
+  if (head >= 0x80 && head < 0x90) return decodeMap(head - 0x80, depth);
   if (head >= 0xa0 && head < 0xc0) return decodeAscii(head - 0xa0);
   switch (head) {
     case 0xc0:
@@ -249,8 +289,10 @@ function decodeValue(depth: number): unknown {
       return pos + 1 <= end ? decodeAscii(input[pos++] as number) : DECLINED;
     case 0xdc:
       return pos + 2 <= end ? decodeArray(readUint(2), depth) : DECLINED;
+    case 0xde:
+      return pos + 2 <= end ? decodeMap(readUint(2), depth) : DECLINED;
     default:
-      return DECLINED; // maps, extensions, long strings, 0xc1
+      return DECLINED; // map 32, extensions, long strings, 0xc1
   }
 }
 
@@ -276,6 +318,23 @@ function decodeArray(length: number, depth: number): unknown {
     const item = decodeValue(depth + 1);
     if (item === DECLINED) return DECLINED;
     out.push(item);
+  }
+  return out;
+}
+
+/**
+ * A map as the library reads it: a plain object, each key assigned in turn. Only ASCII
+ * string keys here; number keys, and `__proto__` (which the library refuses), are its.
+ */
+function decodeMap(length: number, depth: number): unknown {
+  if (depth >= MAX_DEPTH || 2 * length > end - pos) return DECLINED; // a key and a value take two bytes at least
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < length; i++) {
+    const key = decodeValue(depth + 1);
+    if (typeof key !== 'string' || key === '__proto__') return DECLINED;
+    const value = decodeValue(depth + 1);
+    if (value === DECLINED) return DECLINED;
+    out[key] = value;
   }
   return out;
 }

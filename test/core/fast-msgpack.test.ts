@@ -84,6 +84,44 @@ describe('fast msgpack path', () => {
     );
   });
 
+  it('covers plain objects (maps with ASCII keys), as applications send them', () => {
+    const value = { op: 'write', v: 12, nested: { list: [1, 'a'], empty: {} }, none: undefined, gone: null };
+    const length = fastEncode(value);
+    expect(length).toBeGreaterThan(0);
+    expect(Array.from(fastEncoded().subarray(0, length))).toEqual(Array.from(encoder.encode(value)));
+    const bytes = encoder.encode(value);
+    expect(fastDecode(bytes)).toStrictEqual(decoder.decode(bytes));
+    const bare = Object.assign(Object.create(null), { a: 1 });
+    expect(fastEncode(bare)).toBeGreaterThan(0);
+    expect(Array.from(fastEncoded().subarray(0, fastEncode(bare)))).toEqual(Array.from(encoder.encode(bare)));
+  });
+
+  it('leaves to the library what only it does: Dates, class instances, number keys, a __proto__ key', () => {
+    expect(fastEncode({ at: new Date(0) })).toBe(-1); // a timestamp extension
+    expect(fastEncode(new (class Point { x = 1 })())).toBe(-1);
+    expect(fastEncode({ é: 1 })).toBe(-1);
+    const numberKey = Uint8Array.of(0x81, 0x01, 0xa1, 0x61); // {1: 'a'}
+    expect(fastDecode(numberKey)).toBe(DECLINED);
+    expect(decoder.decode(numberKey)).toEqual({ 1: 'a' });
+    const proto = Uint8Array.of(0x81, 0xa9, ...new TextEncoder().encode('__proto__'), 0x01);
+    expect(fastDecode(proto)).toBe(DECLINED);
+    expect(libraryDecode(proto).ok).toBe(false);
+  });
+
+  it('declines a call made from inside another (a getter that encodes), leaving the outer one exact', () => {
+    let inner = 0;
+    const value = {
+      a: 1,
+      get b() {
+        inner = fastEncode([1, 2, 3]);
+        return 'x';
+      },
+    };
+    const length = fastEncode(value);
+    expect(inner).toBe(-1);
+    expect(Array.from(fastEncoded().subarray(0, length))).toEqual(Array.from(encoder.encode(value)));
+  });
+
   it('grows its scratch buffer for large values and keeps the bytes exact', () => {
     const value = [1, new Uint8Array(10_000).map((_, i) => i), Array.from({ length: 2_000 }, (_, i) => i * 37)];
     const length = fastEncode(value);
