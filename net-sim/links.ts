@@ -23,9 +23,11 @@ export interface LinkHost {
  */
 export type PlantedWireBug = 'reorder' | 'duplicate';
 
+type Close = { readonly code: number; readonly reason: string };
+/** A frame in flight, or the sender's close (which ends its direction). One shape for both: the pump reads every item. */
 type Item =
-  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array }
-  | { readonly atMs: number; readonly seq: number; readonly close: { code: number; reason: string } };
+  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array; readonly close: undefined }
+  | { readonly atMs: number; readonly seq: number; readonly body: undefined; readonly close: Close };
 
 /** One end of a link: which node, its link id there, and the incarnation it belongs to. */
 interface End {
@@ -275,7 +277,7 @@ export class LinkModel {
   send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
     const dir = from.linkEnds.get(linkId);
     if (dir?.link.state !== 'open') return; // not yet open on the wire or already gone
-    this.#enqueue(dir.link, dir, { body });
+    this.#enqueue(dir.link, dir, body, undefined);
   }
 
   close(from: SimNode, linkId: LinkId, code: number, reason: string): void {
@@ -289,7 +291,7 @@ export class LinkModel {
       link.state = 'closed';
       return;
     }
-    if (link.state === 'open') this.#enqueue(link, dir, { close: { code, reason } });
+    if (link.state === 'open') this.#enqueue(link, dir, undefined, { code, reason });
   }
 
   /** A node crashed or closed: its ends vanish silently; the peers find out by idle timeout. */
@@ -306,13 +308,14 @@ export class LinkModel {
     }
   }
 
-  #enqueue(link: SimLink, dir: LinkDirection, what: { body: Uint8Array } | { close: { code: number; reason: string } }): void {
+  /** Queues a frame (`body`) or else the sender's `close`. */
+  #enqueue(link: SimLink, dir: LinkDirection, body: Uint8Array | undefined, close: Close | undefined): void {
     const now = this.#host.nowMs;
     const jitter = this.#plan.jitterMsMax > 0 ? Math.floor(this.#rng.float() * (this.#plan.jitterMsMax + 1)) : 0;
     let atMs = Math.max(now + this.#oneWayMs(link, dir) + jitter, dir.lastArrivalMs);
     const stress = (now >= this.#stressFromMs ? this.#plan.stress : undefined) ?? this.#plantedStress();
     let duplicate = false;
-    if (stress && 'body' in what) {
+    if (stress && body !== undefined) {
       if (this.#rng.float() < stress.lossProbability) return;
       // A reordered frame skips the FIFO floor: it may overtake frames sent before it.
       if (this.#rng.float() < stress.reorderProbability) atMs = now + Math.floor(this.#rng.float() * 2 * this.#oneWayMs(link, dir));
@@ -320,8 +323,10 @@ export class LinkModel {
     }
     dir.lastArrivalMs = Math.max(dir.lastArrivalMs, atMs);
     const seq = ++dir.sentSeq;
-    const body = 'body' in what && this.#corrupt ? this.#maybeCorrupt(what.body, this.#corrupt) : undefined;
-    const item: Item = 'body' in what ? { atMs, seq, body: body ?? what.body } : { atMs, seq, close: what.close };
+    const item: Item =
+      body !== undefined
+        ? { atMs, seq, body: (this.#corrupt && this.#maybeCorrupt(body, this.#corrupt)) || body, close: undefined }
+        : { atMs, seq, body: undefined, close: close as Close };
     this.#insert(dir.queue, item);
     this.#schedulePump(link, dir, atMs);
     if (duplicate) this.#insert(dir.queue, item);
@@ -413,10 +418,10 @@ export class LinkModel {
       const receiver = dir.to;
       if (!link.alive(to)) {
         // The receiving end is gone; QUIC drops the data with the connection.
-        if ('close' in item) this.#dropLink(link);
+        if (item.close !== undefined) this.#dropLink(link);
         continue;
       }
-      if ('close' in item) {
+      if (item.close !== undefined) {
         link.state = 'closed';
         receiver.open = false;
         this.#unregister(receiver.node, receiver.linkId, link);
