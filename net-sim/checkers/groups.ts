@@ -21,13 +21,18 @@ import type { Checker, CheckerView } from '../checker.ts';
 export function raftSafetyChecker(): Checker {
   const name = 'raft-safety';
   const leaders = new Map<string, string>();
-  const applied = new Map<string, Map<number, { id: string; term: number }>>();
+  // By group, then formation (two lookups: a key string built per applied entry cost more).
+  const applied = new Map<string, Map<string, Map<number, { id: string; term: number }>>>();
   const history = (group: string, formation: string): Map<number, { id: string; term: number }> => {
-    const key = `${group}/${formation}`;
-    let h = applied.get(key);
+    let byFormation = applied.get(group);
+    if (byFormation === undefined) {
+      byFormation = new Map();
+      applied.set(group, byFormation);
+    }
+    let h = byFormation.get(formation);
     if (h === undefined) {
       h = new Map();
-      applied.set(key, h);
+      byFormation.set(formation, h);
     }
     return h;
   };
