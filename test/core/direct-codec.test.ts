@@ -60,13 +60,20 @@ afterEach(() => checkDirectCodecs(undefined));
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, 48)).toString('hex') + (b.length > 48 ? '…' : '');
 
+/** Same prototype, same own keys in the same order, equal values (bytes by content); `Object.is` for the rest. */
 function deepEqual(a: unknown, b: unknown): boolean {
-  try {
-    expect(a).toStrictEqual(b);
-    return true;
-  } catch {
-    return false;
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Uint8Array) return sameBytes(a, b as Uint8Array);
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   }
+  return true;
 }
 
 // A schema with every combinator, nested.
@@ -181,6 +188,12 @@ describe('direct codec path', () => {
     const c = compare();
     planted.decode(msgpackCodec(s.struct({ a: s.u16 })).encode({ a: 300 }));
     expect(c.mismatches).toHaveLength(1);
+    // A u8 whose direct reader is off by one: both paths take the body, with different values.
+    const readU8 = s.u8.read as (depth: number) => number | s.Declined;
+    const off: s.Schema<number> = { ...s.u8, read: (depth) => ((v) => (v === DECLINED ? v : v + 1))(readU8(depth)) };
+    msgpackCodec(s.struct({ a: off })).decode(msgpackCodec(s.struct({ a: s.u8 })).encode({ a: 5 }));
+    expect(c.mismatches).toHaveLength(2);
+    expect(c.mismatches[1]).toMatch(/differently/);
   });
 
   // Every message of whole runs, through both paths: every protocol's schemas, real values.
