@@ -88,10 +88,24 @@ export class Progress {
 
 /** The largest index a majority of `voters` has (the commit rule's quorum index). */
 export function quorumIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
-  if (voters.length === 0) return 0;
-  const matches = voters.map(matchOf).sort((a, b) => b - a);
-  return matches[Math.floor(voters.length / 2)] ?? 0;
+  const n = voters.length;
+  if (n === 0) return 0;
+  // Sorted largest first by insertion into one reused array: a voter set is a handful of
+  // members, and this runs on every append response (`Array.prototype.sort` allocated).
+  const matches = quorumScratch;
+  for (let i = 0; i < n; i++) {
+    const m = matchOf(voters[i] as NodeId);
+    let j = i;
+    while (j > 0 && (matches[j - 1] as number) < m) {
+      matches[j] = matches[j - 1] as number;
+      j--;
+    }
+    matches[j] = m;
+  }
+  return matches[Math.floor(n / 2)] as number;
 }
+
+const quorumScratch: number[] = [];
 
 /** Whether the members that said yes form a majority of `voters`. */
 export function isMajority(voters: readonly NodeId[], yes: (id: NodeId) => boolean): boolean {
