@@ -65,6 +65,11 @@ const LAGGING_PERIOD_MS = 3_000;
 /** [node index, producer life on that node, counter within the life]. */
 type Datum = readonly [node: number, life: number, n: number];
 
+/** Whether a received value has the shape producers send. */
+function isDatum(value: unknown): value is Datum {
+  return Array.isArray(value) && value.length === 3 && value.every((x) => Number.isSafeInteger(x));
+}
+
 /** What the workload wants of a node; the reconciler makes it so whenever the node is up. */
 interface NodeState {
   readonly net: Network;
@@ -166,6 +171,11 @@ export const streamsChurn: Scenario = {
         const last = new Map<string, number>();
         try {
           for await (const datum of c) {
+            if (!isDatum(datum)) {
+              // Only a frame corrupted in flight (`corruptFrames`) can bring one: nothing checks a datum's bytes.
+              problem(`n${s.index} got a malformed datum`);
+              continue;
+            }
             const [node, life, n] = datum;
             const key = `${node}/${life}`;
             const previous = last.get(key) ?? 0;

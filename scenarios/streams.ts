@@ -96,6 +96,11 @@ export const streamsFanout: Scenario = {
         let lastValue = -1;
         try {
           for await (const value of c) {
+            if (!Number.isSafeInteger(value)) {
+              // Only a frame corrupted in flight (`corruptFrames`) can bring one: nothing checks a datum's bytes.
+              problems.push({ message: `n${sim.indexOf(net)} got a malformed datum`, atMs: sim.now });
+              continue;
+            }
             // value = life * 1e6 + n: within one producer life, values strictly increase (no replay, FIFO)
             const life = Math.floor(value / 1_000_000);
             if (life === lastLife && value <= lastValue) problems.push({ message: `n${sim.indexOf(net)} got ${value} after ${lastValue}`, atMs: sim.now });
