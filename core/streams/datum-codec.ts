@@ -16,11 +16,10 @@ export interface DatumCodec<T> {
 export function msgpackDatumCodec<T>(): DatumCodec<T> {
   // One encoder and decoder per codec: the library's `encode`/`decode` functions build an
   // Encoder (and its scratch buffer) on every call, which cost more than a small datum's
-  // bytes. `encode` returns a copy, never a view of the scratch buffer; both recover if a
-  // call ever re-enters them.
-  // The values applications send most (numbers, ASCII text, bytes, arrays, plain objects)
-  // take core/wire/fast-msgpack.ts's path, which writes and reads exactly the library's
-  // bytes and values, and declines the rest to it.
+  // bytes. The values applications send most (numbers, ASCII text, bytes, arrays, plain
+  // objects) take core/wire/fast-msgpack.ts's path first, which writes and reads exactly
+  // the library's bytes and values and declines the rest to it. `encode` returns a copy,
+  // never a view of a scratch buffer; both paths recover if a call ever re-enters them.
   const encoder = new Encoder();
   const decoder = new Decoder();
   return {

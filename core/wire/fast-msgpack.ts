@@ -63,8 +63,7 @@ function ensure(bytes: number): void {
 
 function encodeValue(value: unknown, depth: number): boolean {
   if (value === null || value === undefined) {
-    ensure(1);
-    scratch[at++] = 0xc0;
+    writeNil();
     return true;
   }
   switch (typeof value) {
@@ -163,16 +162,7 @@ function encodeAscii(text: string): boolean {
 
 function encodeArray(items: readonly unknown[], depth: number): boolean {
   const length = items.length;
-  ensure(5);
-  if (length < 16) {
-    scratch[at++] = 0x90 + length;
-  } else if (length < 0x10000) {
-    scratch[at++] = 0xdc;
-    scratchView.setUint16(at, length);
-    at += 2;
-  } else {
-    return false;
-  }
+  if (!writeArrayHeader(length)) return false;
   for (let i = 0; i < length; i++) if (!encodeValue(items[i], depth + 1)) return false;
   return true;
 }
@@ -187,16 +177,7 @@ function isPlainObject(value: object): boolean {
 function encodeMap(object: Record<string, unknown>, depth: number): boolean {
   const keys = Object.keys(object);
   const size = keys.length;
-  ensure(3);
-  if (size < 16) {
-    scratch[at++] = 0x80 + size;
-  } else if (size < 0x10000) {
-    scratch[at++] = 0xde;
-    scratchView.setUint16(at, size);
-    at += 2;
-  } else {
-    return false;
-  }
+  if (!writeHeader(size, 0x80, 0xde)) return false;
   for (let i = 0; i < size; i++) {
     const key = keys[i] as string;
     if (!encodeAscii(key) || !encodeValue(object[key], depth + 1)) return false;
@@ -391,11 +372,16 @@ export function writeValue(value: unknown, depth: number): boolean {
 
 /** The header of an array of `length` items; false (and nothing written) above 65,535 items, which the library writes. */
 export function writeArrayHeader(length: number): boolean {
+  return writeHeader(length, 0x90, 0xdc);
+}
+
+/** A container's header: `fix` + length below 16, else `tag16` and a u16; false from 65,536 (32-bit forms are the library's). */
+function writeHeader(length: number, fix: number, tag16: number): boolean {
   ensure(3);
   if (length < 16) {
-    scratch[at++] = 0x90 + length;
+    scratch[at++] = fix + length;
   } else if (length < 0x10000) {
-    scratch[at++] = 0xdc;
+    scratch[at++] = tag16;
     scratchView.setUint16(at, length);
     at += 2;
   } else {
