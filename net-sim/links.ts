@@ -3,14 +3,16 @@ import type { LinkId } from '../core/node/io.ts';
 import { assert } from '../core/util/assert.ts';
 import type { Rng } from '../core/util/rng.ts';
 import { CloseCode } from '../core/wire/close-codes.ts';
+import { type Arrival, ArrivalQueue } from './arrival-queue.ts';
 import type { FaultPlan, StressPlan } from './fault-plan.ts';
+import type { Runnable } from './sim-event.ts';
 import type { SimNode } from './sim-node.ts';
 import { type Trace, TraceKind } from './trace.ts';
 
 /** What the link model needs from the simulation: time, scheduling, the trace. */
 export interface LinkHost {
   readonly nowMs: number;
-  schedule(atMs: number, run: () => void): void;
+  schedule(atMs: number, run: (() => void) | Runnable): void;
   readonly trace: Trace;
   nodeAt(location: string): SimNode | undefined;
   /** A reliable link broke its contract (only possible with a planted bug). */
@@ -26,8 +28,8 @@ export type PlantedWireBug = 'reorder' | 'duplicate';
 type Close = { readonly code: number; readonly reason: string };
 /** A frame in flight, or the sender's close (which ends its direction). One shape for both: the pump reads every item. */
 type Item =
-  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array; readonly close: undefined }
-  | { readonly atMs: number; readonly seq: number; readonly body: undefined; readonly close: Close };
+  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array; readonly close: undefined; next: Arrival | undefined }
+  | { readonly atMs: number; readonly seq: number; readonly body: undefined; readonly close: Close; next: Arrival | undefined };
 
 /** One end of a link: which node, its link id there, and the incarnation it belongs to. */
 interface End {
@@ -37,29 +39,43 @@ interface End {
   open: boolean;
 }
 
+/** True when this end still belongs to the running incarnation of its node. */
+function endAlive(e: End): boolean {
+  return e.open && e.node.isUp && e.node.incarnation === e.incarnation;
+}
+
 /**
- * One direction of a link: its frames in flight and its sequence counters. Everything a
- * frame touches on the way (send, pump, deliver) sits in this one object, not spread over
- * per-field pairs: with thousands of links, each touched once per frame, the cache misses
- * of reaching the state cost more than the work done on it.
+ * One direction of a link: its frames in flight (it is their queue) and its sequence
+ * counters. Everything a frame touches on the way (send, pump, deliver) sits in this one
+ * object, not spread over per-field pairs: with thousands of links, each touched once per
+ * frame, the cache misses of reaching the state cost more than the work done on it (a
+ * 50-node mesh spends more time waiting on memory than executing instructions). For the
+ * same reason the direction is its own pump event rather than a closure over it.
  */
-export class LinkDirection {
-  /** Frames (and at most one close) in flight, ordered by arrival time. */
-  readonly queue: Item[] = [];
+export class LinkDirection extends ArrivalQueue<Item> implements Runnable {
   /** Latest arrival time given out: FIFO, so no frame arrives before it. */
   lastArrivalMs = 0;
   sentSeq = 0;
   deliveredSeq = 0;
-  /** Delivers what has arrived; made once per direction, so a frame costs no closure. */
-  pump: (() => void) | undefined;
+  /** The sending node's index, for the trace (saves reaching it through `from`). */
+  readonly fromIndex: number;
 
   constructor(
+    readonly model: LinkModel,
     readonly link: SimLink,
     /** The index of the sending end in `link.ends`. */
     readonly index: 0 | 1,
     readonly from: End,
     readonly to: End,
-  ) {}
+  ) {
+    super();
+    this.fromIndex = from.node.index;
+  }
+
+  /** The pump event: delivers what has arrived. */
+  run(): void {
+    this.model.pump(this);
+  }
 }
 
 /**
@@ -77,6 +93,7 @@ export class SimLink {
   state: 'dialing' | 'open' | 'closed' = 'dialing';
 
   constructor(
+    model: LinkModel,
     id: number,
     dialer: End,
     acceptor: End,
@@ -85,13 +102,12 @@ export class SimLink {
   ) {
     this.id = id;
     this.ends = [dialer, acceptor];
-    this.dirs = [new LinkDirection(this, 0, dialer, acceptor), new LinkDirection(this, 1, acceptor, dialer)];
+    this.dirs = [new LinkDirection(model, this, 0, dialer, acceptor), new LinkDirection(model, this, 1, acceptor, dialer)];
   }
 
   /** True when this end still belongs to the running incarnation of its node. */
   alive(end: 0 | 1): boolean {
-    const e = this.ends[end];
-    return e.open && e.node.isUp && e.node.incarnation === e.incarnation;
+    return endAlive(this.ends[end]);
   }
 }
 
@@ -193,7 +209,7 @@ export class LinkModel {
       } else if (!isBlocked && link.blockedSinceMs !== undefined) {
         link.blockedSinceMs = undefined;
         // QUIC retransmits what was held back: schedule the pumps again.
-        for (const dir of link.dirs) if (dir.queue.length > 0) this.#schedulePump(link, dir, now + this.#oneWayMs(link, dir));
+        for (const dir of link.dirs) if (dir.head !== undefined) this.#host.schedule(now + this.#oneWayMs(link, dir), dir);
       }
     }
   }
@@ -222,6 +238,7 @@ export class LinkModel {
     const target = this.#resolve(addrs);
     const link = target
       ? new SimLink(
+          this,
           this.#nextLink++,
           { node: from, linkId, incarnation: from.incarnation, open: true },
           { node: target, linkId: -1, incarnation: target.incarnation, open: true },
@@ -325,11 +342,11 @@ export class LinkModel {
     const seq = ++dir.sentSeq;
     const item: Item =
       body !== undefined
-        ? { atMs, seq, body: (this.#corrupt && this.#maybeCorrupt(body, this.#corrupt)) || body, close: undefined }
-        : { atMs, seq, body: undefined, close: close as Close };
-    this.#insert(dir.queue, item);
-    this.#schedulePump(link, dir, atMs);
-    if (duplicate) this.#insert(dir.queue, item);
+        ? { atMs, seq, body: (this.#corrupt && this.#maybeCorrupt(body, this.#corrupt)) || body, close: undefined, next: undefined }
+        : { atMs, seq, body: undefined, close: close as Close, next: undefined };
+    dir.insert(item);
+    this.#host.schedule(atMs, dir);
+    if (duplicate) dir.insert({ ...item, next: undefined });
   }
 
   /**
@@ -376,47 +393,25 @@ export class LinkModel {
     return undefined;
   }
 
-  /** Keeps a queue ordered by arrival time; only stress mode ever inserts out of order. */
-  #insert(queue: Item[], item: Item): void {
-    // The usual case, an append, without splice (a builtin call that costs more than the rest).
-    if (queue.length === 0 || (queue[queue.length - 1] as Item).atMs <= item.atMs) {
-      queue.push(item);
-      return;
-    }
-    let i = queue.length;
-    while (i > 0 && (queue[i - 1] as Item).atMs > item.atMs) i--;
-    queue.splice(i, 0, item);
-  }
-
-  #schedulePump(link: SimLink, dir: LinkDirection, atMs: number): void {
-    // One pump function per link direction, made once: a frame costs no closure.
-    let pump = dir.pump;
-    if (!pump) {
-      pump = () => this.#pump(link, dir);
-      dir.pump = pump;
-    }
-    this.#host.schedule(atMs, pump);
-  }
-
-  #pump(link: SimLink, dir: LinkDirection): void {
-    const queue = dir.queue;
+  /** Delivers the frames of a direction that have arrived; the direction's event runs it. */
+  pump(dir: LinkDirection): void {
+    const link = dir.link;
     const now = this.#host.nowMs;
-    const to = (1 - dir.index) as 0 | 1;
-    while (queue.length > 0 && (queue[0] as Item).atMs <= now) {
+    const receiver = dir.to;
+    for (let item = dir.head; item !== undefined && item.atMs <= now; item = dir.head) {
       if (link.state !== 'open') {
-        queue.length = 0;
+        dir.clear();
         return;
       }
       if (link.blockedSinceMs !== undefined) return; // held back until the path heals
-      const item = queue.shift() as Item;
+      dir.shift();
       // The reliable-link contract: each direction delivers 1, 2, 3, ... with no gap, no
       // repeat, no reordering. Only the stress mode may break it, on purpose.
       if (item.seq !== dir.deliveredSeq + 1 && !this.#plan.stress) {
-        this.#host.violate(`reliable link L${link.id} n${dir.from.node.index}>n${dir.to.node.index} delivered #${item.seq} after #${dir.deliveredSeq}`);
+        this.#host.violate(`reliable link L${link.id} n${dir.fromIndex}>n${receiver.node.index} delivered #${item.seq} after #${dir.deliveredSeq}`);
       }
       dir.deliveredSeq = Math.max(dir.deliveredSeq, item.seq);
-      const receiver = dir.to;
-      if (!link.alive(to)) {
+      if (!endAlive(receiver)) {
         // The receiving end is gone; QUIC drops the data with the connection.
         if (item.close !== undefined) this.#dropLink(link);
         continue;
@@ -428,11 +423,11 @@ export class LinkModel {
         this.#links.delete(link);
         this.#host.trace.record(now, TraceKind.closed, receiver.node.index, receiver.linkId, link.id, item.close.code);
         receiver.node.input({ type: 'linkClosed', link: receiver.linkId, code: item.close.code, reason: item.close.reason });
-        queue.length = 0;
+        dir.clear();
         return;
       }
       this.delivered++;
-      this.#host.trace.record(now, TraceKind.deliver, link.id, dir.from.node.index, receiver.node.index, item.seq, item.body);
+      this.#host.trace.record(now, TraceKind.deliver, link.id, dir.fromIndex, receiver.node.index, item.seq, item.body);
       receiver.node.input({ type: 'frame', link: receiver.linkId, body: item.body });
     }
   }
@@ -463,7 +458,7 @@ export class LinkModel {
   /** Frames in flight die with the connection; account for them so sequence checks stay exact. */
   #discardQueued(link: SimLink): void {
     for (const dir of link.dirs) {
-      dir.queue.length = 0;
+      dir.clear();
       dir.deliveredSeq = dir.sentSeq;
     }
   }

@@ -14,5 +14,10 @@ export class TimerEvent {
   ) {}
 }
 
-/** What the queue holds: a scheduled action, or a node timer. */
-export type SimEvent = (() => void) | TimerEvent;
+/** An object that is its own event (a link direction's pump): no closure per schedule. */
+export interface Runnable {
+  run(): void;
+}
+
+/** What the queue holds: a scheduled action, a node timer, or an object that runs itself. */
+export type SimEvent = (() => void) | TimerEvent | Runnable;

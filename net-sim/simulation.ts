@@ -366,7 +366,8 @@ export class Simulation {
     const item = (this.#queue.pop() as QueueEntry<SimEvent>).item as SimEvent;
     this.#nowMs = at;
     if (typeof item === 'function') item();
-    else this.#fireTimer(item);
+    else if (item instanceof TimerEvent) this.#fireTimer(item);
+    else item.run();
     return true;
   }
 
