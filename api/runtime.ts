@@ -1,6 +1,7 @@
 import { ClosedError, MosaikError } from '../core/errors.ts';
-import type { NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId } from '../core/node/io.ts';
+import type { NodeCommand, NodeEvent, NodeInput, NodeOutput } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
+import { IdWindowMap } from '../core/util/id-window-map.ts';
 
 /** The outputs a driver performs itself; the runtime handles emit/complete/fail. */
 export type TransportOutput = Exclude<NodeOutput, { type: 'emit' | 'complete' | 'fail' }>;
@@ -46,7 +47,8 @@ type Held = { readonly output: Exclude<NodeOutput, { type: 'persist' }>; readonl
 export class NodeRuntime {
   readonly #machine: NodeMachine;
   readonly #port: DriverPort;
-  readonly #requests = new Map<RequestId, Settle>();
+  /** Requests in flight by id (ids increase; see IdWindowMap for why not a `Map`). */
+  readonly #requests = new IdWindowMap<Settle>();
   readonly #listeners = new Set<(event: NodeEvent) => void>();
   #nextRequest = 1;
   #stopped: MosaikError | undefined;

@@ -3,6 +3,7 @@ import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, RequestId, TimerId } from '../node/io.ts';
 import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink, type Subsystem } from '../node/subsystem.ts';
 import { DeadlineQueue } from '../util/deadline-queue.ts';
+import { IdWindowMap } from '../util/id-window-map.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { s } from '../wire/index.ts';
@@ -77,7 +78,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
   readonly name = 'ping';
   readonly protocols: ReadonlyMap<typeof Protocols.ping, MessageCodec<unknown>> = new Map([[Protocols.ping, pingCodec as MessageCodec<unknown>]]);
   readonly #bugs: PlantedPingBugs;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new IdWindowMap<Pending>();
   /** One outbound link per peer, reused by every ping to it. */
   readonly #outByPeer = new Map<string, OutLink>();
   readonly #outById = new Map<LinkId, OutLink>();
