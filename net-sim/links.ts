@@ -294,7 +294,7 @@ export class LinkModel {
   send(from: SimNode, linkId: LinkId, body: Uint8Array): void {
     const dir = from.linkEnds.get(linkId);
     if (dir?.link.state !== 'open') return; // not yet open on the wire or already gone
-    this.#enqueue(dir.link, dir, body, undefined);
+    this.#enqueue(dir, body, undefined);
   }
 
   close(from: SimNode, linkId: LinkId, code: number, reason: string): void {
@@ -308,7 +308,7 @@ export class LinkModel {
       link.state = 'closed';
       return;
     }
-    if (link.state === 'open') this.#enqueue(link, dir, undefined, { code, reason });
+    if (link.state === 'open') this.#enqueue(dir, undefined, { code, reason });
   }
 
   /** A node crashed or closed: its ends vanish silently; the peers find out by idle timeout. */
@@ -326,7 +326,8 @@ export class LinkModel {
   }
 
   /** Queues a frame (`body`) or else the sender's `close`. */
-  #enqueue(link: SimLink, dir: LinkDirection, body: Uint8Array | undefined, close: Close | undefined): void {
+  #enqueue(dir: LinkDirection, body: Uint8Array | undefined, close: Close | undefined): void {
+    const link = dir.link;
     const now = this.#host.nowMs;
     const jitter = this.#plan.jitterMsMax > 0 ? Math.floor(this.#rng.float() * (this.#plan.jitterMsMax + 1)) : 0;
     let atMs = Math.max(now + this.#oneWayMs(link, dir) + jitter, dir.lastArrivalMs);

@@ -40,16 +40,9 @@ function difference(map: IdMapLike, list: readonly Op[]): string | undefined {
   let next = 1;
   for (const op of list) {
     switch (op.kind) {
-      case 'next': {
-        next += op.skip;
-        const id = next++;
-        used.push(id);
-        map.set(id, `v${id}`);
-        model.set(id, `v${id}`);
-        break;
-      }
+      case 'next':
       case 'jump': {
-        next += op.by;
+        next += op.kind === 'next' ? op.skip : op.by;
         const id = next++;
         used.push(id);
         map.set(id, `v${id}`);
