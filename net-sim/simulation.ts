@@ -7,17 +7,18 @@ import { type Ed25519Signer, SecretKey } from '../core/identity/keys.ts';
 import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
+import type { NodeMachine } from '../core/node/node.ts';
 import { assert, unreachable } from '../core/util/assert.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
-import { LinkModel, type PlantedWireBug } from './links.ts';
+import { type LinkHost, LinkModel, type PlantedWireBug } from './links.ts';
 import { MemoVerifier } from './memo-verifier.ts';
-import { Nemesis } from './nemesis.ts';
+import { type FaultTarget, Nemesis } from './nemesis.ts';
 import { rngStream } from './rng.ts';
-import { type SimEvent, TimerEvent } from './sim-event.ts';
+import { type Runnable, type SimEvent, TimerEvent } from './sim-event.ts';
 import { SIM_EPOCH_MS, type SimHost, SimNode } from './sim-node.ts';
 import { Trace, TraceKind } from './trace.ts';
 
@@ -143,6 +144,120 @@ export class Simulation {
   #ticksSinceTurn = 0;
   #running = false;
 
+  // What the link model, the nodes, the nemesis and the checkers see of the simulation.
+  // Classes, not object literals: V8 builds a literal that has a getter (`nowMs` here) in
+  // dictionary mode, and every load from it, on every frame and output, was then a generic
+  // property lookup. Declared inside Simulation so that they reach its private state.
+
+  static readonly #LinkHost = class implements LinkHost {
+    readonly #sim: Simulation;
+    constructor(sim: Simulation) {
+      this.#sim = sim;
+    }
+    get nowMs(): number {
+      return this.#sim.#nowMs;
+    }
+    get trace(): Trace {
+      return this.#sim.#trace;
+    }
+    schedule(atMs: number, run: (() => void) | Runnable): void {
+      this.#sim.#schedule(atMs, run);
+    }
+    nodeAt(location: string): SimNode | undefined {
+      return this.#sim.#byLocation.get(location);
+    }
+    violate(message: string): void {
+      this.#sim.#view.violate('reliable-links', message);
+    }
+  };
+
+  /** One for all the nodes: each call names its node. */
+  static readonly #NodeHost = class implements SimHost {
+    readonly #sim: Simulation;
+    constructor(sim: Simulation) {
+      this.#sim = sim;
+    }
+    get nowMs(): number {
+      return this.#sim.#nowMs;
+    }
+    perform(node: SimNode, output: TransportOutput): void {
+      this.#sim.#perform(node, output);
+    }
+    flush(node: SimNode): PromiseLike<void> | undefined {
+      return this.#sim.#flush(node);
+    }
+    observe(node: SimNode, event: NodeEvent): void {
+      this.#sim.#observe(node, event);
+    }
+    appWork(): void {
+      this.#sim.#appWork = true;
+    }
+  };
+
+  static readonly #FaultTarget = class implements FaultTarget {
+    readonly #sim: Simulation;
+    constructor(sim: Simulation) {
+      this.#sim = sim;
+    }
+    get nowMs(): number {
+      return this.#sim.#nowMs;
+    }
+    get nodes(): readonly SimNode[] {
+      return this.#sim.#nodes;
+    }
+    schedule(atMs: number, run: () => void): void {
+      this.#sim.#schedule(atMs, run);
+    }
+    partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
+      return this.#sim.#partitionDirections(label, dirs);
+    }
+    unpartition(id: number): void {
+      const sim = this.#sim;
+      sim.#links.unpartition(id);
+      sim.#trace.note(sim.#nowMs, `fault unpartition P${id}`);
+    }
+    crashNode(node: SimNode): void {
+      this.#sim.#crashNode(node);
+    }
+    restartNode(node: SimNode): void {
+      this.#sim.#restartNode(node);
+    }
+    setClockOffset(node: SimNode, ms: number, label: string): void {
+      this.#sim.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label);
+    }
+    setSlow(a: SimNode, b: SimNode, factor: number | undefined): void {
+      const sim = this.#sim;
+      sim.#links.setSlow(a, b, factor);
+      sim.#trace.note(sim.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
+    }
+  };
+
+  static readonly #View = class implements CheckerView {
+    readonly #sim: Simulation;
+    constructor(sim: Simulation) {
+      this.#sim = sim;
+    }
+    get nowMs(): number {
+      return this.#sim.#nowMs;
+    }
+    get networks(): readonly Network[] {
+      return this.#sim.networks;
+    }
+    isUp(net: Network): boolean {
+      return this.#sim.isUp(net);
+    }
+    machineOf(net: Network): NodeMachine | undefined {
+      return this.#sim.#byNetwork.get(net)?.runtime?.machine;
+    }
+    violate(checker: string, message: string): void {
+      const sim = this.#sim;
+      sim.#violations.push({ checker, atMs: sim.#nowMs, message });
+      sim.#trace.note(sim.#nowMs, `violation ${checker}: ${message}`);
+    }
+  };
+
+  readonly #nodeHost: SimHost = new Simulation.#NodeHost(this);
+
   constructor(options: SimulationOptions) {
     if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
     const corruptFrames = options.corruptFrames ?? 0;
@@ -158,19 +273,8 @@ export class Simulation {
     this.#trace = new Trace({ keepLines: options.keepTrace ?? false });
     this.#maxEvents = options.maxEvents ?? 50_000_000;
     this.#maxSimulatedMs = options.maxSimulatedMs ?? 86_400_000;
-    const sim = this;
     this.#links = new LinkModel(
-      {
-        get nowMs() {
-          return sim.#nowMs;
-        },
-        schedule: (atMs, run) => {
-          this.#schedule(atMs, run);
-        },
-        trace: this.#trace,
-        nodeAt: (location) => this.#byLocation.get(location),
-        violate: (message) => this.#view.violate('reliable-links', message),
-      },
+      new Simulation.#LinkHost(this),
       rngStream(this.seed, 'network'),
       this.plan,
       options.plantedWireBug,
@@ -196,18 +300,6 @@ export class Simulation {
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
     const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
     const subsystems = subsystemOptions(options);
-    const host: SimHost = {
-      get nowMs() {
-        return sim.#nowMs;
-      },
-      perform: (node, output) => this.#perform(node, output),
-      flush: (node) => this.#flush(node),
-      observe: (node, event) => this.#observe(node, event),
-      appWork: () => {
-        this.#appWork = true;
-      },
-    };
-    const sim = this;
     const node = new SimNode(
       {
         index,
@@ -224,7 +316,7 @@ export class Simulation {
         },
         defaults: subsystems.defaults,
       },
-      host,
+      this.#nodeHost,
     );
     const net = new Network(node);
     this.#nodes.push(node);
@@ -438,29 +530,8 @@ export class Simulation {
     for (const node of this.#nodes) if (!node.isUp && !node.isClosed) this.#restartNode(node);
   }
 
-  #faultTarget() {
-    const sim = this;
-    return {
-      get nowMs() {
-        return sim.#nowMs;
-      },
-      nodes: this.#nodes,
-      schedule: (atMs: number, run: () => void) => {
-        this.#schedule(atMs, run);
-      },
-      partitionDirections: (label: string, dirs: [SimNode, SimNode][]) => this.#partitionDirections(label, dirs),
-      unpartition: (id: number) => {
-        this.#links.unpartition(id);
-        this.#trace.note(this.#nowMs, `fault unpartition P${id}`);
-      },
-      crashNode: (node: SimNode) => this.#crashNode(node),
-      restartNode: (node: SimNode) => this.#restartNode(node),
-      setClockOffset: (node: SimNode, ms: number, label: string) => this.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label),
-      setSlow: (a: SimNode, b: SimNode, factor: number | undefined) => {
-        this.#links.setSlow(a, b, factor);
-        this.#trace.note(this.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
-      },
-    };
+  #faultTarget(): FaultTarget {
+    return new Simulation.#FaultTarget(this);
   }
 
   #partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
@@ -592,21 +663,7 @@ export class Simulation {
   readonly #view: CheckerView = this.#makeView();
 
   #makeView(): CheckerView {
-    const sim = this;
-    return {
-      get nowMs() {
-        return sim.#nowMs;
-      },
-      get networks() {
-        return sim.networks;
-      },
-      isUp: (net) => sim.isUp(net),
-      machineOf: (net) => sim.#byNetwork.get(net)?.runtime?.machine,
-      violate: (checker, message) => {
-        sim.#violations.push({ checker, atMs: sim.#nowMs, message });
-        sim.#trace.note(sim.#nowMs, `violation ${checker}: ${message}`);
-      },
-    };
+    return new Simulation.#View(this);
   }
 
   /** blake3 of the trace so far: equal for equal seeds and code. */

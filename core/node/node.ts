@@ -403,78 +403,121 @@ export class NodeMachine {
   }
 
   #makeContext(sub: Subsystem): NodeContext {
-    const node = this;
-    const config = this.#config;
-    return {
-      get nowMs() {
-        return node.#nowMs;
-      },
-      get wallClockMs() {
-        return node.#wallClockMs;
-      },
-      rng: config.rng,
-      peerId: node.peerId,
-      networkId: node.networkId,
-      secretKey: config.secretKey,
-      incarnation: config.incarnation ?? 0,
-      maxFrameBytes: node.#maxFrameBytes,
-      verifier: config.verifier ?? nobleVerifier,
-      connect(peer, addrs, protocol) {
-        if (!sub.protocols.has(protocol)) assert(false, `${sub.name} dials ${protocol}, which it does not serve`);
-        const id = node.allocateLinkId();
-        const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined };
-        node.#links.set(id, { phase: 'dialing', info, owner: sub });
-        node.#out({ type: 'connect', link: id, peer, addrs });
-        return id;
-      },
-      send(link, message): MosaikError | undefined {
-        const state = node.#links.get(link);
-        if (state?.phase !== 'up') return new ClosedError(`link ${link} is not up`);
-        if (state.owner !== sub) assert(false, `${sub.name} sends on a link it does not own`);
-        const body = state.codec.encode(message);
-        if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);
-        node.#sendRaw(link, body);
-        return undefined;
-      },
-      close(link, code, reason) {
-        node.#closeLink(link, code, reason);
-      },
-      link(link) {
-        const state = node.#links.get(link);
-        return state && state.phase === 'up' ? state.info : undefined;
-      },
-      armTimer(atMs, payload) {
-        return node.#armTimer(atMs, { kind: 'subsystem', owner: sub, payload });
-      },
-      cancelTimer(timer) {
-        const owner = node.#timers.get(timer);
-        if (owner && (owner.kind !== 'subsystem' || owner.owner !== sub)) assert(false, `${sub.name} cancels a timer it does not own`);
-        node.#cancelTimer(timer);
-      },
-      persist(key, value, options) {
-        const scoped = `${sub.name}/${key}`;
-        if (value === null) node.#stored.delete(scoped);
-        else node.#stored.set(scoped, value);
-        node.#out(options?.lazy ? { type: 'persist', key: scoped, value, lazy: true } : { type: 'persist', key: scoped, value });
-      },
-      stored(key) {
-        return node.#stored.get(`${sub.name}/${key}`);
-      },
-      emit(event) {
-        node.#emit(event);
-        if (node.#listened.has(event.type)) node.#localEvents.push({ from: sub, event });
-      },
-      call(to, request) {
-        const target = node.#subsystems.get(to);
-        if (!target?.onCall) assert(false, `${sub.name} calls ${to}, which takes no calls`);
-        return target.onCall(node.#context(target), request);
-      },
-      complete(req, result) {
-        node.#out({ type: 'complete', req, result });
-      },
-      fail(req, error) {
-        node.#out({ type: 'fail', req, error });
-      },
-    };
+    return new NodeMachine.#SubsystemContext(this, sub);
   }
+
+  /**
+   * What a subsystem sees of its node: one per subsystem, made on first use. A class, not an
+   * object literal: V8 builds a literal that has accessors (`nowMs`, `wallClockMs`) in
+   * dictionary mode, and every `ctx.x` of every subsystem then took a generic property
+   * lookup. It is declared inside NodeMachine so that its methods reach the node's private
+   * state.
+   */
+  static readonly #SubsystemContext = class SubsystemContext implements NodeContext {
+    readonly #node: NodeMachine;
+    readonly #sub: Subsystem;
+    readonly rng: Rng;
+    readonly peerId: PeerId;
+    readonly networkId: NetworkId;
+    readonly secretKey: SecretKey;
+    readonly incarnation: number;
+    readonly maxFrameBytes: number;
+    readonly verifier: SignatureVerifier;
+
+    constructor(node: NodeMachine, sub: Subsystem) {
+      const config = node.#config;
+      this.#node = node;
+      this.#sub = sub;
+      this.rng = config.rng;
+      this.peerId = node.peerId;
+      this.networkId = node.networkId;
+      this.secretKey = config.secretKey;
+      this.incarnation = config.incarnation ?? 0;
+      this.maxFrameBytes = node.#maxFrameBytes;
+      this.verifier = config.verifier ?? nobleVerifier;
+    }
+
+    get nowMs(): number {
+      return this.#node.#nowMs;
+    }
+
+    get wallClockMs(): number {
+      return this.#node.#wallClockMs;
+    }
+
+    connect(peer: PeerId, addrs: readonly string[], protocol: ProtocolId): LinkId {
+      const node = this.#node;
+      const sub = this.#sub;
+      if (!sub.protocols.has(protocol)) assert(false, `${sub.name} dials ${protocol}, which it does not serve`);
+      const id = node.allocateLinkId();
+      const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined };
+      node.#links.set(id, { phase: 'dialing', info, owner: sub });
+      node.#out({ type: 'connect', link: id, peer, addrs });
+      return id;
+    }
+
+    send(link: LinkId, message: unknown): MosaikError | undefined {
+      const node = this.#node;
+      const state = node.#links.get(link);
+      if (state?.phase !== 'up') return new ClosedError(`link ${link} is not up`);
+      if (state.owner !== this.#sub) assert(false, `${this.#sub.name} sends on a link it does not own`);
+      const body = state.codec.encode(message);
+      if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);
+      node.#sendRaw(link, body);
+      return undefined;
+    }
+
+    close(link: LinkId, code: number, reason: string): void {
+      this.#node.#closeLink(link, code, reason);
+    }
+
+    link(link: LinkId): LinkInfo | undefined {
+      const state = this.#node.#links.get(link);
+      return state && state.phase === 'up' ? state.info : undefined;
+    }
+
+    armTimer(atMs: number, payload: unknown): TimerId {
+      return this.#node.#armTimer(atMs, { kind: 'subsystem', owner: this.#sub, payload });
+    }
+
+    cancelTimer(timer: TimerId): void {
+      const node = this.#node;
+      const owner = node.#timers.get(timer);
+      if (owner && (owner.kind !== 'subsystem' || owner.owner !== this.#sub)) assert(false, `${this.#sub.name} cancels a timer it does not own`);
+      node.#cancelTimer(timer);
+    }
+
+    persist(key: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
+      const node = this.#node;
+      const scoped = `${this.#sub.name}/${key}`;
+      if (value === null) node.#stored.delete(scoped);
+      else node.#stored.set(scoped, value);
+      node.#out(options?.lazy ? { type: 'persist', key: scoped, value, lazy: true } : { type: 'persist', key: scoped, value });
+    }
+
+    stored(key: string): Uint8Array | undefined {
+      return this.#node.#stored.get(`${this.#sub.name}/${key}`);
+    }
+
+    emit(event: NodeEvent): void {
+      const node = this.#node;
+      node.#emit(event);
+      if (node.#listened.has(event.type)) node.#localEvents.push({ from: this.#sub, event });
+    }
+
+    call(to: string, request: unknown): unknown {
+      const node = this.#node;
+      const target = node.#subsystems.get(to);
+      if (!target?.onCall) assert(false, `${this.#sub.name} calls ${to}, which takes no calls`);
+      return target.onCall(node.#context(target), request);
+    }
+
+    complete(req: RequestId, result: unknown): void {
+      this.#node.#out({ type: 'complete', req, result });
+    }
+
+    fail(req: RequestId, error: MosaikError): void {
+      this.#node.#out({ type: 'fail', req, error });
+    }
+  };
 }
