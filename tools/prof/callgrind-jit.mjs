@@ -7,7 +7,7 @@
  *   valgrind --tool=callgrind --cache-sim=yes --LL=1310720,20,64 --dump-instr=yes \
  *     --callgrind-out-file=/tmp/cg.out node --single-threaded --perf-basic-prof \
  *     --no-compact-code-space bundle.mjs ...
- *   node tools/prof/callgrind-jit.mjs /tmp/cg.out /tmp/perf-PID.map [EVENT] [ROWS]
+ *   node tools/prof/callgrind-jit.mjs /tmp/cg.out /tmp/perf-PID.map [EVENT] [ROWS] [--callers=REGEX]
  *
  * `--LL=1310720,20,64` makes the simulated last level this machine's L2 (1.25 MiB), so
  * `DLmr` counts data reads that leave the core's caches. EVENT is a callgrind event name
@@ -17,7 +17,10 @@
  */
 import fs from 'node:fs';
 
-const [cgFile, mapFile, event = 'DLmr', rowsArg = '40'] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const callersArg = args.find((a) => a.startsWith('--callers='));
+const callers = callersArg ? new RegExp(callersArg.slice('--callers='.length)) : undefined;
+const [cgFile, mapFile, event = 'DLmr', rowsArg = '40'] = args.filter((a) => a !== callersArg);
 if (!cgFile || !mapFile) {
   console.error('usage: callgrind-jit.mjs CALLGRIND_OUT PERF_MAP [EVENT] [ROWS]');
   process.exit(2);
@@ -54,6 +57,7 @@ const names = new Map(); // callgrind compresses names: "(12) name" once, then "
 let fn = '?';
 let address = 0;
 let skipCallCost = false;
+let callee = '';
 const byFunction = new Map();
 const totals = [];
 
@@ -63,7 +67,9 @@ for (const line of fs.readFileSync(cgFile, 'utf8').split('\n')) {
   else if (line.startsWith('fn=') || line.startsWith('cfn=')) {
     const m = /^c?fn=\((\d+)\)(?: (.*))?$/.exec(line);
     if (m?.[2]) names.set(m[1], m[2]);
-    if (line.startsWith('fn=')) fn = m ? (names.get(m[1]) ?? '?') : line.slice(3);
+    const name = m ? (names.get(m[1]) ?? '?') : line.slice(line.indexOf('=') + 1);
+    if (line.startsWith('fn=')) fn = name;
+    else callee = name;
   } else if (line.startsWith('calls=')) skipCallCost = true;
   else if (/^(0x|\+|-|\*)/.test(line)) {
     const fields = line.split(' ');
@@ -71,10 +77,11 @@ for (const line of fs.readFileSync(cgFile, 'utf8').split('\n')) {
     if (p.startsWith('0x')) address = Number.parseInt(p, 16);
     else if (p[0] === '+') address += Number.parseInt(p.slice(1), 10);
     else if (p[0] === '-') address -= Number.parseInt(p.slice(1), 10);
-    if (skipCallCost) {
-      skipCallCost = false;
-      continue;
-    }
+    const isCallCost = skipCallCost;
+    skipCallCost = false;
+    // Normal mode: a call's inclusive cost is the callee's, counted where it is spent.
+    // Callers mode: only those calls count, and only into matching callees.
+    if (callers ? !isCallCost || !callers.test(callee) : isCallCost) continue;
     const unnamed = fn === '???' || fn.startsWith('0x');
     const key = unnamed ? (jitFunctionAt(address) ?? '(generated code not in the map)') : fn;
     let costs = byFunction.get(key);
@@ -97,7 +104,7 @@ if (k < 0) {
 }
 const ir = events.indexOf('Ir');
 console.log(`totals: ${events.map((e, i) => `${e} ${((totals[i] ?? 0) / 1e6).toFixed(1)}M`).join(', ')}`);
-console.log(`share of ${event}, instructions, function:`);
+console.log(callers ? `callers of /${callers.source}/, by ${event} spent in the callees, instructions:` : `share of ${event}, instructions, function:`);
 const rows = [...byFunction].sort((a, b) => b[1][k] - a[1][k]).slice(0, Number(rowsArg));
 for (const [name, costs] of rows) {
   const share = ((costs[k] / (totals[k] || 1)) * 100).toFixed(1).padStart(5);
