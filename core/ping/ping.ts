@@ -88,7 +88,9 @@ export class PingSubsystem implements Subsystem<PingCommand> {
    * Every ping's deadline, under one timer armed at the earliest. A ping answered in time
    * stays in the heap until its deadline surfaces and is skipped then: a round trip arms
    * and cancels no timer of its own (at saturation, timer traffic was a tenth of the work).
-   * When no ping is pending, no timer is armed.
+   * Nor is the timer cancelled when the last pending ping settles: it fires once, finds
+   * nothing due and arms nothing. A node that pings one peer at a time would otherwise arm
+   * and cancel a timer per ping (a heartbeat load); this way it sees one timer per timeout.
    */
   readonly #deadlines = new DeadlineQueue();
   #timer: { readonly id: TimerId; readonly atMs: number } | undefined;
@@ -145,7 +147,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     if (pending.link !== link.id || pending.sentAtMs === undefined) {
       return ctx.close(link.id, CloseCode.ProtocolViolation, `pong ${msg.id} was never sent on this link`);
     }
-    this.#settled(ctx, msg.id);
+    this.#settled(msg.id);
     const rttMs = ctx.nowMs - pending.sentAtMs;
     ctx.emit({ type: 'ping.answered', id: msg.id, peer: pending.peer, rttMs });
     ctx.complete(pending.req, { peer: pending.peer, rttMs } satisfies PingResult);
@@ -206,15 +208,10 @@ export class PingSubsystem implements Subsystem<PingCommand> {
     this.#fail(ctx, id, pending, error);
   }
 
-  /** Forgets a settled ping; with none left, no timer stays armed and no deadline kept. */
-  #settled(ctx: NodeContext, id: number): void {
+  /** Forgets a settled ping; with none left, no deadline is kept (the timer stays: see #deadlines). */
+  #settled(id: number): void {
     this.#pending.delete(id);
-    if (this.#pending.size > 0) return;
-    this.#deadlines.clear();
-    if (this.#timer !== undefined) {
-      ctx.cancelTimer(this.#timer.id);
-      this.#timer = undefined;
-    }
+    if (this.#pending.size === 0) this.#deadlines.clear();
   }
 
   #addDeadline(ctx: NodeContext, atMs: number, id: number): void {
@@ -239,7 +236,7 @@ export class PingSubsystem implements Subsystem<PingCommand> {
   }
 
   #fail(ctx: NodeContext, id: number, pending: Pending, error: MosaikError): void {
-    this.#settled(ctx, id);
+    this.#settled(id);
     ctx.emit({ type: 'ping.failed', id, peer: pending.peer, error: error.name });
     ctx.fail(pending.req, error);
   }

@@ -332,8 +332,7 @@ describe('NodeMachine: ping between two nodes', () => {
       'A: send L1 ping 1',
       'A: emit ping.sent 1',
       'B: send L1 pong 1',
-      'A: cancel T1',
-      'A: emit ping.answered 1 rtt=20',
+      'A: emit ping.answered 1 rtt=20', // the deadline timer stays armed (see below)
       'A: complete R1 rtt=20',
     ]);
     const completes = pair.completes('A');
@@ -344,8 +343,15 @@ describe('NodeMachine: ping between two nodes', () => {
     expect(result.peer.equals(pair.nodes.B.peerId)).toBe(true);
     expect(pair.fails('A')).toEqual([]);
     expect(pair.outputs.B.filter((o) => o.type === 'complete' || o.type === 'fail')).toEqual([]);
-    // Every timer armed was cancelled.
-    expect(pair.timers.A.size + pair.timers.B.size).toBe(0);
+    // The handshake timers were cancelled. The ping's deadline timer is left armed (a node
+    // pinging one peer at a time would otherwise arm and cancel one per ping): it fires,
+    // finds nothing due and arms nothing.
+    expect(pair.timers.B.size).toBe(0);
+    expect([...pair.timers.A]).toEqual([[1, 1_000]]);
+    const mark = pair.outputs.A.length;
+    pair.advance(1_000);
+    expect(pair.printed('A', mark)).toEqual([]);
+    expect(pair.timers.A.size).toBe(0);
   });
 
   it('reuses the link for the next ping, which takes one round trip', () => {
@@ -355,10 +361,10 @@ describe('NodeMachine: ping between two nodes', () => {
     pair.latencyMs = 3;
     pair.ping('A');
     expect(pair.printed('A', mark)).toEqual([
-      'arm T3 @1050',
+      // No timer traffic: the first ping's deadline timer (T1 @1000) is still armed, and
+      // fires before this ping's deadline (1050) would be due.
       'send L1 ping 2',
       'emit ping.sent 2',
-      'cancel T3',
       'emit ping.answered 2 rtt=6',
       'complete R2 rtt=6',
     ]);
@@ -422,7 +428,8 @@ describe('NodeMachine: the link handshake', () => {
     expect(pair.printed('A')).toContain('emit link.down L1 DifferentNetwork by remote');
     expect(pair.printed('A')).toContain('emit ping.failed 1 LinkClosedError');
     expect(pair.completes('A')).toEqual([]);
-    expect(pair.timers.A.size + pair.timers.B.size).toBe(0);
+    expect(pair.timers.B.size).toBe(0);
+    expect([...pair.timers.A.keys()]).toEqual([1]); // the ping's deadline, left to fire
   });
 
   it('closes with UnknownProtocol when the hello names a protocol nobody serves', () => {
@@ -466,19 +473,18 @@ describe('NodeMachine: the link handshake', () => {
     expect(n.print({ type: 'frame', link: 1, body: new Uint8Array([1]) }), 'a frame before the link opened').toEqual([
       'close L1 ProtocolViolation',
       'emit link.down L1 ProtocolViolation by local',
-      'cancel T1',
       'emit ping.failed 1 LinkClosedError',
       'fail R1 LinkClosedError(ProtocolViolation)',
     ]);
-    // Again, this time with the link open and a hello sent.
+    // Again, this time with the link open and a hello sent (ping 1's deadline timer, T1,
+    // still armed, serves ping 2's deadline too).
     n.handle({ type: 'command', req: 2, command: ping });
-    expect(n.print({ type: 'linkOpened', link: 2 })).toEqual([`send L2 hello /mosaik/ping/1 net=${NET.short}`, 'arm T3 @5000']);
+    expect(n.print({ type: 'linkOpened', link: 2 })).toEqual([`send L2 hello /mosaik/ping/1 net=${NET.short}`, 'arm T2 @5000']);
     const outs2 = n.handle({ type: 'frame', link: 2, body: hello() });
     expect(outs2.map(describeOutput)).toEqual([
-      'cancel T3',
+      'cancel T2',
       'close L2 ProtocolViolation',
       'emit link.down L2 ProtocolViolation by local',
-      'cancel T2',
       'emit ping.failed 2 LinkClosedError',
       'fail R2 LinkClosedError(ProtocolViolation)',
     ]);
@@ -545,14 +551,14 @@ describe('NodeMachine: the link handshake', () => {
     expect(pair.printed('A', markA)).toEqual([
       'close L1 HandshakeTimeout',
       'emit link.down L1 HandshakeTimeout by local',
-      'cancel T1',
       'emit ping.failed 1 LinkClosedError',
       'fail R1 LinkClosedError(HandshakeTimeout)',
     ]);
     // Both deadlines are due at 5010; A's fires first (ties break A before B), and B hears
     // of the close before its own deadline fires, so it drops it.
     expect(pair.printed('B', markB)).toEqual(['cancel T1', 'emit link.down L1 HandshakeTimeout by remote']);
-    expect(pair.timers.A.size + pair.timers.B.size).toBe(0);
+    expect(pair.timers.B.size).toBe(0);
+    expect([...pair.timers.A]).toEqual([[1, 60_000]]); // the ping's deadline, left to fire
     expect(pair.error<LinkClosedError>('A').closeCode).toBe(105);
     pair.release(); // the held hello arrives at a link B already closed
     expect(pair.printed('B', markB)).toHaveLength(2);
@@ -586,6 +592,7 @@ describe('NodeMachine: ping failures', () => {
     expect(pair.fails('A')).toEqual([]);
     pair.advance(pair.nowMs + 1);
     expect(pair.printed('A', mark)).toEqual([
+      'cancel T1', // ping 1's deadline timer, left armed at 1000: this deadline comes first
       'arm T3 @300',
       'send L1 ping 2',
       'emit ping.sent 2',
@@ -615,7 +622,8 @@ describe('NodeMachine: ping failures', () => {
     const mid = pair.ping('A', 300); // a later one: no timer traffic
     const answered = pair.ping('A', 50); // answered below, before any deadline
     const timerTraffic = () => pair.printed('A', mark).filter((l) => /^(arm|cancel)/.test(l));
-    expect(timerTraffic()).toEqual([`arm T3 @${t0 + 500}`, 'cancel T3', `arm T4 @${t0 + 100}`, 'cancel T4', `arm T5 @${t0 + 50}`]);
+    // T1 (the first ping's deadline, left armed at 1000) gives way to the earlier deadlines.
+    expect(timerTraffic()).toEqual(['cancel T1', `arm T3 @${t0 + 500}`, 'cancel T3', `arm T4 @${t0 + 100}`, 'cancel T4', `arm T5 @${t0 + 50}`]);
     pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 5 }) });
     expect(pair.completes('A').map((c) => c.req)).toEqual([1, answered]);
     const failedAt: Record<number, number> = {};
@@ -627,7 +635,7 @@ describe('NodeMachine: ping failures', () => {
     expect(pair.fails('A').every((f) => f.error instanceof TimeoutError)).toBe(true);
     // The answered ping's deadline only moved the timer on (T5 fired, found nothing to
     // fail, and armed the next live deadline); with nothing pending, nothing stays armed.
-    expect(timerTraffic().slice(5)).toEqual([`arm T6 @${t0 + 100}`, `arm T7 @${t0 + 300}`, `arm T8 @${t0 + 500}`]);
+    expect(timerTraffic().slice(6)).toEqual([`arm T6 @${t0 + 100}`, `arm T7 @${t0 + 300}`, `arm T8 @${t0 + 500}`]);
     expect(pair.timers.A.size).toBe(0);
   });
 
@@ -649,7 +657,6 @@ describe('NodeMachine: ping failures', () => {
       'connect L1',
       'arm T1 @1000',
       'emit link.down L1 LinkLost by transport',
-      'cancel T1',
       'emit ping.failed 1 ConnectError',
       `fail R${req} ConnectError(${reason})`,
     ]);
@@ -667,12 +674,11 @@ describe('NodeMachine: ping failures', () => {
   it('closes the link with ProtocolViolation when a pong comes twice (planted bug replyTwice)', () => {
     const pair = new Pair({ bugsB: { replyTwice: true } });
     pair.ping('A');
-    expect(pair.log.slice(-10)).toEqual([
+    expect(pair.log.slice(-9)).toEqual([
       'A: send L1 ping 1',
       'A: emit ping.sent 1',
       'B: send L1 pong 1',
       'B: send L1 pong 1', // the planted bug
-      'A: cancel T1',
       'A: emit ping.answered 1 rtt=20',
       'A: complete R1 rtt=20',
       'A: close L1 ProtocolViolation', // pong 1 after pong 1
@@ -697,12 +703,11 @@ describe('NodeMachine: ping failures', () => {
     pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 3 }) });
     pair.input('A', { type: 'frame', link: 1, body: pingCodec.encode({ t: 'pong', id: 2 }) });
     expect(pair.printed('A', mark)).toEqual([
-      // Ping 3 is answered: the one deadline timer (T3, at ping 2's deadline) stays armed.
+      // Ping 3 is answered; the one deadline timer stays armed, for ping 2 and after it.
       'emit ping.answered 3 rtt=0',
       'complete R3 rtt=0',
       'close L1 ProtocolViolation',
       'emit link.down L1 ProtocolViolation by local',
-      'cancel T3',
       'emit ping.failed 2 LinkClosedError',
       'fail R2 LinkClosedError(ProtocolViolation)',
     ]);
@@ -733,7 +738,6 @@ describe('NodeMachine: ping failures', () => {
     pair.input('A', { type: 'linkClosed', link: 1, code: CloseCode.LinkLost, reason: 'idle timeout' });
     expect(pair.printed('A', mark)).toEqual([
       'emit link.down L1 LinkLost by transport',
-      'cancel T3',
       'emit ping.failed 2 LinkClosedError',
       'fail R2 LinkClosedError(LinkLost)',
     ]);
@@ -777,13 +781,13 @@ describe('NodeMachine: shutdown', () => {
     const markB = pair.outputs.B.length;
     const req = pair.shutdown('A');
     expect(pair.printed('A', mark)).toEqual([
-      'cancel T4',
       'emit ping.failed 2 ClosedError', // A's second ping (ids are per node)
       'fail R3 ClosedError',
       'close L1 GracefulShutdown',
       'emit link.down L1 GracefulShutdown by local',
       'close L2 GracefulShutdown',
       'emit link.down L2 GracefulShutdown by local',
+      'cancel T1', // the pings' deadline timer, with the node's other timers
       `complete R${req}`,
     ]);
     expect(pair.error('A')).toBeInstanceOf(ClosedError);
@@ -795,11 +799,11 @@ describe('NodeMachine: shutdown', () => {
     const n = lone();
     n.handle({ type: 'command', req: 1, command: { to: 'ping', cmd: { peer: n.dialer, addrs: [], timeoutMs: 1_000 } } });
     expect(n.print({ type: 'command', req: 2, command: { to: 'node', kind: 'shutdown' } })).toEqual([
-      'cancel T1',
       'emit ping.failed 1 ClosedError',
       'fail R1 ClosedError',
       'close L1 GracefulShutdown',
       'emit link.down L1 GracefulShutdown by local',
+      'cancel T1',
       'complete R2',
     ]);
     expect(n.handle({ type: 'linkOpened', link: 1 })).toEqual([]);
