@@ -27,9 +27,10 @@ export type PlantedWireBug = 'reorder' | 'duplicate';
 
 type Close = { readonly code: number; readonly reason: string };
 /** A frame in flight, or the sender's close (which ends its direction). One shape for both: the pump reads every item. */
-type Item =
-  | { readonly atMs: number; readonly seq: number; readonly body: Uint8Array; readonly close: undefined; next: Arrival | undefined }
-  | { readonly atMs: number; readonly seq: number; readonly body: undefined; readonly close: Close; next: Arrival | undefined };
+type Item = Arrival & { readonly seq: number } & (
+    | { readonly body: Uint8Array; readonly close: undefined }
+    | { readonly body: undefined; readonly close: Close }
+  );
 
 /** One end of a link: which node, its link id there, and the incarnation it belongs to. */
 interface End {

@@ -149,108 +149,91 @@ export class Simulation {
   // dictionary mode, and every load from it, on every frame and output, was then a generic
   // property lookup. Declared inside Simulation so that they reach its private state.
 
-  static readonly #LinkHost = class implements LinkHost {
-    readonly #sim: Simulation;
+  /** What the four share: the simulation (a plain field: a subclass cannot reach its base's `#` fields) and its clock. */
+  static readonly #Part = class {
+    readonly sim: Simulation;
     constructor(sim: Simulation) {
-      this.#sim = sim;
+      this.sim = sim;
     }
     get nowMs(): number {
-      return this.#sim.#nowMs;
+      return this.sim.#nowMs;
     }
+  };
+
+  static readonly #LinkHost = class extends Simulation.#Part implements LinkHost {
     get trace(): Trace {
-      return this.#sim.#trace;
+      return this.sim.#trace;
     }
     schedule(atMs: number, run: (() => void) | Runnable): void {
-      this.#sim.#schedule(atMs, run);
+      this.sim.#schedule(atMs, run);
     }
     nodeAt(location: string): SimNode | undefined {
-      return this.#sim.#byLocation.get(location);
+      return this.sim.#byLocation.get(location);
     }
     violate(message: string): void {
-      this.#sim.#view.violate('reliable-links', message);
+      this.sim.#view.violate('reliable-links', message);
     }
   };
 
   /** One for all the nodes: each call names its node. */
-  static readonly #NodeHost = class implements SimHost {
-    readonly #sim: Simulation;
-    constructor(sim: Simulation) {
-      this.#sim = sim;
-    }
-    get nowMs(): number {
-      return this.#sim.#nowMs;
-    }
+  static readonly #NodeHost = class extends Simulation.#Part implements SimHost {
     perform(node: SimNode, output: TransportOutput): void {
-      this.#sim.#perform(node, output);
+      this.sim.#perform(node, output);
     }
     flush(node: SimNode): PromiseLike<void> | undefined {
-      return this.#sim.#flush(node);
+      return this.sim.#flush(node);
     }
     observe(node: SimNode, event: NodeEvent): void {
-      this.#sim.#observe(node, event);
+      this.sim.#observe(node, event);
     }
     appWork(): void {
-      this.#sim.#appWork = true;
+      this.sim.#appWork = true;
     }
   };
 
-  static readonly #FaultTarget = class implements FaultTarget {
-    readonly #sim: Simulation;
-    constructor(sim: Simulation) {
-      this.#sim = sim;
-    }
-    get nowMs(): number {
-      return this.#sim.#nowMs;
-    }
+  static readonly #FaultTarget = class extends Simulation.#Part implements FaultTarget {
     get nodes(): readonly SimNode[] {
-      return this.#sim.#nodes;
+      return this.sim.#nodes;
     }
     schedule(atMs: number, run: () => void): void {
-      this.#sim.#schedule(atMs, run);
+      this.sim.#schedule(atMs, run);
     }
     partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
-      return this.#sim.#partitionDirections(label, dirs);
+      return this.sim.#partitionDirections(label, dirs);
     }
     unpartition(id: number): void {
-      const sim = this.#sim;
+      const sim = this.sim;
       sim.#links.unpartition(id);
       sim.#trace.note(sim.#nowMs, `fault unpartition P${id}`);
     }
     crashNode(node: SimNode): void {
-      this.#sim.#crashNode(node);
+      this.sim.#crashNode(node);
     }
     restartNode(node: SimNode): void {
-      this.#sim.#restartNode(node);
+      this.sim.#restartNode(node);
     }
     setClockOffset(node: SimNode, ms: number, label: string): void {
-      this.#sim.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label);
+      this.sim.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label);
     }
     setSlow(a: SimNode, b: SimNode, factor: number | undefined): void {
-      const sim = this.#sim;
+      const sim = this.sim;
       sim.#links.setSlow(a, b, factor);
       sim.#trace.note(sim.#nowMs, `fault slow n${a.index}-n${b.index} x${factor ?? 1}`);
     }
   };
 
-  static readonly #View = class implements CheckerView {
-    readonly #sim: Simulation;
-    constructor(sim: Simulation) {
-      this.#sim = sim;
-    }
-    get nowMs(): number {
-      return this.#sim.#nowMs;
-    }
+  static readonly #View = class extends Simulation.#Part implements CheckerView {
     get networks(): readonly Network[] {
-      return this.#sim.networks;
+      return this.sim.networks;
     }
     isUp(net: Network): boolean {
-      return this.#sim.isUp(net);
+      return this.sim.isUp(net);
     }
     machineOf(net: Network): NodeMachine | undefined {
-      return this.#sim.#byNetwork.get(net)?.runtime?.machine;
+      return this.sim.#byNetwork.get(net)?.runtime?.machine;
     }
     violate(checker: string, message: string): void {
-      const sim = this.#sim;
+      const sim = this.sim;
       sim.#violations.push({ checker, atMs: sim.#nowMs, message });
       sim.#trace.note(sim.#nowMs, `violation ${checker}: ${message}`);
     }
@@ -282,7 +265,7 @@ export class Simulation {
       { probability: corruptFrames, rng: rngStream(this.seed, 'corrupt') },
     );
     if (this.plan.nemesis) {
-      const nemesis = new Nemesis(this.#faultTarget(), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
+      const nemesis = new Nemesis(new Simulation.#FaultTarget(this), this.plan.nemesis, rngStream(this.seed, 'nemesis'));
       this.nemesis = nemesis;
       const startMs = options.faultsStartMs ?? 0;
       if (startMs <= 0) nemesis.start();
@@ -530,10 +513,6 @@ export class Simulation {
     for (const node of this.#nodes) if (!node.isUp && !node.isClosed) this.#restartNode(node);
   }
 
-  #faultTarget(): FaultTarget {
-    return new Simulation.#FaultTarget(this);
-  }
-
   #partitionDirections(label: string, dirs: [SimNode, SimNode][]): number {
     const id = this.#links.partition(dirs);
     this.#trace.note(this.#nowMs, `fault ${label} P${id} ${dirs.map(([a, b]) => `${a.index}>${b.index}`).join(' ')}`);
@@ -660,11 +639,7 @@ export class Simulation {
     return this.#violations;
   }
 
-  readonly #view: CheckerView = this.#makeView();
-
-  #makeView(): CheckerView {
-    return new Simulation.#View(this);
-  }
+  readonly #view: CheckerView = new Simulation.#View(this);
 
   /** blake3 of the trace so far: equal for equal seeds and code. */
   get traceHash(): string {

@@ -36,10 +36,15 @@ const only = flags.only;
 if (only !== undefined && !['saturated', 'heartbeat', 'scenario'].includes(only)) throw new Error(`--only takes saturated, heartbeat or scenario, got ${only}`);
 const runs = (point: string) => only === undefined || only === point;
 
+/** Simulated time over wall time for one stretch of a run. */
+function stretch(simulatedMs: number, wallMs: number) {
+  return { simulatedMs, wallMs: Math.round(wallMs), simulatedPerWall: Math.round(simulatedMs / wallMs) };
+}
+
 /**
- * `markSeconds`: also measure the stretch after that simulated time on its own (wall, CPU
- * and messages from the mark to the end), once start-up is behind: the links are open and
- * the code is warm.
+ * `markSeconds`: also measure the stretches before and after that simulated time on their
+ * own (simulated and wall time; messages after it): after it, start-up is behind (the links
+ * are open and the code is warm).
  */
 async function saturated(inFlightPerNode: number, pauseMs: number, seconds: number, markSeconds?: number) {
   const sim = new Simulation({ seed, faults: 'none', ...scenarioCrypto });
@@ -83,17 +88,8 @@ async function saturated(inFlightPerNode: number, pauseMs: number, seconds: numb
     messagesPerWallSecond: Math.round(messages / (wallMs / 1_000)),
     simulatedPerWall: Math.round(sim.now / wallMs),
     ...(mark && {
-      beforeMark: {
-        simulatedMs: mark.simulatedMs,
-        wallMs: Math.round(mark.wallMs - wallStart),
-        simulatedPerWall: Math.round(mark.simulatedMs / (mark.wallMs - wallStart)),
-      },
-      afterMark: {
-        simulatedMs: sim.now - mark.simulatedMs,
-        wallMs: Math.round(wallEnd - mark.wallMs),
-        messages: messages - mark.messages,
-        simulatedPerWall: Math.round((sim.now - mark.simulatedMs) / (wallEnd - mark.wallMs)),
-      },
+      beforeMark: stretch(mark.simulatedMs, mark.wallMs - wallStart),
+      afterMark: { ...stretch(sim.now - mark.simulatedMs, wallEnd - mark.wallMs), messages: messages - mark.messages },
     }),
   };
 }
@@ -113,7 +109,7 @@ async function scenario() {
 
 const heapBefore = process.memoryUsage().heapUsed;
 const sat = runs('saturated') ? await saturated(inFlight, 0, simulatedSeconds) : undefined;
-// Twenty simulated minutes, reported whole and for the last ten alone. The first ten carry
+// Twenty simulated minutes, reported whole and for each half alone. The first ten carry
 // the start-up: every node opens links to its 49 peers over the first 100 s or so (each
 // link open costs about as much as five pings), and the code warms up. The last ten are
 // the steady state of a long simulation.
