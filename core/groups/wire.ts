@@ -19,8 +19,8 @@ import type { Formation } from './formation.ts';
  *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
  *    `readIndex` / `readIndexResp` (a follower's linearizable read), `ping`, `departure`.
  */
-// 2: a formation carries its first configuration.
-export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/2');
+// 2: a formation carries its first configuration. 3: appends carry `ack` (commit notices go unanswered).
+export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/3');
 
 const MAX_MEMBERS = 1024;
 const MAX_BATCH = 4096;
@@ -47,7 +47,7 @@ const envelope = { term: s.uint };
 const raftMessage = s.union('type', {
   vote: s.struct({ ...envelope, pre: s.bool, lastIndex: s.uint, lastTerm: s.uint, transfer: s.bool }),
   voteResp: s.struct({ ...envelope, pre: s.bool, granted: s.bool }),
-  append: s.struct({ ...envelope, prevIndex: s.uint, prevTerm: s.uint, entries: s.array(entry, { maxLength: MAX_BATCH }), commit: s.uint }),
+  append: s.struct({ ...envelope, prevIndex: s.uint, prevTerm: s.uint, entries: s.array(entry, { maxLength: MAX_BATCH }), commit: s.uint, ack: s.bool }),
   appendResp: s.struct({ ...envelope, success: s.bool, index: s.uint, hintIndex: s.uint, hintTerm: s.uint }),
   heartbeat: s.struct({ ...envelope, commit: s.uint, round: s.uint }),
   heartbeatResp: s.struct({ ...envelope, round: s.uint }),

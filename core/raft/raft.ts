@@ -547,8 +547,10 @@ export class RaftNode {
   }
 
   #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): void {
-    const reply = (success: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
+    const reply = (success: boolean, index: number, hintIndex = 0, hintTerm = 0): void => {
+      if (success && !m.ack) return;
       this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success, index, hintIndex, hintTerm });
+    };
     if (m.prevIndex < this.log.commit) {
       // Everything up to our commit index matches the leader's log already.
       reply(true, this.log.commit);
@@ -759,7 +761,10 @@ export class RaftNode {
       }
       // An up-to-date follower in replicate state gets nothing unless a new commit index must go out.
       if (entries.length === 0 && pr.state === 'replicate' && !sendEmpty) return;
-      this.#send({ type: 'append', term: this.#term, from: this.id, to, prevIndex, prevTerm, entries, commit: this.log.commit });
+      // A commit notice to a follower in step needs no answer: that it holds what it was sent
+      // comes back in the answers to those appends. Probes are always answered.
+      const ack = entries.length > 0 || pr.state !== 'replicate';
+      this.#send({ type: 'append', term: this.#term, from: this.id, to, prevIndex, prevTerm, entries, commit: this.log.commit, ack });
       const last = prevIndex + entries.length;
       if (pr.state === 'probe') {
         pr.probeSent = true;

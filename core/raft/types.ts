@@ -71,6 +71,12 @@ export type RaftMessage =
       readonly prevTerm: number;
       readonly entries: readonly Entry[];
       readonly commit: number;
+      /**
+       * False on a commit notice: no entries, sent to a follower the leader replicates to
+       * and has sent everything. The follower answers it only when its log does not match
+       * (a reply that says "still in step" would tell the leader nothing).
+       */
+      readonly ack: boolean;
     })
   /**
    * `success`: the follower's log matches the leader's up to `index`. Otherwise the entry at

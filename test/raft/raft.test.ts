@@ -737,6 +737,7 @@ describe('messages no correct peer sends are refused, not asserted on', () => {
       prevTerm: term,
       commit: last,
       entries: [{ index, term: entryTerm, data: command('z') }],
+      ack: true,
     });
     expect(b.step(appendOf(last + 2, term))).toMatch(/entry 0 has index/); // a gap
     expect(b.step(appendOf(last + 1, term - 1))).toMatch(/outside/); // a term going backwards
@@ -764,6 +765,7 @@ describe('messages no correct peer sends are refused, not asserted on', () => {
       prevTerm,
       commit,
       entries: [{ index: commit, term: term + 1, data: command('evil') }],
+      ack: true,
     };
     expect(b.step(rewrite)).toBeUndefined();
     expect(logOf(c, 'b')).toEqual(before);
