@@ -40,7 +40,7 @@ interface Envelope {
 const envelopeCodec = msgpackCodec(s.struct({ origin: s.str({ maxLength: 128 }), seq: s.uint, floor: s.uint, payload: s.bytes({ maxLength: 64 << 20 }) }));
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  return envelopeCodec.encode(e).slice();
+  return envelopeCodec.encode(e);
 }
 
 const snapshotCodec = msgpackCodec(

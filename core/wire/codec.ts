@@ -7,6 +7,10 @@ export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly o
 
 /** Turns messages of one protocol into frame bodies (msgpack) and back, totally. */
 export interface MessageCodec<T> {
+  /**
+   * The bytes are the caller's to keep: nothing writes to them again. They are a view into
+   * a shared slab (below), which stays alive while any view into it does.
+   */
   encode(message: T): Uint8Array;
   /** Never throws: every failure is a DecodeError. */
   decode(body: Uint8Array): Decoded<T>;
