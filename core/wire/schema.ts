@@ -1,6 +1,7 @@
 import type { DecodeErrorKind } from '../errors.ts';
 import { Digest } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
+import { compileStruct, compileUnion } from './compile.ts';
 import { DECLINED, MAX_DEPTH, readArrayHeader, readNil, readValue, writeArrayHeader, writeNil, writeValue } from './fast-msgpack.ts';
 
 /**
@@ -277,6 +278,14 @@ export interface StructSchema<T> extends Schema<T> {
   readFields?(out: Record<string, unknown>, depth: number): boolean;
   /** The direct path's `encodeFields`: writes the fields in place; false when it declines. */
   writeFields?(value: T, depth: number): boolean;
+  /** With the direct path: the field names and each field's reader and writer, in order (a union compiles its variants from them). */
+  readonly directFields?: DirectFields;
+}
+
+interface DirectFields {
+  readonly keys: readonly string[];
+  readonly readers: readonly NonNullable<Schema<unknown>['read']>[];
+  readonly writers: readonly NonNullable<Schema<unknown>['write']>[];
 }
 
 /**
@@ -329,10 +338,11 @@ function directStruct<T>(
   keys: readonly string[],
   schemas: readonly Schema<unknown>[],
   template: Readonly<Record<string, unknown>>,
-): Pick<StructSchema<T>, 'read' | 'write' | 'readFields' | 'writeFields'> {
+): Pick<StructSchema<T>, 'read' | 'write' | 'readFields' | 'writeFields' | 'directFields'> {
   if (!schemas.every((f) => f.read && f.write)) return {};
   const readers = schemas.map((f) => f.read as NonNullable<Schema<unknown>['read']>);
   const writers = schemas.map((f) => f.write as NonNullable<Schema<unknown>['write']>);
+  const directFields = { keys, readers, writers };
   const count = keys.length;
   const readFields = (out: Record<string, unknown>, depth: number): boolean => {
     for (let i = 0; i < count; i++) {
@@ -348,9 +358,12 @@ function directStruct<T>(
     }
     return true;
   };
+  const compiled = compileStruct(keys, readers, writers);
+  if (compiled !== undefined) return { readFields, writeFields, directFields, read: compiled.read as (depth: number) => T | Declined, write: compiled.write };
   return {
     readFields,
     writeFields,
+    directFields,
     read(depth) {
       if (depth >= MAX_DEPTH || readArrayHeader() !== count) return DECLINED;
       const out: Record<string, unknown> = { ...template };
@@ -403,18 +416,24 @@ export function union<Tag extends string, V extends Variants>(tag: Tag, variants
       (list[index] as StructSchema<object>).encodeFields(value as object, out);
       return out;
     },
-    ...directUnion<UnionOf<V, Tag>>(tag, list, indexOf, templates),
+    ...directUnion<UnionOf<V, Tag>>(tag, names, list, indexOf, templates),
   };
 }
 
 /** A union's direct path (see `Schema.read`), when each of its variants has one. */
 function directUnion<T>(
   tag: string,
+  names: readonly string[],
   list: readonly StructSchema<object>[],
   indexOf: ReadonlyMap<string, number>,
   templates: readonly Record<string, unknown>[],
 ): Pick<Schema<T>, 'read' | 'write'> {
-  if (!list.every((v) => v.readFields && v.writeFields)) return {};
+  if (!list.every((v) => v.readFields && v.writeFields && v.directFields)) return {};
+  const compiled = compileUnion(
+    tag,
+    list.map((v, i) => ({ name: names[i] as string, ...(v.directFields as DirectFields) })),
+  );
+  if (compiled !== undefined) return { read: compiled.read as (depth: number) => T | Declined, write: compiled.write };
   return {
     read(depth) {
       if (depth >= MAX_DEPTH) return DECLINED;
