@@ -196,7 +196,24 @@ function fmix32(x: number): number {
 class Explored {
   /** By state key, then by the hash of the completed operations (no key strings built per step). */
   private readonly buckets = new Map<string, Map<number, Uint32Array[]>>();
+  /**
+   * Kept sets are views into shared chunks: a typed array of its own above 64 bytes (a
+   * history of over 512 operations) costs V8 a buffer off its heap, about a microsecond.
+   */
+  private chunk = new Uint32Array(0);
+  private used = 0;
   constructor(private readonly completedMask: Uint32Array) {}
+
+  private keep(words: Uint32Array): Uint32Array {
+    if (this.used + words.length > this.chunk.length) {
+      this.chunk = new Uint32Array(Math.max(16_384, words.length));
+      this.used = 0;
+    }
+    const out = this.chunk.subarray(this.used, this.used + words.length);
+    out.set(words);
+    this.used += words.length;
+    return out;
+  }
 
   /** Records the configuration; false when it, or one covering it, was reached before. */
   add(set: LinearizedSet, stateKey: string): boolean {
@@ -208,13 +225,13 @@ class Explored {
     }
     const bucket = byHash.get(key);
     if (bucket === undefined) {
-      byHash.set(key, [set.words.slice()]);
+      byHash.set(key, [this.keep(set.words)]);
       return true;
     }
     if (bucket.some((seen) => this.covers(seen, set.words))) return false;
     // Keep buckets short: entries the new one covers can never prune anything it does not.
     const kept = bucket.filter((seen) => !this.covers(set.words, seen));
-    kept.push(set.words.slice());
+    kept.push(this.keep(set.words));
     byHash.set(key, kept);
     return true;
   }
