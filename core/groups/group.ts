@@ -217,7 +217,12 @@ export class Group {
   #raft: RaftNode;
   #formation: Formation | undefined;
   readonly #tickMs: number;
-  #ticks = 0;
+  /** When Raft's next tick falls; ticks before it have been given (`#catchUp`). */
+  #nextTickAt: number;
+  /** When this group's next heartbeat (`#heartbeat`) falls: every `TICKS_PER_HEARTBEAT` ticks. */
+  #nextHeartbeatAt: number;
+  /** When the armed timer fires. */
+  #timerAt = 0;
   #startedAtMs: number;
   #timer: number | undefined;
   #closed = false;
@@ -269,7 +274,9 @@ export class Group {
     this.#startedAtMs = ctx.nowMs;
     this.#raft = this.#restore(ctx);
     this.#adoptFirstConf(); // a crash between storing the formation and its entry 1
-    this.#timer = ctx.armTimer(ctx.nowMs + this.#tickMs, { group: this.hex, kind: 'tick' });
+    this.#nextTickAt = ctx.nowMs + this.#tickMs;
+    this.#nextHeartbeatAt = ctx.nowMs + TICKS_PER_HEARTBEAT * this.#tickMs;
+    this.#armTimer(ctx);
   }
 
   get closed(): boolean {
@@ -529,6 +536,7 @@ export class Group {
       this.#leaveAfterDrain = false;
       this.#finishLeave(ctx);
     }
+    this.#armTimer(ctx);
   }
 
   #sendRaft(ctx: NodeContext, m: RaftMessage): void {
@@ -622,6 +630,7 @@ export class Group {
   // ---------------------------------------------------------------- calls
 
   execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted'): void {
+    this.#catchUp(ctx);
     const seqs = payloads.map(() => this.#nextSeq++);
     const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, failed: undefined };
     if (this.#raft.leader === undefined) {
@@ -673,6 +682,7 @@ export class Group {
   }
 
   query(ctx: NodeContext, req: RequestId, query: unknown, strong: boolean): void {
+    this.#catchUp(ctx);
     if (!strong) {
       ctx.complete(req, this.queryLocal(query));
       return;
@@ -741,6 +751,7 @@ export class Group {
   }
 
   transferLeadership(ctx: NodeContext, req: RequestId, to: PeerId | undefined): void {
+    this.#catchUp(ctx);
     if (this.#raft.role !== 'leader') {
       ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
       return;
@@ -784,6 +795,7 @@ export class Group {
    * Completes `req` when done.
    */
   beginLeave(ctx: NodeContext, req: RequestId | undefined, reason: MosaikError): void {
+    this.#catchUp(ctx);
     if (this.#closed) {
       if (req !== undefined) ctx.complete(req, undefined);
       return;
@@ -836,6 +848,7 @@ export class Group {
     this.#bondByLink.clear();
     this.#dialing.clear();
     if (this.#timer !== undefined) ctx.cancelTimer(this.#timer);
+    this.#timer = undefined;
     this.#closed = true;
   }
 
@@ -853,12 +866,46 @@ export class Group {
 
   // ---------------------------------------------------------------- timers
 
+  /*
+   * Raft counts time in ticks of `#tickMs`, and most ticks only move a counter (a
+   * follower's election clock, a leader's heartbeat clock). So the timer is armed only for
+   * the ticks that do something (`RaftNode.ticksUntilDue`) and for this group's heartbeats,
+   * and Raft is given the ticks in between as soon as anything else reaches the group
+   * (`#catchUp` first, in every input): it sees the same ticks, in the same order with its
+   * other inputs, as if each tick were a timer of its own. `#drain` re-arms when an input
+   * brought the next due tick closer (a new leader's first heartbeat).
+   */
+
   onTick(ctx: NodeContext): void {
+    this.#timer = undefined;
     if (this.#closed) return;
-    this.#timer = ctx.armTimer(ctx.nowMs + this.#tickMs, { group: this.hex, kind: 'tick' });
-    this.#raft.tick();
-    if (++this.#ticks % TICKS_PER_HEARTBEAT === 0) this.#heartbeat(ctx);
+    this.#catchUp(ctx);
+    if (ctx.nowMs >= this.#nextHeartbeatAt) {
+      this.#nextHeartbeatAt += TICKS_PER_HEARTBEAT * this.#tickMs;
+      this.#heartbeat(ctx);
+    }
     this.#drain(ctx);
+  }
+
+  /** Gives Raft every tick due by now. */
+  #catchUp(ctx: NodeContext): void {
+    while (this.#nextTickAt <= ctx.nowMs) {
+      this.#nextTickAt += this.#tickMs;
+      this.#raft.tick();
+    }
+  }
+
+  /** Arms the timer for the next tick that does something, or the next heartbeat, if it is not armed for that time or sooner. */
+  #armTimer(ctx: NodeContext): void {
+    if (this.#closed) return;
+    const due = this.#raft.ticksUntilDue();
+    const at = Math.min(this.#nextHeartbeatAt, this.#nextTickAt + (due - 1) * this.#tickMs);
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      ctx.cancelTimer(this.#timer);
+    }
+    this.#timer = ctx.armTimer(at, { group: this.hex, kind: 'tick' });
+    this.#timerAt = at;
   }
 
   /** Once per heartbeat interval: bond liveness, dialing, retries, bootstrap, membership. */
@@ -986,6 +1033,7 @@ export class Group {
 
   /** A catalog entry that lists this group (or stopped listing it: `listed` false). */
   onMemberEntry(ctx: NodeContext, peer: PeerId, addrs: readonly string[], listed: boolean): void {
+    this.#catchUp(ctx);
     if (peer.hex === this.#self) return;
     let m = this.#members.get(peer.hex);
     if (!listed) {
@@ -1063,6 +1111,7 @@ export class Group {
 
   /** Our outgoing link is up: prove we know the key. */
   onDialUp(ctx: NodeContext, link: LinkInfo): void {
+    this.#catchUp(ctx);
     const secret = link.secret;
     if (secret === undefined) return;
     ctx.send(link.id, {
@@ -1087,6 +1136,7 @@ export class Group {
 
   /** An incoming hello for this group, already matched by group id: check it and answer. */
   onHello(ctx: NodeContext, link: LinkInfo, hello: Extract<BondMessage, { t: 'hello' }>): void {
+    this.#catchUp(ctx);
     const ticketsUntilMs = this.#checkHandshake(ctx, link, hello);
     if (ticketsUntilMs === undefined || link.secret === undefined) return;
     ctx.send(link.id, {
@@ -1100,6 +1150,7 @@ export class Group {
   }
 
   onWelcome(ctx: NodeContext, link: LinkInfo, welcome: Extract<BondMessage, { t: 'welcome' }>): void {
+    this.#catchUp(ctx);
     if (!this.#dialing.delete(link.id)) {
       ctx.close(link.id, CloseCode.GroupInvalidHandshake, 'unexpected welcome');
       return;
@@ -1196,6 +1247,7 @@ export class Group {
   }
 
   onLinkDown(ctx: NodeContext, link: number): void {
+    this.#catchUp(ctx);
     this.#dialing.delete(link);
     const bond = this.#bondByLink.get(link);
     if (bond !== undefined) this.#bondDown(ctx, bond);
@@ -1220,6 +1272,7 @@ export class Group {
   }
 
   onBondMessage(ctx: NodeContext, link: LinkInfo, msg: BondMessage): void {
+    this.#catchUp(ctx);
     const bond = this.#bondByLink.get(link.id);
     if (bond === undefined) {
       if (msg.t === 'welcome') this.onWelcome(ctx, link, msg);
@@ -1379,6 +1432,7 @@ export class Group {
 
   /** The node shuts down: a goodbye to every bond (they need not wait for our heartbeats to stop). */
   shutdown(ctx: NodeContext): void {
+    this.#catchUp(ctx);
     this.#failAll(ctx, new GroupClosedError('the node is shutting down'));
     if (this.#raft.role === 'leader') {
       const to = this.#bestVoter();

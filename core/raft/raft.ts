@@ -241,6 +241,24 @@ export class RaftNode {
     }
   }
 
+  /**
+   * How many ticks from now the first one that does more than count falls: starts an
+   * election, sends heartbeats, checks the quorum, gives up on a snapshot. A driver may call
+   * `tick` only then, as long as it first catches up on the ticks in between before any
+   * other input (core/groups/group.ts does). At least 1; Infinity when no tick will act (a
+   * learner).
+   */
+  ticksUntilDue(): number {
+    let due: number;
+    if (this.#role === 'leader') {
+      due = Math.min(this.#cfg.heartbeatTicks - this.#heartbeatElapsed, this.#cfg.electionTicks - this.#electionElapsed);
+      for (const pr of this.#progress.values()) if (pr.state === 'snapshot') due = Math.min(due, this.#cfg.electionTicks + 1 - pr.snapshotIdleTicks);
+    } else {
+      due = this.promotable ? this.#electionTimeout - this.#electionElapsed : Number.POSITIVE_INFINITY;
+    }
+    return Math.max(1, due);
+  }
+
   /** Leader only: appends commands; returns the first index and term, or why not. */
   propose(commands: readonly Uint8Array[]): { index: number; term: number } | RaftRefusal {
     if (this.#role !== 'leader') return { kind: 'notLeader', leader: this.#leader };

@@ -18,7 +18,11 @@ import type { ConfState, Entry, EntryData, HardState, NodeId, RaftMessage, RaftR
  * per term, the on-disk log equals the in-memory one after every Ready).
  */
 
-export type CheckName = 'election-safety' | 'state-machine-safety' | 'log-matching' | 'leader-completeness' | 'linearizable-read' | 'durability';
+/**
+ * `idle-tick`: a tick that `RaftNode.ticksUntilDue` said would only count did more (a driver
+ * that ticks lazily, as the groups do, would have missed it).
+ */
+export type CheckName = 'election-safety' | 'state-machine-safety' | 'log-matching' | 'leader-completeness' | 'linearizable-read' | 'durability' | 'idle-tick';
 
 export class SafetyViolation extends Error {
   override readonly name = 'SafetyViolation';
@@ -419,7 +423,14 @@ export class Cluster {
     for (let i = 0; i < times; i++) {
       this.#begin(`tick ${id}`);
       this.stats.ticks++;
-      this.#raft(id).tick();
+      const raft = this.#raft(id);
+      const due = raft.ticksUntilDue();
+      const idle = due > 1 && !raft.hasReady();
+      const before = `${raft.role} ${raft.term} ${raft.leader}`;
+      raft.tick();
+      if (idle && (raft.hasReady() || `${raft.role} ${raft.term} ${raft.leader}` !== before)) {
+        this.#violation('idle-tick', `${id} acted on a tick with ${due} ticks to go (now ${raft.role}, term ${raft.term})`);
+      }
       this.#afterInput(id);
     }
   }

@@ -181,6 +181,63 @@ describe('elections', () => {
   });
 });
 
+describe('ticksUntilDue (lazy ticking)', () => {
+  // The groups tick Raft only when `ticksUntilDue` says a tick will act, catching up on the
+  // ones in between before any other input. The harness checks every tick of every test
+  // (the `idle-tick` check); these pin the boundary from both sides.
+  it('a follower: the ticks before its election timeout only count, the one at it campaigns', () => {
+    const c = cluster();
+    const l = c.electLeader();
+    const f = c.ids.find((id) => id !== l) as NodeId;
+    c.deliverAll();
+    const due = c.raft(f).ticksUntilDue();
+    expect(due).toBeGreaterThan(1);
+    c.tick(f, due - 1);
+    expect(c.raft(f).role).toBe('follower');
+    expect(c.raft(f).hasReady()).toBe(false);
+    c.tick(f);
+    expect(c.raft(f).role).not.toBe('follower');
+  });
+
+  it('a leader: the ticks before its heartbeat only count, the one at it sends heartbeats', () => {
+    const c = cluster();
+    const l = c.electLeader();
+    c.deliverAll();
+    const due = c.raft(l).ticksUntilDue();
+    c.tick(l, due - 1);
+    expect(c.raft(l).hasReady()).toBe(false);
+    c.tick(l);
+    expect(c.dropWhere((m) => m.from === l && m.type === 'heartbeat')).toBeGreaterThan(0);
+  });
+
+  it('the harness catches a count that is one too high (a planted bug)', () => {
+    const c = cluster();
+    const l = c.electLeader();
+    const f = c.ids.find((id) => id !== l) as NodeId;
+    c.deliverAll();
+    const r = c.raft(f);
+    const real = r.ticksUntilDue.bind(r);
+    r.ticksUntilDue = () => real() + 1;
+    expect(() => c.tick(f, 100)).toThrow(/idle-tick/);
+  });
+
+  it('a learner never needs a tick', () => {
+    const c = new Cluster({
+      ids: ['a', 'b', 'c', 'd'],
+      voters: ['a', 'b', 'c'],
+      learners: ['d'],
+      electionTicks: ELECTION,
+      electionJitterTicks: JITTER,
+      heartbeatTicks: 2,
+    });
+    c.deliverAll();
+    c.electLeader();
+    c.deliverAll();
+    expect(c.raft('d').log.lastIndex()).toBeGreaterThan(0);
+    expect(c.raft('d').ticksUntilDue()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
 describe('log replication', () => {
   it('a follower’s divergent uncommitted tail from an old term is replaced as a whole batch', () => {
     const c = cluster({ maxEntriesPerAppend: 64 });
