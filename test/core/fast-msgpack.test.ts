@@ -137,4 +137,20 @@ describe('fast msgpack path', () => {
     expect(fast[1].buffer).toBe(body.buffer);
     expect(Array.from(fast[1])).toEqual([9, 8, 7]);
   });
+
+  it('decodes repeated long strings to the same string, and never confuses two that share a slot', () => {
+    const id = `${'ab'.repeat(32)}.0123456789abcdef`;
+    const first = fastDecode(encoder.encode([id, 1])) as [string, number];
+    const again = fastDecode(encoder.encode([2, id])) as [number, string];
+    expect(again[1]).toBe(first[0]);
+    // Many distinct long strings (more than the table has slots), each decoded twice in a
+    // row and again later, some differing from another in one character only.
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[ -~]{13,60}$/), { minLength: 1, maxLength: 600 }), (texts) => {
+        const variants = texts.flatMap((t) => [t, `${t.slice(0, -1)}${t.endsWith('x') ? 'y' : 'x'}`]);
+        for (const t of [...variants, ...variants.reverse()]) expect(fastDecode(encoder.encode(t))).toBe(t);
+      }),
+      { numRuns: 50 },
+    );
+  });
 });
