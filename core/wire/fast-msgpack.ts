@@ -336,34 +336,46 @@ const asciiDecoder = new TextDecoder();
  * changes, which nothing can observe.
  */
 const INTERNED_SLOTS = 256;
-const interned: (string | undefined)[] = new Array(INTERNED_SLOTS).fill(undefined);
+const internedText: string[] = new Array(INTERNED_SLOTS).fill('');
+/** The bytes of each slot's string: comparing bytes to bytes is a few instructions a byte, `charCodeAt` several times that. */
+const internedBytes: Uint8Array[] = new Array(INTERNED_SLOTS).fill(new Uint8Array(0));
 
 function decodeAscii(length: number): unknown {
   if (length > MAX_FAST_STRING_BYTES || pos + length > end) return DECLINED;
+  if (length >= SHORT_STRING_BYTES) return decodeLongAscii(length);
   const from = pos;
-  let hash = 0x811c9dc5;
   for (let i = from; i < from + length; i++) {
-    const byte = input[i] as number;
-    if (byte >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
-    hash = Math.imul(hash ^ byte, 0x01000193);
+    if ((input[i] as number) >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
   }
   pos += length;
-  if (length >= SHORT_STRING_BYTES) {
-    const slot = (hash ^ (hash >>> 16)) & (INTERNED_SLOTS - 1);
-    const cached = interned[slot];
-    if (cached !== undefined && cached.length === length && sameAscii(cached, from)) return cached;
-    const text = asciiDecoder.decode(input.subarray(from, from + length));
-    interned[slot] = text;
-    return text;
-  }
   let text = '';
   for (let i = from; i < from + length; i++) text += String.fromCharCode(input[i] as number);
   return text;
 }
 
-/** Whether `text` (ASCII) is the bytes of the input at `from`. */
-function sameAscii(text: string, from: number): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== input[from + i]) return false;
+/** A string of `SHORT_STRING_BYTES` or more: the interned one if it was seen before. (Apart, so that `decodeAscii`, on every value's path, stays small.) */
+function decodeLongAscii(length: number): unknown {
+  const from = pos;
+  let hash = 0x811c9dc5;
+  for (let i = from; i < from + length; i++) {
+    const byte = input[i] as number;
+    if (byte >= 0x80) return DECLINED;
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  }
+  pos += length;
+  const slot = (hash ^ (hash >>> 16)) & (INTERNED_SLOTS - 1);
+  const known = internedBytes[slot] as Uint8Array;
+  if (known.length === length && sameBytes(known, from)) return internedText[slot];
+  const bytes = input.slice(from, from + length);
+  const text = asciiDecoder.decode(bytes);
+  internedBytes[slot] = bytes;
+  internedText[slot] = text;
+  return text;
+}
+
+/** Whether `bytes` are the input's bytes at `from`. */
+function sameBytes(bytes: Uint8Array, from: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== input[from + i]) return false;
   return true;
 }
 
