@@ -881,7 +881,8 @@ export class Group {
     if (this.#closed) return;
     this.#catchUp(ctx);
     if (ctx.nowMs >= this.#nextHeartbeatAt) {
-      this.#nextHeartbeatAt += TICKS_PER_HEARTBEAT * this.#tickMs;
+      // One heartbeat however late the timer fired (a stalled event loop): the next is the next one due.
+      while (this.#nextHeartbeatAt <= ctx.nowMs) this.#nextHeartbeatAt += TICKS_PER_HEARTBEAT * this.#tickMs;
       this.#heartbeat(ctx);
     }
     this.#drain(ctx);

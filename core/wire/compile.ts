@@ -7,8 +7,8 @@ import { DECLINED, MAX_DEPTH, readArrayHeader, readValue, writeArrayHeader, writ
  * Why: the generic paths read every struct through one piece of code, which copies a
  * template object and stores each field by a computed key, and write it by loading each
  * field by a computed key. Shared by every message type, those sites see dozens of object
- * shapes, and V8 runs them through its slowest (megamorphic) lookups: about a tenth of the
- * CPU a simulated Raft message costs went there (docs/benchmarks.md, Groups). Generated
+ * shapes, and V8 runs them through its slowest (megamorphic) lookups: 7–10% of the
+ * instructions of a warm raft-chaos seed went there (docs/benchmarks.md, Groups). Generated
  * code builds each struct as an object literal and names each field, so every site sees
  * one shape, and calls each field's reader directly, where V8 can inline it.
  *
