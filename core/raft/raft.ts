@@ -755,6 +755,10 @@ export class RaftNode {
   }
 
   #bcastHeartbeat(round = this.#readRound): void {
+    // Any round resets the heartbeat clock: a ReadIndex round does what a periodic one does
+    // (followers' election clocks, the commit index, check-quorum's replies), so under a
+    // steady flow of strong reads the periodic rounds would only repeat it.
+    this.#heartbeatElapsed = 0;
     for (const pr of this.#progress.values()) {
       this.#send({ type: 'heartbeat', term: this.#term, from: this.id, to: pr.id, commit: Math.min(pr.match, this.log.commit), round });
     }

@@ -210,6 +210,21 @@ describe('ticksUntilDue (lazy ticking)', () => {
     expect(c.dropWhere((m) => m.from === l && m.type === 'heartbeat')).toBeGreaterThan(0);
   });
 
+  it("a ReadIndex round restarts the leader's heartbeat clock: no periodic round right after it", () => {
+    const c = cluster(); // heartbeatTicks: 2
+    const l = c.electLeader();
+    c.deliverAll();
+    c.tick(l); // one tick from a periodic heartbeat
+    expect(c.raft(l).ticksUntilDue()).toBe(1);
+    c.read(l); // a round goes out now
+    expect(c.dropWhere((m) => m.from === l && m.type === 'heartbeat')).toBe(2);
+    expect(c.raft(l).ticksUntilDue()).toBe(2);
+    c.tick(l);
+    expect(c.dropWhere((m) => m.from === l && m.type === 'heartbeat')).toBe(0);
+    c.tick(l);
+    expect(c.dropWhere((m) => m.from === l && m.type === 'heartbeat')).toBe(2);
+  });
+
   it('the harness catches a count that is one too high (a planted bug)', () => {
     const c = cluster();
     const l = c.electLeader();
