@@ -49,6 +49,17 @@ export function describeEvent(event: NodeEvent): string {
 
 const encoder = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
+const scratch = new Uint8Array(4096);
+
+/**
+ * `text` as UTF-8, in a buffer reused by the next call: the trace copies or hashes a
+ * record's bytes before `record` returns. (`TextEncoder.encode` allocates a buffer per
+ * call, off V8's heap past 64 bytes: 430 ns for an applied entry's id, against 55.)
+ */
+function utf8(text: string): Uint8Array {
+  if (text.length * 3 > scratch.length) return encoder.encode(text);
+  return scratch.subarray(0, encoder.encodeInto(text, scratch).written);
+}
 
 /**
  * Records an event in the trace. Frequent events are hashed as numbers and ids; rare ones
@@ -83,19 +94,19 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
       return trace.record(nowMs, TraceKind.event, node, 11, event.handle, event.seq, NO_BYTES, event);
     case 'link.down':
     case 'ping.failed':
-      return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, encoder.encode(describeEvent(event)), event);
+      return trace.record(nowMs, TraceKind.event, node, event.type === 'link.down' ? 2 : 5, 0, 0, utf8(describeEvent(event)), event);
     case 'streams.subscribed':
     case 'streams.unsubscribed':
     case 'streams.rejected':
     case 'streams.online':
     case 'streams.closed':
-      return trace.record(nowMs, TraceKind.event, node, 10, 0, 0, encoder.encode(describeEvent(event)), event);
+      return trace.record(nowMs, TraceKind.event, node, 10, 0, 0, utf8(describeEvent(event)), event);
     case 'group.applied':
-      return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, encoder.encode(event.id), event);
+      return trace.record(nowMs, TraceKind.event, node, 12, event.index, event.term, utf8(event.id), event);
     case 'group.role':
     case 'group.formationLost':
     case 'group.installed':
     case 'group.bond':
-      return trace.record(nowMs, TraceKind.event, node, 13, 0, 0, encoder.encode(describeEvent(event)), event);
+      return trace.record(nowMs, TraceKind.event, node, 13, 0, 0, utf8(describeEvent(event)), event);
   }
 }
