@@ -72,7 +72,9 @@ export function compileStruct(keys: readonly string[], readers: readonly Read[],
       return ${writeFieldsCode(keys, 'w')};
     }
     return { read, write };`;
-  return generate(body, fieldArgs(readers, writers));
+  const args: Record<string, unknown> = {};
+  nameFields(args, readers, writers, 'r', 'w');
+  return generate(body, args);
 }
 
 /**
@@ -82,11 +84,9 @@ export function compileStruct(keys: readonly string[], readers: readonly Read[],
 export function compileUnion(tag: string, variants: readonly VariantFields[]): CompiledPath | undefined {
   if (!safeKeys([tag]) || variants.some((v) => !safeKeys(v.keys) || v.keys.includes(tag))) return undefined;
   const args: Record<string, unknown> = {};
+  for (const [index, v] of variants.entries()) nameFields(args, v.readers, v.writers, `r${index}_`, `w${index}_`);
   const reads = variants.map((v, index) => {
     const prefix = `r${index}_`;
-    v.readers.forEach((r, i) => {
-      args[`${prefix}${i}`] = r;
-    });
     const fields = v.keys.map((k, i) => `, ${JSON.stringify(k)}: v${i}`).join('');
     return `
       case ${index}: {
@@ -97,9 +97,6 @@ export function compileUnion(tag: string, variants: readonly VariantFields[]): C
   });
   const writes = variants.map((v, index) => {
     const prefix = `w${index}_`;
-    v.writers.forEach((w, i) => {
-      args[`${prefix}${i}`] = w;
-    });
     const fields = v.keys.length === 0 ? '' : ` && ${writeFieldsCode(v.keys, prefix)}`;
     return `
       case ${JSON.stringify(v.name)}:
@@ -140,15 +137,14 @@ function writeFieldsCode(keys: readonly string[], prefix: string): string {
   return keys.length === 0 ? 'true' : keys.map((k, i) => `${prefix}${i}(value[${JSON.stringify(k)}], d)`).join(' && ');
 }
 
-function fieldArgs(readers: readonly Read[], writers: readonly Write[]): Record<string, unknown> {
-  const args: Record<string, unknown> = {};
+/** Adds each reader to `args` as `<readPrefix>I` and each writer as `<writePrefix>I`: the names the generated code calls them by. */
+function nameFields(args: Record<string, unknown>, readers: readonly Read[], writers: readonly Write[], readPrefix: string, writePrefix: string): void {
   readers.forEach((r, i) => {
-    args[`r${i}`] = r;
+    args[`${readPrefix}${i}`] = r;
   });
   writers.forEach((w, i) => {
-    args[`w${i}`] = w;
+    args[`${writePrefix}${i}`] = w;
   });
-  return args;
 }
 
 const generated = new WeakSet<object>();
