@@ -47,6 +47,12 @@ const LIVENESS_BOUND_MS = 40_000;
 const FINAL_BOUND_MS = 20_000;
 const LEADER_KILL_EVERY_MS = { min: 5_000, max: 15_000 } as const;
 const NEMESIS_POLL_MS = 50;
+/**
+ * A run commits ~1,000 entries: compacting every 200 puts snapshots under the faults (a restart
+ * loads one, a lagging member installs one over a bond), and keeps restarts from replaying the
+ * whole log. The default, 10,000, would never be reached.
+ */
+const SNAPSHOT_EVERY_ENTRIES = 200;
 const ELECTION_CRASH_PROBABILITY = 0.5;
 const CLIENTS_PER_NODE = 2;
 const PAUSE_MS = { min: 20, max: 250 } as const;
@@ -271,7 +277,15 @@ export const raftChaos: Scenario = {
     let livenessAt: number | undefined;
     const details: Record<string, unknown> = {};
     await sim.run(async () => {
-      const groups = nets.map((net) => net.groups.join({ key: 'raft-chaos', machine: new ChaosMachine(), bootstrapExpect: count, maxVoters: 5 }));
+      const groups = nets.map((net) =>
+        net.groups.join({
+          key: 'raft-chaos',
+          machine: new ChaosMachine(),
+          bootstrapExpect: count,
+          maxVoters: 5,
+          consensus: { snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
+        }),
+      );
       while (sim.now < FORM_BY_MS && !groups.every((g) => g.leader !== undefined && g.members().voters.length === Math.min(count, 5))) await sim.sleep(100);
       if (!groups.every((g) => g.leader !== undefined)) problem(`the group did not form within ${FORM_BY_MS} ms on a quiet network`);
       formedAt = sim.now;

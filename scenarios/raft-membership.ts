@@ -68,6 +68,8 @@ const FOUNDERS = 3;
 const MAX_VOTERS = 5;
 /** Shorter than the default 30 s, to keep the run short. */
 const REPLACE_VOTER_AFTER_MS = 10_000;
+/** Small enough that members compact their logs during a run, and new or lagging members catch up from a snapshot. */
+const SNAPSHOT_EVERY_ENTRIES = 100;
 const FORM_BY_MS = 15_000;
 /** Joiners join between these times, evenly spread with some jitter. */
 const JOINS_FROM_MS = 18_000;
@@ -170,7 +172,7 @@ export const raftMembership: Scenario = {
         bootstrapExpect: FOUNDERS,
         maxVoters: MAX_VOTERS,
         leadership,
-        consensus: { replaceVoterAfterMs: REPLACE_VOTER_AFTER_MS },
+        consensus: { replaceVoterAfterMs: REPLACE_VOTER_AFTER_MS, snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
       });
       state[i] = 'member';
       loops.push(
