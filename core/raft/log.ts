@@ -1,6 +1,9 @@
 import { assert } from '../util/assert.ts';
 import type { Entry, SnapshotMeta } from './types.ts';
 
+/** What `takeCommitted` hands out when nothing is due: one list, not a new one per call (not frozen: see raft.ts `NONE`). */
+const NO_ENTRIES: readonly Entry[] = [];
+
 /**
  * The Raft log held in memory: a compacted prefix (described by the last snapshot's index and
  * term) followed by the entries after it. It also remembers the lowest index changed since
@@ -127,8 +130,8 @@ export class RaftLog {
   }
 
   /** Committed entries not yet handed out for applying; marks them applied. */
-  takeCommitted(max: number): Entry[] {
-    if (this.applied >= this.commit) return [];
+  takeCommitted(max: number): readonly Entry[] {
+    if (this.applied >= this.commit) return NO_ENTRIES;
     const out = this.slice(this.applied + 1, Math.min(max, this.commit - this.applied)) ?? [];
     if (out.length > 0) this.applied = out[out.length - 1]?.index ?? this.applied;
     return out;

@@ -78,6 +78,13 @@ interface IncomingSnapshot {
   received: number;
 }
 
+/**
+ * The empty list a Ready hands out when there is nothing. Readonly by type only: a frozen
+ * array has another elements kind, and the driver's loops over a Ready's lists would then
+ * meet two kinds and iterate generically, allocating a result per step.
+ */
+const NONE: readonly never[] = [];
+
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
 /**
@@ -412,28 +419,34 @@ export class RaftNode {
 
   /** Everything to do since the last call; see `Ready` for the order. */
   takeReady(): Ready {
-    const unsafeVote = this.#cfg.unsafe.has('vote-not-persisted');
-    const hs: HardState = { term: this.#term, vote: unsafeVote ? this.#persisted.vote : this.#vote, commit: this.log.commit };
+    // Called after every input: what did not change is not allocated again (an empty list
+    // is the shared `NONE`, and the lists handed out are not reused).
     const hardStateMustSync = this.#termOrVoteChanged();
-    const hardState = this.#hardStateChanged() ? hs : undefined;
-    if (hardState !== undefined) this.#persisted = hs;
-    const soft: SoftState = { role: this.#role, leader: this.#leader, term: this.#term };
-    const softState = this.#softStateChanged() ? soft : undefined;
-    if (softState !== undefined) this.#lastSoft = soft;
+    let hardState: HardState | undefined;
+    if (this.#hardStateChanged()) {
+      const vote = this.#cfg.unsafe.has('vote-not-persisted') ? this.#persisted.vote : this.#vote;
+      hardState = { term: this.#term, vote, commit: this.log.commit };
+      this.#persisted = hardState;
+    }
+    let softState: SoftState | undefined;
+    if (this.#softStateChanged()) {
+      softState = { role: this.#role, leader: this.#leader, term: this.#term };
+      this.#lastSoft = softState;
+    }
     const ready: Ready = {
       hardState,
       hardStateMustSync,
       log: this.log.takeUnpersisted(),
       snapshot: this.#snapshotOut,
-      messages: this.#messages,
+      messages: this.#messages.length === 0 ? NONE : this.#messages,
       committed: this.log.takeCommitted(this.#cfg.maxApplyPerReady),
-      readStates: this.#readStates,
-      readsFailed: this.#readsFailed,
+      readStates: this.#readStates.length === 0 ? NONE : this.#readStates,
+      readsFailed: this.#readsFailed.length === 0 ? NONE : this.#readsFailed,
       softState,
     };
-    this.#messages = [];
-    this.#readStates = [];
-    this.#readsFailed = [];
+    if (this.#messages.length > 0) this.#messages = [];
+    if (this.#readStates.length > 0) this.#readStates = [];
+    if (this.#readsFailed.length > 0) this.#readsFailed = [];
     this.#snapshotOut = undefined;
     return ready;
   }
