@@ -220,6 +220,8 @@ async function raftNemesis(
   let lastElectionHit = -1;
   while (!done()) {
     await sim.sleep(NEMESIS_POLL_MS);
+    // Most polls find no leader to kill and no election: they look without building anything.
+    if (sim.now < nextLeaderKill && !nets.some((n, i) => sim.isUp(n) && groups[i]?.role === 'candidate')) continue;
     const up = nets.map((n, i) => ({ n, g: groups[i] as Group<ChaosCommand, null, ChaosState> })).filter(({ n }) => sim.isUp(n));
     if (sim.now >= nextLeaderKill) {
       nextLeaderKill = sim.now + intBetween(rng, LEADER_KILL_EVERY_MS.min, LEADER_KILL_EVERY_MS.max);
