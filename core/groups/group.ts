@@ -16,6 +16,7 @@ import { compareFormations, type Formation, formationHex, newFormation, sameForm
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
+import { type DurablePart, GroupStorageKeys } from './storage-keys.ts';
 import {
   type BondMessage,
   confStateSchema,
@@ -264,6 +265,7 @@ export class Group {
     this.spec = spec;
     this.#tickets = tickets;
     this.hex = spec.id.hex;
+    this.#keys = new GroupStorageKeys(this.hex);
     this.#self = ctx.peerId.hex;
     this.#forgetNodeStorage(ctx);
     this.#member = this.#loadMember(ctx);
@@ -351,14 +353,32 @@ export class Group {
   /** This member's Raft state in memory, for `storage: 'memory'` (lives as long as this Group). */
   readonly #volatile = new Map<string, Uint8Array>();
 
-  #persist(ctx: NodeContext, part: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
-    if (this.spec.storage === 'node') ctx.persist(this.#key(part), value, options);
+  /** Keys into the node's storage (`storage: 'node'`). */
+  readonly #keys: GroupStorageKeys;
+
+  #persist(ctx: NodeContext, part: DurablePart, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
+    if (this.spec.storage === 'node') ctx.persist(this.#keys.part(ctx, part), value, options);
     else if (value === null) this.#volatile.delete(part);
     else this.#volatile.set(part, value);
   }
 
-  #stored(ctx: NodeContext, part: string): Uint8Array | undefined {
-    return this.spec.storage === 'node' ? ctx.stored(this.#key(part)) : this.#volatile.get(part);
+  #stored(ctx: NodeContext, part: DurablePart): Uint8Array | undefined {
+    return this.spec.storage === 'node' ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
+  }
+
+  #persistEntry(ctx: NodeContext, index: number, value: Uint8Array | null): void {
+    if (this.spec.storage === 'node') {
+      ctx.persist(this.#keys.entry(ctx, index), value);
+      if (value === null) this.#keys.forgetEntry(index);
+    } else if (value === null) this.#volatile.delete(`e/${index}`);
+    else this.#volatile.set(`e/${index}`, value);
+  }
+
+  #storedEntry(ctx: NodeContext, index: number): Uint8Array | undefined {
+    if (this.spec.storage !== 'node') return this.#volatile.get(`e/${index}`);
+    const bytes = ctx.stored(this.#keys.entry(ctx, index));
+    if (bytes === undefined) this.#keys.forgetEntry(index); // the probe past the last entry
+    return bytes;
   }
 
   /**
@@ -416,11 +436,14 @@ export class Group {
     // What we stored we must be able to read back: a piece that does not decode would be
     // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
     // out. It is a bug, and stops here.
-    const load = <T>(part: string, codec: Pick<MessageCodec<T>, 'decode'>): T | undefined => {
-      const bytes = this.#stored(ctx, part);
+    const load = <T>(part: DurablePart | number, codec: Pick<MessageCodec<T>, 'decode'>): T | undefined => {
+      const bytes = typeof part === 'number' ? this.#storedEntry(ctx, part) : this.#stored(ctx, part);
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
-      if (!d.ok) throw new AssertionError(`group ${this.spec.id.short}: stored ${part} does not decode: ${d.error.message}`);
+      if (!d.ok)
+        throw new AssertionError(
+          `group ${this.spec.id.short}: stored ${typeof part === 'number' ? `entry ${part}` : part} does not decode: ${d.error.message}`,
+        );
       return d.value;
     };
     this.#formation = load('formation', { decode: decodeStoredFormation });
@@ -435,7 +458,7 @@ export class Group {
     const entries: Entry[] = [];
     const first = (snapshot?.meta.index ?? 0) + 1;
     for (let i = first; ; i++) {
-      const e = load(`e/${i}`, entryCodec);
+      const e = load(i, entryCodec);
       if (e === undefined) break;
       entries.push(e);
     }
@@ -475,21 +498,21 @@ export class Group {
     if (r.snapshot) {
       const snap = r.snapshot.snapshot;
       this.#persist(ctx, 'snap', DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());
-      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) this.#persist(ctx, `e/${i}`, null);
+      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) this.#persistEntry(ctx, i, null);
       this.#persistedFirst = Math.max(this.#persistedFirst, snap.meta.index + 1);
       this.#persistedLast = Math.max(this.#persistedLast, snap.meta.index);
     }
     if (r.log) {
       const { from, entries } = r.log;
-      for (const e of entries) this.#persist(ctx, `e/${e.index}`, entryCodec.encode(e));
+      for (const e of entries) this.#persistEntry(ctx, e.index, entryCodec.encode(e));
       const end = from + entries.length - 1;
-      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) this.#persist(ctx, `e/${i}`, null);
+      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) this.#persistEntry(ctx, i, null);
       this.#persistedLast = Math.max(end, this.#persistedFirst - 1);
     }
   }
 
   #wipeDurable(ctx: NodeContext): void {
-    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) this.#persist(ctx, `e/${i}`, null);
+    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) this.#persistEntry(ctx, i, null);
     this.#persist(ctx, 'hs', null);
     this.#persist(ctx, 'snap', null);
     this.#persist(ctx, 'formation', null);

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import type { DialFailure, LinkId, NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId, TimerId } from './io.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_VERSION, handshakeCodec, linkSecret } from './link-handshake.ts';
-import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from './subsystem.ts';
+import type { LinkDown, LinkInfo, NodeContext, PendingLink, StorageKey, Subsystem } from './subsystem.ts';
 
 export interface NodeMachineConfig {
   readonly secretKey: SecretKey;
@@ -67,6 +67,14 @@ class UpLinkInfo implements LinkInfo {
     this.#secret ??= linkSecret(this.protocol, this.#dialerNonce, this.#acceptorNonce);
     return this.#secret;
   }
+}
+
+/** What `NodeContext.storageKey` makes: the scoped key, and whose it is. */
+class ScopedStorageKey {
+  constructor(
+    readonly owner: Subsystem,
+    readonly scoped: string,
+  ) {}
 }
 
 /**
@@ -487,16 +495,27 @@ export class NodeMachine {
       node.#cancelTimer(timer);
     }
 
-    persist(key: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
+    persist(key: string | StorageKey, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
       const node = this.#node;
-      const scoped = `${this.#sub.name}/${key}`;
+      const scoped = this.#scoped(key);
       if (value === null) node.#stored.delete(scoped);
       else node.#stored.set(scoped, value);
       node.#out(options?.lazy ? { type: 'persist', key: scoped, value, lazy: true } : { type: 'persist', key: scoped, value });
     }
 
-    stored(key: string): Uint8Array | undefined {
-      return this.#node.#stored.get(`${this.#sub.name}/${key}`);
+    stored(key: string | StorageKey): Uint8Array | undefined {
+      return this.#node.#stored.get(this.#scoped(key));
+    }
+
+    storageKey(key: string): StorageKey {
+      return new ScopedStorageKey(this.#sub, `${this.#sub.name}/${key}`) as unknown as StorageKey;
+    }
+
+    #scoped(key: string | StorageKey): string {
+      if (typeof key === 'string') return `${this.#sub.name}/${key}`;
+      const made = key as unknown as ScopedStorageKey;
+      if (!(made instanceof ScopedStorageKey) || made.owner !== this.#sub) assert(false, `${this.#sub.name} uses a storage key it did not make`);
+      return made.scoped;
     }
 
     emit(event: NodeEvent): void {

@@ -26,6 +26,12 @@ export type LinkDown =
   | { readonly kind: 'failed'; readonly reason: DialFailure; readonly detail: string }
   | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly by: 'local' | 'remote' | 'transport' };
 
+/** A subsystem's storage key, made by `NodeContext.storageKey` (opaque: only the node reads it). */
+export interface StorageKey {
+  readonly [storageKeyBrand]: true;
+}
+declare const storageKeyBrand: unique symbol;
+
 /**
  * Everything a subsystem may do, all of it recorded as outputs rather than performed.
  * Calls are synchronous and pure; the node drains the outputs after the input is handled.
@@ -60,9 +66,16 @@ export interface NodeContext {
    * as a commit index). The bytes are kept as given, not copied (drivers write them out
    * later, a file store even in the background): never change them afterwards.
    */
-  persist(key: string, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void;
+  persist(key: string | StorageKey, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void;
   /** Durable state as it was when the node (re)started, merged with this run's persists. */
-  stored(key: string): Uint8Array | undefined;
+  stored(key: string | StorageKey): Uint8Array | undefined;
+  /**
+   * `key` made once, for `persist` and `stored` to use again and again: a key given as a
+   * string is scoped to the subsystem afresh on every call, a new string for the storage to
+   * hash. A subsystem that writes one key often (a Raft hard state, a log entry and later its
+   * deletion) keeps the StorageKey. It works only with this subsystem's context.
+   */
+  storageKey(key: string): StorageKey;
   /** Emits an event to the application; subsystems of this node with `onEvent` see it too (see there). */
   emit(event: NodeEvent): void;
   /**
