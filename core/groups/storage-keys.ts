@@ -8,7 +8,8 @@ export type DurablePart = 'member' | 'origins' | 'hs' | 'snap' | 'formation';
  * `groups/<group>/e/<index>` for a log entry), each made once. The hard state is written on
  * every commit, and an entry's key is written with the entry and again when compaction or
  * truncation deletes it. A key built afresh each time is a new string for the storage to
- * flatten and hash (~0.3 µs at these lengths, ~3% of a raft-chaos run).
+ * flatten and hash (~0.3 µs at these lengths): ~2% of raft-chaos's instructions went to
+ * building, flattening and hashing key strings, and making each key once halves that.
  */
 export class GroupStorageKeys {
   readonly #prefix: string;
