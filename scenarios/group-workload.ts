@@ -284,3 +284,19 @@ export class GroupProbe implements Checker {
     return hex;
   }
 }
+
+/**
+ * Counts the snapshots that members installed from a leader (`group.installed`): a scenario
+ * reports it, so that a run shows it went through snapshot install, and a test can insist
+ * that some runs do (a compaction interval raised past a run's length would stop it quietly).
+ */
+export function countSnapshotInstalls(sim: Simulation): () => number {
+  let installed = 0;
+  sim.addChecker({
+    name: 'snapshot-installs',
+    onEvent(_view, _net, event) {
+      if (event.type === 'group.installed') installed++;
+    },
+  });
+  return () => installed;
+}

@@ -18,7 +18,7 @@ import {
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
-import { describeLinearizability, within } from './group-workload.ts';
+import { countSnapshotInstalls, describeLinearizability, within } from './group-workload.ts';
 import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
@@ -268,6 +268,7 @@ export const raftChaos: Scenario = {
       ...(options.plantedBugs?.includes('ack-before-sync') && { plantedStorageBug: 'ack-before-sync' as const, slowDisk: true }),
     });
     sim.addChecker(raftSafetyChecker());
+    const snapshotsInstalled = countSnapshotInstalls(sim);
     const problems: { message: string; atMs: number }[] = [];
     const problem = (message: string) => problems.push({ message, atMs: sim.now });
     const broken = () => sim.violations.length > 0;
@@ -365,6 +366,7 @@ export const raftChaos: Scenario = {
         details.finalState = states[0];
       } else problem('the final command did not commit');
       details.finalCommitted = groups.map((g) => g.committed);
+      details.snapshotsInstalled = snapshotsInstalled();
     });
     const reg = checkLinearizable(registerModel, history.reg);
     const ctr = checkLinearizable(counterModel, history.ctr);

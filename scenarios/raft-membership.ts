@@ -9,6 +9,7 @@ import { rngStream } from '../net-sim/rng.ts';
 import {
   type ChaosGroup,
   type ClientOp,
+  countSnapshotInstalls,
   describeLinearizability,
   errorCounts,
   GroupProbe,
@@ -129,6 +130,7 @@ export const raftMembership: Scenario = {
     if (!Number.isInteger(count) || count < MIN_NODES) throw new RangeError(`raft-membership needs at least ${MIN_NODES} nodes, got ${count}`);
     const sim = scenarioSimulation(options, { faults: membershipPlan(options), faultsStartMs: FORM_BY_MS, maxSimulatedMs: MAX_SIMULATED_MS });
     sim.addChecker(raftSafetyChecker());
+    const snapshotsInstalled = countSnapshotInstalls(sim);
     const probe = new GroupProbe((net) => sim.indexOf(net));
     sim.addChecker(probe);
     const problems: { message: string; atMs: number }[] = [];
@@ -375,6 +377,7 @@ export const raftMembership: Scenario = {
       details.finalVoters = short(finalConf?.voters ?? []);
       details.finalLearners = short(finalConf?.learners ?? []);
       details.finalApplied = live.map((i) => probe.group(nets[i] as Network)?.raft.log.applied ?? -1);
+      details.snapshotsInstalled = snapshotsInstalled();
       const confVoters = (finalConf?.voters ?? []).map(peerOfMember);
       if (left !== undefined && confVoters.includes(hexOf(left))) problem(`n${left} left the group but is still a voter`);
       if (crashed !== undefined && confVoters.includes(hexOf(crashed))) problem(`n${crashed} crashed for good but is still a voter`);
