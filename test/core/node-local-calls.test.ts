@@ -4,23 +4,14 @@ import type { NodeEvent } from '../../core/node/io.ts';
 import { NodeMachine } from '../../core/node/node.ts';
 import type { NodeContext, Subsystem } from '../../core/node/subsystem.ts';
 import { AssertionError } from '../../core/util/assert.ts';
+import { scriptedSubsystem } from './scripted-subsystem.ts';
 
 const rng = { u32: () => 7, float: () => 0.5, bytes: (n: number) => new Uint8Array(n) };
 
 /** A subsystem that records what it sees; `onCommand` runs a script against its context. */
 function recorder(name: string, log: string[], options: { listens?: boolean; answers?: boolean } = {}): Subsystem<(ctx: NodeContext) => void> {
   return {
-    name,
-    protocols: new Map(),
-    onLinkUp() {},
-    onMessage() {},
-    onLinkDown() {},
-    onTimer() {},
-    onShutdown() {},
-    onCommand(ctx, _req, script) {
-      script(ctx);
-      log.push(`${name} handler returns`);
-    },
+    ...scriptedSubsystem(name, () => log.push(`${name} handler returns`)),
     ...(options.listens && {
       listensTo: new Set<NodeEvent['type']>(['discovery.departed']),
       onEvent(_ctx: NodeContext, event: NodeEvent) {

@@ -3,33 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { GroupStorageKeys } from '../../core/groups/storage-keys.ts';
 import type { NodeOutput } from '../../core/node/io.ts';
 import { NodeMachine } from '../../core/node/node.ts';
-import type { NodeContext, StorageKey, Subsystem } from '../../core/node/subsystem.ts';
+import type { NodeContext, StorageKey } from '../../core/node/subsystem.ts';
 import { AssertionError } from '../../core/util/assert.ts';
+import { scriptedSubsystem } from './scripted-subsystem.ts';
 
 const rng = { u32: () => 7, float: () => 0.5, bytes: (n: number) => new Uint8Array(n) };
-
-/** A subsystem whose commands are scripts run against its context. */
-function scripted(name: string): Subsystem<(ctx: NodeContext) => void> {
-  return {
-    name,
-    protocols: new Map(),
-    onLinkUp() {},
-    onMessage() {},
-    onLinkDown() {},
-    onTimer() {},
-    onShutdown() {},
-    onCommand(ctx, _req, script) {
-      script(ctx);
-    },
-  };
-}
 
 function machine(storage?: Map<string, Uint8Array>): NodeMachine {
   const m = new NodeMachine({
     secretKey: SecretKey.fromSeed('storage-keys'),
     networkId: Digest.from('n'),
     rng,
-    subsystems: [scripted('a'), scripted('b')],
+    subsystems: [scriptedSubsystem('a'), scriptedSubsystem('b')],
     ...(storage && { storage }),
   });
   m.handle({ type: 'start' }, 0);
