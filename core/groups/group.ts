@@ -16,7 +16,7 @@ import { compareFormations, type Formation, formationHex, newFormation, sameForm
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
-import { type DurablePart, GroupStorageKeys } from './storage-keys.ts';
+import { DURABLE_PARTS, type DurablePart, GroupStorageKeys } from './storage-keys.ts';
 import {
   type BondMessage,
   confStateSchema,
@@ -346,10 +346,6 @@ export class Group {
 
   // ---------------------------------------------------------------- durable state
 
-  #key(part: string): string {
-    return `groups/${this.hex}/${part}`;
-  }
-
   /** This member's Raft state in memory, for `storage: 'memory'` (lives as long as this Group). */
   readonly #volatile = new Map<string, Uint8Array>();
 
@@ -388,10 +384,11 @@ export class Group {
    */
   #forgetNodeStorage(ctx: NodeContext): void {
     if (this.spec.storage !== 'memory') return;
-    const snap = ctx.stored(this.#key('snap'));
-    const hs = ctx.stored(this.#key('hs'));
-    if (ctx.stored(this.#key('member')) === undefined && snap === undefined && hs === undefined) return;
-    for (const part of ['member', 'origins', 'hs', 'snap', 'formation']) ctx.persist(this.#key(part), null);
+    const keys = new GroupStorageKeys(this.hex); // for this clean-up only: with 'memory' storage none are kept
+    const snap = ctx.stored(keys.part(ctx, 'snap'));
+    const hs = ctx.stored(keys.part(ctx, 'hs'));
+    if (ctx.stored(keys.part(ctx, 'member')) === undefined && snap === undefined && hs === undefined) return;
+    for (const part of DURABLE_PARTS) ctx.persist(keys.part(ctx, part), null);
     // Entries from 1 (or the snapshot's index) up, for as long as they run.
     let first = 1;
     if (snap !== undefined) {
@@ -399,7 +396,7 @@ export class Group {
       const meta = sd.ok ? snapshotMetaCodec.decode(sd.value.meta) : undefined;
       if (meta?.ok) first = meta.value.index + 1;
     }
-    for (let i = first; ctx.stored(this.#key(`e/${i}`)) !== undefined; i++) ctx.persist(this.#key(`e/${i}`), null);
+    for (let i = first; ctx.stored(keys.entry(ctx, i)) !== undefined; i++) ctx.persist(keys.entry(ctx, i), null);
   }
 
   /**
@@ -497,7 +494,7 @@ export class Group {
     if (r.hardState) this.#persist(ctx, 'hs', DURABLE.hardState.encode(r.hardState), { lazy: !r.hardStateMustSync });
     if (r.snapshot) {
       const snap = r.snapshot.snapshot;
-      this.#persist(ctx, 'snap', DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never).slice(), data: snap.data }).slice());
+      this.#persist(ctx, 'snap', DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never), data: snap.data }));
       for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) this.#persistEntry(ctx, i, null);
       this.#persistedFirst = Math.max(this.#persistedFirst, snap.meta.index + 1);
       this.#persistedLast = Math.max(this.#persistedLast, snap.meta.index);
@@ -530,7 +527,7 @@ export class Group {
   #setFormation(ctx: NodeContext, f: Formation): void {
     this.#formation = f;
     const conf = f.conf && { voters: [...f.conf.voters], learners: [...f.conf.learners] };
-    this.#persist(ctx, 'formation', DURABLE.formation.encode({ id: f.id, formedAtMs: f.formedAtMs, conf }).slice());
+    this.#persist(ctx, 'formation', DURABLE.formation.encode({ id: f.id, formedAtMs: f.formedAtMs, conf }));
     for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'formation', formation: f });
   }
 

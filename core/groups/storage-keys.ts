@@ -1,7 +1,8 @@
 import type { NodeContext, StorageKey } from '../node/subsystem.ts';
 
 /** The parts of a group's durable state besides its log entries. */
-export type DurablePart = 'member' | 'origins' | 'hs' | 'snap' | 'formation';
+export const DURABLE_PARTS = ['member', 'origins', 'hs', 'snap', 'formation'] as const;
+export type DurablePart = (typeof DURABLE_PARTS)[number];
 
 /**
  * The node storage keys of one group's durable state (`groups/<group>/<part>`, and
