@@ -220,10 +220,11 @@ async function raftNemesis(
   let lastElectionHit = -1;
   while (!done()) {
     await sim.sleep(NEMESIS_POLL_MS);
+    const killLeader = sim.now >= nextLeaderKill;
     // Most polls find no leader to kill and no election: they look without building anything.
-    if (sim.now < nextLeaderKill && !nets.some((n, i) => sim.isUp(n) && groups[i]?.role === 'candidate')) continue;
+    if (!killLeader && !nets.some((n, i) => sim.isUp(n) && groups[i]?.role === 'candidate')) continue;
     const up = nets.map((n, i) => ({ n, g: groups[i] as Group<ChaosCommand, null, ChaosState> })).filter(({ n }) => sim.isUp(n));
-    if (sim.now >= nextLeaderKill) {
+    if (killLeader) {
       nextLeaderKill = sim.now + intBetween(rng, LEADER_KILL_EVERY_MS.min, LEADER_KILL_EVERY_MS.max);
       const leader = up.find(({ g }) => g.isLeader);
       if (leader && rng.float() < 0.5) bounce(leader.n, intBetween(rng, 300, 3_000));
@@ -233,7 +234,8 @@ async function raftNemesis(
         sim.isolate(leader.n);
         void sim.sleep(intBetween(rng, 1_000, 5_000)).then(() => sim.heal());
       }
-    } else if (up.some(({ g }) => g.role === 'candidate')) {
+    } else {
+      // An election runs (the check above).
       const term = Math.max(...up.map(({ g }) => g.term));
       if (term === lastElectionHit) continue;
       lastElectionHit = term;
