@@ -1,5 +1,6 @@
 import { type GossipMessage, gossipMessageSchema } from '../gossip/messages.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
+import { memoByObject } from '../util/memo.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
 import * as s from '../wire/schema.ts';
@@ -28,15 +29,17 @@ export type Announcement = { readonly t: 'entry'; readonly signed: SignedPeerEnt
 /**
  * Announcements as broadcast payloads. Decoding verifies the entry's signature (a bad one
  * fails the decode); a departure's signature is checked with its drift by `checkDeparture`.
+ * One codec per verifier (its decoders are compiled, see core/util/memo.ts).
  */
-export function announcementCodec(verifier: SignatureVerifier): MessageCodec<Announcement> {
-  return msgpackCodec(
-    s.union('t', {
-      entry: s.struct({ signed: signedPeerEntrySchemaWith(verifier) }),
-      departure: s.struct({ departure: departureSchema }),
-    }),
-  ) as MessageCodec<Announcement>;
-}
+export const announcementCodec: (verifier: SignatureVerifier) => MessageCodec<Announcement> = memoByObject(
+  (verifier) =>
+    msgpackCodec(
+      s.union('t', {
+        entry: s.struct({ signed: signedPeerEntrySchemaWith(verifier) }),
+        departure: s.struct({ departure: departureSchema }),
+      }),
+    ) as MessageCodec<Announcement>,
+);
 
 /** The peer data a node attaches to its gossip joins and shuffles: its addresses, so peers that hear of it through the overlay can dial it. */
 export const addressesCodec: MessageCodec<string[]> = msgpackCodec(s.array(s.str({ maxLength: MAX_ADDRESS_LENGTH }), { maxLength: MAX_ADDRESSES }));

@@ -3,6 +3,7 @@ import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
 import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink } from '../node/subsystem.ts';
+import { memoByObject } from '../util/memo.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
@@ -40,7 +41,8 @@ export type SyncMessage =
   | { readonly t: 'digest'; readonly buckets: Uint8Array; readonly versions: DigestLine[] }
   | { readonly t: 'delta'; readonly entries: SignedPeerEntry[]; readonly want: PeerId[] };
 
-export function syncCodec(verifier: SignatureVerifier): MessageCodec<SyncMessage> {
+/** The codec of catalog exchanges; one per verifier (its decoders are compiled, see core/util/memo.ts). */
+export const syncCodec: (verifier: SignatureVerifier) => MessageCodec<SyncMessage> = memoByObject((verifier) => {
   const entries = s.array(signedPeerEntrySchemaWith(verifier), { maxLength: MAX_SNAPSHOT_ENTRIES });
   const versions = s.array(s.struct({ peer: s.peerId, start: s.uint, update: s.uint }), { maxLength: MAX_SNAPSHOT_ENTRIES });
   const want = s.array(s.peerId, { maxLength: MAX_SNAPSHOT_ENTRIES });
@@ -51,7 +53,7 @@ export function syncCodec(verifier: SignatureVerifier): MessageCodec<SyncMessage
       delta: s.struct({ entries, want }),
     }),
   ) as MessageCodec<SyncMessage>;
-}
+});
 
 export interface CatalogExchangeHandler {
   /** The catalog exchanges read and fill. */

@@ -3,6 +3,7 @@ import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
 import { type LinkDown, type LinkInfo, linkDownError, type NodeContext, type PendingLink } from '../node/subsystem.ts';
+import { memoByObject } from '../util/memo.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import { protocolId } from '../wire/protocol.ts';
@@ -31,9 +32,11 @@ export const RTT_PROBES_PER_TICK = 4;
 
 export type PingMessage = { readonly t: 'ping' } | { readonly t: 'pong'; readonly signed: SignedPeerEntry };
 
-export function pingCodec(verifier: SignatureVerifier): MessageCodec<PingMessage> {
-  return msgpackCodec(s.union('t', { ping: s.struct({}), pong: s.struct({ signed: signedPeerEntrySchemaWith(verifier) }) })) as MessageCodec<PingMessage>;
-}
+/** The codec of RTT probes; one per verifier (its decoders are compiled, see core/util/memo.ts). */
+export const pingCodec: (verifier: SignatureVerifier) => MessageCodec<PingMessage> = memoByObject(
+  (verifier) =>
+    msgpackCodec(s.union('t', { ping: s.struct({}), pong: s.struct({ signed: signedPeerEntrySchemaWith(verifier) }) })) as MessageCodec<PingMessage>,
+);
 
 export interface RttProbeHandler {
   /** Our current signed entry, the answer to a ping. */
