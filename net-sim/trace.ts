@@ -1,13 +1,6 @@
-import { createBLAKE3 } from 'hash-wasm';
 import type { NodeEvent } from '../core/node/io.ts';
 import { describeEvent } from './describe.ts';
-
-// One WebAssembly blake3 instance serves every trace: each Trace keeps its own saved state
-// and loads it around each flush. (@noble's pure-JS blake3 runs at ~25 MB/s here, which
-// would make hashing the trace the simulator's main cost; this one runs at ~300 MB/s.)
-const wasm = await createBLAKE3();
-wasm.init();
-const EMPTY_STATE = wasm.save();
+import { createTraceHasher, type TraceHasher } from './trace-hasher.ts';
 
 /** Codes of the hot-path records, hashed in binary form. */
 export const TraceKind = {
@@ -43,13 +36,14 @@ const encoder = new TextEncoder();
  * four numbers and its byte count, each as a compact number; then the bytes. A compact
  * number is one byte for 0-239, else a tag byte and a big-endian u16 (240), u32 (241) or
  * float64 (242, for anything else). The form is prefix-free, so two different runs never
- * feed the hash the same input. The form is small because blake3 costs ~20 instructions a
- * byte here: with 45 bytes of header a record, hashing was three quarters of what the trace
- * cost a simulated message (docs/benchmarks.md).
+ * feed the hash the same input. The form is small because the WebAssembly blake3 costs ~20
+ * instructions a byte: with 45 bytes of header a record, hashing was three quarters of what
+ * the trace cost a simulated message (docs/benchmarks.md). Where the native blake3 loads
+ * (net-sim/trace-hasher.ts) a byte costs a tenth of that; the hash is the same.
  */
 export class Trace {
   readonly #lines: string[] | undefined;
-  #state: Uint8Array = EMPTY_STATE;
+  readonly #hasher: TraceHasher = createTraceHasher();
   readonly #buffer = new Uint8Array(BUFFER_BYTES);
   readonly #view = new DataView(this.#buffer.buffer);
   #length = 0;
@@ -123,8 +117,7 @@ export class Trace {
   /** blake3 of everything recorded so far, as 64 hex characters. */
   get hash(): string {
     this.#flush();
-    wasm.load(this.#state);
-    return wasm.digest('hex');
+    return this.#hasher.hex();
   }
 
   /** The recorded lines, when the trace keeps them. */
@@ -139,9 +132,7 @@ export class Trace {
   }
 
   #hash(bytes: Uint8Array): void {
-    wasm.load(this.#state);
-    wasm.update(bytes);
-    this.#state = wasm.save();
+    this.#hasher.update(bytes);
   }
 }
 
