@@ -361,35 +361,35 @@ const SHORT_STRING_BYTES = 13;
 const asciiDecoder = new TextDecoder();
 
 /**
- * The longer strings decoded last, by a hash of their bytes. They are mostly ids (member
- * ids, command origins: 17 distinct ones make 8,000 decodes of a raft-chaos run), and a hit
- * skips the decoder call (~0.8 µs) and hands back a string whose hash V8 has already
- * computed, for the Map lookup that usually follows. Only the identity of equal strings
- * changes, which nothing can observe.
+ * The strings decoded last, by a hash of their bytes. Most are ids (member ids, command
+ * origins: 17 distinct ones make 9,000 decodes of a raft-chaos seed), map keys and tags
+ * (`op`, `write`: 21,000 more). A hit hands back the string decoded before: no decoder call
+ * (~0.8 µs for an id), no string built a character at a time, and a string whose hash V8
+ * has already computed, for the Map lookup or comparison that usually follows. Only the
+ * identity of equal strings changes, which nothing can observe.
  */
-const INTERNED_SLOTS = 256;
+const INTERNED_SLOTS = 512;
 const internedText: string[] = new Array(INTERNED_SLOTS).fill('');
 /** The bytes of each slot's string: comparing bytes to bytes is a few instructions a byte, `charCodeAt` several times that. */
 const internedBytes: Uint8Array[] = new Array(INTERNED_SLOTS).fill(new Uint8Array(0));
 
 function decodeAscii(length: number): unknown {
   if (length > MAX_FAST_STRING_BYTES || pos + length > end) return DECLINED;
-  if (length >= SHORT_STRING_BYTES) return decodeLongAscii(length);
-  const from = pos;
-  for (let i = from; i < from + length; i++) {
-    if ((input[i] as number) >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
-  }
-  pos += length;
-  let text = '';
-  for (let i = from; i < from + length; i++) text += String.fromCharCode(input[i] as number);
-  return text;
+  // Apart, so that this function, on every value's path, stays small.
+  return length >= SHORT_STRING_BYTES ? decodeLongAscii(length) : decodeShortAscii(length);
+}
+
+/** A string shorter than `SHORT_STRING_BYTES`: its slot is a hash of all its bytes. */
+function decodeShortAscii(length: number): unknown {
+  const src = input;
+  let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
+  for (let i = pos; i < pos + length; i++) hash = Math.imul(hash ^ (src[i] as number), 0x01000193);
+  return internedOrDecoded(hash, length);
 }
 
 /**
- * A string of `SHORT_STRING_BYTES` or more: the interned one if it was seen before. (Apart,
- * so that `decodeAscii`, on every value's path, stays small.) The slot comes from a hash of
- * the length and sixteen of the bytes (ids differ early or late, and this is a third of the
- * cost of hashing them all); a hit is decided by comparing every byte.
+ * A string of `SHORT_STRING_BYTES` or more: its slot is a hash of the length and sixteen of
+ * the bytes (ids differ early or late, and this is a third of the cost of hashing them all).
  */
 function decodeLongAscii(length: number): unknown {
   const src = input;
@@ -400,16 +400,25 @@ function decodeLongAscii(length: number): unknown {
     hash = Math.imul(hash ^ (src[from + i] as number), 0x01000193);
     hash = Math.imul(hash ^ (src[last + i] as number), 0x01000193);
   }
+  return internedOrDecoded(hash, length);
+}
+
+/** The string of the `length` bytes at `pos`: the one in the slot of `hash` if its bytes are these (every byte compared), else decoded and put there. */
+function internedOrDecoded(hash: number, length: number): unknown {
+  const src = input;
+  const from = pos;
   const slot = (hash ^ (hash >>> 16)) & (INTERNED_SLOTS - 1);
   const known = internedBytes[slot] as Uint8Array;
   if (known.length === length && sameBytes(known, src, from)) {
     pos += length; // the interned bytes are ASCII, so these are
     return internedText[slot];
   }
-  for (let i = from; i < from + length; i++) if ((src[i] as number) >= 0x80) return DECLINED;
+  for (let i = from; i < from + length; i++) if ((src[i] as number) >= 0x80) return DECLINED; // UTF-8 beyond ASCII (or invalid): the library's
   pos += length;
   const bytes = src.slice(from, from + length);
-  const text = asciiDecoder.decode(bytes);
+  let text = '';
+  if (length >= SHORT_STRING_BYTES) text = asciiDecoder.decode(bytes);
+  else for (let i = 0; i < length; i++) text += String.fromCharCode(bytes[i] as number);
   internedBytes[slot] = bytes;
   internedText[slot] = text;
   return text;

@@ -153,7 +153,7 @@ describe('fast msgpack path', () => {
     for (const t of nonAscii) expect(fastEncode(t)).toBe(-1);
   });
 
-  it('decodes repeated long strings to the same string, and never confuses two that share a slot', () => {
+  it('decodes repeated strings to the same string, and never confuses two that share a slot', () => {
     const id = `${'ab'.repeat(32)}.0123456789abcdef`;
     const first = fastDecode(encoder.encode([id, 1])) as [string, number];
     const again = fastDecode(encoder.encode([2, id])) as [number, string];
@@ -161,7 +161,7 @@ describe('fast msgpack path', () => {
     // Many distinct long strings (more than the table has slots), each decoded twice in a
     // row and again later, some differing from another in one character only.
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[ -~]{13,60}$/), { minLength: 1, maxLength: 600 }), (texts) => {
+      fc.property(fc.array(fc.oneof(fc.stringMatching(/^[ -~]{13,60}$/), fc.stringMatching(/^[ -~]{1,12}$/)), { minLength: 1, maxLength: 600 }), (texts) => {
         // The slot is a hash of the length and the first and last eight bytes: a variant
         // that differs only in between lands in the same slot, and must not be taken for it.
         const middle = (t: string) => Math.floor(t.length / 2);
