@@ -158,7 +158,6 @@ function encodeLongAscii(text: string): boolean {
   let bytes = encodedLong.get(text);
   if (bytes === undefined) {
     const start = at;
-    ensure(2 + text.length);
     if (!writeAscii(text)) return false;
     bytes = scratch.slice(start, at);
     if (encodedLong.size >= ENCODED_LONG_MAX) encodedLong.clear();
@@ -382,8 +381,9 @@ function decodeAscii(length: number): unknown {
 /** A string shorter than `SHORT_STRING_BYTES`: its slot is a hash of all its bytes. */
 function decodeShortAscii(length: number): unknown {
   const src = input;
+  const from = pos;
   let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
-  for (let i = pos; i < pos + length; i++) hash = Math.imul(hash ^ (src[i] as number), 0x01000193);
+  for (let i = from; i < from + length; i++) hash = Math.imul(hash ^ (src[i] as number), 0x01000193);
   return internedOrDecoded(hash, length);
 }
 
