@@ -22,6 +22,8 @@
  * Pure TypeScript with no clocks or randomness, so a check is deterministic.
  */
 
+import { assert } from '../../core/util/assert.ts';
+
 /**
  * A sequential specification: state is immutable from the checker's view (step returns a new state).
  *
@@ -88,7 +90,7 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
   const budget = { left: maxSteps };
   const parts = model.partition ? model.partition(ops) : [ops];
   for (const [index, part] of parts.entries()) {
-    const outcome = checkPartition(model, part, budget);
+    const outcome = checkAndExplain(model, part, budget);
     if (outcome === 'budget') {
       return { ok: 'unknown', reason: `${model.name}: search budget of ${maxSteps} steps exhausted in partition ${index} of ${parts.length}` };
     }
@@ -287,7 +289,34 @@ interface Frame<S, I, O> {
   readonly phase: Phase;
 }
 
-function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], budget: { left: number }): Outcome<S, I, O> {
+/**
+ * Searches once without recording anything but the depth of the deepest dead end; only a
+ * failed search runs again, the same way, to capture the counterexample there. Capturing it
+ * on the way copies the stack each time the search gets deeper: with thousands of operations
+ * that was a quadratic share of every passing check.
+ */
+function checkAndExplain<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], budget: { left: number }): Outcome<S, I, O> {
+  const before = budget.left;
+  const outcome = checkPartition(model, ops, budget, undefined);
+  if (typeof outcome === 'string') return outcome;
+  // The search is deterministic, so the second run takes the same steps to the same end.
+  const again = checkPartition(model, ops, { left: before - budget.left }, outcome.depth);
+  assert(typeof again !== 'string' && again.failure !== undefined, 'the repeated search found the same failure');
+  return again.failure;
+}
+
+/** How a search that found no linearization ended: its deepest dead end, captured if asked for. */
+interface DeadEnd<S, I, O> {
+  readonly depth: number;
+  readonly failure: Failure<S, I, O> | undefined;
+}
+
+function checkPartition<S, I, O>(
+  model: Model<S, I, O>,
+  ops: readonly Operation<I, O>[],
+  budget: { left: number },
+  captureAtDepth: number | undefined,
+): 'ok' | 'budget' | DeadEnd<S, I, O> {
   const calls: [EventNode<I, O>[], EventNode<I, O>[], EventNode<I, O>[]] = [[], [], []];
   const returnNodes: EventNode<I, O>[] = [];
   // The return node of each completed operation, by id, to take it out with its call.
@@ -320,6 +349,8 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<
   explored.add(linearized, stateKey);
   let phase: Phase = 0;
   let node = lists[0].head.next;
+  // The first dead end at the greatest depth is the one a failure reports.
+  let deepestDepth = -1;
   let deepest: Failure<S, I, O> | undefined;
 
   while (remaining > 0) {
@@ -360,10 +391,13 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<
       continue;
     }
     // No candidate leads anywhere: undo the last choice and try the next one after it.
-    if (deepest === undefined || stack.length > deepest.prefix.length) deepest = failureAt(lists, returns, stack, state);
+    if (stack.length > deepestDepth) {
+      deepestDepth = stack.length;
+      if (deepestDepth === captureAtDepth) deepest = failureAt(lists, returns, stack, state);
+    }
     for (;;) {
       const top = stack.pop();
-      if (top === undefined) return deepest;
+      if (top === undefined) return { depth: deepestDepth, failure: deepest };
       const ret = returnOf[top.call.id];
       state = top.state;
       stateKey = top.stateKey;
