@@ -12,8 +12,10 @@
  * either order is allowed. (Clocks in a simulation are coarse; treating ties as concurrent
  * never rejects a correct system, it can only miss a violation that hides in a tie.)
  *
- * Beyond Porcupine, the search takes read-only operations without branching (`Model.readOnly`)
- * and prunes configurations that only differ by extra pending operations used; see `Phase`.
+ * Beyond Porcupine, the search takes read-only operations without branching (`Model.readOnly`),
+ * prunes configurations that only differ by extra pending operations used (see `Phase`), and
+ * leaves out the pending operations that the model shows nothing could have seen
+ * (`Model.withoutUnobservable`: a register's pending writes of values no read returned).
  * Cost still grows exponentially with the number of concurrent state-changing operations and
  * of pending ones, hence the step budget. Thousands of operations from about ten concurrent
  * clients per partition check in well under a second; twenty clients all writing one register
@@ -48,6 +50,15 @@ export interface Model<State, Input, Output> {
    * change nothing in some state (writing the current value, a failed swap) is not read-only.
    */
   readOnly?(input: Input): boolean;
+  /**
+   * Optional: the history without pending operations that no recorded outcome can depend on.
+   * A pending operation may always be left out (it may never have taken effect); this says
+   * that taking it cannot help either, so the search need not try. Must keep every completed
+   * operation, and must keep a history linearizable exactly when it was: a pending write of a
+   * value that no read returned, say, while nothing else looks at the value (registerModel).
+   * Pending operations are what makes a search blow up, each a choice of when, if ever.
+   */
+  withoutUnobservable?(ops: readonly Operation<Input, Output>[]): readonly Operation<Input, Output>[];
 }
 
 /**
@@ -89,7 +100,8 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
   const maxSteps = options?.maxSteps ?? DEFAULT_MAX_STEPS;
   const budget = { left: maxSteps };
   const parts = model.partition ? model.partition(ops) : [ops];
-  for (const [index, part] of parts.entries()) {
+  for (const [index, whole] of parts.entries()) {
+    const part = model.withoutUnobservable ? prunedHistory(model, whole) : whole;
     const outcome = checkAndExplain(model, part, budget);
     if (outcome === 'budget') {
       return { ok: 'unknown', reason: `${model.name}: search budget of ${maxSteps} steps exhausted in partition ${index} of ${parts.length}` };
@@ -97,6 +109,14 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
     if (outcome !== 'ok') return report(model, index, part.length, outcome);
   }
   return { ok: true };
+}
+
+/** `model.withoutUnobservable` of `ops`, checked to leave out pending operations only. */
+function prunedHistory<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]): readonly Operation<I, O>[] {
+  const out = (model.withoutUnobservable as NonNullable<typeof model.withoutUnobservable>)(ops);
+  const completed = (list: readonly Operation<I, O>[]) => list.reduce((n, op) => n + (op.ret === undefined ? 0 : 1), 0);
+  assert(out.length <= ops.length && completed(out) === completed(ops), `${model.name}: withoutUnobservable dropped a completed operation`);
+  return out;
 }
 
 function validate<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): void {
@@ -502,6 +522,32 @@ function describeRegister(input: RegisterInput, output: RegisterOutput): string 
   }
 }
 
+/**
+ * `ops` (one register's) without the pending writes of values that no read returned.
+ *
+ * Wherever such a write took effect, no read with a recorded output came between it and the
+ * next write (that read would have returned its value), so leaving it out changes no outcome
+ * and no state that anything saw. Compare-and-set can see
+ * any value (a swap that failed saw that the register did not hold `expected`), so a register
+ * with one keeps all its operations. Values are compared as a Set does, which only differs
+ * from `===` for NaN, and there it keeps a write that `===` would let go.
+ */
+function withoutUnreadPendingWrites<Op extends Operation<unknown, RegisterOutput>>(ops: readonly Op[], register: (op: Op) => RegisterInput): readonly Op[] {
+  const read = new Set<RegisterOutput>();
+  let pendingWrites = 0;
+  for (const op of ops) {
+    const input = register(op);
+    if (input.kind === 'cas') return ops;
+    if (input.kind === 'read' && op.ret !== undefined && op.output !== undefined) read.add(op.output);
+    else if (input.kind === 'write' && op.ret === undefined) pendingWrites++;
+  }
+  if (pendingWrites === 0) return ops;
+  return ops.filter((op) => {
+    const input = register(op);
+    return !(input.kind === 'write' && op.ret === undefined && !read.has(input.value));
+  });
+}
+
 /** A single register holding a number, a string or null (initially null), with read, write and compare-and-set. */
 export const registerModel: Model<RegisterValue, RegisterInput, RegisterOutput> = {
   name: 'register',
@@ -511,6 +557,7 @@ export const registerModel: Model<RegisterValue, RegisterInput, RegisterOutput> 
   key: (value) => (typeof value === 'string' ? JSON.stringify(value) : String(value)),
   describe: describeRegister,
   readOnly: (input) => input.kind === 'read',
+  withoutUnobservable: (ops) => withoutUnreadPendingWrites(ops, (op) => op.input),
 };
 
 export type CounterInput = { readonly kind: 'add'; readonly delta: number } | { readonly kind: 'read' };
@@ -563,6 +610,12 @@ export const kvModel: Model<KvState, KvInput, RegisterOutput> = {
       else byKey.set(op.input.key, [op]);
     }
     return [...byKey.values()];
+  },
+  // Key by key, as each key is a register of its own.
+  withoutUnobservable(ops) {
+    const byKey = kvModel.partition?.(ops) ?? [ops];
+    const kept = new Set(byKey.flatMap((part) => withoutUnreadPendingWrites(part, (op) => op.input.op)));
+    return kept.size === ops.length ? ops : ops.filter((op) => kept.has(op));
   },
   describe: (input, output) => `${input.key}: ${describeRegister(input.op, output)}`,
   readOnly: (input) => input.op.kind === 'read',

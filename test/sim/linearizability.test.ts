@@ -318,6 +318,79 @@ describe('checkLinearizable: agrees with exhaustive search', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Pending writes that no read returned are left out of the search (`withoutUnobservable`).
+
+const { withoutUnobservable: _prune, ...registerWithoutPruning } = registerModel;
+const readOrWrite: fc.Arbitrary<RegOp> = arbitraryRegisterOp.filter((op) => op.input.kind !== 'cas');
+const kvOp: fc.Arbitrary<Operation<KvInput, RegisterOutput>> = fc
+  .record({ key: fc.constantFrom('x', 'y'), op: arbitraryRegisterOp })
+  .map(({ key, op }) => ({ ...op, input: { key, op: op.input } }));
+
+/** Pending writes never read, around a stale read: a search that tries them all runs out of budget. */
+function staleReadBehindPendingWrites(pending: number): RegOp[] {
+  const ops = [write(0, 1, 0, 1)];
+  for (let i = 0; i < pending; i++) ops.push(write(10 + i, 100 + i, 2 + i, undefined));
+  for (let k = 0; k < 6; k++) {
+    ops.push(write(1, 2 + 2 * k, 40 + 20 * k, 50 + 20 * k), write(2, 3 + 2 * k, 40 + 20 * k, 50 + 20 * k), read(3, 2 + 2 * k, 52 + 20 * k, 53 + 20 * k));
+  }
+  ops.push(read(4, 1, 200, 201));
+  return ops;
+}
+
+describe('checkLinearizable: pending writes no read returned', () => {
+  it('on small register histories without compare-and-set (where they are left out), agrees with exhaustive search', () => {
+    fc.assert(
+      fc.property(fc.array(readOrWrite, { maxLength: 8 }), (ops) => {
+        expect(checkLinearizable(registerModel, ops).ok).toBe(bruteForce(registerModel, ops));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('on small two-key histories, agrees with exhaustive search', () => {
+    fc.assert(
+      fc.property(fc.array(kvOp, { maxLength: 7 }), (ops) => {
+        expect(checkLinearizable(kvModel, ops).ok).toBe(bruteForce(kvModel, ops));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('that property catches a model that also drops pending writes some read returned', () => {
+    const careless: Model<RegisterValue, RegisterInput, RegisterOutput> = {
+      ...registerModel,
+      withoutUnobservable: (ops) => ops.filter((op) => !(op.input.kind === 'write' && op.ret === undefined)),
+    };
+    const run = fc.check(
+      fc.property(fc.array(readOrWrite, { maxLength: 8 }), (ops) => checkLinearizable(careless, ops).ok === bruteForce(careless, ops)),
+      { numRuns: 1000, seed: 1 },
+    );
+    expect(run.failed).toBe(true);
+  });
+
+  it('keeps every operation of a register that sees a compare-and-set', () => {
+    const ops = [write(0, 1, 0, undefined), cas(1, 2, 3, false, 5, 6), read(2, 2, 7, 8)];
+    expect(registerModel.withoutUnobservable?.(ops)).toBe(ops);
+    const plain = [write(0, 1, 0, undefined), write(1, 2, 1, undefined), read(2, 2, 7, 8)];
+    expect(registerModel.withoutUnobservable?.(plain)).toEqual([plain[1], plain[2]]);
+  });
+
+  it('finds a stale read behind a dozen pending writes that no read returned', () => {
+    const ops = staleReadBehindPendingWrites(12);
+    const result = checkLinearizable(registerModel, ops);
+    expect(result.ok).toBe(false);
+    if (result.ok === false) expect(result.counterexample).toContain('read() -> 1 [200, 201]');
+    // Without leaving them out, the default budget runs out first.
+    expect(checkLinearizable(registerWithoutPruning, ops).ok).toBe('unknown');
+  });
+
+  it('refuses a model that drops a completed operation', () => {
+    const broken: Model<RegisterValue, RegisterInput, RegisterOutput> = { ...registerModel, withoutUnobservable: (ops) => ops.slice(1) };
+    expect(() => checkLinearizable(broken, [write(0, 1, 0, 1)])).toThrow(/dropped a completed operation/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Randomised: real sequential executions, widened into overlaps, must stay linearizable.
 
 const registerInput: fc.Arbitrary<RegisterInput> = fc.oneof(
