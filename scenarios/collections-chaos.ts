@@ -7,19 +7,12 @@ import { msgpackDatumCodec } from '../core/streams/datum-codec.ts';
 import { intBetween, pick, type Rng, takeRandom } from '../core/util/rng.ts';
 import type { Checker } from '../net-sim/checker.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
-import {
-  checkLinearizable,
-  type KvInput,
-  kvModel,
-  type LinearizabilityResult,
-  type Operation,
-  type RegisterOutput,
-} from '../net-sim/checkers/linearizability.ts';
+import { checkLinearizable, type KvInput, kvModel, type Operation, type RegisterOutput } from '../net-sim/checkers/linearizability.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
 import { within } from './group-workload.ts';
 import { chaosPlan, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `collections-chaos`: one replicated collection of every kind (Map, Vec, Set, Cell, Once,
@@ -989,11 +982,6 @@ function limited(report: (m: string) => void, first = 4): ((m: string) => void) 
   return Object.assign(f, { flush: () => (n > first ? report(`… and ${n - first} more problems like these`) : undefined) });
 }
 
-function describeKv(r: LinearizabilityResult): string | undefined {
-  if (r.ok === true || r.ok === 'unknown') return undefined;
-  return `map history is not linearizable: ${r.counterexample}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 export const collectionsChaos: Scenario = {
@@ -1233,9 +1221,9 @@ export const collectionsChaos: Scenario = {
         };
       }
     }
-    const kvResult = checkLinearizable(kvModel, kv, { maxSteps: KV_MAX_STEPS });
-    const v = describeKv(kvResult);
-    if (v) problem(v);
+    const kvResult = checkLinearizable(kvModel, kv, { maxSteps: options.checkBudget ?? KV_MAX_STEPS });
+    const lin = linearizabilityFindings({ map: kvResult });
+    for (const v of lin.violations) problem(v);
     return scenarioResult(
       collectionsChaos.name,
       options,
@@ -1250,6 +1238,7 @@ export const collectionsChaos: Scenario = {
         stress: sim.plan.stress !== undefined,
       },
       findings,
+      lin.inconclusive,
     );
   },
 };

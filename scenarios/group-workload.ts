@@ -7,7 +7,7 @@ import { peerOfMember } from '../core/groups/member-id.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView } from '../net-sim/checker.ts';
-import type { CounterInput, CounterOutput, LinearizabilityResult, Operation, RegisterInput, RegisterOutput } from '../net-sim/checkers/linearizability.ts';
+import type { CounterInput, CounterOutput, Operation, RegisterInput, RegisterOutput } from '../net-sim/checkers/linearizability.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
 import type { ChaosMachine } from './raft-chaos.ts';
 
@@ -158,11 +158,6 @@ export function errorCounts(ops: readonly ClientOp[]): Record<string, number> {
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
-}
-
-export function describeLinearizability(what: string, r: LinearizabilityResult): string | undefined {
-  if (r.ok === true || r.ok === 'unknown') return undefined; // unknown: the search budget ran out; reported in details
-  return `${what} history is not linearizable: ${r.counterexample}`;
 }
 
 /** Resolves when `done()` holds or `deadline` passes (virtual time); true if it held. */

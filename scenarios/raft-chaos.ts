@@ -9,7 +9,6 @@ import {
   type CounterOutput,
   checkLinearizable,
   counterModel,
-  type LinearizabilityResult,
   type Operation,
   type RegisterInput,
   type RegisterOutput,
@@ -18,8 +17,8 @@ import {
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
-import { countSnapshotInstalls, describeLinearizability, within } from './group-workload.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { countSnapshotInstalls, within } from './group-workload.ts';
+import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-chaos`: one group of five voters under swarm faults — partitions, crashes and
@@ -370,9 +369,11 @@ export const raftChaos: Scenario = {
       details.finalCommitted = groups.map((g) => g.committed);
       details.snapshotsInstalled = snapshotsInstalled();
     });
-    const reg = checkLinearizable(registerModel, history.reg);
-    const ctr = checkLinearizable(counterModel, history.ctr);
-    for (const v of [describeLinearizability('register', reg), describeLinearizability('counter', ctr)]) if (v) problem(v);
+    const budget = { maxSteps: options.checkBudget };
+    const reg = checkLinearizable(registerModel, history.reg, budget);
+    const ctr = checkLinearizable(counterModel, history.ctr, budget);
+    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    for (const v of lin.violations) problem(v);
     return scenarioResult(
       raftChaos.name,
       options,
@@ -388,6 +389,7 @@ export const raftChaos: Scenario = {
         stress: sim.plan.stress !== undefined,
       },
       problems,
+      lin.inconclusive,
     );
   },
 };

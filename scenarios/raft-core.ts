@@ -88,6 +88,7 @@ function runRaftCore(options: ScenarioOptions): ScenarioResult {
         replayInTests: `${unsafe.length > 0 ? `RAFT_UNSAFE=${unsafe[0]} ` : ''}RAFT_REPLAY='${schedule}' npx vitest run test/raft/raft.property.test.ts -t RAFT_REPLAY`,
       }),
     },
+    inconclusive: [],
     ...(options.keepTrace && { trace: trace.lines }),
   };
 }

@@ -10,7 +10,6 @@ import {
   type ChaosGroup,
   type ClientOp,
   countSnapshotInstalls,
-  describeLinearizability,
   errorCounts,
   GroupProbe,
   histories,
@@ -20,7 +19,7 @@ import {
   within,
 } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-membership`: a group whose members come and go. Three nodes form it
@@ -398,9 +397,11 @@ export const raftMembership: Scenario = {
     const replacedAt = removedAt(crashed, crashedAt);
 
     const h = histories(ops);
-    const reg = checkLinearizable(registerModel, h.reg);
-    const ctr = checkLinearizable(counterModel, h.ctr);
-    for (const v of [describeLinearizability('register', reg), describeLinearizability('counter', ctr)]) if (v) problems.push({ message: v, atMs: sim.now });
+    const budget = { maxSteps: options.checkBudget };
+    const reg = checkLinearizable(registerModel, h.reg, budget);
+    const ctr = checkLinearizable(counterModel, h.ctr, budget);
+    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    for (const v of lin.violations) problems.push({ message: v, atMs: sim.now });
     return scenarioResult(
       raftMembership.name,
       options,
@@ -425,6 +426,7 @@ export const raftMembership: Scenario = {
         linearizability: { register: reg.ok, counter: ctr.ok },
       },
       problems,
+      lin.inconclusive,
     );
   },
 };

@@ -7,9 +7,9 @@ import { checkLinearizable, counterModel, registerModel } from '../net-sim/check
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import { SIM_EPOCH_MS } from '../net-sim/sim-node.ts';
-import { type ChaosGroup, type ClientOp, describeLinearizability, errorCounts, GroupProbe, histories, runClient, waitUntil, within } from './group-workload.ts';
+import { type ChaosGroup, type ClientOp, errorCounts, GroupProbe, histories, runClient, waitUntil, within } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-startup-split`: the group's members start on the two sides of a partition (sizes
@@ -242,9 +242,11 @@ export const raftStartupSplit: Scenario = {
     // Linearizability of the winning history.
     const inWinner = (op: ClientOp) => winner !== undefined && op.tag === winner && op.error !== 'FormationLostError';
     const h = histories(ops, inWinner);
-    const reg = checkLinearizable(registerModel, h.reg);
-    const ctr = checkLinearizable(counterModel, h.ctr);
-    for (const v of [describeLinearizability('register', reg), describeLinearizability('counter', ctr)]) if (v) problem(v);
+    const budget = { maxSteps: options.checkBudget };
+    const reg = checkLinearizable(registerModel, h.reg, budget);
+    const ctr = checkLinearizable(counterModel, h.ctr, budget);
+    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    for (const v of lin.violations) problem(v);
     return scenarioResult(
       raftStartupSplit.name,
       options,
@@ -275,6 +277,7 @@ export const raftStartupSplit: Scenario = {
         linearizability: { register: reg.ok, counter: ctr.ok },
       },
       problems,
+      lin.inconclusive,
     );
   },
 };

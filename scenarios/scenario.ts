@@ -3,6 +3,7 @@ import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import { NativeSigner } from '../net-real/native-signer.ts';
 import { NativeVerifier } from '../net-real/native-verifier.ts';
 import type { Violation } from '../net-sim/checker.ts';
+import type { LinearizabilityResult } from '../net-sim/checkers/linearizability.ts';
 import type { FaultPlan } from '../net-sim/fault-plan.ts';
 import type { PlantedWireBug } from '../net-sim/links.ts';
 import { Simulation, type SimulationOptions } from '../net-sim/simulation.ts';
@@ -23,6 +24,12 @@ export interface ScenarioOptions {
   readonly plantedBugs?: readonly string[];
   /** The robustness fuzz (`--corrupt-frames`, Simulation's `corruptFrames`). @default 0 */
   readonly corruptFrames?: number;
+  /**
+   * The step budget of each linearizability search (`--check-budget`). A search that uses it
+   * up is inconclusive: reported in `inconclusive`, not as a violation. @default each
+   * scenario's (the checker's 1,000,000, or more for larger histories)
+   */
+  readonly checkBudget?: number;
 }
 
 /** The outcome of one run: the CLI prints it as JSON. */
@@ -41,6 +48,11 @@ export interface ScenarioResult {
   readonly plan?: FaultPlan;
   /** Scenario-specific figures. */
   readonly details: Record<string, unknown>;
+  /**
+   * Checks that could not decide (a linearizability search that ran out of budget): they
+   * found no violation, and ruled none out either. Empty when every check decided.
+   */
+  readonly inconclusive: readonly string[];
   /** Frames the robustness fuzz corrupted (only with `corruptFrames`). */
   readonly framesCorrupted?: number;
   /** Trace lines when asked for. */
@@ -55,6 +67,20 @@ export interface Scenario {
   /** Planted bugs this scenario understands, with what each does. */
   readonly plantedBugs: Readonly<Record<string, string>>;
   run(options: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+/** The violations and the undecided checks among named linearizability results. */
+export function linearizabilityFindings(results: Readonly<Record<string, LinearizabilityResult>>): {
+  readonly violations: readonly string[];
+  readonly inconclusive: readonly string[];
+} {
+  const violations: string[] = [];
+  const inconclusive: string[] = [];
+  for (const [what, r] of Object.entries(results)) {
+    if (r.ok === false) violations.push(`${what} history is not linearizable: ${r.counterexample}`);
+    else if (r.ok === 'unknown') inconclusive.push(`${what} history: ${r.reason}`);
+  }
+  return { violations, inconclusive };
 }
 
 /** Splits planted-bug names into wire bugs and the rest; unknown names are an error. */
@@ -81,6 +107,7 @@ export function scenarioResult(
   nodes: number,
   details: Record<string, unknown>,
   findings: readonly { readonly message: string; readonly atMs: number }[],
+  inconclusive: readonly string[] = [],
 ): ScenarioResult {
   const violations = [...sim.finishCheckers(), ...findings.map((v) => ({ checker: name, ...v }))];
   return {
@@ -96,6 +123,7 @@ export function scenarioResult(
     nodes,
     plan: sim.plan,
     details,
+    inconclusive,
     ...(options.corruptFrames !== undefined && { framesCorrupted: sim.stats.framesCorrupted }),
     ...(options.keepTrace && { trace: sim.trace }),
   };

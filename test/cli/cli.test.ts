@@ -56,6 +56,24 @@ describe('mosaik sim', () => {
     expect(summary.failures[0].replay).toBe('npx mosaik sim run ping-mesh --seed 1 --plant-bug reply-twice');
   });
 
+  it('a linearizability search that runs out of --check-budget is inconclusive: listed, neither a pass nor a violation', async () => {
+    const run = await cli('sim', 'run', 'raft-chaos', '--seed', '1', '--check-budget', '10');
+    expect(run.code).toBe(0);
+    expect(run.lines[0]).toMatch(/^raft-chaos seed=1 ok \(2 inconclusive\) /);
+    expect(run.lines).toContain('  inconclusive: register history: register: search budget of 10 steps exhausted in partition 0 of 1');
+    const campaign = await cli('sim', 'campaign', 'raft-chaos', '--seeds', '1-2', '--jobs', '1', '--check-budget', '10', '--json');
+    expect(campaign.code).toBe(0);
+    const summary = JSON.parse(campaign.lines[0] as string);
+    expect(summary).toMatchObject({ runs: 2, passed: 2, failed: 0, violations: 0 });
+    expect(summary.inconclusive.map((i: { seed: number }) => i.seed)).toEqual([1, 2]);
+    expect(summary.inconclusive[0].checks).toHaveLength(2);
+    expect(summary.inconclusive[0].replay).toBe('npx mosaik sim run raft-chaos --seed 1 --check-budget 10');
+    // With the default budget every check decides.
+    const decided = await cli('sim', 'run', 'raft-chaos', '--seed', '1', '--json');
+    expect(JSON.parse(decided.lines[0] as string)).toMatchObject({ ok: true, inconclusive: [] });
+    expect((await cli('sim', 'run', 'raft-chaos', '--seed', '1', '--check-budget', '0')).code).toBe(2);
+  });
+
   it('campaign --jobs runs seeds on worker threads with the same results, reported in seed order', async () => {
     const one = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-4', '--jobs', '1');
     const two = await cli('sim', 'campaign', 'ping-mesh', '--seeds', '1-4', '--jobs', '2');

@@ -12,6 +12,7 @@ const RUN_FLAGS = {
   faults: 'string',
   'plant-bug': 'strings',
   'corrupt-frames': 'string',
+  'check-budget': 'string',
 } as const;
 const CAMPAIGN_FLAGS = {
   seeds: 'string',
@@ -20,14 +21,17 @@ const CAMPAIGN_FLAGS = {
   faults: 'string',
   'plant-bug': 'strings',
   'corrupt-frames': 'string',
+  'check-budget': 'string',
   jobs: 'string',
 } as const;
 
 export const SIM_USAGE = `Usage:
   mosaik sim list
-  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--json] [--trace FILE] [--plant-bug NAME]...
-  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--jobs N] [--json] [--plant-bug NAME]...
+  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--json] [--trace FILE] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--jobs N] [--json] [--plant-bug NAME]...
       (--jobs: worker threads running seeds in parallel; default one per core)
+      (--check-budget N: steps for each linearizability search. A search that uses them up is
+       inconclusive: listed as such, neither a pass nor a violation)
       (--faults slow-disk: swarm faults on storage whose syncs take 20-150 ms, with power failures)
       (--corrupt-frames P: a robustness fuzz; each frame is corrupted in flight with probability P
        until the faults stop. No node may crash; Raft's safety checkers may report violations,
@@ -63,7 +67,7 @@ function scenarioOf(name: string | undefined): Scenario {
 
 function commonOptions(
   scenario: Scenario,
-  flags: { nodes?: string; faults?: string; 'plant-bug'?: string[]; 'corrupt-frames'?: string },
+  flags: { nodes?: string; faults?: string; 'plant-bug'?: string[]; 'corrupt-frames'?: string; 'check-budget'?: string },
 ): Omit<ScenarioOptions, 'seed'> {
   const nodes = parseInteger(flags.nodes, '--nodes', 1);
   const faults = flags.faults ?? 'swarm';
@@ -78,7 +82,14 @@ function commonOptions(
   if (corruptFrames !== undefined && !(corruptText !== '' && corruptFrames >= 0 && corruptFrames <= 1)) {
     throw new UsageError(`--corrupt-frames takes a probability in [0, 1], got '${corruptText}'`);
   }
-  return { ...(nodes !== undefined && { nodes }), faults, plantedBugs, ...(corruptFrames !== undefined && { corruptFrames }) };
+  const checkBudget = parseInteger(flags['check-budget'], '--check-budget', 1);
+  return {
+    ...(nodes !== undefined && { nodes }),
+    faults,
+    plantedBugs,
+    ...(corruptFrames !== undefined && { corruptFrames }),
+    ...(checkBudget !== undefined && { checkBudget }),
+  };
 }
 
 /** The command that replays one run exactly. */
@@ -88,6 +99,7 @@ export function replayCommand(scenario: string, seed: number, options: Omit<Scen
   if (options.faults && options.faults !== 'swarm') parts.push('--faults', options.faults);
   for (const bug of options.plantedBugs ?? []) parts.push('--plant-bug', bug);
   if (options.corruptFrames !== undefined) parts.push('--corrupt-frames', String(options.corruptFrames));
+  if (options.checkBudget !== undefined) parts.push('--check-budget', String(options.checkBudget));
   return parts.join(' ');
 }
 
@@ -106,13 +118,15 @@ async function runOne(argv: readonly string[], out: (line: string) => void): Pro
   } else {
     out(summaryLine(result));
     for (const v of result.violations) out(`  violation [${v.checker}] at ${v.atMs} ms: ${v.message}`);
+    for (const what of result.inconclusive) out(`  inconclusive: ${what}`);
     if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
   }
   return result.ok ? 0 : 1;
 }
 
 function summaryLine(r: ScenarioResult): string {
-  return `${r.scenario} seed=${r.seed} ${r.ok ? 'ok' : `FAILED (${r.violations.length} violations)`} simulated=${r.simulatedMs}ms wall=${r.wallMs}ms events=${r.events} messages=${r.messages} trace=${r.traceHash.slice(0, 16)}`;
+  const verdict = r.ok ? (r.inconclusive.length > 0 ? `ok (${r.inconclusive.length} inconclusive)` : 'ok') : `FAILED (${r.violations.length} violations)`;
+  return `${r.scenario} seed=${r.seed} ${verdict} simulated=${r.simulatedMs}ms wall=${r.wallMs}ms events=${r.events} messages=${r.messages} trace=${r.traceHash.slice(0, 16)}`;
 }
 
 async function campaign(argv: readonly string[], out: (line: string) => void): Promise<number> {
@@ -123,6 +137,8 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
   const options = commonOptions(scenario, flags);
   const wallStart = performance.now();
   const failures: { seed: number; violations: ScenarioResult['violations']; replay: string }[] = [];
+  // Seeds with a check that could not decide: passed, but not shown to hold.
+  const inconclusive: { seed: number; checks: readonly string[]; replay: string }[] = [];
   let simulatedMs = 0;
   let events = 0;
   let messages = 0;
@@ -141,6 +157,7 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
     events += result.events;
     messages += result.messages;
     if (!result.ok) failures.push({ seed, violations: result.violations, replay: replayCommand(scenario.name, seed, options) });
+    if (result.inconclusive.length > 0) inconclusive.push({ seed, checks: result.inconclusive, replay: replayCommand(scenario.name, seed, options) });
     if (!flags.json) {
       out(summaryLine(result));
       if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
@@ -155,6 +172,7 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
     failed: failures.length,
     violations: failures.reduce((n, f) => n + f.violations.length, 0),
     failures,
+    inconclusive,
     simulatedMs,
     wallMs: Math.round(performance.now() - wallStart),
     jobs,
@@ -162,6 +180,9 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
     messages,
   };
   if (flags.json) out(JSON.stringify(summary));
-  else out(`campaign ${scenario.name} seeds ${from}-${to}: ${summary.passed} passed, ${summary.failed} failed (${summary.wallMs} ms wall)`);
+  else {
+    const undecided = inconclusive.length > 0 ? `, ${inconclusive.length} inconclusive (seeds ${inconclusive.map((i) => i.seed).join(', ')})` : '';
+    out(`campaign ${scenario.name} seeds ${from}-${to}: ${summary.passed} passed, ${summary.failed} failed${undecided} (${summary.wallMs} ms wall)`);
+  }
   return failures.length === 0 ? 0 : 1;
 }
