@@ -7,9 +7,19 @@ import { peerOfMember } from '../core/groups/member-id.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView } from '../net-sim/checker.ts';
-import type { CounterInput, CounterOutput, Operation, RegisterInput, RegisterOutput } from '../net-sim/checkers/linearizability.ts';
+import {
+  type CounterInput,
+  type CounterOutput,
+  checkLinearizable,
+  counterModel,
+  type Operation,
+  type RegisterInput,
+  type RegisterOutput,
+  registerModel,
+} from '../net-sim/checkers/linearizability.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
 import type { ChaosMachine } from './raft-chaos.ts';
+import { linearizabilityFindings } from './scenario.ts';
 
 /**
  * What `raft-membership` and `raft-startup-split` share: clients that record what they did
@@ -158,6 +168,17 @@ export function errorCounts(ops: readonly ClientOp[]): Record<string, number> {
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
+}
+
+/**
+ * Checks a run's register and counter histories, each search with `budget` steps (the
+ * checker's default when undefined): each one's verdict, for a result's details, and what
+ * they found.
+ */
+export function checkRegisterAndCounter(h: { readonly reg: readonly RegOp[]; readonly ctr: readonly CtrOp[] }, budget: number | undefined) {
+  const register = checkLinearizable(registerModel, h.reg, { maxSteps: budget });
+  const counter = checkLinearizable(counterModel, h.ctr, { maxSteps: budget });
+  return { verdicts: { register: register.ok, counter: counter.ok }, ...linearizabilityFindings({ register, counter }) };
 }
 
 /** Resolves when `done()` holds or `deadline` passes (virtual time); true if it held. */

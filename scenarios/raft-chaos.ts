@@ -4,21 +4,12 @@ import type { PlantedGroupBugs } from '../core/groups/group.ts';
 import type { UnsafeRaftVariant } from '../core/raft/types.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
-import {
-  type CounterInput,
-  type CounterOutput,
-  checkLinearizable,
-  counterModel,
-  type Operation,
-  type RegisterInput,
-  type RegisterOutput,
-  registerModel,
-} from '../net-sim/checkers/linearizability.ts';
+import type { CounterInput, CounterOutput, Operation, RegisterInput, RegisterOutput } from '../net-sim/checkers/linearizability.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
-import { countSnapshotInstalls, within } from './group-workload.ts';
-import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { checkRegisterAndCounter, countSnapshotInstalls, within } from './group-workload.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-chaos`: one group of five voters under swarm faults — partitions, crashes and
@@ -369,10 +360,7 @@ export const raftChaos: Scenario = {
       details.finalCommitted = groups.map((g) => g.committed);
       details.snapshotsInstalled = snapshotsInstalled();
     });
-    const budget = { maxSteps: options.checkBudget };
-    const reg = checkLinearizable(registerModel, history.reg, budget);
-    const ctr = checkLinearizable(counterModel, history.ctr, budget);
-    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    const lin = checkRegisterAndCounter(history, options.checkBudget);
     for (const v of lin.violations) problem(v);
     return scenarioResult(
       raftChaos.name,
@@ -385,7 +373,7 @@ export const raftChaos: Scenario = {
         formedAtMs: formedAt,
         livenessMs: livenessAt,
         ops: { ok: history.ok, unknown: history.unknown, offline: history.offline, register: history.reg.length, counter: history.ctr.length },
-        linearizability: { register: reg.ok, counter: ctr.ok },
+        linearizability: lin.verdicts,
         stress: sim.plan.stress !== undefined,
       },
       problems,

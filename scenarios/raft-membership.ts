@@ -3,12 +3,12 @@ import type { Network } from '../api/network.ts';
 import { peerOfMember } from '../core/groups/member-id.ts';
 import { intBetween, pick } from '../core/util/rng.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
-import { checkLinearizable, counterModel, registerModel } from '../net-sim/checkers/linearizability.ts';
 import { type FaultKind, type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import {
   type ChaosGroup,
   type ClientOp,
+  checkRegisterAndCounter,
   countSnapshotInstalls,
   errorCounts,
   GroupProbe,
@@ -19,7 +19,7 @@ import {
   within,
 } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-membership`: a group whose members come and go. Three nodes form it
@@ -397,10 +397,7 @@ export const raftMembership: Scenario = {
     const replacedAt = removedAt(crashed, crashedAt);
 
     const h = histories(ops);
-    const budget = { maxSteps: options.checkBudget };
-    const reg = checkLinearizable(registerModel, h.reg, budget);
-    const ctr = checkLinearizable(counterModel, h.ctr, budget);
-    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    const lin = checkRegisterAndCounter(h, options.checkBudget);
     for (const v of lin.violations) problems.push({ message: v, atMs: sim.now });
     return scenarioResult(
       raftMembership.name,
@@ -423,7 +420,7 @@ export const raftMembership: Scenario = {
         fullStrengthWaitMs: waits,
         configurations: confs.length,
         ops: { ok: h.ok, unknown: h.unknown, offline: h.offline, register: h.reg.length, counter: h.ctr.length, outcomes: errorCounts(ops) },
-        linearizability: { register: reg.ok, counter: ctr.ok },
+        linearizability: lin.verdicts,
       },
       problems,
       lin.inconclusive,

@@ -3,13 +3,12 @@ import { compareFormations } from '../core/groups/formation.ts';
 import { DEFAULT_CONSENSUS } from '../core/groups/group-id.ts';
 import { intBetween } from '../core/util/rng.ts';
 import { raftSafetyChecker } from '../net-sim/checkers/groups.ts';
-import { checkLinearizable, counterModel, registerModel } from '../net-sim/checkers/linearizability.ts';
 import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts';
 import { rngStream } from '../net-sim/rng.ts';
 import { SIM_EPOCH_MS } from '../net-sim/sim-node.ts';
-import { type ChaosGroup, type ClientOp, errorCounts, GroupProbe, histories, runClient, waitUntil, within } from './group-workload.ts';
+import { type ChaosGroup, type ClientOp, checkRegisterAndCounter, errorCounts, GroupProbe, histories, runClient, waitUntil, within } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-startup-split`: the group's members start on the two sides of a partition (sizes
@@ -242,10 +241,7 @@ export const raftStartupSplit: Scenario = {
     // Linearizability of the winning history.
     const inWinner = (op: ClientOp) => winner !== undefined && op.tag === winner && op.error !== 'FormationLostError';
     const h = histories(ops, inWinner);
-    const budget = { maxSteps: options.checkBudget };
-    const reg = checkLinearizable(registerModel, h.reg, budget);
-    const ctr = checkLinearizable(counterModel, h.ctr, budget);
-    const lin = linearizabilityFindings({ register: reg, counter: ctr });
+    const lin = checkRegisterAndCounter(h, options.checkBudget);
     for (const v of lin.violations) problem(v);
     return scenarioResult(
       raftStartupSplit.name,
@@ -274,7 +270,7 @@ export const raftStartupSplit: Scenario = {
           counter: h.ctr.length,
           outcomes: errorCounts(ops),
         },
-        linearizability: { register: reg.ok, counter: ctr.ok },
+        linearizability: lin.verdicts,
       },
       problems,
       lin.inconclusive,

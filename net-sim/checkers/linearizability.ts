@@ -101,7 +101,7 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
   const budget = { left: maxSteps };
   const parts = model.partition ? model.partition(ops) : [ops];
   for (const [index, whole] of parts.entries()) {
-    const part = model.withoutUnobservable ? prunedHistory(model, whole) : whole;
+    const part = prunedHistory(model, whole);
     const outcome = checkAndExplain(model, part, budget);
     if (outcome === 'budget') {
       return { ok: 'unknown', reason: `${model.name}: search budget of ${maxSteps} steps exhausted in partition ${index} of ${parts.length}` };
@@ -111,9 +111,10 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
   return { ok: true };
 }
 
-/** `model.withoutUnobservable` of `ops`, checked to leave out pending operations only. */
+/** `model.withoutUnobservable` of `ops` (where the model has it), checked to leave out pending operations only. */
 function prunedHistory<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]): readonly Operation<I, O>[] {
-  const out = (model.withoutUnobservable as NonNullable<typeof model.withoutUnobservable>)(ops);
+  const out = model.withoutUnobservable?.(ops) ?? ops;
+  if (out === ops) return ops;
   const completed = (list: readonly Operation<I, O>[]) => list.reduce((n, op) => n + (op.ret === undefined ? 0 : 1), 0);
   assert(out.length <= ops.length && completed(out) === completed(ops), `${model.name}: withoutUnobservable dropped a completed operation`);
   return out;
