@@ -104,7 +104,7 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, ops: readonly 
     const part = prunedHistory(model, whole);
     const outcome = checkAndExplain(model, part, budget);
     if (outcome === 'budget') {
-      return { ok: 'unknown', reason: `${model.name}: search budget of ${maxSteps} steps exhausted in partition ${index} of ${parts.length}` };
+      return { ok: 'unknown', reason: `search budget of ${maxSteps} steps exhausted in partition ${index} of ${parts.length}` };
     }
     if (outcome !== 'ok') return report(model, index, part.length, outcome);
   }

@@ -60,7 +60,7 @@ describe('mosaik sim', () => {
     const run = await cli('sim', 'run', 'raft-chaos', '--seed', '1', '--check-budget', '10');
     expect(run.code).toBe(0);
     expect(run.lines[0]).toMatch(/^raft-chaos seed=1 ok \(2 inconclusive\) /);
-    expect(run.lines).toContain('  inconclusive: register history: register: search budget of 10 steps exhausted in partition 0 of 1');
+    expect(run.lines).toContain('  inconclusive: register history: search budget of 10 steps exhausted in partition 0 of 1');
     const campaign = await cli('sim', 'campaign', 'raft-chaos', '--seeds', '1-2', '--jobs', '1', '--check-budget', '10', '--json');
     expect(campaign.code).toBe(0);
     const summary = JSON.parse(campaign.lines[0] as string);
