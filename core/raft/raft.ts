@@ -110,6 +110,8 @@ export class RaftNode {
   #role: Role = 'follower';
   #leader: NodeId | undefined;
   #conf: ConfState = EMPTY_CONF;
+  /** Whether `#conf` counts this node as a voter: asked on every tick and timer re-arm, so kept with `#conf`. */
+  #promotable = false;
   /** The configuration of the compacted prefix (the latest snapshot's). */
   #baseConf: ConfState = EMPTY_CONF;
   #snapshot: Snapshot | undefined;
@@ -170,7 +172,7 @@ export class RaftNode {
     this.#snapshot = restore.snapshot;
     this.#baseConf = restore.snapshot?.meta.conf ?? EMPTY_CONF;
     this.log = RaftLog.restore(restore.snapshot?.meta, restore.entries ?? [], hs.commit);
-    this.#conf = this.#confAt(this.log.lastIndex());
+    this.#setConf(this.#confAt(this.log.lastIndex()));
     this.#lastSoft = { role: 'follower', leader: undefined, term: this.#term };
     this.#resetElectionTimeout();
   }
@@ -197,7 +199,12 @@ export class RaftNode {
   }
   /** A voter in the current configuration, so it may campaign. */
   get promotable(): boolean {
-    return this.#conf.voters.includes(this.id);
+    return this.#promotable;
+  }
+
+  #setConf(conf: ConfState): void {
+    this.#conf = conf;
+    this.#promotable = conf.voters.includes(this.id);
   }
   /** The leader has committed an entry of its own term: reads and conf changes may proceed. */
   get committedInTerm(): boolean {
@@ -216,7 +223,7 @@ export class RaftNode {
     assert(conf.voters.includes(this.id), 'the bootstrapping node must be a voter');
     this.#term = 1;
     this.log.append([{ term: 1, index: 1, data: { kind: 'conf', conf } }]);
-    this.#conf = conf;
+    this.#setConf(conf);
     this.#becomeFollower(1, undefined);
     this.#campaign(this.#conf.voters.length === 1 ? 'real' : 'pre');
   }
@@ -232,7 +239,7 @@ export class RaftNode {
     assert(this.log.lastIndex() === 0 && this.#snapshot === undefined, 'adoptFirstConf on a node that already has a log');
     if (this.#term < 1) this.#becomeFollower(1, undefined);
     this.log.append([{ term: 1, index: 1, data: { kind: 'conf', conf } }]);
-    this.#conf = conf;
+    this.#setConf(conf);
   }
 
   /** One logical clock step; the driver calls it every tick interval. */
@@ -602,7 +609,7 @@ export class RaftNode {
     const truncationsBefore = this.log.truncations;
     const lastNew = this.log.appendFromLeader(prevIndex, entries);
     // A truncation may have removed the conf entry in force; a new one takes effect now.
-    if (hadConf || this.log.truncations !== truncationsBefore) this.#conf = this.#confAt(this.log.lastIndex());
+    if (hadConf || this.log.truncations !== truncationsBefore) this.#setConf(this.#confAt(this.log.lastIndex()));
     // Only what this message vouches for: a stale tail beyond it is not known to match (mosaik §5.2).
     this.log.commitTo(Math.min(leaderCommit, lastNew));
     reply(true, lastNew);
@@ -654,7 +661,7 @@ export class RaftNode {
     this.log.installSnapshot(m.meta);
     this.#snapshot = snapshot;
     this.#baseConf = m.meta.conf;
-    this.#conf = this.#confAt(this.log.lastIndex());
+    this.#setConf(this.#confAt(this.log.lastIndex()));
     this.#snapshotOut = { snapshot, installed: true };
     this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success: true, index: m.meta.index, hintIndex: 0, hintTerm: 0 });
     return undefined;
@@ -731,7 +738,7 @@ export class RaftNode {
     this.log.append(entries);
     for (const e of entries) {
       if (e.data.kind !== 'conf') continue;
-      this.#conf = e.data.conf;
+      this.#setConf(e.data.conf);
       this.#pendingConfIndex = e.index;
       this.#syncProgressWithConf();
       // Pending reads are confirmed against the new voters now: had the last other voter just
