@@ -11,7 +11,7 @@ export type SeedOutcome = { readonly seed: number; readonly result: ScenarioResu
  * what is still alive. Campaigns of raft-chaos seeds 1-200 with two workers, interleaved,
  * means of 4–6 runs (docs/benchmarks.md, Groups, 2026-11-27 #17): 4 MB semi-spaces 592x,
  * 16 MB (the default) 680x, 32 MB 666x, 64 MB 729x, 128 MB 719x; this setting against the
- * default, 2–7% less wall time. It costs ~115 MB of resident memory per campaign.
+ * default, 2–7% less wall time. It costs ~58 MB of resident memory per worker.
  */
 export const WORKER_YOUNG_GENERATION_MB = 192;
 
