@@ -266,6 +266,16 @@ function bruteForce<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O
   return search(model.init());
 }
 
+/** Over 1,000 generated histories of up to `maxLength` operations, the checker says what exhaustive search says. */
+function agreesWithBruteForce<S, I, O>(model: Model<S, I, O>, op: fc.Arbitrary<Operation<I, O>>, maxLength: number): void {
+  fc.assert(
+    fc.property(fc.array(op, { maxLength }), (ops) => {
+      expect(checkLinearizable(model, ops).ok).toBe(bruteForce(model, ops));
+    }),
+    { numRuns: 1000 },
+  );
+}
+
 const smallValue = fc.oneof(fc.integer({ min: 0, max: 2 }), fc.constant(null));
 const interval = fc.record({ call: fc.integer({ min: 0, max: 10 }), length: fc.integer({ min: 0, max: 6 }), pending: fc.integer({ min: 0, max: 3 }) });
 const arbitraryRegisterOp: fc.Arbitrary<RegOp> = fc
@@ -296,12 +306,7 @@ const arbitraryCounterOp: fc.Arbitrary<CounterOp> = fc
 
 describe('checkLinearizable: agrees with exhaustive search', () => {
   it('on small register histories, with pending operations', () => {
-    fc.assert(
-      fc.property(fc.array(arbitraryRegisterOp, { maxLength: 7 }), (ops) => {
-        expect(checkLinearizable(registerModel, ops).ok).toBe(bruteForce(registerModel, ops));
-      }),
-      { numRuns: 1000 },
-    );
+    agreesWithBruteForce(registerModel, arbitraryRegisterOp, 7);
   });
 
   it('on small counter histories, with and without the read-only shortcut', () => {
@@ -339,21 +344,11 @@ function staleReadBehindPendingWrites(pending: number): RegOp[] {
 
 describe('checkLinearizable: pending writes no read returned', () => {
   it('on small register histories without compare-and-set (where they are left out), agrees with exhaustive search', () => {
-    fc.assert(
-      fc.property(fc.array(readOrWrite, { maxLength: 8 }), (ops) => {
-        expect(checkLinearizable(registerModel, ops).ok).toBe(bruteForce(registerModel, ops));
-      }),
-      { numRuns: 1000 },
-    );
+    agreesWithBruteForce(registerModel, readOrWrite, 8);
   });
 
   it('on small two-key histories, agrees with exhaustive search', () => {
-    fc.assert(
-      fc.property(fc.array(kvOp, { maxLength: 7 }), (ops) => {
-        expect(checkLinearizable(kvModel, ops).ok).toBe(bruteForce(kvModel, ops));
-      }),
-      { numRuns: 1000 },
-    );
+    agreesWithBruteForce(kvModel, kvOp, 7);
   });
 
   it('that property catches a model that also drops pending writes some read returned', () => {
