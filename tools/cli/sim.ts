@@ -146,21 +146,22 @@ async function campaign(argv: readonly string[], out: (line: string) => void): P
   const jobs = parseInteger(flags.jobs, '--jobs', 1) ?? defaultJobs();
   await runSeeds(scenario, seeds, options, jobs, (outcome) => {
     const { seed } = outcome;
+    const replay = replayCommand(scenario.name, seed, options);
     if ('error' in outcome) {
       // A run that throws is a bug in the simulator or the scenario: report it as a failure with its replay.
-      failures.push({ seed, violations: [{ checker: 'crash', atMs: 0, message: outcome.error }], replay: replayCommand(scenario.name, seed, options) });
-      if (!flags.json) out(`${scenario.name} seed=${seed} CRASHED: ${outcome.error.split('\n')[0]}\n  replay: ${replayCommand(scenario.name, seed, options)}`);
+      failures.push({ seed, violations: [{ checker: 'crash', atMs: 0, message: outcome.error }], replay });
+      if (!flags.json) out(`${scenario.name} seed=${seed} CRASHED: ${outcome.error.split('\n')[0]}\n  replay: ${replay}`);
       return;
     }
     const { result } = outcome;
     simulatedMs += result.simulatedMs;
     events += result.events;
     messages += result.messages;
-    if (!result.ok) failures.push({ seed, violations: result.violations, replay: replayCommand(scenario.name, seed, options) });
-    if (result.inconclusive.length > 0) inconclusive.push({ seed, checks: result.inconclusive, replay: replayCommand(scenario.name, seed, options) });
+    if (!result.ok) failures.push({ seed, violations: result.violations, replay });
+    if (result.inconclusive.length > 0) inconclusive.push({ seed, checks: result.inconclusive, replay });
     if (!flags.json) {
       out(summaryLine(result));
-      if (!result.ok) out(`  replay: ${replayCommand(scenario.name, seed, options)}`);
+      if (!result.ok) out(`  replay: ${replay}`);
     }
   });
   const runs = to - from + 1;
