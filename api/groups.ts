@@ -1,7 +1,8 @@
 import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
-import type { Group as GroupMember, GroupStats, GroupStatus, GroupStorage } from '../core/groups/group.ts';
+import type { Group as GroupMember, GroupStats, GroupStatus } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
+import type { GroupStorage } from '../core/groups/member-store.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
 import type { Leadership } from '../core/groups/wire.ts';
 import type { GroupId } from '../core/identity/digest.ts';

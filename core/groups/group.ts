@@ -4,31 +4,19 @@ import { PeerId } from '../identity/keys.ts';
 import type { RequestId } from '../node/io.ts';
 import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { RaftNode } from '../raft/raft.ts';
-import type { ConfState, Entry, HardState, RaftMessage, Ready, Role, Snapshot, UnsafeRaftVariant } from '../raft/types.ts';
+import type { ConfState, Entry, RaftMessage, Role, UnsafeRaftVariant } from '../raft/types.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
-import type { TicketRejection, TicketsValidation, TicketValidator } from '../tickets/ticket.ts';
-import { AssertionError, assert } from '../util/assert.ts';
+import type { TicketValidator } from '../tickets/ticket.ts';
+import { assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import { type Decoded, type MessageCodec, msgpackCodec } from '../wire/codec.ts';
-import * as s from '../wire/schema.ts';
-import { bondProof, checkBondProof } from './bond-proof.ts';
+import { Admission, type TicketCheck } from './admission.ts';
+import { type Bond, type BondHost, Bonds } from './bonds.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
-import { isMemberOf, MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
+import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
+import { type GroupStorage, MemberStore } from './member-store.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
-import { DURABLE_PARTS, type DurablePart, GroupStorageKeys } from './storage-keys.ts';
-import {
-  type BondMessage,
-  confStateSchema,
-  entryCodec,
-  GROUPS_PROTOCOL,
-  type Leadership,
-  leadershipCode,
-  leadershipOf,
-  memberIdSchema,
-  snapshotMetaCodec,
-  type WireRaftMessage,
-} from './wire.ts';
+import type { BondMessage, Leadership, WireRaftMessage } from './wire.ts';
 
 /** What a call meets while the group has no leader: retryable, and met by the thousand during elections. */
 const NO_LEADER = () => withoutStack(() => new OfflineError('the group has no leader now; retry'));
@@ -50,23 +38,6 @@ export interface GroupSpec {
   readonly maxVoters: number;
   /** Members must carry tickets every validator accepts (AND-ed), checked at bonding, on entry changes and at expiry. */
   readonly validators: readonly TicketValidator[];
-}
-
-/**
- * Where a member keeps what Raft must not forget (term, vote, log, snapshot, member id).
- * - `node`: in the node's storage, durable when the node has one (`Network.create({ dataDir })`);
- * - `memory`: in this process only, whatever the node has: a restart brings the member back
- *   as a new one that catches up from the others (docs/groups.md, "Member ids"), and no
- *   write of this group waits for a sync. For groups whose state the others hold anyway.
- */
-export type GroupStorage = 'node' | 'memory';
-
-/** How a group sees peers' signed entries and checks their tickets (the subsystem's catalog and memo). */
-export interface TicketCheck {
-  /** The peer's tickets against the validators at wall-clock `nowMs`; `unknown` when its entry is not in the catalog. */
-  check(validators: readonly TicketValidator[], peer: PeerId, nowMs: number): TicketsValidation | 'unknown';
-  /** This node's own signed entry against the validators (what the others will check); `unknown` without discovery. */
-  checkSelf(validators: readonly TicketValidator[], nowMs: number): TicketsValidation | 'unknown';
 }
 
 /** Test-only: deliberately unsafe group behaviour, to show the checkers catch it. */
@@ -126,33 +97,6 @@ export interface GroupStats {
   readonly bondMessagesReceived: number;
 }
 
-interface Bond {
-  readonly link: number;
-  readonly peer: PeerId;
-  /** The peer's member id in this group (its Raft id): see `memberId`. */
-  readonly member: string;
-  readonly dialer: string;
-  leadership: Leadership;
-  formation: Formation | undefined;
-  readonly upAtMs: number;
-  /** Wall-clock ms when its tickets must be checked again (Infinity: never, or no validators). */
-  ticketsUntilMs: number;
-  lastRecvMs: number;
-  lastSendMs: number;
-}
-
-interface Member {
-  readonly peer: PeerId;
-  addrs: readonly string[];
-  nextDialMs: number;
-  dialBackoffMs: number;
-  /** When its bond went down (or when we learned of it without a bond); for voter replacement. */
-  downSinceMs: number;
-  departed: boolean;
-  /** Its tickets do not pass `validators` (as of its latest entry): not dialed, not bonded, removed from the configuration. */
-  notAllowed: boolean;
-}
-
 /** A batch of commands from this node (execute, executeMany, feed), tracked until applied. */
 interface Batch {
   readonly req: RequestId;
@@ -176,35 +120,13 @@ interface Read {
   sentAtMs: number;
 }
 
-const DURABLE = {
-  hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(memberIdSchema), commit: s.uint })),
-  formation: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint, conf: s.optional(confStateSchema) })),
-  /** What versions before the first configuration in the formation stored. */
-  formationV1: msgpackCodec(s.struct({ id: s.bytes({ length: 32 }), formedAtMs: s.uint })),
-  snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
-};
-
-/** A stored formation, in this version's form or an earlier one's (which has no first configuration). */
-function decodeStoredFormation(bytes: Uint8Array): Decoded<Formation> {
-  const now = DURABLE.formation.decode(bytes);
-  if (now.ok) return { ok: true, value: { id: now.value.id.slice(), formedAtMs: now.value.formedAtMs, conf: now.value.conf } };
-  const v1 = DURABLE.formationV1.decode(bytes);
-  return v1.ok ? { ok: true, value: { id: v1.value.id.slice(), formedAtMs: v1.value.formedAtMs, conf: undefined } } : now;
-}
-
 const TICKS_PER_HEARTBEAT = 5;
 
-const MIN_DIAL_BACKOFF_MS = 250;
-const MAX_DIAL_BACKOFF_MS = 10_000;
-/** A dial with no bond after this long is abandoned (longer than any connect timeout plus the handshake). */
-const DIAL_GIVE_UP_MS = 10_000;
-/** Two dials crossing resolve within a handshake; a bond older than this that the peer dials again is one it lost. */
-const DIAL_RACE_MS = 5_000;
-
 /**
- * One group on one node: a Raft participant, the replicated state machine it feeds, the
- * bonds to the other members, and this node's calls in flight. Pure: every effect goes
- * through the NodeContext the subsystem passes in.
+ * One group on one node: a Raft participant, the replicated state machine it feeds, and
+ * this node's calls in flight, over bonds to the other members (`Bonds`, bonds.ts) and
+ * durable state (`MemberStore`, member-store.ts). Pure: every effect goes through the
+ * NodeContext the subsystem passes in.
  */
 export class Group {
   readonly spec: GroupSpec;
@@ -232,13 +154,10 @@ export class Group {
   #leaveAfterDrain = false;
   #leaveWaiters: RequestId[] = [];
 
-  readonly #bonds = new Map<string, Bond>();
-  /** The same bonds by the member each joins us to: Raft addresses members, and ids that Raft holds hash once (a peer id cut from one would hash on every message). */
-  readonly #bondByMember = new Map<string, Bond>();
-  readonly #bondByLink = new Map<number, Bond>();
-  /** Outgoing links before their welcome, by link id. */
-  readonly #dialing = new Map<number, { readonly peer: PeerId; readonly atMs: number }>();
-  readonly #members = new Map<string, Member>();
+  /** Who may bond, by the group's ticket validators. */
+  readonly #admission: Admission;
+  /** The links to the other members, and the members this one knows of. */
+  readonly #bonds: Bonds;
 
   #origin: string;
   #nextSeq = 1;
@@ -250,25 +169,21 @@ export class Group {
   readonly #reads = new Map<number, Read>();
   /** ReadIndex rounds the leader runs for followers: raft read id → (peer, their request). */
   readonly #remoteReads = new Map<number, { member: string; req: number }>();
-  /** Persisted log range, so truncation and compaction know which keys to delete. */
-  #persistedFirst = 1;
-  #persistedLast = 0;
   #lastLeader: string | undefined;
   #lastRole: Role = 'follower';
   #lastTerm = 0;
-  readonly #stats = { elections: 0, leaderChanges: 0, bondMessagesSent: 0, bondMessagesReceived: 0 };
+  readonly #stats = { elections: 0, leaderChanges: 0 };
   #online = false;
-
-  readonly #tickets: TicketCheck;
 
   constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs, tickets: TicketCheck) {
     this.spec = spec;
-    this.#tickets = tickets;
+    this.#admission = new Admission(spec.validators, tickets, bugs.ignoreTickets === true);
     this.hex = spec.id.hex;
-    this.#keys = new GroupStorageKeys(this.hex);
+    this.#store = new MemberStore(spec.id, spec.storage);
     this.#self = ctx.peerId.hex;
-    this.#forgetNodeStorage(ctx);
+    this.#store.forgetNodeStorage(ctx);
     this.#member = this.#loadMember(ctx);
+    this.#bonds = new Bonds(spec, this.#admission, this.#bondHost(), this.#self, this.#member);
     this.#bugs = bugs;
     this.#origin = this.#nextOrigin(ctx);
     this.#tickMs = Math.max(1, Math.floor(spec.consensus.heartbeatMs / TICKS_PER_HEARTBEAT));
@@ -335,7 +250,7 @@ export class Group {
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
-      stats: { ...this.#stats },
+      stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
 
@@ -346,58 +261,8 @@ export class Group {
 
   // ---------------------------------------------------------------- durable state
 
-  /** This member's Raft state in memory, for `storage: 'memory'` (lives as long as this Group). */
-  readonly #volatile = new Map<string, Uint8Array>();
-
-  /** Keys into the node's storage (`storage: 'node'`). */
-  readonly #keys: GroupStorageKeys;
-
-  #persist(ctx: NodeContext, part: DurablePart, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
-    if (this.spec.storage === 'node') ctx.persist(this.#keys.part(ctx, part), value, options);
-    else if (value === null) this.#volatile.delete(part);
-    else this.#volatile.set(part, value);
-  }
-
-  #stored(ctx: NodeContext, part: DurablePart): Uint8Array | undefined {
-    return this.spec.storage === 'node' ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
-  }
-
-  #persistEntry(ctx: NodeContext, index: number, value: Uint8Array | null): void {
-    if (this.spec.storage === 'node') {
-      ctx.persist(this.#keys.entry(ctx, index), value);
-      if (value === null) this.#keys.forgetEntry(index);
-    } else if (value === null) this.#volatile.delete(`e/${index}`);
-    else this.#volatile.set(`e/${index}`, value);
-  }
-
-  #storedEntry(ctx: NodeContext, index: number): Uint8Array | undefined {
-    if (this.spec.storage !== 'node') return this.#volatile.get(`e/${index}`);
-    const bytes = ctx.stored(this.#keys.entry(ctx, index));
-    if (bytes === undefined) this.#keys.forgetEntry(index); // the probe past the last entry
-    return bytes;
-  }
-
-  /**
-   * With `storage: 'memory'`, whatever a life of this member on `node` storage left in the
-   * node's storage is deleted first: it would come back, stale, the next time the group is
-   * joined with `node` storage (a vote this life gave, in a term it reached, would be missing).
-   */
-  #forgetNodeStorage(ctx: NodeContext): void {
-    if (this.spec.storage !== 'memory') return;
-    const keys = new GroupStorageKeys(this.hex); // for this clean-up only: with 'memory' storage none are kept
-    const snap = ctx.stored(keys.part(ctx, 'snap'));
-    const hs = ctx.stored(keys.part(ctx, 'hs'));
-    if (ctx.stored(keys.part(ctx, 'member')) === undefined && snap === undefined && hs === undefined) return;
-    for (const part of DURABLE_PARTS) ctx.persist(keys.part(ctx, part), null);
-    // Entries from 1 (or the snapshot's index) up, for as long as they run.
-    let first = 1;
-    if (snap !== undefined) {
-      const sd = DURABLE.snapshot.decode(snap);
-      const meta = sd.ok ? snapshotMetaCodec.decode(sd.value.meta) : undefined;
-      if (meta?.ok) first = meta.value.index + 1;
-    }
-    for (let i = first; ctx.stored(keys.entry(ctx, i)) !== undefined; i++) ctx.persist(keys.entry(ctx, i), null);
-  }
+  /** Its term, vote, log, snapshot, formation and member id. */
+  readonly #store: MemberStore;
 
   /**
    * This node's member id in the group, made when the group's storage is first written and
@@ -407,11 +272,11 @@ export class Group {
    * leader removes the old id (`#manageMembership`).
    */
   #loadMember(ctx: NodeContext): string {
-    const stored = this.#stored(ctx, 'member');
+    const stored = this.#store.get(ctx, 'member');
     const text = stored === undefined ? undefined : new TextDecoder().decode(stored);
     if (text !== undefined && peerOfMember(text) === this.#self) return text;
     const id = memberId(this.#self, ctx.rng.bytes(MEMBER_NONCE_BYTES));
-    this.#persist(ctx, 'member', new TextEncoder().encode(id));
+    this.#store.put(ctx, 'member', new TextEncoder().encode(id));
     return id;
   }
 
@@ -422,45 +287,16 @@ export class Group {
    * new `join()` in the same life. A counter kept beside the member id gives one.
    */
   #nextOrigin(ctx: NodeContext): string {
-    const stored = this.#stored(ctx, 'origins');
+    const stored = this.#store.get(ctx, 'origins');
     const used = stored === undefined ? 0 : Number(new TextDecoder().decode(stored));
     assert(Number.isSafeInteger(used) && used >= 0, 'stored origin count does not decode');
-    this.#persist(ctx, 'origins', new TextEncoder().encode(String(used + 1)));
+    this.#store.put(ctx, 'origins', new TextEncoder().encode(String(used + 1)));
     return `${this.#member}/${used + 1}`;
   }
 
   #restore(ctx: NodeContext): RaftNode {
-    // What we stored we must be able to read back: a piece that does not decode would be
-    // silently forgotten (a vote, a commit index), the amnesia `#loadMember` exists to keep
-    // out. It is a bug, and stops here.
-    const load = <T>(part: DurablePart | number, codec: Pick<MessageCodec<T>, 'decode'>): T | undefined => {
-      const bytes = typeof part === 'number' ? this.#storedEntry(ctx, part) : this.#stored(ctx, part);
-      if (bytes === undefined) return undefined;
-      const d = codec.decode(bytes);
-      if (!d.ok)
-        throw new AssertionError(
-          `group ${this.spec.id.short}: stored ${typeof part === 'number' ? `entry ${part}` : part} does not decode: ${d.error.message}`,
-        );
-      return d.value;
-    };
-    this.#formation = load('formation', { decode: decodeStoredFormation });
-    const hardState: HardState | undefined = load('hs', DURABLE.hardState);
-    let snapshot: Snapshot | undefined;
-    const sd = load('snap', DURABLE.snapshot);
-    if (sd !== undefined) {
-      const meta = snapshotMetaCodec.decode(sd.meta);
-      assert(meta.ok, 'stored snapshot metadata does not decode');
-      snapshot = { meta: meta.value, data: sd.data.slice() };
-    }
-    const entries: Entry[] = [];
-    const first = (snapshot?.meta.index ?? 0) + 1;
-    for (let i = first; ; i++) {
-      const e = load(i, entryCodec);
-      if (e === undefined) break;
-      entries.push(e);
-    }
-    this.#persistedFirst = first;
-    this.#persistedLast = first + entries.length - 1;
+    const { formation, hardState, snapshot, entries } = this.#store.restore(ctx);
+    this.#formation = formation;
     if (snapshot !== undefined) this.#state.restore(snapshot.data);
     else this.#state.reset();
     return this.#newRaft(ctx, { ...(hardState && { hardState }), ...(snapshot && { snapshot }), entries });
@@ -488,35 +324,6 @@ export class Group {
     );
   }
 
-  #persistReady(ctx: NodeContext, r: Ready): void {
-    // Encoded bytes are ours to keep (codec.ts): a copy of its own above 64 bytes would cost
-    // V8 a buffer off its heap, ~1 µs each, twice per entry.
-    if (r.hardState) this.#persist(ctx, 'hs', DURABLE.hardState.encode(r.hardState), { lazy: !r.hardStateMustSync });
-    if (r.snapshot) {
-      const snap = r.snapshot.snapshot;
-      this.#persist(ctx, 'snap', DURABLE.snapshot.encode({ meta: snapshotMetaCodec.encode(snap.meta as never), data: snap.data }));
-      for (let i = this.#persistedFirst; i <= Math.min(snap.meta.index, this.#persistedLast); i++) this.#persistEntry(ctx, i, null);
-      this.#persistedFirst = Math.max(this.#persistedFirst, snap.meta.index + 1);
-      this.#persistedLast = Math.max(this.#persistedLast, snap.meta.index);
-    }
-    if (r.log) {
-      const { from, entries } = r.log;
-      for (const e of entries) this.#persistEntry(ctx, e.index, entryCodec.encode(e));
-      const end = from + entries.length - 1;
-      for (let i = Math.max(end + 1, this.#persistedFirst); i <= this.#persistedLast; i++) this.#persistEntry(ctx, i, null);
-      this.#persistedLast = Math.max(end, this.#persistedFirst - 1);
-    }
-  }
-
-  #wipeDurable(ctx: NodeContext): void {
-    for (let i = this.#persistedFirst; i <= this.#persistedLast; i++) this.#persistEntry(ctx, i, null);
-    this.#persist(ctx, 'hs', null);
-    this.#persist(ctx, 'snap', null);
-    this.#persist(ctx, 'formation', null);
-    this.#persistedFirst = 1;
-    this.#persistedLast = 0;
-  }
-
   /** Entry 1 of an empty log is the formation's first configuration (`Formation.conf`). */
   #adoptFirstConf(): void {
     const conf = this.#formation?.conf;
@@ -526,9 +333,8 @@ export class Group {
 
   #setFormation(ctx: NodeContext, f: Formation): void {
     this.#formation = f;
-    const conf = f.conf && { voters: [...f.conf.voters], learners: [...f.conf.learners] };
-    this.#persist(ctx, 'formation', DURABLE.formation.encode({ id: f.id, formedAtMs: f.formedAtMs, conf }));
-    for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'formation', formation: f });
+    this.#store.saveFormation(ctx, f);
+    for (const b of this.#bonds.values()) this.#bonds.send(ctx, b, { t: 'formation', formation: f });
   }
 
   // ---------------------------------------------------------------- the Raft loop
@@ -537,7 +343,7 @@ export class Group {
   #drain(ctx: NodeContext): void {
     while (this.#raft.hasReady()) {
       const r = this.#raft.takeReady();
-      this.#persistReady(ctx, r);
+      this.#store.persistReady(ctx, r);
       for (const m of r.messages) this.#sendRaft(ctx, m);
       if (r.snapshot?.installed) {
         // The state machine holds it already (`installSnapshot` in `#newRaft`). The committed
@@ -560,12 +366,12 @@ export class Group {
   }
 
   #sendRaft(ctx: NodeContext, m: RaftMessage): void {
-    const bond = this.#bondOfMember(m.to);
+    const bond = this.#bonds.ofMember(m.to);
     if (bond === undefined || this.#formation === undefined) {
       this.#raft.reportUnreachable(m.to);
       return;
     }
-    this.#send(ctx, bond, { t: 'raft', formation: this.#formation.id, msg: m });
+    this.#bonds.send(ctx, bond, { t: 'raft', formation: this.#formation.id, msg: m });
   }
 
   #apply(ctx: NodeContext, e: Entry): void {
@@ -685,11 +491,11 @@ export class Group {
       if ('index' in r) this.#accepted(ctx, batch, r.index, r.term);
       return;
     }
-    const bond = this.#bondOfMember(leader);
+    const bond = this.#bonds.ofMember(leader);
     if (bond === undefined) return;
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
-    this.#send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
+    this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
   }
 
   #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
@@ -731,16 +537,16 @@ export class Group {
       this.#raft.readIndex(id);
       return;
     }
-    const bond = this.#bondOfMember(leader);
-    if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndex', req: id });
+    const bond = this.#bonds.ofMember(leader);
+    if (bond !== undefined) this.#bonds.send(ctx, bond, { t: 'readIndex', req: id });
   }
 
   #readReady(ctx: NodeContext, id: number, index: number): void {
     const remote = this.#remoteReads.get(id);
     if (remote !== undefined) {
       this.#remoteReads.delete(id);
-      const bond = this.#bondOfMember(remote.member);
-      if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: true, index });
+      const bond = this.#bonds.ofMember(remote.member);
+      if (bond !== undefined) this.#bonds.send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: true, index });
       return;
     }
     const read = this.#reads.get(id);
@@ -751,8 +557,8 @@ export class Group {
     const remote = this.#remoteReads.get(id);
     if (remote !== undefined) {
       this.#remoteReads.delete(id);
-      const bond = this.#bondOfMember(remote.member);
-      if (bond !== undefined) this.#send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: false, index: 0 });
+      const bond = this.#bonds.ofMember(remote.member);
+      if (bond !== undefined) this.#bonds.send(ctx, bond, { t: 'readIndexResp', req: remote.req, ok: false, index: 0 });
       return;
     }
     const read = this.#reads.get(id);
@@ -776,7 +582,7 @@ export class Group {
       ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
       return;
     }
-    const target = to === undefined ? this.#bestVoter() : (this.#bonds.get(to.hex)?.member ?? to.hex);
+    const target = to === undefined ? this.#bestVoter() : (this.#bonds.ofPeer(to.hex)?.member ?? to.hex);
     if (target === undefined) {
       ctx.fail(req, new OfflineError('no other voter to hand leadership to'));
       return;
@@ -792,7 +598,7 @@ export class Group {
     let best: string | undefined;
     let bestMatch = -1;
     for (const v of this.#raft.conf.voters) {
-      if (v === this.#member || this.#bondOfMember(v) === undefined) continue;
+      if (v === this.#member || this.#bonds.ofMember(v) === undefined) continue;
       const match = this.#raft.progressOf(v)?.match ?? 0;
       if (match > bestMatch) {
         best = v;
@@ -828,7 +634,7 @@ export class Group {
     this.#failAll(ctx, reason);
     this.#leaving = { deadlineMs: ctx.nowMs + this.#leaveDeadlineMs() };
     if (req !== undefined) this.#leaveWaiters.push(req);
-    for (const b of this.#bonds.values()) this.#send(ctx, b, { t: 'departure' });
+    for (const b of this.#bonds.values()) this.#bonds.send(ctx, b, { t: 'departure' });
     if (this.#raft.role === 'leader') {
       const to = this.#bestVoter();
       if (to !== undefined) this.#raft.transferLeadership(to);
@@ -858,15 +664,7 @@ export class Group {
   /** Closes at once (a node shutting down: it will not be there to wait). */
   #closeNow(ctx: NodeContext): void {
     if (this.#closed) return;
-    for (const b of this.#bonds.values()) {
-      this.#send(ctx, b, { t: 'departure' });
-      ctx.close(b.link, CloseCode.GracefulShutdown, 'left the group');
-    }
-    for (const link of this.#dialing.keys()) ctx.close(link, CloseCode.Cancelled, 'left the group');
-    this.#bonds.clear();
-    this.#bondByMember.clear();
-    this.#bondByLink.clear();
-    this.#dialing.clear();
+    this.#bonds.closeAll(ctx);
     if (this.#timer !== undefined) ctx.cancelTimer(this.#timer);
     this.#timer = undefined;
     this.#closed = true;
@@ -936,29 +734,7 @@ export class Group {
       this.#finishLeave(ctx);
       return;
     }
-    const deadAfterMs = c.maxMissedHeartbeats * (c.heartbeatMs + c.heartbeatJitterMs);
-    for (const b of [...this.#bonds.values()]) {
-      if (ctx.wallClockMs >= b.ticketsUntilMs) {
-        const until = this.#admit(ctx, b.peer);
-        if (until === undefined) {
-          this.#dropNotAllowed(ctx, b);
-          continue;
-        }
-        b.ticketsUntilMs = until;
-      }
-      if (ctx.nowMs - b.lastRecvMs > deadAfterMs) {
-        ctx.close(b.link, CloseCode.GroupTimeout, 'missed heartbeats');
-        this.#bondDown(ctx, b);
-      } else if (ctx.nowMs - b.lastSendMs >= c.heartbeatMs) this.#send(ctx, b, { t: 'ping' });
-    }
-    for (const [link, d] of this.#dialing) {
-      // No welcome (a lost frame under stress, a stuck peer): give up on this link and redial.
-      if (ctx.nowMs - d.atMs > DIAL_GIVE_UP_MS) {
-        ctx.close(link, CloseCode.GroupTimeout, 'no welcome in time');
-        this.#dialing.delete(link);
-      }
-    }
-    for (const m of this.#members.values()) this.#maybeDial(ctx, m);
+    this.#bonds.heartbeat(ctx);
     for (const batch of this.#batches.values()) {
       if (batch.sentAtMs === 0 || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) {
         if (batch.accepted === undefined || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
@@ -982,7 +758,7 @@ export class Group {
   #maybeBootstrap(ctx: NodeContext): void {
     if (this.#formation !== undefined || this.#raft.log.lastIndex() > 0 || this.spec.leadership === 'observer') return;
     if (ctx.nowMs - this.#startedAtMs < this.spec.consensus.bootstrapDelayMs) return;
-    if (this.#selfRefused(ctx) !== undefined) return;
+    if (this.#admission.self(ctx.wallClockMs) !== undefined) return;
     const fresh = [...this.#bonds.values()].filter((b) => b.formation === undefined);
     const candidates = [this.#member, ...fresh.filter((b) => b.leadership !== 'observer').map((b) => b.member)].sort();
     if (candidates.length < this.spec.bootstrapExpect || candidates[0] !== this.#member) return;
@@ -1012,11 +788,11 @@ export class Group {
     };
     for (const id of members) {
       if (id === this.#member) continue;
-      const m = this.#members.get(peerOfMember(id));
+      const m = this.#bonds.member(peerOfMember(id));
       // A peer now bonded under another member id (or this node's own peer, as anything but
       // this member) lost the storage this member lived in: it is not coming back as this
       // member, and must not be counted (nor asked) as one.
-      const now = peerOfMember(id) === this.#self ? this.#member : this.#bonds.get(peerOfMember(id))?.member;
+      const now = peerOfMember(id) === this.#self ? this.#member : this.#bonds.ofPeer(peerOfMember(id))?.member;
       if (m?.departed || m?.notAllowed || (now !== undefined && now !== id)) {
         propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
         return;
@@ -1030,7 +806,7 @@ export class Group {
       }
     }
     const caughtUp = conf.learners.filter((l) => {
-      const b = this.#bondOfMember(l);
+      const b = this.#bonds.ofMember(l);
       return b !== undefined && b.leadership !== 'observer' && (raft.progressOf(l)?.match ?? 0) >= raft.log.commit;
     });
     const promote = caughtUp.sort()[0];
@@ -1040,8 +816,8 @@ export class Group {
     }
     if (promote === undefined) return;
     for (const v of conf.voters) {
-      if (v === this.#member || this.#bondOfMember(v) !== undefined) continue;
-      const m = this.#members.get(peerOfMember(v));
+      if (v === this.#member || this.#bonds.ofMember(v) !== undefined) continue;
+      const m = this.#bonds.member(peerOfMember(v));
       const downSince = m?.downSinceMs ?? this.#startedAtMs;
       if (ctx.nowMs - downSince >= this.spec.consensus.replaceVoterAfterMs) {
         propose({ voters: conf.voters.filter((x) => x !== v), learners: conf.learners });
@@ -1055,38 +831,37 @@ export class Group {
   /** A catalog entry that lists this group (or stopped listing it: `listed` false). */
   onMemberEntry(ctx: NodeContext, peer: PeerId, addrs: readonly string[], listed: boolean): void {
     this.#catchUp(ctx);
-    if (peer.hex === this.#self) return;
-    let m = this.#members.get(peer.hex);
-    if (!listed) {
-      if (m !== undefined) m.departed = true;
-      return;
-    }
-    if (m === undefined) {
-      m = { peer, addrs, nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false, notAllowed: false };
-      this.#members.set(peer.hex, m);
-    }
-    m.addrs = addrs;
-    m.departed = false;
-    // A new entry may revoke (or grant) tickets: re-check now, as mosaik does on PeerEntryUpdate.
-    const admitted = this.#admit(ctx, peer);
-    m.notAllowed = admitted === undefined;
-    const bond = this.#bonds.get(peer.hex);
-    if (bond !== undefined) {
-      if (admitted === undefined) this.#dropNotAllowed(ctx, bond);
-      else bond.ticketsUntilMs = admitted;
-    }
-    this.#maybeDial(ctx, m);
+    this.#bonds.onMemberEntry(ctx, peer, addrs, listed);
   }
 
-  /**
-   * Whether `peer` may bond, by its tickets against `validators`: the wall-clock time to check
-   * again (Infinity: never), or undefined when refused (or its entry is unknown).
-   */
-  #admit(ctx: NodeContext, peer: PeerId): number | undefined {
-    if (this.spec.validators.length === 0 || this.#bugs.ignoreTickets) return Number.POSITIVE_INFINITY;
-    const r = this.#tickets.check(this.spec.validators, peer, ctx.wallClockMs);
-    if (r === 'unknown' || !r.ok) return undefined;
-    return r.expiration.kind === 'never' ? Number.POSITIVE_INFINITY : r.expiration.atMs;
+  onMemberGone(peer: PeerId): void {
+    this.#bonds.onMemberGone(peer);
+  }
+
+  /** Our outgoing link is up: prove we know the key. */
+  onDialUp(ctx: NodeContext, link: LinkInfo): void {
+    this.#catchUp(ctx);
+    this.#bonds.onDialUp(ctx, link);
+  }
+
+  isDialing(link: number): boolean {
+    return this.#bonds.isDialing(link);
+  }
+
+  /** The dial failed or was refused before a bond formed. */
+  onDialDown(link: number): void {
+    this.#bonds.onDialDown(link);
+  }
+
+  /** An incoming hello for this group, already matched by group id: check it and answer. */
+  onHello(ctx: NodeContext, link: LinkInfo, hello: Extract<BondMessage, { t: 'hello' }>): void {
+    this.#catchUp(ctx);
+    this.#bonds.onHello(ctx, link, hello);
+  }
+
+  onLinkDown(ctx: NodeContext, link: number): void {
+    this.#catchUp(ctx);
+    this.#bonds.onLinkDown(ctx, link);
   }
 
   /**
@@ -1095,213 +870,48 @@ export class Group {
    * "retry" (OfflineError) for ever. Checked only here, on the way to a failure; memoised.
    */
   #noLeader(ctx: NodeContext): MosaikError {
-    const refused = this.#selfRefused(ctx);
+    const refused = this.#admission.self(ctx.wallClockMs);
     if (refused === undefined) return NO_LEADER();
     return new NotAllowedError(
       `this node's tickets do not pass the group's validators (${refused.code}: ${refused.detail}); add an accepted ticket with discovery.addTicket`,
     );
   }
 
-  /** Why the group's validators refuse this node's own entry, if they do (memoised by entry). */
-  #selfRefused(ctx: NodeContext): TicketRejection | undefined {
-    if (this.spec.validators.length === 0 || this.#bugs.ignoreTickets) return undefined;
-    const r = this.#tickets.checkSelf(this.spec.validators, ctx.wallClockMs);
-    return r === 'unknown' || r.ok ? undefined : r.reason;
-  }
-
-  #dropNotAllowed(ctx: NodeContext, bond: Bond): void {
-    ctx.close(bond.link, CloseCode.GroupNotAllowed, 'tickets no longer accepted');
-    const m = this.#members.get(bond.peer.hex);
-    if (m !== undefined) m.notAllowed = true;
-    this.#bondDown(ctx, bond);
-  }
-
-  onMemberGone(peer: PeerId): void {
-    const m = this.#members.get(peer.hex);
-    if (m !== undefined) m.departed = true;
-  }
-
-  #maybeDial(ctx: NodeContext, m: Member): void {
-    if (this.#closed || m.departed || m.notAllowed || this.#bonds.has(m.peer.hex) || ctx.nowMs < m.nextDialMs) return;
-    for (const d of this.#dialing.values()) if (d.peer.equals(m.peer)) return;
-    m.nextDialMs = ctx.nowMs + m.dialBackoffMs;
-    m.dialBackoffMs = Math.min(MAX_DIAL_BACKOFF_MS, m.dialBackoffMs * 2);
-    const link = ctx.connect(m.peer, m.addrs, GROUPS_PROTOCOL);
-    this.#dialing.set(link, { peer: m.peer, atMs: ctx.nowMs });
-  }
-
-  /** Our outgoing link is up: prove we know the key. */
-  onDialUp(ctx: NodeContext, link: LinkInfo): void {
-    this.#catchUp(ctx);
-    const secret = link.secret;
-    if (secret === undefined) return;
-    ctx.send(link.id, {
-      t: 'hello',
-      network: ctx.networkId.bytes,
-      group: this.spec.id.bytes,
-      proof: bondProof(this.spec.key, secret, this.spec.id, ctx.peerId),
-      formation: this.#formation,
-      leadership: leadershipCode(this.spec.leadership),
-      member: this.#member,
-    } satisfies BondMessage);
-  }
-
-  isDialing(link: number): boolean {
-    return this.#dialing.has(link);
-  }
-
-  /** The dial failed or was refused before a bond formed. */
-  onDialDown(link: number): void {
-    this.#dialing.delete(link);
-  }
-
-  /** An incoming hello for this group, already matched by group id: check it and answer. */
-  onHello(ctx: NodeContext, link: LinkInfo, hello: Extract<BondMessage, { t: 'hello' }>): void {
-    this.#catchUp(ctx);
-    const ticketsUntilMs = this.#checkHandshake(ctx, link, hello);
-    if (ticketsUntilMs === undefined || link.secret === undefined) return;
-    ctx.send(link.id, {
-      t: 'welcome',
-      proof: bondProof(this.spec.key, link.secret, this.spec.id, ctx.peerId),
-      formation: this.#formation,
-      leadership: leadershipCode(this.spec.leadership),
-      member: this.#member,
-    } satisfies BondMessage);
-    this.#bondUp(ctx, link, link.peer.hex, hello.member, hello.formation, leadershipOf(hello.leadership), ticketsUntilMs);
-  }
-
-  onWelcome(ctx: NodeContext, link: LinkInfo, welcome: Extract<BondMessage, { t: 'welcome' }>): void {
-    this.#catchUp(ctx);
-    if (!this.#dialing.delete(link.id)) {
-      ctx.close(link.id, CloseCode.GroupInvalidHandshake, 'unexpected welcome');
-      return;
-    }
-    const ticketsUntilMs = this.#checkHandshake(ctx, link, welcome);
-    if (ticketsUntilMs === undefined) return;
-    this.#bondUp(ctx, link, this.#self, welcome.member, welcome.formation, leadershipOf(welcome.leadership), ticketsUntilMs);
-  }
-
-  /**
-   * The checks a hello and a welcome share: the proof of the key over this link, a member id
-   * of the link's peer, and its tickets. Returns when its tickets must be checked again, or
-   * undefined after closing the link.
-   */
-  #checkHandshake(ctx: NodeContext, link: LinkInfo, msg: { readonly proof: Uint8Array; readonly member: string }): number | undefined {
-    const secret = link.secret;
-    if (secret === undefined || !checkBondProof(this.spec.key, secret, this.spec.id, link.peer, msg.proof)) {
-      ctx.close(link.id, CloseCode.GroupInvalidProof, 'invalid proof of the group key');
-      return undefined;
-    }
-    if (!isMemberOf(msg.member, link.peer.hex)) {
-      ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
-      return undefined;
-    }
-    const ticketsUntilMs = this.#admit(ctx, link.peer);
-    if (ticketsUntilMs === undefined) ctx.close(link.id, CloseCode.GroupNotAllowed, 'tickets not accepted (or entry unknown)');
-    return ticketsUntilMs;
-  }
-
-  #bondUp(
-    ctx: NodeContext,
-    link: LinkInfo,
-    dialer: string,
-    member: string,
-    formation: Formation | undefined,
-    leadership: Leadership,
-    ticketsUntilMs: number,
-  ): void {
-    const peer = link.peer.hex;
-    const existing = this.#bonds.get(peer);
-    if (existing !== undefined) {
-      // The peer dialed while we hold a bond with it. If that bond is one it dialed before,
-      // or is older than any dial race, the peer lost it (it restarted, or gave up on it):
-      // the new link replaces it at once, instead of waiting for heartbeats to time out.
-      const peerLostIt = dialer === peer && (existing.dialer === peer || ctx.nowMs - existing.upAtMs > DIAL_RACE_MS);
-      if (peerLostIt) {
-        ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'replaced by a newer bond');
-        this.#bondByLink.delete(existing.link);
-      } else {
-        // Both ends dialed at once. Both keep the link the smaller peer id dialed, so they
-        // agree without a round trip (mosaik closes both, §5.12).
-        const smaller = [this.#self, peer].sort()[0];
-        // What either side sent on the closed link is lost with it, a formation change among
-        // it: say ours again on the kept one (the peer does the same), or the peer may keep a
-        // stale formation for us and never add us (nor send us Raft messages).
-        if (existing.dialer === smaller) {
-          ctx.close(link.id, CloseCode.GroupAlreadyBonded, 'already bonded');
-          this.#send(ctx, existing, { t: 'formation', formation: this.#formation });
-          return;
+  /** What bonds coming and going mean here: formations told, Raft told of unreachable members, forwards retried. */
+  #bondHost(): BondHost {
+    return {
+      formation: () => this.#formation,
+      bondUp: (ctx, bond, replaced) => {
+        if (!replaced) ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: true });
+        // Our hello went out before this welcome: if we changed formation in between (yielded),
+        // the peer holds the old one, and no broadcast reached this link (not bonded yet).
+        if (replaced || bond.dialer === this.#self) this.#bonds.send(ctx, bond, { t: 'formation', formation: this.#formation });
+        this.#learnFormation(ctx, bond, bond.formation);
+        this.#drain(ctx);
+      },
+      bondDown: (ctx, bond) => {
+        this.#raft.reportUnreachable(bond.member);
+        ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: false });
+        // Forwards and reads in flight on it are retried at the next heartbeat.
+        for (const [fwd, batch] of this.#forwards) {
+          if (this.#raft.leader === bond.member) {
+            batch.sentAtMs = 0;
+            this.#forwards.delete(fwd);
+          }
         }
-        ctx.close(existing.link, CloseCode.GroupAlreadyBonded, 'already bonded');
-        this.#bondByLink.delete(existing.link);
-      }
-    }
-    const bond: Bond = {
-      link: link.id,
-      peer: link.peer,
-      member,
-      dialer,
-      leadership,
-      formation,
-      upAtMs: ctx.nowMs,
-      ticketsUntilMs,
-      lastRecvMs: ctx.nowMs,
-      lastSendMs: ctx.nowMs,
+      },
     };
-    if (existing !== undefined) this.#bondByMember.delete(existing.member);
-    this.#bonds.set(peer, bond);
-    this.#bondByMember.set(member, bond);
-    this.#bondByLink.set(link.id, bond);
-    let m = this.#members.get(peer);
-    if (m === undefined) {
-      // It found us before its entry reached our catalog: track it like any member.
-      m = { peer: link.peer, addrs: [], nextDialMs: 0, dialBackoffMs: MIN_DIAL_BACKOFF_MS, downSinceMs: ctx.nowMs, departed: false, notAllowed: false };
-      this.#members.set(peer, m);
-    }
-    m.dialBackoffMs = MIN_DIAL_BACKOFF_MS;
-    if (existing === undefined) ctx.emit({ type: 'group.bond', group: this.spec.id, peer: link.peer, up: true });
-    // Our hello went out before this welcome: if we changed formation in between (yielded),
-    // the peer holds the old one, and no broadcast reached this link (not bonded yet).
-    if (existing !== undefined || dialer === this.#self) this.#send(ctx, bond, { t: 'formation', formation: this.#formation });
-    this.#learnFormation(ctx, bond, formation);
-    this.#drain(ctx);
-  }
-
-  onLinkDown(ctx: NodeContext, link: number): void {
-    this.#catchUp(ctx);
-    this.#dialing.delete(link);
-    const bond = this.#bondByLink.get(link);
-    if (bond !== undefined) this.#bondDown(ctx, bond);
-  }
-
-  #bondDown(ctx: NodeContext, bond: Bond): void {
-    this.#bondByLink.delete(bond.link);
-    if (this.#bonds.get(bond.peer.hex) !== bond) return;
-    this.#bonds.delete(bond.peer.hex);
-    this.#bondByMember.delete(bond.member);
-    const m = this.#members.get(bond.peer.hex);
-    if (m !== undefined) m.downSinceMs = ctx.nowMs;
-    this.#raft.reportUnreachable(bond.member);
-    ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: false });
-    // Forwards and reads in flight on it are retried at the next heartbeat.
-    for (const [fwd, batch] of this.#forwards) {
-      if (this.#raft.leader === bond.member) {
-        batch.sentAtMs = 0;
-        this.#forwards.delete(fwd);
-      }
-    }
   }
 
   onBondMessage(ctx: NodeContext, link: LinkInfo, msg: BondMessage): void {
     this.#catchUp(ctx);
-    const bond = this.#bondByLink.get(link.id);
+    const bond = this.#bonds.ofLink(link.id);
     if (bond === undefined) {
-      if (msg.t === 'welcome') this.onWelcome(ctx, link, msg);
+      if (msg.t === 'welcome') this.#bonds.onWelcome(ctx, link, msg);
       else ctx.close(link.id, CloseCode.GroupInvalidHandshake, `unexpected ${msg.t} before the handshake`);
       return;
     }
-    bond.lastRecvMs = ctx.nowMs;
-    this.#stats.bondMessagesReceived++;
+    this.#bonds.heard(ctx, bond);
     switch (msg.t) {
       case 'raft':
         this.#onRaft(ctx, bond, msg.formation, msg.msg);
@@ -1328,17 +938,15 @@ export class Group {
         else if (read !== undefined) read.sentAtMs = 0;
         break;
       }
-      case 'departure': {
-        const m = this.#members.get(bond.peer.hex);
-        if (m !== undefined) m.departed = true;
+      case 'departure':
+        this.#bonds.onMemberGone(bond.peer);
         break;
-      }
       case 'ping':
         break;
       case 'hello':
       case 'welcome':
         ctx.close(link.id, CloseCode.GroupInvalidHandshake, `unexpected ${msg.t} on a bonded link`);
-        this.#bondDown(ctx, bond);
+        this.#bonds.drop(ctx, bond);
         return;
     }
     this.#drain(ctx);
@@ -1346,7 +954,7 @@ export class Group {
 
   #onRaft(ctx: NodeContext, bond: Bond, formationId: Uint8Array, wire: WireRaftMessage): void {
     // Between the two members this bond joins, and only them: the sender sends on the bond of
-    // the addressed member (`#bondOfMember`), so a message for the member a peer was before it
+    // the addressed member (`Bonds.ofMember`), so a message for the member a peer was before it
     // lost its storage never goes out, and a member cannot speak for another.
     // The decoded message is this call's own: it takes its route in place (a copy cost more).
     const msg = wire as WireRaftMessage & { from: string; to: string };
@@ -1361,7 +969,7 @@ export class Group {
     }
     if (!sameFormation(this.#formation, { id: formationId, formedAtMs: 0 })) {
       // Another history: never step it. Make sure the sender knows ours, so one side yields.
-      this.#send(ctx, bond, { t: 'formation', formation: this.#formation });
+      this.#bonds.send(ctx, bond, { t: 'formation', formation: this.#formation });
       return;
     }
     const refused = this.#raft.step(msg);
@@ -1369,7 +977,7 @@ export class Group {
       // A member whose messages break Raft's own rules is faulty: drop the bond (it may
       // bond again, and is refused again if it goes on).
       ctx.close(bond.link, CloseCode.ProtocolViolation, `raft message refused: ${refused}`);
-      this.#bondDown(ctx, bond);
+      this.#bonds.drop(ctx, bond);
     }
   }
 
@@ -1386,7 +994,7 @@ export class Group {
       return;
     }
     if (compareFormations(formation, mine) >= 0) {
-      this.#send(ctx, bond, { t: 'formation', formation: mine });
+      this.#bonds.send(ctx, bond, { t: 'formation', formation: mine });
       return;
     }
     this.#yieldTo(ctx, formation);
@@ -1404,7 +1012,7 @@ export class Group {
       ),
     );
     this.#remoteReads.clear();
-    this.#wipeDurable(ctx);
+    this.#store.wipe(ctx);
     this.#state.reset();
     this.#raft = this.#newRaft(ctx, {});
     this.#lastLeader = undefined;
@@ -1418,37 +1026,26 @@ export class Group {
     // A member of another formation (one that lost, before it heard) must not write into ours:
     // its caller is told the formation was lost, so the command must not happen here either.
     if (!sameFormation(bond.formation, this.#formation)) {
-      this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: undefined });
+      this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: undefined });
       return;
     }
     const r = this.#raft.propose(commands);
-    if ('index' in r) this.#send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
-    else this.#send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
+    if ('index' in r) this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
+    else this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
   }
 
   #onReadIndex(ctx: NodeContext, bond: Bond, req: number): void {
     if (!sameFormation(bond.formation, this.#formation)) {
-      this.#send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
+      this.#bonds.send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
       return;
     }
     const id = this.#nextRead++;
     const refused = this.#raft.readIndex(id);
     if (refused) {
-      this.#send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
+      this.#bonds.send(ctx, bond, { t: 'readIndexResp', req, ok: false, index: 0 });
       return;
     }
     this.#remoteReads.set(id, { member: bond.member, req });
-  }
-
-  /** The bond to `member`: to its peer, and only while that peer is still this member. */
-  #bondOfMember(member: string): Bond | undefined {
-    return this.#bondByMember.get(member);
-  }
-
-  #send(ctx: NodeContext, bond: Bond, msg: BondMessage): void {
-    bond.lastSendMs = ctx.nowMs;
-    this.#stats.bondMessagesSent++;
-    ctx.send(bond.link, msg);
   }
 
   /** The node shuts down: a goodbye to every bond (they need not wait for our heartbeats to stop). */

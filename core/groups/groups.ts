@@ -9,7 +9,8 @@ import { equalBytes } from '../util/bytes.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
-import { Group, type GroupSpec, type PlantedGroupBugs, type TicketCheck } from './group.ts';
+import type { TicketCheck } from './admission.ts';
+import { Group, type GroupSpec, type PlantedGroupBugs } from './group.ts';
 
 export type { PlantedGroupBugs };
 
