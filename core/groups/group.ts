@@ -4,7 +4,7 @@ import { PeerId } from '../identity/keys.ts';
 import type { RequestId } from '../node/io.ts';
 import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { RaftNode } from '../raft/raft.ts';
-import type { ConfState, Entry, RaftMessage, Role, UnsafeRaftVariant } from '../raft/types.ts';
+import type { Entry, RaftMessage, Role, UnsafeRaftVariant } from '../raft/types.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
@@ -15,6 +15,7 @@ import { compareFormations, type Formation, formationHex, newFormation, sameForm
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
+import { nextConfiguration } from './membership.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
 import type { BondMessage, Leadership, WireRaftMessage } from './wire.ts';
 
@@ -774,56 +775,25 @@ export class Group {
 
   /**
    * The leader keeps the configuration in step with the bonded members, one change at a
-   * time: departed members out; new members in as learners; learners promoted while voters
-   * are fewer than `maxVoters`; a voter unreachable for `replaceVoterAfterMs` swapped for a
-   * caught-up learner.
+   * time, once this term has committed (membership.ts has the policy).
    */
   #manageMembership(ctx: NodeContext): void {
     const raft = this.#raft;
     if (!raft.committedInTerm) return;
-    const conf = raft.conf;
-    const members = new Set([...conf.voters, ...conf.learners]);
-    const propose = (next: ConfState): void => {
-      raft.proposeConf({ voters: [...next.voters].sort(), learners: [...next.learners].sort() });
-    };
-    for (const id of members) {
-      if (id === this.#member) continue;
-      const m = this.#bonds.member(peerOfMember(id));
-      // A peer now bonded under another member id (or this node's own peer, as anything but
-      // this member) lost the storage this member lived in: it is not coming back as this
-      // member, and must not be counted (nor asked) as one.
-      const now = peerOfMember(id) === this.#self ? this.#member : this.#bonds.ofPeer(peerOfMember(id))?.member;
-      if (m?.departed || m?.notAllowed || (now !== undefined && now !== id)) {
-        propose({ voters: conf.voters.filter((v) => v !== id), learners: conf.learners.filter((l) => l !== id) });
-        return;
-      }
-    }
-    for (const b of this.#bonds.values()) {
-      const id = b.member;
-      if (!members.has(id) && (b.formation === undefined || sameFormation(b.formation, this.#formation))) {
-        propose({ voters: conf.voters, learners: [...conf.learners, id] });
-        return;
-      }
-    }
-    const caughtUp = conf.learners.filter((l) => {
-      const b = this.#bonds.ofMember(l);
-      return b !== undefined && b.leadership !== 'observer' && (raft.progressOf(l)?.match ?? 0) >= raft.log.commit;
+    const next = nextConfiguration({
+      self: this.#member,
+      selfPeer: this.#self,
+      conf: raft.conf,
+      commit: raft.log.commit,
+      match: (member) => raft.progressOf(member)?.match ?? 0,
+      formation: this.#formation,
+      maxVoters: this.spec.maxVoters,
+      replaceVoterAfterMs: this.spec.consensus.replaceVoterAfterMs,
+      nowMs: ctx.nowMs,
+      startedAtMs: this.#startedAtMs,
+      members: this.#bonds,
     });
-    const promote = caughtUp.sort()[0];
-    if (promote !== undefined && conf.voters.length < this.spec.maxVoters) {
-      propose({ voters: [...conf.voters, promote], learners: conf.learners.filter((l) => l !== promote) });
-      return;
-    }
-    if (promote === undefined) return;
-    for (const v of conf.voters) {
-      if (v === this.#member || this.#bonds.ofMember(v) !== undefined) continue;
-      const m = this.#bonds.member(peerOfMember(v));
-      const downSince = m?.downSinceMs ?? this.#startedAtMs;
-      if (ctx.nowMs - downSince >= this.spec.consensus.replaceVoterAfterMs) {
-        propose({ voters: conf.voters.filter((x) => x !== v), learners: conf.learners });
-        return;
-      }
-    }
+    if (next !== undefined) raft.proposeConf(next);
   }
 
   // ---------------------------------------------------------------- members and bonds
