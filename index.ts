@@ -18,7 +18,19 @@ export type {
 export { CellHandle, Collections, MapHandle, OnceHandle, PriorityQueueHandle, SetHandle, VecHandle } from './api/collections.ts';
 export type { DiscoveryEvent } from './api/discovery.ts';
 export type { Lagged } from './api/event-stream.ts';
-export type { ApplyContext, ConsensusConfig, GroupKey, GroupStats, GroupStatus, GroupStorage, JoinOptions, Leadership, StateMachine } from './api/groups.ts';
+export type {
+  ApplyContext,
+  ConsensusConfig,
+  GroupKey,
+  GroupStats,
+  GroupStatus,
+  GroupStorage,
+  GroupStore,
+  GroupStoreWrite,
+  JoinOptions,
+  Leadership,
+  StateMachine,
+} from './api/groups.ts';
 export { Group, Groups } from './api/groups.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';

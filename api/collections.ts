@@ -44,8 +44,8 @@ export interface CollectionOptions {
   readonly sync?: { readonly chunkBytes?: number; readonly chunksInFlight?: number };
   /**
    * Where this member keeps the collection's Raft state: the node's storage (on disk with a
-   * `dataDir`), or this process's memory only (see the groups' `storage` option). The first
-   * handle of a collection on a node decides. @default 'node'
+   * `dataDir`), this process's memory only, or a `GroupStore` of the application's (see the
+   * groups' `storage` option). The first handle of a collection on a node decides. @default 'node'
    */
   readonly storage?: GroupStorage;
 }

@@ -1,9 +1,10 @@
-import { ClosedError, GroupClosedError, InvalidArgumentError, type MosaikError } from '../core/errors.ts';
+import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, StorageError } from '../core/errors.ts';
 import type { Group as GroupMember, GroupStats, GroupStatus } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
-import type { GroupStorage } from '../core/groups/member-store.ts';
+import type { GroupStorage as MemberStorage } from '../core/groups/member-store.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
+import { externalStorePrefix } from '../core/groups/storage-keys.ts';
 import type { Leadership } from '../core/groups/wire.ts';
 import type { GroupId } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
@@ -13,7 +14,35 @@ import type { TicketValidator } from '../core/tickets/ticket.ts';
 import type { NodeBackend } from './network.ts';
 
 export type { ApplyContext, StateMachine } from '../core/groups/state-machine.ts';
-export type { ConsensusConfig, GroupKey, GroupStats, GroupStatus, GroupStorage, Leadership };
+export type { ConsensusConfig, GroupKey, GroupStats, GroupStatus, Leadership };
+
+/** One write to a `GroupStore`: `value` null deletes the key. */
+export interface GroupStoreWrite {
+  readonly key: string;
+  readonly value: Uint8Array | null;
+}
+
+/**
+ * A store the application brings for one member's Raft state in one group (mosaik's
+ * `with_log_storage`): its term and vote, log entries, snapshot, formation and member id,
+ * under keys relative to the group (`member`, `hs`, `e/12`, ...) whose values are opaque
+ * bytes. See docs/groups.md, "Bringing a store".
+ */
+export interface GroupStore {
+  /** Everything the store holds for this member, read once when the group is joined. */
+  load(): Iterable<readonly [key: string, value: Uint8Array]> | PromiseLike<Iterable<readonly [key: string, value: Uint8Array]>>;
+  /**
+   * Applies the writes, in order, and returns (or resolves) once they are durable: nothing
+   * of the group that depends on them leaves the node before. Called again only after the
+   * previous call has settled. The values are the node's: keep them, do not change them.
+   * A throw or a rejection stops the node (its calls fail with ClosedError), as a failed
+   * disk does.
+   */
+  write(writes: readonly GroupStoreWrite[]): void | PromiseLike<void>;
+}
+
+/** Where a member keeps its Raft state: see `JoinOptions.storage`. */
+export type GroupStorage = 'node' | 'memory' | GroupStore;
 
 export interface JoinOptions<C, Q, R> {
   /** The shared secret (never sent): a string or a Digest. */
@@ -41,8 +70,10 @@ export interface JoinOptions<C, Q, R> {
    * the node's storage, on disk when `Network.create` has a `dataDir`. `memory`: in this
    * process only, even on a node with a `dataDir`: nothing of the group waits for a sync,
    * and a restarted process rejoins as a new member that catches up from the others (so
-   * committed writes survive only while a majority of its members keeps running). Not part
-   * of the group id: members may choose differently. @default 'node'
+   * committed writes survive only while a majority of its members keeps running). A
+   * `GroupStore`: the application's own store (production nodes only; a node that comes
+   * back as the same member needs the same identity: its `dataDir` or `secretKey`). Not
+   * part of the group id: members may choose differently. @default 'node'
    */
   readonly storage?: GroupStorage;
 }
@@ -82,15 +113,14 @@ export class Groups {
       throw new InvalidArgumentError(`consensus.snapshotChunkBytes must be an integer in 1 KiB..4 MiB, got ${consensus.snapshotChunkBytes}`);
     if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
       throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
-    if (options.storage !== undefined && options.storage !== 'node' && options.storage !== 'memory')
-      throw new InvalidArgumentError(`storage must be 'node' or 'memory', got ${String(options.storage)}`);
+    const store = groupStoreOf(options.storage);
     const bootstrapExpect = options.bootstrapExpect ?? 1;
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
     if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('maxVoters must be an integer >= 1');
     const id = this.idOf({ ...options, consensus });
     const codec = checkedDatumCodec<C>(options.codec) as DatumCodec<unknown>;
-    const spec = {
+    const specWith = (storage: MemberStorage): JoinSpec => ({
       id,
       key: options.key,
       machine: options.machine as StateMachine,
@@ -98,14 +128,55 @@ export class Groups {
       genesis: options.machine.snapshot(),
       consensus,
       leadership: options.leadership ?? 'normal',
-      storage: options.storage ?? 'node',
+      storage,
       bootstrapExpect,
       maxVoters,
       validators: options.requireTickets ?? [],
-    };
-    return new Group<C, Q, R>(this.#backend, spec, codec as DatumCodec<C>);
+    });
+    if (store === undefined) return new Group<C, Q, R>(this.#backend, specWith((options.storage ?? 'node') as 'node' | 'memory'), codec as DatumCodec<C>);
+    const attach = this.#backend.attachStore;
+    if (attach === undefined)
+      throw new InvalidArgumentError(
+        "a GroupStore needs a production node (Network.create); a simulated node keeps a group's state in its simulated storage: use storage 'node'",
+      );
+    // Attached before the join reaches the node, so no write of the group can miss it.
+    attach.call(this.#backend, externalStorePrefix(id.hex), store);
+    const joining = loadStore(store, id).then((loaded) => specWith({ kind: 'external', loaded }));
+    return new Group<C, Q, R>(this.#backend, joining, codec as DatumCodec<C>, id);
   }
 }
+
+/** `storage` checked: the GroupStore it names, or undefined for 'node' and 'memory'. */
+function groupStoreOf(storage: unknown): GroupStore | undefined {
+  if (storage === undefined || storage === 'node' || storage === 'memory') return undefined;
+  const s = storage as Partial<GroupStore> | null;
+  if (typeof s !== 'object' || s === null || typeof s.load !== 'function' || typeof s.write !== 'function')
+    throw new InvalidArgumentError(`storage must be 'node', 'memory' or a GroupStore (load and write), got ${String(storage)}`);
+  return s as GroupStore;
+}
+
+/** What the store holds, checked: string keys, byte values, each key once. */
+async function loadStore(store: GroupStore, id: GroupId): Promise<ReadonlyMap<string, Uint8Array>> {
+  let entries: Iterable<readonly [string, Uint8Array]>;
+  try {
+    entries = await store.load();
+  } catch (error) {
+    throw new StorageError('io', `group ${id.short}: the store's load() failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const loaded = new Map<string, Uint8Array>();
+  for (const entry of entries as Iterable<unknown>) {
+    const [key, value] = Array.isArray(entry) ? entry : [];
+    if (typeof key !== 'string' || !(value instanceof Uint8Array) || loaded.has(key))
+      throw new StorageError(
+        'corrupted',
+        `group ${id.short}: the store's load() gave ${loaded.has(key) ? `${key} twice` : 'an entry that is not [string, Uint8Array]'}`,
+      );
+    loaded.set(key, value);
+  }
+  return loaded;
+}
+
+type JoinSpec = Extract<GroupsCommand, { kind: 'join' }>['spec'];
 
 type Waiter = { readonly test: () => boolean; readonly resolve: () => void; readonly reject: (e: MosaikError) => void };
 
@@ -118,16 +189,25 @@ export class Group<C, Q, R> {
   #left = false;
   /** Set once the node closed: every call from then on fails with this. */
   #nodeClosed: GroupClosedError | undefined;
+  #joinFailed: MosaikError | undefined;
   #waiters: Waiter[] = [];
   readonly #unsubscribe: () => void;
 
-  /** @internal */
-  constructor(backend: NodeBackend, spec: Extract<GroupsCommand, { kind: 'join' }>['spec'], codec: DatumCodec<C>) {
-    this.id = spec.id;
+  /** @internal `spec` may come later (a GroupStore still loading); `id` is then given. */
+  constructor(backend: NodeBackend, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>, id: GroupId = (spec as JoinSpec).id) {
+    this.id = id;
     this.#backend = backend;
     this.#codec = codec;
-    this.#joined = backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } });
-    this.#joined.catch(() => undefined);
+    this.#joined =
+      spec instanceof Promise
+        ? spec.then((s) => backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec: s } }))
+        : backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } });
+    // A join that failed (a store that did not load, a group joined already) ends the
+    // handle: its calls and conditions fail with why.
+    this.#joined.catch((e: unknown) => {
+      this.#joinFailed = e instanceof MosaikError ? e : new GroupClosedError(`the join failed: ${String(e)}`);
+      this.#end(this.#joinFailed);
+    });
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
       () => {
@@ -136,9 +216,11 @@ export class Group<C, Q, R> {
       },
     );
     // A simulated node that crashed comes back without its groups: join again, same spec.
-    backend.onRestart?.(() => {
-      if (!this.#left) backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } }).catch(() => undefined);
-    });
+    const restartSpec = spec;
+    if (!(restartSpec instanceof Promise))
+      backend.onRestart?.(() => {
+        if (!this.#left) backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec: restartSpec } }).catch(() => undefined);
+      });
   }
 
   /** This node's member of the group, or undefined while the node is down or closed. */
@@ -270,9 +352,9 @@ export class Group<C, Q, R> {
     if (closed) throw closed;
   }
 
-  /** Why calls fail now: the node closed, or the handle was left; undefined while open. */
-  #closedError(): GroupClosedError | undefined {
-    return this.#nodeClosed ?? (this.#left ? new GroupClosedError('the group was left') : undefined);
+  /** Why calls fail now: the join failed, the node closed, or the handle was left; undefined while open. */
+  #closedError(): MosaikError | undefined {
+    return this.#joinFailed ?? this.#nodeClosed ?? (this.#left ? new GroupClosedError('the group was left') : undefined);
   }
 
   /**

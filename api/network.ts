@@ -9,7 +9,7 @@ import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
 import type { CreateNetworkOptions } from '../net-real/options.ts';
 import { Collections } from './collections.ts';
 import { Discovery } from './discovery.ts';
-import { Groups } from './groups.ts';
+import { type GroupStore, Groups } from './groups.ts';
 import type { NodeDefaults } from './node-options.ts';
 import { Streams } from './streams.ts';
 
@@ -34,6 +34,12 @@ export interface NodeBackend {
   readonly metricsUrl?: string | undefined;
   /** Simulated nodes only: called after each restart from a crash, so handles can re-register. */
   onRestart?(callback: () => void): void;
+  /**
+   * Production nodes only: the node's writes under `prefix` go to `store` (prefix cut off)
+   * rather than to its own storage, and count toward its syncs. The same store again is a
+   * no-op; another store for a prefix that has one is refused (AlreadyExistsError).
+   */
+  attachStore?(prefix: string, store: GroupStore): void;
 }
 
 export interface PingOptions {

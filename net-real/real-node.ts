@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { GroupStore } from '../api/groups.ts';
 import type { NodeBackend } from '../api/network.ts';
 import { discoveryOptions, type NodeDefaults, subsystemOptions } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
@@ -15,6 +16,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import { advertisedLocations } from './address.ts';
 import { DhtRendezvous } from './dht.ts';
 import { FileStorage } from './file-storage.ts';
+import { AttachedStores } from './group-stores.ts';
 import { MdnsDiscovery } from './mdns.ts';
 import { MetricsServer, WireCounters } from './metrics.ts';
 import { NativeSigner } from './native-signer.ts';
@@ -144,6 +146,7 @@ async function startNode(
     ...(durable && { storage: durable.machineState, incarnation: durable.incarnation }),
   });
   let node: RealNode | undefined;
+  const stores = new AttachedStores();
   const driver: DriverPort = {
     nowMs,
     wallClockMs,
@@ -167,21 +170,26 @@ async function startNode(
           timers.cancel(output.timer);
           break;
         case 'persist':
-          // Without a data directory the machine's own copy is all there is: nothing to do.
-          durable?.storage.stage(output.key, output.value);
+          // A group on the application's store writes there; anything else without a data
+          // directory: the machine's own copy is all there is, nothing to do.
+          if (!stores.stage(output.key, output.value)) durable?.storage.stage(output.key, output.value);
           break;
       }
     },
     flush() {
-      if (!durable) return;
       // Synced off the event loop; inputs go on meanwhile, and the runtime holds what
       // depends on the writes (group commit, api/runtime.ts).
-      return durable.storage.flushAsync().catch((error: unknown) => {
-        // The runtime stops the node on this rejection; the transport goes down with it.
-        onError(error);
-        void node?.close();
-        throw error;
-      });
+      const file = durable?.storage.flushAsync();
+      const external = stores.flush();
+      if (file === undefined && external === undefined) return;
+      return Promise.all([file, external])
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          // The runtime stops the node on this rejection; the transport goes down with it.
+          onError(error);
+          void node?.close();
+          throw error;
+        });
     },
   };
   runtime = new NodeRuntime(machine, driver);
@@ -194,6 +202,7 @@ async function startNode(
     durable?.storage,
     metrics,
     subsystems.defaults,
+    stores,
   );
   const started = node;
   metrics?.attach(() => started.inspectIfOpen(), wire);
@@ -290,6 +299,7 @@ class RealNode implements NodeBackend {
 
   readonly #storage: FileStorage | undefined;
   readonly #metrics: MetricsServer | undefined;
+  readonly #stores: AttachedStores;
 
   constructor(
     runtime: NodeRuntime,
@@ -300,7 +310,9 @@ class RealNode implements NodeBackend {
     storage: FileStorage | undefined,
     metrics: MetricsServer | undefined,
     defaults: NodeDefaults,
+    stores: AttachedStores,
   ) {
+    this.#stores = stores;
     this.defaults = defaults;
     this.#runtime = runtime;
     this.#storage = storage;
@@ -315,6 +327,10 @@ class RealNode implements NodeBackend {
 
   request<T>(command: NodeCommand): Promise<T> {
     return this.#runtime.request<T>(command);
+  }
+
+  attachStore(prefix: string, store: GroupStore): void {
+    this.#stores.attach(prefix, store);
   }
 
   inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number } {

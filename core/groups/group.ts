@@ -182,6 +182,7 @@ export class Group {
     this.hex = spec.id.hex;
     this.#store = new MemberStore(spec.id, spec.storage);
     this.#self = ctx.peerId.hex;
+    this.#store.claim(ctx, this.#self);
     this.#store.forgetNodeStorage(ctx);
     this.#member = this.#loadMember(ctx);
     this.#bonds = new Bonds(spec, this.#admission, this.#bondHost(), this.#self, this.#member);

@@ -1,5 +1,5 @@
 import type { DiscoveryCall, DiscoverySubsystem } from '../discovery/discovery.ts';
-import { AlreadyExistsError, GroupClosedError, InvalidArgumentError } from '../errors.ts';
+import { AlreadyExistsError, GroupClosedError, InvalidArgumentError, StorageError } from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { NodeEvent, RequestId } from '../node/io.ts';
@@ -126,7 +126,22 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       ctx.fail(req, new InvalidArgumentError('bootstrapExpect and maxVoters must be at least 1'));
       return;
     }
-    const group = new Group(ctx, spec, this.#bugs, this.#ticketCheck);
+    let group: Group;
+    try {
+      group = new Group(ctx, spec, this.#bugs, this.#ticketCheck);
+    } catch (error) {
+      // What an application's store handed back is input: refuse the join, not the node.
+      if (typeof spec.storage !== 'object') throw error;
+      const reason =
+        error instanceof StorageError
+          ? error
+          : new StorageError(
+              'corrupted',
+              `group ${spec.id.short}: the store's state is inconsistent: ${error instanceof Error ? error.message : String(error)}`,
+            );
+      ctx.fail(req, reason);
+      return;
+    }
     this.#groups.set(spec.id.hex, group);
     this.#advertise(ctx);
     const catalog = this.#discovery?.catalog;

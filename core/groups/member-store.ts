@@ -1,3 +1,4 @@
+import { StorageError } from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
 import type { NodeContext } from '../node/subsystem.ts';
 import type { Entry, HardState, Ready, Snapshot } from '../raft/types.ts';
@@ -5,6 +6,7 @@ import { AssertionError, assert } from '../util/assert.ts';
 import { type Decoded, type MessageCodec, msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
 import type { Formation } from './formation.ts';
+import { peerOfMember } from './member-id.ts';
 import { DURABLE_PARTS, type DurablePart, GroupStorageKeys } from './storage-keys.ts';
 import { confStateSchema, entryCodec, memberIdSchema, snapshotMetaCodec } from './wire.ts';
 
@@ -13,9 +15,14 @@ import { confStateSchema, entryCodec, memberIdSchema, snapshotMetaCodec } from '
  * - `node`: in the node's storage, durable when the node has one (`Network.create({ dataDir })`);
  * - `memory`: in this process only, whatever the node has: a restart brings the member back
  *   as a new one that catches up from the others (docs/groups.md, "Member ids"), and no
- *   write of this group waits for a sync. For groups whose state the others hold anyway.
+ *   write of this group waits for a sync. For groups whose state the others hold anyway;
+ * - `external`: on a store the application brings (the API's `GroupStore`). The member
+ *   starts from what the store held when the group was joined (`loaded`, keys relative to
+ *   the group: `member`, `hs`, `e/12`, ...); its writes go out as persists under
+ *   `externalStorePrefix`, which the driver hands to that store, and what depends on them
+ *   waits until the store says they are durable.
  */
-export type GroupStorage = 'node' | 'memory';
+export type GroupStorage = 'node' | 'memory' | { readonly kind: 'external'; readonly loaded: ReadonlyMap<string, Uint8Array> };
 
 const DURABLE = {
   hardState: msgpackCodec(s.struct({ term: s.uint, vote: s.optional(memberIdSchema), commit: s.uint })),
@@ -50,54 +57,80 @@ export interface Restored {
  */
 export class MemberStore {
   readonly #group: GroupId;
-  readonly #storage: GroupStorage;
-  /** Keys into the node's storage (`storage: 'node'`). */
+  /** `storage: 'node'`: read from and written to the node's storage. */
+  readonly #onNode: boolean;
+  /** `storage` of an external store: kept here, and written through to the store. */
+  readonly #external: boolean;
+  /** Keys into the node's storage, or of the writes that go to the external store. */
   readonly #keys: GroupStorageKeys;
-  /** This member's state for `storage: 'memory'` (lives as long as this store). */
-  readonly #volatile = new Map<string, Uint8Array>();
+  /** This member's state for `memory` and external storage (lives as long as this store). */
+  readonly #volatile: Map<string, Uint8Array>;
   /** Persisted log range, so truncation and compaction know which keys to delete. */
   #persistedFirst = 1;
   #persistedLast = 0;
 
   constructor(group: GroupId, storage: GroupStorage) {
     this.#group = group;
-    this.#storage = storage;
-    this.#keys = new GroupStorageKeys(group.hex);
+    this.#onNode = storage === 'node';
+    this.#external = typeof storage === 'object';
+    this.#keys = new GroupStorageKeys(group.hex, this.#external);
+    this.#volatile = typeof storage === 'object' ? new Map(storage.loaded) : new Map();
   }
 
   put(ctx: NodeContext, part: DurablePart, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
-    if (this.#storage === 'node') ctx.persist(this.#keys.part(ctx, part), value, options);
-    else if (value === null) this.#volatile.delete(part);
+    if (this.#onNode) {
+      ctx.persist(this.#keys.part(ctx, part), value, options);
+      return;
+    }
+    if (value === null) this.#volatile.delete(part);
     else this.#volatile.set(part, value);
+    if (this.#external) ctx.persist(this.#keys.part(ctx, part), value, options);
   }
 
   get(ctx: NodeContext, part: DurablePart): Uint8Array | undefined {
-    return this.#storage === 'node' ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
+    return this.#onNode ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
   }
 
   #putEntry(ctx: NodeContext, index: number, value: Uint8Array | null): void {
-    if (this.#storage === 'node') {
+    if (this.#onNode || this.#external) {
       ctx.persist(this.#keys.entry(ctx, index), value);
       if (value === null) this.#keys.forgetEntry(index);
-    } else if (value === null) this.#volatile.delete(`e/${index}`);
+      if (this.#onNode) return;
+    }
+    if (value === null) this.#volatile.delete(`e/${index}`);
     else this.#volatile.set(`e/${index}`, value);
   }
 
   #getEntry(ctx: NodeContext, index: number): Uint8Array | undefined {
-    if (this.#storage !== 'node') return this.#volatile.get(`e/${index}`);
+    if (!this.#onNode) return this.#volatile.get(`e/${index}`);
     const bytes = ctx.stored(this.#keys.entry(ctx, index));
     if (bytes === undefined) this.#keys.forgetEntry(index); // the probe past the last entry
     return bytes;
   }
 
   /**
-   * With `storage: 'memory'`, whatever a life of this member on `node` storage left in the
-   * node's storage is deleted first: it would come back, stale, the next time the group is
-   * joined with `node` storage (a vote this life gave, in a term it reached, would be missing).
+   * An external store that holds the state of another peer's member (a store shared by
+   * mistake, or a node that came back with a new identity) must not be taken as ours: a
+   * member id is its peer's, and the log and votes are the member's. Everything the store
+   * held is deleted, and the member starts afresh (a new member id, `#loadMember`).
+   */
+  claim(ctx: NodeContext, selfPeer: string): void {
+    if (!this.#external) return;
+    const member = this.#volatile.get('member');
+    if (member === undefined || peerOfMember(new TextDecoder().decode(member)) === selfPeer) return;
+    for (const key of this.#volatile.keys()) ctx.persist(this.#keys.other(ctx, key), null);
+    this.#volatile.clear();
+  }
+
+  /**
+   * With `memory` or an external store, whatever a life of this member on `node` storage
+   * left in the node's storage is deleted first: it would come back, stale, the next time
+   * the group is joined with `node` storage (a vote this life gave, in a term it reached,
+   * would be missing).
    */
   forgetNodeStorage(ctx: NodeContext): void {
-    if (this.#storage !== 'memory') return;
-    const keys = new GroupStorageKeys(this.#group.hex); // for this clean-up only: with 'memory' storage none are kept
+    if (this.#onNode) return;
+    const keys = new GroupStorageKeys(this.#group.hex); // for this clean-up only: the node keeps none of this member's keys
     const snap = ctx.stored(keys.part(ctx, 'snap'));
     const hs = ctx.stored(keys.part(ctx, 'hs'));
     if (ctx.stored(keys.part(ctx, 'member')) === undefined && snap === undefined && hs === undefined) return;
@@ -121,6 +154,12 @@ export class MemberStore {
       const bytes = typeof part === 'number' ? this.#getEntry(ctx, part) : this.get(ctx, part);
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
+      // An application's store may hand back anything: that is bad input, not our bug.
+      if (!d.ok && this.#external)
+        throw new StorageError(
+          'corrupted',
+          `group ${this.#group.short}: the store's ${typeof part === 'number' ? `e/${part}` : part} does not decode: ${d.error.message}`,
+        );
       if (!d.ok)
         throw new AssertionError(`group ${this.#group.short}: stored ${typeof part === 'number' ? `entry ${part}` : part} does not decode: ${d.error.message}`);
       return d.value;
@@ -131,6 +170,8 @@ export class MemberStore {
     const sd = load('snap', DURABLE.snapshot);
     if (sd !== undefined) {
       const meta = snapshotMetaCodec.decode(sd.meta);
+      if (!meta.ok && this.#external)
+        throw new StorageError('corrupted', `group ${this.#group.short}: the store's snap does not decode: ${meta.error.message}`);
       assert(meta.ok, 'stored snapshot metadata does not decode');
       snapshot = { meta: meta.value, data: sd.data.slice() };
     }

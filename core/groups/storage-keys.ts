@@ -1,5 +1,17 @@
 import type { NodeContext, StorageKey } from '../node/subsystem.ts';
 
+const EXTERNAL_DIR = 'ext';
+
+/**
+ * Where the node keys of a group kept on a store the application brings begin
+ * (`groups/ext/<group>/`, the groups subsystem's scope included): the driver sends the
+ * writes under it to that store, with the prefix cut off (`member`, `hs`, `e/12`, ...),
+ * rather than to the node's own storage.
+ */
+export function externalStorePrefix(groupHex: string): string {
+  return `groups/${EXTERNAL_DIR}/${groupHex}/`;
+}
+
 /** The parts of a group's durable state besides its log entries. */
 export const DURABLE_PARTS = ['member', 'origins', 'hs', 'snap', 'formation'] as const;
 export type DurablePart = (typeof DURABLE_PARTS)[number];
@@ -18,8 +30,9 @@ export class GroupStorageKeys {
   /** Keys of the entries in storage (at most the log since the last snapshot). */
   readonly #entries = new Map<number, StorageKey>();
 
-  constructor(groupHex: string) {
-    this.#prefix = `groups/${groupHex}/`;
+  /** `external`: the keys of a group on a store the application brings (`externalStorePrefix`). */
+  constructor(groupHex: string, external = false) {
+    this.#prefix = external ? `${EXTERNAL_DIR}/${groupHex}/` : `groups/${groupHex}/`;
   }
 
   part(ctx: NodeContext, part: DurablePart): StorageKey {
@@ -38,6 +51,11 @@ export class GroupStorageKeys {
       this.#entries.set(index, key);
     }
     return key;
+  }
+
+  /** Any other key under this group's prefix (made afresh: for rare writes). */
+  other(ctx: NodeContext, relative: string): StorageKey {
+    return ctx.storageKey(this.#prefix + relative);
   }
 
   /** The entry is gone from storage (its deletion was persisted): its key is not kept. */

@@ -90,7 +90,7 @@ describe('a node with a data directory', () => {
     expect(await run('node')).toBe(1);
   });
 
-  it("refuses a storage option other than 'node' or 'memory'", async () => {
+  it("refuses a storage option other than 'node', 'memory' or a GroupStore", async () => {
     const net = await node(freshDir());
     expect(() => net.groups.join({ key: 'x', machine: new Counter(), storage: 'disk' as never })).toThrow(InvalidArgumentError);
   });
