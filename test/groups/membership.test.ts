@@ -68,6 +68,15 @@ function decide(row: Row): ConfState | undefined {
 
 const bonded = (...names: Name[]) => names.map((n) => ({ member: id(n) }));
 
+/** Voters full (three of three), voter c without a bond, learner d caught up. */
+const FULL = {
+  voters: [self, id('b'), id('c')],
+  learners: [id('d')],
+  bonds: bonded('b', 'd'),
+  caughtUp: [id('d')],
+  maxVoters: 3,
+};
+
 const rows: Row[] = [
   { name: 'all bonded, nothing to change', voters: [self, id('b'), id('c')], bonds: bonded('b', 'c'), expect: undefined },
   {
@@ -164,43 +173,29 @@ const rows: Row[] = [
   },
   {
     name: 'voters full: a voter down for replaceVoterAfterMs makes room for a caught-up learner',
-    voters: [self, id('b'), id('c')],
-    learners: [id('d')],
-    bonds: bonded('b', 'd'),
+    ...FULL,
     members: { c: { downSinceMs: 10_000 } },
-    caughtUp: [id('d')],
-    maxVoters: 3,
     nowMs: 10_000 + REPLACE_AFTER_MS,
     expect: { voters: [self, id('b')], learners: [id('d')] },
   },
   {
     name: 'voters full: a voter down a little less than that stays',
-    voters: [self, id('b'), id('c')],
-    learners: [id('d')],
-    bonds: bonded('b', 'd'),
+    ...FULL,
     members: { c: { downSinceMs: 10_000 } },
-    caughtUp: [id('d')],
-    maxVoters: 3,
     nowMs: 10_000 + REPLACE_AFTER_MS - 1,
     expect: undefined,
   },
   {
     name: 'voters full: a voter never seen counts as down since this member started',
-    voters: [self, id('b'), id('c')],
-    learners: [id('d')],
-    bonds: bonded('b', 'd'),
-    caughtUp: [id('d')],
-    maxVoters: 3,
+    ...FULL,
     nowMs: 500 + REPLACE_AFTER_MS,
     expect: { voters: [self, id('b')], learners: [id('d')] },
   },
   {
     name: 'a voter down for long stays when no learner could replace it',
-    voters: [self, id('b'), id('c')],
-    learners: [id('d')],
-    bonds: bonded('b', 'd'),
+    ...FULL,
+    caughtUp: [],
     members: { c: { downSinceMs: 0 } },
-    maxVoters: 3,
     nowMs: 10 * REPLACE_AFTER_MS,
     expect: undefined,
   },
