@@ -65,6 +65,24 @@ describe('a group on a GroupStore', () => {
     expect(errors).toEqual([]);
   });
 
+  it('keeps a collection on a store the same way, and the same node resumes it', async () => {
+    const store = new MemoryStore();
+    const first = await node('collection-owner');
+    const m = first.collections.map<string, number>('balances', { storage: store });
+    await m.when.online();
+    await m.insert('alice', 100);
+    expect([...store.data.keys()].filter((k) => k.startsWith('e/')).length).toBeGreaterThan(0);
+    await first.close();
+    const again = await node('collection-owner');
+    const r = again.collections.map<string, number>('balances', { storage: store });
+    await r.when.online();
+    await r.insert('bob', 5);
+    expect([...r.entries()].sort()).toEqual([
+      ['alice', 100],
+      ['bob', 5],
+    ]);
+  });
+
   it('lets nothing that depends on a write out before the store says it is durable', async () => {
     const store = new MemoryStore();
     const net = await node('slow-store');
