@@ -863,13 +863,11 @@ export class Group {
       bondDown: (ctx, bond) => {
         this.#raft.reportUnreachable(bond.member);
         ctx.emit({ type: 'group.bond', group: this.spec.id, peer: bond.peer, up: false });
-        // Forwards and reads in flight on it are retried at the next heartbeat.
-        for (const [fwd, batch] of this.#forwards) {
-          if (this.#raft.leader === bond.member) {
-            batch.sentAtMs = 0;
-            this.#forwards.delete(fwd);
-          }
-        }
+        // Forwards go to the leader: if this was its bond, they are sent again at the next
+        // heartbeat. (Reads in flight are sent again once `forwardTimeoutMs` has passed.)
+        if (this.#raft.leader !== bond.member) return;
+        for (const batch of this.#forwards.values()) batch.sentAtMs = 0;
+        this.#forwards.clear();
       },
     };
   }
