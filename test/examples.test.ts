@@ -73,4 +73,20 @@ describe('examples', () => {
     expect(traceHash(first.stdout)).toBeDefined();
     expect(traceHash(first.stdout)).toBe(traceHash(second.stdout));
   });
+
+  it('groups-sim.ts: a leader cut off, a new one elected, replicas equal after the heal, by seed', { timeout: 60_000 }, async () => {
+    const [first, second, other] = await Promise.all([runExample('groups-sim.ts'), runExample('groups-sim.ts'), runExample('groups-sim.ts', '4')]);
+    for (const run of [first, second, other]) {
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^\d+ ms: group formed, leader n\d$/m);
+      expect(run.stdout).toMatch(/^\d+ ms: n(\d) cut off, n(?!\1)\d leads term \d+$/m);
+      expect(run.stdout).toMatch(/healed; n\d reads during=partition \(strong\)$/m);
+      expect(run.stdout).toContain('replicas agree: true [["during","partition"],["k1","v1"],["k2","v2"]]');
+      expect(run.stdout).toContain('safety violations: 0');
+    }
+    expect(second.stdout).toBe(first.stdout);
+    expect(traceHash(first.stdout)).toMatch(/^[0-9a-f]{64}$/);
+    expect(traceHash(other.stdout)).not.toBe(traceHash(first.stdout));
+  });
 });
