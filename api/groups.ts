@@ -1,4 +1,4 @@
-import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, StorageError } from '../core/errors.ts';
+import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, NodeDownError, StorageError } from '../core/errors.ts';
 import type { Group as GroupMember, GroupStats, GroupStatus } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
@@ -26,7 +26,7 @@ export interface GroupStoreWrite {
  * A store the application brings for one member's Raft state in one group (mosaik's
  * `with_log_storage`): its term and vote, log entries, snapshot, formation and member id,
  * under keys relative to the group (`member`, `hs`, `e/12`, ...) whose values are opaque
- * bytes. See docs/groups.md, "Bringing a store".
+ * bytes. See docs/groups.md, "Durable storage".
  */
 export interface GroupStore {
   /** Everything the store holds for this member, read once when the group is joined. */
@@ -35,8 +35,8 @@ export interface GroupStore {
    * Applies the writes, in order, and returns (or resolves) once they are durable: nothing
    * of the group that depends on them leaves the node before. Called again only after the
    * previous call has settled. The values are the node's: keep them, do not change them.
-   * A throw or a rejection stops the node (its calls fail with ClosedError), as a failed
-   * disk does.
+   * A throw or a rejection stops the node, as a failed disk does: the calls waiting on the
+   * write fail with StorageError, later ones with GroupClosedError.
    */
   write(writes: readonly GroupStoreWrite[]): void | PromiseLike<void>;
 }
@@ -178,6 +178,8 @@ async function loadStore(store: GroupStore, id: GroupId): Promise<ReadonlyMap<st
 
 type JoinSpec = Extract<GroupsCommand, { kind: 'join' }>['spec'];
 
+const joinCommand = (spec: JoinSpec) => ({ to: 'groups', cmd: { kind: 'join', spec } }) as const;
+
 type Waiter = { readonly test: () => boolean; readonly resolve: () => void; readonly reject: (e: MosaikError) => void };
 
 /** A handle on one group this node joined. */
@@ -185,7 +187,7 @@ export class Group<C, Q, R> {
   readonly id: GroupId;
   readonly #backend: NodeBackend;
   readonly #codec: DatumCodec<C>;
-  readonly #joined: Promise<void>;
+  #joined: Promise<void>;
   #left = false;
   /** Set once the node closed: every call from then on fails with this. */
   #nodeClosed: GroupClosedError | undefined;
@@ -198,16 +200,7 @@ export class Group<C, Q, R> {
     this.id = id;
     this.#backend = backend;
     this.#codec = codec;
-    this.#joined =
-      spec instanceof Promise
-        ? spec.then((s) => backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec: s } }))
-        : backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec } });
-    // A join that failed (a store that did not load, a group joined already) ends the
-    // handle: its calls and conditions fail with why.
-    this.#joined.catch((e: unknown) => {
-      this.#joinFailed = e instanceof MosaikError ? e : new GroupClosedError(`the join failed: ${String(e)}`);
-      this.#end(this.#joinFailed);
-    });
+    this.#joined = this.#join(spec instanceof Promise ? spec.then((s) => this.#backend.request<void>(joinCommand(s))) : this.#backend.request<void>(joinCommand(spec)));
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
       () => {
@@ -215,12 +208,28 @@ export class Group<C, Q, R> {
         this.#end(this.#nodeClosed);
       },
     );
-    // A simulated node that crashed comes back without its groups: join again, same spec.
+    // A simulated node that crashed comes back without its groups: join again, same spec,
+    // and calls from then on wait for that join (one made while the node was down included).
     const restartSpec = spec;
     if (!(restartSpec instanceof Promise))
       backend.onRestart?.(() => {
-        if (!this.#left) backend.request<void>({ to: 'groups', cmd: { kind: 'join', spec: restartSpec } }).catch(() => undefined);
+        if (!this.#left) this.#joined = this.#join(this.#backend.request<void>(joinCommand(restartSpec)));
       });
+  }
+
+  /**
+   * A join the node refused (a store that did not load, a group joined already) ends the
+   * handle: its calls and conditions fail with why. A node that was down or has closed is
+   * not a refusal: a simulated node joins again when it restarts, and a closed one ends the
+   * handle anyway.
+   */
+  #join(joining: Promise<void>): Promise<void> {
+    joining.catch((e: unknown) => {
+      if (e instanceof NodeDownError || e instanceof ClosedError) return;
+      this.#joinFailed = e instanceof MosaikError ? e : new GroupClosedError(`the join failed: ${String(e)}`);
+      this.#end(this.#joinFailed);
+    });
+    return joining;
   }
 
   /** This node's member of the group, or undefined while the node is down or closed. */

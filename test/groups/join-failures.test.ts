@@ -1,0 +1,35 @@
+import { AlreadyExistsError } from 'mosaik';
+import { Simulation } from 'mosaik/sim';
+import { describe, expect, it } from 'vitest';
+import { Counter } from './counter.ts';
+
+// What a group handle does when its join does not take: a refusal ends the handle, a node
+// that is down only delays it.
+
+describe('a group handle whose join does not take', () => {
+  it('fails its calls and conditions with the refusal (a group this node joined already)', async () => {
+    const sim = new Simulation({ seed: 1 });
+    const net = sim.node({ network: 'join-failures' });
+    await sim.run(async () => {
+      const first = net.groups.join({ key: 'twice', machine: new Counter(), consensus: { bootstrapDelayMs: 50 } });
+      const second = net.groups.join({ key: 'twice', machine: new Counter(), consensus: { bootstrapDelayMs: 50 } });
+      await expect(second.execute({ op: 'inc', by: 1 })).rejects.toBeInstanceOf(AlreadyExistsError);
+      await expect(second.when.leaderElected()).rejects.toBeInstanceOf(AlreadyExistsError);
+      await first.when.leaderElected();
+      expect((await first.execute({ op: 'inc', by: 1 })).result).toBe(1);
+    });
+  });
+
+  it('joins once a crashed simulated node restarts, if it was made while the node was down', async () => {
+    const sim = new Simulation({ seed: 2 });
+    const net = sim.node({ network: 'join-failures' });
+    await sim.run(async () => {
+      sim.crash(net);
+      const g = net.groups.join({ key: 'later', machine: new Counter(), consensus: { bootstrapDelayMs: 50 } });
+      await sim.sleep(1_000);
+      sim.restart(net);
+      await g.when.leaderElected();
+      expect((await g.execute({ op: 'inc', by: 2 })).result).toBe(2);
+    });
+  });
+});
