@@ -200,7 +200,9 @@ export class Group<C, Q, R> {
     this.id = id;
     this.#backend = backend;
     this.#codec = codec;
-    this.#joined = this.#join(spec instanceof Promise ? spec.then((s) => this.#backend.request<void>(joinCommand(s))) : this.#backend.request<void>(joinCommand(spec)));
+    this.#joined = this.#join(
+      spec instanceof Promise ? spec.then((s) => this.#backend.request<void>(joinCommand(s))) : this.#backend.request<void>(joinCommand(spec)),
+    );
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
       () => {
