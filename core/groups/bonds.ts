@@ -140,11 +140,6 @@ export class Bonds {
     this.#received++;
   }
 
-  /** A bond that broke the rules (the caller closed its link). */
-  drop(ctx: NodeContext, bond: Bond): void {
-    this.#down(ctx, bond);
-  }
-
   // ---------------------------------------------------------------- members
 
   /** A catalog entry that lists this group (or stopped listing it: `listed` false). */
@@ -182,7 +177,7 @@ export class Bonds {
     ctx.close(bond.link, CloseCode.GroupNotAllowed, 'tickets no longer accepted');
     const m = this.#members.get(bond.peer.hex);
     if (m !== undefined) m.notAllowed = true;
-    this.#down(ctx, bond);
+    this.drop(ctx, bond);
   }
 
   #maybeDial(ctx: NodeContext, m: Member): void {
@@ -213,7 +208,7 @@ export class Bonds {
       }
       if (ctx.nowMs - b.lastRecvMs > deadAfterMs) {
         ctx.close(b.link, CloseCode.GroupTimeout, 'missed heartbeats');
-        this.#down(ctx, b);
+        this.drop(ctx, b);
       } else if (ctx.nowMs - b.lastSendMs >= c.heartbeatMs) this.send(ctx, b, { t: 'ping' });
     }
     for (const [link, d] of this.#dialing) {
@@ -362,10 +357,11 @@ export class Bonds {
   onLinkDown(ctx: NodeContext, link: number): void {
     this.#dialing.delete(link);
     const bond = this.#byLink.get(link);
-    if (bond !== undefined) this.#down(ctx, bond);
+    if (bond !== undefined) this.drop(ctx, bond);
   }
 
-  #down(ctx: NodeContext, bond: Bond): void {
+  /** The bond is gone (its link closed, by the caller or the transport): forgotten, and the group told. */
+  drop(ctx: NodeContext, bond: Bond): void {
     this.#byLink.delete(bond.link);
     if (this.#byPeer.get(bond.peer.hex) !== bond) return;
     this.#byPeer.delete(bond.peer.hex);

@@ -32,6 +32,11 @@ const DURABLE = {
   snapshot: msgpackCodec(s.struct({ meta: s.bytes({ maxLength: 1 << 20 }), data: s.bytes({ maxLength: 1 << 30 }) })),
 };
 
+function setOrDelete(map: Map<string, Uint8Array>, key: string, value: Uint8Array | null): void {
+  if (value === null) map.delete(key);
+  else map.set(key, value);
+}
+
 /** A stored formation, in this version's form or an earlier one's (which has no first configuration). */
 function decodeStoredFormation(bytes: Uint8Array): Decoded<Formation> {
   const now = DURABLE.formation.decode(bytes);
@@ -57,10 +62,11 @@ export interface Restored {
  */
 export class MemberStore {
   readonly #group: GroupId;
-  /** `storage: 'node'`: read from and written to the node's storage. */
-  readonly #onNode: boolean;
-  /** `storage` of an external store: kept here, and written through to the store. */
-  readonly #external: boolean;
+  /**
+   * `node`: read from and written to the node's storage; `memory`: kept here only;
+   * `external`: kept here, and written through to the application's store.
+   */
+  readonly #kind: 'node' | 'memory' | 'external';
   /** Keys into the node's storage, or of the writes that go to the external store. */
   readonly #keys: GroupStorageKeys;
   /** This member's state for `memory` and external storage (lives as long as this store). */
@@ -71,38 +77,29 @@ export class MemberStore {
 
   constructor(group: GroupId, storage: GroupStorage) {
     this.#group = group;
-    this.#onNode = storage === 'node';
-    this.#external = typeof storage === 'object';
-    this.#keys = new GroupStorageKeys(group.hex, this.#external);
+    this.#kind = typeof storage === 'object' ? 'external' : storage;
+    this.#keys = new GroupStorageKeys(group.hex, this.#kind === 'external');
     this.#volatile = typeof storage === 'object' ? new Map(storage.loaded) : new Map();
   }
 
   put(ctx: NodeContext, part: DurablePart, value: Uint8Array | null, options?: { readonly lazy?: boolean }): void {
-    if (this.#onNode) {
-      ctx.persist(this.#keys.part(ctx, part), value, options);
-      return;
-    }
-    if (value === null) this.#volatile.delete(part);
-    else this.#volatile.set(part, value);
-    if (this.#external) ctx.persist(this.#keys.part(ctx, part), value, options);
+    if (this.#kind !== 'node') setOrDelete(this.#volatile, part, value);
+    if (this.#kind !== 'memory') ctx.persist(this.#keys.part(ctx, part), value, options);
   }
 
   get(ctx: NodeContext, part: DurablePart): Uint8Array | undefined {
-    return this.#onNode ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
+    return this.#kind === 'node' ? ctx.stored(this.#keys.part(ctx, part)) : this.#volatile.get(part);
   }
 
   #putEntry(ctx: NodeContext, index: number, value: Uint8Array | null): void {
-    if (this.#onNode || this.#external) {
-      ctx.persist(this.#keys.entry(ctx, index), value);
-      if (value === null) this.#keys.forgetEntry(index);
-      if (this.#onNode) return;
-    }
-    if (value === null) this.#volatile.delete(`e/${index}`);
-    else this.#volatile.set(`e/${index}`, value);
+    if (this.#kind !== 'node') setOrDelete(this.#volatile, `e/${index}`, value);
+    if (this.#kind === 'memory') return;
+    ctx.persist(this.#keys.entry(ctx, index), value);
+    if (value === null) this.#keys.forgetEntry(index);
   }
 
   #getEntry(ctx: NodeContext, index: number): Uint8Array | undefined {
-    if (!this.#onNode) return this.#volatile.get(`e/${index}`);
+    if (this.#kind !== 'node') return this.#volatile.get(`e/${index}`);
     const bytes = ctx.stored(this.#keys.entry(ctx, index));
     if (bytes === undefined) this.#keys.forgetEntry(index); // the probe past the last entry
     return bytes;
@@ -115,7 +112,7 @@ export class MemberStore {
    * held is deleted, and the member starts afresh (a new member id, `#loadMember`).
    */
   claim(ctx: NodeContext, selfPeer: string): void {
-    if (!this.#external) return;
+    if (this.#kind !== 'external') return;
     const member = this.#volatile.get('member');
     if (member === undefined || peerOfMember(new TextDecoder().decode(member)) === selfPeer) return;
     for (const key of this.#volatile.keys()) ctx.persist(this.#keys.other(ctx, key), null);
@@ -129,7 +126,7 @@ export class MemberStore {
    * would be missing).
    */
   forgetNodeStorage(ctx: NodeContext): void {
-    if (this.#onNode) return;
+    if (this.#kind === 'node') return;
     const keys = new GroupStorageKeys(this.#group.hex); // for this clean-up only: the node keeps none of this member's keys
     const snap = ctx.stored(keys.part(ctx, 'snap'));
     const hs = ctx.stored(keys.part(ctx, 'hs'));
@@ -155,7 +152,7 @@ export class MemberStore {
       if (bytes === undefined) return undefined;
       const d = codec.decode(bytes);
       // An application's store may hand back anything: that is bad input, not our bug.
-      if (!d.ok && this.#external)
+      if (!d.ok && this.#kind === 'external')
         throw new StorageError(
           'corrupted',
           `group ${this.#group.short}: the store's ${typeof part === 'number' ? `e/${part}` : part} does not decode: ${d.error.message}`,
@@ -170,7 +167,7 @@ export class MemberStore {
     const sd = load('snap', DURABLE.snapshot);
     if (sd !== undefined) {
       const meta = snapshotMetaCodec.decode(sd.meta);
-      if (!meta.ok && this.#external)
+      if (!meta.ok && this.#kind === 'external')
         throw new StorageError('corrupted', `group ${this.#group.short}: the store's snap does not decode: ${meta.error.message}`);
       assert(meta.ok, 'stored snapshot metadata does not decode');
       snapshot = { meta: meta.value, data: sd.data.slice() };
