@@ -113,14 +113,14 @@ export class Groups {
       throw new InvalidArgumentError(`consensus.snapshotChunkBytes must be an integer in 1 KiB..4 MiB, got ${consensus.snapshotChunkBytes}`);
     if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
       throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
-    const store = groupStoreOf(options.storage);
+    const storage = checkedStorage(options.storage);
     const bootstrapExpect = options.bootstrapExpect ?? 1;
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
     if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('maxVoters must be an integer >= 1');
     const id = this.idOf({ ...options, consensus });
     const codec = checkedDatumCodec<C>(options.codec) as DatumCodec<unknown>;
-    const specWith = (storage: MemberStorage): JoinSpec => ({
+    const specWith = (kept: MemberStorage): JoinSpec => ({
       id,
       key: options.key,
       machine: options.machine as StateMachine,
@@ -128,27 +128,27 @@ export class Groups {
       genesis: options.machine.snapshot(),
       consensus,
       leadership: options.leadership ?? 'normal',
-      storage,
+      storage: kept,
       bootstrapExpect,
       maxVoters,
       validators: options.requireTickets ?? [],
     });
-    if (store === undefined) return new Group<C, Q, R>(this.#backend, specWith((options.storage ?? 'node') as 'node' | 'memory'), codec as DatumCodec<C>);
-    const attach = this.#backend.attachStore;
-    if (attach === undefined)
+    if (typeof storage === 'string') return new Group<C, Q, R>(this.#backend, id, specWith(storage), codec as DatumCodec<C>);
+    if (this.#backend.attachStore === undefined)
       throw new InvalidArgumentError(
         "a GroupStore needs a production node (Network.create); a simulated node keeps a group's state in its simulated storage: use storage 'node'",
       );
     // Attached before the join reaches the node, so no write of the group can miss it.
-    attach.call(this.#backend, externalStorePrefix(id.hex), store);
-    const joining = loadStore(store, id).then((loaded) => specWith({ kind: 'external', loaded }));
-    return new Group<C, Q, R>(this.#backend, joining, codec as DatumCodec<C>, id);
+    this.#backend.attachStore(externalStorePrefix(id.hex), storage);
+    const joining = loadStore(storage, id).then((loaded) => specWith({ kind: 'external', loaded }));
+    return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>);
   }
 }
 
-/** `storage` checked: the GroupStore it names, or undefined for 'node' and 'memory'. */
-function groupStoreOf(storage: unknown): GroupStore | undefined {
-  if (storage === undefined || storage === 'node' || storage === 'memory') return undefined;
+/** `storage` checked, its default applied. */
+function checkedStorage(storage: unknown): 'node' | 'memory' | GroupStore {
+  if (storage === undefined) return 'node';
+  if (storage === 'node' || storage === 'memory') return storage;
   const s = storage as Partial<GroupStore> | null;
   if (typeof s !== 'object' || s === null || typeof s.load !== 'function' || typeof s.write !== 'function')
     throw new InvalidArgumentError(`storage must be 'node', 'memory' or a GroupStore (load and write), got ${String(storage)}`);
@@ -195,8 +195,8 @@ export class Group<C, Q, R> {
   #waiters: Waiter[] = [];
   readonly #unsubscribe: () => void;
 
-  /** @internal `spec` may come later (a GroupStore still loading); `id` is then given. */
-  constructor(backend: NodeBackend, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>, id: GroupId = (spec as JoinSpec).id) {
+  /** @internal `spec` may come later (a GroupStore still loading). */
+  constructor(backend: NodeBackend, id: GroupId, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>) {
     this.id = id;
     this.#backend = backend;
     this.#codec = codec;
