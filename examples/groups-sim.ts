@@ -55,6 +55,13 @@ async function until(test: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** `list[i]` for an index the code just found. */
+function nth<T>(list: readonly T[], i: number): T {
+  const item = list[i];
+  if (item === undefined) throw new Error(`no item ${i}`);
+  return item;
+}
+
 /** A call that met no leader (an election under way) is safe to retry: it never reached one. */
 async function retrying<T>(call: () => Promise<T>): Promise<T> {
   for (;;) {
@@ -69,7 +76,7 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
 
 await sim.run(async () => {
   const groups: Group<Command, string, string | undefined>[] = nets.map((net, i) =>
-    net.groups.join({ key: 'kv-example', machine: machines[i] as KvStore, bootstrapExpect: 3 }),
+    net.groups.join({ key: 'kv-example', machine: nth(machines, i), bootstrapExpect: 3 }),
   );
   await until(() => groups.every((g) => g.members().voters.length === 3 && g.leader !== undefined), 'three voters and a leader');
   const first = groups.findIndex((g) => g.isLeader);
@@ -78,18 +85,18 @@ await sim.run(async () => {
   // Writes from any member: a follower forwards them to the leader.
   for (const [i, g] of groups.entries()) await retrying(() => g.execute({ op: 'put', key: `k${i}`, value: `v${i}` }));
 
-  sim.isolate(nets[first] as (typeof nets)[number]);
+  sim.isolate(nth(nets, first));
   const others = groups.filter((_, i) => i !== first);
   await until(() => others.some((g) => g.isLeader), 'new leader on the majority side');
   const second = groups.findIndex((g, i) => i !== first && g.isLeader);
-  console.log(`${sim.now} ms: n${first} cut off, n${second} leads term ${groups[second]?.term}`);
-  const { result } = await retrying(() => (others[0] as (typeof others)[number]).execute({ op: 'put', key: 'during', value: 'partition' }));
+  console.log(`${sim.now} ms: n${first} cut off, n${second} leads term ${nth(groups, second).term}`);
+  const { result } = await retrying(() => nth(others, 0).execute({ op: 'put', key: 'during', value: 'partition' }));
   console.log(`${sim.now} ms: a write on the majority side, ${result} keys`);
 
   sim.heal();
-  const { index } = await retrying(() => (groups[second] as (typeof groups)[number]).execute({ op: 'delete', key: 'k0' }));
+  const { index } = await retrying(() => nth(groups, second).execute({ op: 'delete', key: 'k0' }));
   await until(() => groups.every((g) => g.committed >= index), 'every replica applies the last write');
-  const strong = await retrying(() => (groups[first] as (typeof groups)[number]).query('during', 'strong'));
+  const strong = await retrying(() => nth(groups, first).query('during', 'strong'));
   console.log(`${sim.now} ms: healed; n${first} reads during=${strong.result} (strong)`);
 });
 
