@@ -1,5 +1,5 @@
 import { assert } from '../util/assert.ts';
-import type { Entry, SnapshotMeta } from './types.ts';
+import { type Entry, entryBytes, type SnapshotMeta } from './types.ts';
 
 /** What `takeCommitted` hands out when nothing is due: one list, not a new one per call (not frozen: see raft.ts `NONE`). */
 const NO_ENTRIES: readonly Entry[] = [];
@@ -75,11 +75,22 @@ export class RaftLog {
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
-  /** Entries `from..` (at most `max`); undefined when `from` is compacted (send a snapshot instead). */
-  slice(from: number, max: number): Entry[] | undefined {
+  /**
+   * Entries `from..`: at most `max` of them and, past the first, no more than `maxBytes` in
+   * all (`entryBytes`); undefined when `from` is compacted (send a snapshot instead). The
+   * first always comes along, however large: its proposer checked that it fits a message.
+   */
+  slice(from: number, max: number, maxBytes = Number.POSITIVE_INFINITY): Entry[] | undefined {
     if (from <= this.#offset) return undefined;
     const start = from - this.#offset - 1;
-    return this.#entries.slice(start, start + max);
+    const end = Math.min(this.#entries.length, start + max);
+    if (maxBytes === Number.POSITIVE_INFINITY) return this.#entries.slice(start, end);
+    let at = start;
+    for (let bytes = 0; at < end; at++) {
+      bytes += entryBytes(this.#entries[at] as Entry);
+      if (bytes > maxBytes && at > start) break;
+    }
+    return this.#entries.slice(start, at);
   }
 
   /** The leader appends its own entries. */

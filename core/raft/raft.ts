@@ -35,6 +35,12 @@ export interface RaftConfig {
   readonly checkQuorum?: boolean;
   /** @default 64 */
   readonly maxEntriesPerAppend?: number;
+  /**
+   * An append carries entries up to this many bytes (`entryBytes`), and always at least one
+   * (etcd's `MaxSizePerMsg`): with `maxInflight`, it bounds what a follower that is catching
+   * up has in flight, and it keeps an append of many large commands within a frame. @default 1 MiB
+   */
+  readonly maxAppendBytes?: number;
   /** Unacknowledged appends per follower in replicate state. @default 32 */
   readonly maxInflight?: number;
   /** @default 256 KiB */
@@ -155,6 +161,7 @@ export class RaftNode {
       preVote: true,
       checkQuorum: !config.unsafe?.has('read-without-quorum'),
       maxEntriesPerAppend: 64,
+      maxAppendBytes: 1 << 20,
       maxInflight: 32,
       snapshotChunkBytes: 256 * 1024,
       snapshotWindow: 4,
@@ -796,7 +803,7 @@ export class RaftNode {
       }
       const prevIndex = pr.next - 1;
       const prevTerm = this.log.term(prevIndex);
-      const entries = this.log.slice(pr.next, this.#cfg.maxEntriesPerAppend);
+      const entries = this.log.slice(pr.next, this.#cfg.maxEntriesPerAppend, this.#cfg.maxAppendBytes);
       if (prevTerm === undefined || entries === undefined) {
         this.#startSnapshot(pr);
         return;

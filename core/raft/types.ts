@@ -30,6 +30,29 @@ export interface Entry {
   readonly data: EntryData;
 }
 
+/** What an entry's framing adds to its data on the wire, at most (term, index, kind). */
+export const ENTRY_OVERHEAD_BYTES = 32;
+
+/**
+ * An entry's size in an append, from above: its command bytes or its configuration's member
+ * ids, plus `ENTRY_OVERHEAD_BYTES`. What `maxAppendBytes` counts.
+ */
+export function entryBytes(e: Entry): number {
+  const data = e.data;
+  switch (data.kind) {
+    case 'command':
+      return ENTRY_OVERHEAD_BYTES + data.bytes.length;
+    case 'noop':
+      return ENTRY_OVERHEAD_BYTES;
+    case 'conf': {
+      let bytes = ENTRY_OVERHEAD_BYTES;
+      for (const id of data.conf.voters) bytes += id.length + 2;
+      for (const id of data.conf.learners) bytes += id.length + 2;
+      return bytes;
+    }
+  }
+}
+
 /** What must be on disk before any message that depends on it leaves the node. */
 export interface HardState {
   readonly term: number;

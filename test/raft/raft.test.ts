@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RaftNode, validateConfChange } from '../../core/raft/raft.ts';
-import type { ConfState, NodeId, RaftMessage, UnsafeRaftVariant } from '../../core/raft/types.ts';
+import { type ConfState, entryBytes, type NodeId, type RaftMessage, type UnsafeRaftVariant } from '../../core/raft/types.ts';
 import { Cluster, type ClusterOptions, type Proposal, type ReadRecord, SafetyViolation } from '../../net-sim/raft-cluster/cluster.ts';
 
 // Focused scenarios for core/raft, each driven message by message through the harness, which
@@ -368,6 +368,46 @@ describe('log replication', () => {
     expect(caught).toBeInstanceOf(SafetyViolation);
     expect((caught as SafetyViolation).check).toBe('state-machine-safety');
     expect((caught as SafetyViolation).detail).toContain(`at ${x}`);
+  });
+
+  it('appends to a lagging follower are cut at maxAppendBytes', () => {
+    // A command's bytes here are its value's: 'big-*' values of 100 bytes, small ones of 1.
+    const c = cluster({ maxAppendBytes: 300 });
+    const l = c.electLeader();
+    settle(c);
+    const down = l === 'c' ? 'b' : 'c';
+    c.crash(down);
+    const values = ['s', 'big-1', 't', 'big-2', 'big-3', 'u', 'v', 'w', 'big-4', 'x'].map((v) => (v.startsWith('big') ? v.padEnd(100, '.') : v));
+    for (const v of values) c.propose(l, v);
+    settle(c);
+    c.restart(down);
+    const sizes: number[] = [];
+    for (let i = 0; i < 40 && c.machine(down).applied < c.raft(l).log.commit; i++) {
+      for (const f of c.inflight())
+        if (f.msg.type === 'append' && f.msg.to === down && f.msg.entries.length > 0) sizes.push(f.msg.entries.reduce((n, e) => n + entryBytes(e), 0));
+      c.deliver(0);
+      if (c.inflight().length === 0) c.tick(l, 2);
+    }
+    settle(c);
+    expect(sizes.length).toBeGreaterThan(2); // the catch-up took several appends
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(300);
+    expect(c.machine(down).values.slice(-values.length)).toEqual(values);
+    c.checkAll();
+  });
+
+  it('an entry alone larger than maxAppendBytes is sent by itself rather than never', () => {
+    const c = cluster({ maxAppendBytes: 50 });
+    const l = c.electLeader();
+    settle(c);
+    const big = 'big'.padEnd(200, '.');
+    c.propose(l, big);
+    c.propose(l, 'small');
+    const appends = c.inflight().filter((f) => f.msg.type === 'append' && f.msg.entries.length > 0);
+    expect(appends.length).toBeGreaterThan(0);
+    for (const f of appends) if (f.msg.type === 'append') expect(f.msg.entries.length).toBe(1);
+    settle(c);
+    for (const id of c.ids) expect(c.machine(id).values.slice(-2)).toEqual([big, 'small']);
+    c.checkAll();
   });
 
   it('a leader whose followers are all paused still hands its new entry to the driver to persist', () => {
