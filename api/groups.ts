@@ -295,13 +295,17 @@ export class Group<C, Q, R> {
     }),
   };
 
-  /** Resolves after commit and local apply, with the command's index and `apply`'s return value. */
+  /**
+   * Resolves after commit and local apply, with the command's index and `apply`'s return value.
+   * A command too large to replicate is refused with OversizedError, nothing proposed
+   * (docs/groups.md, "How much one call may carry"); so are `executeMany` and `feed` calls.
+   */
   async execute(command: C): Promise<{ index: number; result: unknown }> {
     const r = await this.#submit([command], 'applied');
     return { index: r.index, result: r.results[0] };
   }
 
-  /** Several commands at consecutive indices, applied in order. */
+  /** Several commands at consecutive indices, applied in order: at most 4,096, which together must fit one frame. */
   async executeMany(commands: readonly C[]): Promise<{ range: { start: number; end: number }; results: unknown[] }> {
     const r = await this.#submit(commands, 'applied');
     return { range: { start: r.index, end: r.index + commands.length - 1 }, results: r.results };

@@ -95,8 +95,9 @@ export class OversizedError extends MosaikError {
   constructor(
     readonly sizeBytes: number,
     readonly maxBytes: number,
+    message = `message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte frame limit`,
   ) {
-    super(`message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte frame limit`);
+    super(message);
   }
 }
 

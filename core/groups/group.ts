@@ -13,6 +13,7 @@ import { Admission, type TicketCheck } from './admission.ts';
 import { type Bond, type BondHost, Bonds } from './bonds.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
+import { commandBudget } from './limits.ts';
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
@@ -314,6 +315,8 @@ export class Group {
         electionTicks: Math.max(TICKS_PER_HEARTBEAT + 1, Math.round(c.electionTimeoutMs / this.#tickMs)),
         electionJitterTicks: Math.round(c.electionTimeoutJitterMs / this.#tickMs),
         electionFactor: this.spec.leadership === 'reluctant' ? 3 : 1,
+        // Any command that was taken fits one append by itself (limits.ts); several go together up to 1 MiB.
+        maxAppendBytes: Math.min(1 << 20, commandBudget(ctx.maxFrameBytes)),
         snapshotChunkBytes: c.snapshotChunkBytes,
         snapshotWindow: c.snapshotChunksInFlight,
         random: () => rng.float(),

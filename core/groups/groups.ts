@@ -11,6 +11,7 @@ import type { MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import type { TicketCheck } from './admission.ts';
 import { Group, type GroupSpec, type PlantedGroupBugs } from './group.ts';
+import { checkBatch } from './limits.ts';
 
 export type { PlantedGroupBugs };
 
@@ -98,13 +99,15 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       return;
     }
     switch (command.kind) {
-      case 'execute':
-        if (command.commands.length === 0) {
-          ctx.fail(req, new InvalidArgumentError('no commands'));
+      case 'execute': {
+        const refused = checkBatch(command.commands, ctx.maxFrameBytes);
+        if (refused !== undefined) {
+          ctx.fail(req, refused);
           return;
         }
         group.execute(ctx, req, command.commands, command.wait);
         return;
+      }
       case 'query':
         group.query(ctx, req, command.query, command.strong);
         return;

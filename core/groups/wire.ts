@@ -3,6 +3,7 @@ import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec, msgpackCodec } from '../wir
 import { protocolId } from '../wire/protocol.ts';
 import * as s from '../wire/schema.ts';
 import type { Formation } from './formation.ts';
+import { MAX_BATCH } from './limits.ts';
 
 /**
  * The groups protocol (mosaik `/mosaik/groups/1`): one link per bond, i.e. per (peer, group).
@@ -23,7 +24,6 @@ import type { Formation } from './formation.ts';
 export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/3');
 
 const MAX_MEMBERS = 1024;
-const MAX_BATCH = 4096;
 /** A member id (`<peer hex>.<nonce hex>`, core/groups/group.ts `memberId`); checked against the link's peer on bonding. */
 export const memberIdSchema = s.str({ maxLength: 96 });
 const nodeId = memberIdSchema;
