@@ -40,7 +40,7 @@ export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';
 export type { DiscoveryStats, PeerEntry, PeerEntryVersion, PeerInfo, RttEstimate } from './core/discovery/index.ts';
 export { ticketId } from './core/discovery/index.ts';
-export { ApplyError, EncodingError, FormationLostError, GroupClosedError, NotAllowedError, StorageError } from './core/errors.ts';
+export { ApplyError, EncodingError, FormationLostError, GroupClosedError, NotAllowedError, QueryError, StorageError } from './core/errors.ts';
 export type {
   Expiration,
   GroupId,

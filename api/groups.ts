@@ -6,8 +6,8 @@ import type { GroupStorage as MemberStorage } from '../core/groups/member-store.
 import type { StateMachine } from '../core/groups/state-machine.ts';
 import { externalStorePrefix } from '../core/groups/storage-keys.ts';
 import type { Leadership } from '../core/groups/wire.ts';
-import type { GroupId } from '../core/identity/digest.ts';
-import type { PeerId } from '../core/identity/keys.ts';
+import { Digest, type GroupId } from '../core/identity/digest.ts';
+import { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
@@ -92,6 +92,7 @@ export class Groups {
 
   /** The id `join` would give these options, without joining. */
   idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
+    checkIdentity(options);
     return deriveGroupId(options.key, { ...DEFAULT_CONSENSUS, ...options.consensus }, options.machine.signature, options.requireTickets ?? []);
   }
 
@@ -144,6 +145,17 @@ export class Groups {
     return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>);
   }
 }
+
+/** The key is a string or a Digest, and the machine has a signature and the four methods (else InvalidArgumentError). */
+function checkIdentity(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine'>): void {
+  const key: unknown = options.key;
+  if (typeof key !== 'string' && !(key instanceof Digest)) throw new InvalidArgumentError(`key must be a string or a Digest, got ${typeof key}`);
+  const m = options.machine as Partial<Record<keyof StateMachine, unknown>> | null | undefined;
+  if (typeof m !== 'object' || m === null || typeof m.signature !== 'string' || STATE_MACHINE_METHODS.some((f) => typeof m[f] !== 'function'))
+    throw new InvalidArgumentError('machine must be a StateMachine: a string signature and apply, query, snapshot and restore methods');
+}
+
+const STATE_MACHINE_METHODS = ['apply', 'query', 'snapshot', 'restore'] as const;
 
 /** `storage` checked, its default applied. */
 function checkedStorage(storage: unknown): 'node' | 'memory' | GroupStore {
@@ -319,12 +331,15 @@ export class Group<C, Q, R> {
 
   /** `weak`: this node's state now. `strong`: linearizable (ReadIndex through the leader). */
   async query(query: Q, consistency: 'weak' | 'strong' = 'weak'): Promise<{ result: R; at: number }> {
+    if (consistency !== 'weak' && consistency !== 'strong')
+      throw new InvalidArgumentError(`consistency must be 'weak' or 'strong', got ${String(consistency)}`);
     await this.#ready();
     return this.#request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong' } });
   }
 
-  /** Leader only: hands leadership to `peer` (default: the most caught-up voter). */
+  /** Leader only: hands leadership to `peer`, a voter (default: the most caught-up voter); another peer is InvalidArgumentError. */
   async transferLeadership(peer?: PeerId): Promise<void> {
+    if (peer !== undefined && !(peer instanceof PeerId)) throw new InvalidArgumentError(`peer must be a PeerId, got ${typeof peer}`);
     await this.#ready();
     return this.#request({ to: 'groups', cmd: { kind: 'transfer', group: this.id, to: peer } });
   }

@@ -171,6 +171,12 @@ export class ApplyError extends MosaikError {
   readonly code = 'APPLY';
 }
 
+/** The state machine's `query` threw for this query (the machine's error is the `cause`). Nothing changed. */
+export class QueryError extends MosaikError {
+  override readonly name = 'QueryError';
+  readonly code = 'QUERY';
+}
+
 /**
  * A node's durable storage (`Network.create({ dataDir })`) cannot be used: another process
  * holds it (`locked`), its bytes are damaged beyond a torn final write (`corrupted`), or the

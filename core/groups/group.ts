@@ -1,4 +1,14 @@
-import { ApplyError, FormationLostError, GroupClosedError, type MosaikError, NotAllowedError, OfflineError, withoutStack } from '../errors.ts';
+import {
+  ApplyError,
+  FormationLostError,
+  GroupClosedError,
+  InvalidArgumentError,
+  type MosaikError,
+  NotAllowedError,
+  OfflineError,
+  QueryError,
+  withoutStack,
+} from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
 import { PeerId } from '../identity/keys.ts';
 import type { RequestId } from '../node/io.ts';
@@ -257,9 +267,20 @@ export class Group {
     };
   }
 
-  /** Weak read: the local state as of the last applied entry. */
-  queryLocal(query: unknown): { result: unknown; at: number } {
-    return { result: this.spec.machine.query(query), at: this.#raft.log.applied };
+  /**
+   * Answers a read from the local state as of the last applied entry. The machine's `query`
+   * is the application's code: if it throws, the call fails with QueryError and nothing
+   * else is touched (a read may be served in the middle of handling a Ready).
+   */
+  #answer(ctx: NodeContext, req: RequestId, query: unknown): void {
+    let result: unknown;
+    try {
+      result = this.spec.machine.query(query);
+    } catch (e) {
+      ctx.fail(req, new QueryError(`query failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return;
+    }
+    ctx.complete(req, { result, at: this.#raft.log.applied });
   }
 
   // ---------------------------------------------------------------- durable state
@@ -404,8 +425,13 @@ export class Group {
         // applied itself (a snapshot covered it): the caller gets what the first copy gave, where.
         const outcome = applied.kind === 'duplicate' ? applied.first : applied;
         const at = applied.kind === 'duplicate' && applied.first !== undefined ? applied.first.index : index;
-        if (outcome !== undefined && 'error' in outcome) batch.failed ??= new ApplyError(`apply failed at index ${at}: ${outcome.error}`);
-        else if (outcome !== undefined) batch.results[k] = outcome.result;
+        if (outcome !== undefined && 'error' in outcome) {
+          // One command's failure fails a lone `execute`; in a batch the others still applied
+          // (a batch is not a transaction), so its result is the error, in its place.
+          const error = new ApplyError(`apply failed at index ${at}: ${outcome.error}`);
+          batch.failed ??= error;
+          batch.results[k] = error;
+        } else if (outcome !== undefined) batch.results[k] = outcome.result;
         batch.applied++;
         if (batch.applied === batch.seqs.length) this.#finishBatch(ctx, batch, at - batch.seqs.length + 1);
         return;
@@ -515,7 +541,7 @@ export class Group {
   query(ctx: NodeContext, req: RequestId, query: unknown, strong: boolean): void {
     this.#catchUp(ctx);
     if (!strong) {
-      ctx.complete(req, this.queryLocal(query));
+      this.#answer(ctx, req, query);
       return;
     }
     const leader = this.#raft.leader;
@@ -524,7 +550,7 @@ export class Group {
       return;
     }
     if (leader !== this.#member && this.#bugs.followerReadsWithoutReadIndex) {
-      ctx.complete(req, this.queryLocal(query));
+      this.#answer(ctx, req, query);
       return;
     }
     const id = this.#nextRead++;
@@ -577,7 +603,7 @@ export class Group {
     for (const [id, read] of this.#reads) {
       if (read.index === undefined || read.index > applied) continue;
       this.#reads.delete(id);
-      ctx.complete(read.req, this.queryLocal(read.query));
+      this.#answer(ctx, read.req, read.query);
     }
   }
 
@@ -593,7 +619,8 @@ export class Group {
       return;
     }
     const refused = this.#raft.transferLeadership(target);
-    if (refused) ctx.fail(req, new OfflineError(`transfer refused: ${refused.kind === 'invalid' ? refused.reason : refused.kind}`));
+    if (refused?.kind === 'invalid') ctx.fail(req, new InvalidArgumentError(`transfer refused: ${to?.hex ?? target} is not a voter of this group`));
+    else if (refused) ctx.fail(req, new OfflineError(`transfer refused: ${refused.kind}`));
     else ctx.complete(req, undefined);
     this.#drain(ctx);
   }

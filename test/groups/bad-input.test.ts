@@ -1,0 +1,111 @@
+import { type ApplyContext, ApplyError, type Group, InvalidArgumentError, QueryError, type StateMachine } from 'mosaik';
+import { type Network, Simulation } from 'mosaik/sim';
+import { describe, expect, it } from 'vitest';
+import { GroupWatch } from './helpers.ts';
+
+// What a group does with bad input from its application: a query that throws, a command
+// that throws inside a batch, and arguments that are not what they claim to be. Each gets a
+// typed error; the node and the group go on.
+
+type Command = { readonly op: 'add'; readonly n: number } | { readonly op: 'refuse' };
+type Query = 'sum' | 'throw';
+
+/** Sums what it is given; `refuse` throws in apply, the `throw` query throws in query. */
+class Summer implements StateMachine<Command, Query, number> {
+  readonly signature = 'test/bad-input/1';
+  sum = 0;
+  apply(command: Command, _ctx: ApplyContext): number {
+    if (command.op === 'refuse') throw new Error('refused by the machine');
+    this.sum += command.n;
+    return this.sum;
+  }
+  query(query: Query): number {
+    if (query === 'throw') throw new Error('no such query');
+    return this.sum;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(String(this.sum));
+  }
+  restore(snapshot: Uint8Array): void {
+    this.sum = Number(new TextDecoder().decode(snapshot));
+  }
+}
+
+type SummerGroup = Group<Command, Query, number>;
+
+async function withGroup(
+  seed: number,
+  body: (s: { sim: Simulation; nets: Network[]; leader: SummerGroup; follower: SummerGroup; machines: Summer[] }) => Promise<void>,
+): Promise<void> {
+  const sim = new Simulation({ seed });
+  const watch = new GroupWatch(sim);
+  const a = sim.node({ network: 'bad-input' });
+  const nets = [a, sim.node({ network: 'bad-input', bootstrap: [a.addr] }), sim.node({ network: 'bad-input', bootstrap: [a.addr] })];
+  const machines = nets.map(() => new Summer());
+  await sim.run(async () => {
+    const groups = nets.map((net, i) => net.groups.join({ key: 'bad-input', machine: machines[i] as Summer, bootstrapExpect: 3 }));
+    await Promise.all(groups.map((g) => g.when.online()));
+    const leader = groups.find((g) => g.isLeader);
+    const follower = groups.find((g) => !g.isLeader);
+    if (leader === undefined || follower === undefined) throw new Error('no leader and follower');
+    await body({ sim, nets, leader, follower, machines });
+  });
+  watch.expectSafe();
+}
+
+describe('bad input to a group', () => {
+  it("a query that throws fails with QueryError (the machine's error as cause), weak or strong, and the node goes on", async () => {
+    await withGroup(1, async ({ leader, follower }) => {
+      await follower.execute({ op: 'add', n: 5 });
+      for (const g of [follower, leader])
+        for (const consistency of ['weak', 'strong'] as const) {
+          const error = await g.query('throw', consistency).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(QueryError);
+          expect((error as QueryError).cause).toBeInstanceOf(Error);
+          expect((error as QueryError).message).toContain('no such query');
+        }
+      // Before, a strong read's query threw out of the node in the middle of a Ready.
+      expect((await follower.execute({ op: 'add', n: 1 })).result).toBe(6);
+      expect((await follower.query('sum', 'strong')).result).toBe(6);
+    });
+  });
+
+  it('a query with a consistency other than weak or strong is InvalidArgumentError', async () => {
+    await withGroup(2, async ({ follower }) => {
+      await expect(follower.query('sum', 'eventual' as 'weak')).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+  });
+
+  it('executeMany: a command whose apply throws gets an ApplyError in its place; the others apply, alike everywhere', async () => {
+    await withGroup(3, async ({ sim, follower, machines }) => {
+      const r = await follower.executeMany([{ op: 'add', n: 1 }, { op: 'refuse' }, { op: 'add', n: 2 }]);
+      expect(r.results).toHaveLength(3);
+      expect(r.results[0]).toBe(1);
+      expect(r.results[1]).toBeInstanceOf(ApplyError);
+      expect(r.results[2]).toBe(3);
+      expect(r.range.end - r.range.start).toBe(2);
+      await expect(follower.execute({ op: 'refuse' })).rejects.toBeInstanceOf(ApplyError);
+      await sim.sleep(1_000);
+      expect(machines.map((m) => m.sum)).toEqual([3, 3, 3]);
+    });
+  });
+
+  it('transferLeadership to something that is not a PeerId, or to a peer outside the group, is InvalidArgumentError', async () => {
+    await withGroup(4, async ({ sim, leader }) => {
+      await expect(leader.transferLeadership('not a peer' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+      const stranger = sim.node({ network: 'bad-input' });
+      await expect(leader.transferLeadership(stranger.peerId)).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(leader.isLeader).toBe(true);
+    });
+  });
+
+  it('join: a key that is not a string or Digest, or a machine without its methods, is InvalidArgumentError at once', () => {
+    const sim = new Simulation({ seed: 5 });
+    const net = sim.node({ network: 'bad-input' });
+    expect(() => net.groups.join({ key: 42 as never, machine: new Summer() })).toThrow(InvalidArgumentError);
+    expect(() => net.groups.join({ key: 'k' } as never)).toThrow(InvalidArgumentError);
+    const { restore: _, ...noRestore } = { signature: 's', apply: () => 0, query: () => 0, snapshot: () => new Uint8Array(), restore: () => {} };
+    expect(() => net.groups.join({ key: 'k', machine: noRestore as never })).toThrow(InvalidArgumentError);
+    expect(() => net.groups.join({ key: 'k', machine: { ...noRestore, restore: () => {}, signature: 7 } as never })).toThrow(InvalidArgumentError);
+  });
+});
