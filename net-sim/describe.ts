@@ -42,6 +42,8 @@ export function describeEvent(event: NodeEvent): string {
       return `${event.type} ${event.group.short} lost=${event.lost} winner=${event.winner} last=${event.lastIndex}`;
     case 'group.installed':
       return `${event.type} ${event.group.short} f=${event.formation} #${event.index} t${event.term}`;
+    case 'group.snapshotFailed':
+      return `${event.type} ${event.group.short} f=${event.formation} #${event.index} ${event.error.slice(0, 60)}`;
     case 'group.bond':
       return `${event.type} ${event.group.short} ${event.peer.short} ${event.up ? 'up' : 'down'}`;
   }
@@ -106,6 +108,7 @@ export function traceEvent(trace: Trace, nowMs: number, node: number, event: Nod
     case 'group.role':
     case 'group.formationLost':
     case 'group.installed':
+    case 'group.snapshotFailed':
     case 'group.bond':
       return trace.record(nowMs, TraceKind.event, node, 13, 0, 0, utf8(describeEvent(event)), event);
   }

@@ -78,6 +78,8 @@ export type GroupsEvent =
    * having applied the entries up to it one by one (no `group.applied` for them).
    */
   | { readonly type: 'group.installed'; readonly group: GroupId; readonly formation: string; readonly index: number; readonly term: number }
+  /** The machine's `snapshot` threw when the log was due for compaction at `index`: the log is kept whole, and compaction tried again later. */
+  | { readonly type: 'group.snapshotFailed'; readonly group: GroupId; readonly formation: string; readonly index: number; readonly error: string }
   | { readonly type: 'group.bond'; readonly group: GroupId; readonly peer: PeerId; readonly up: boolean };
 
 /** What the API reads synchronously. */
@@ -104,6 +106,8 @@ export interface GroupStats {
   readonly elections: number;
   /** Times the leader this node knows changed to another (or a first) one. */
   readonly leaderChanges: number;
+  /** Times the machine's `snapshot` threw when the log was due for compaction (`group.snapshotFailed`). */
+  readonly snapshotFailures: number;
   /** Messages sent to and received from bonded members (Raft, forwards, heartbeats...). */
   readonly bondMessagesSent: number;
   readonly bondMessagesReceived: number;
@@ -184,7 +188,9 @@ export class Group {
   #lastLeader: string | undefined;
   #lastRole: Role = 'follower';
   #lastTerm = 0;
-  readonly #stats = { elections: 0, leaderChanges: 0 };
+  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0 };
+  /** After the machine's `snapshot` threw, the applied index before which compaction is not tried again. */
+  #compactAgainAt = 0;
   #online = false;
 
   constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs, tickets: TicketCheck) {
@@ -381,7 +387,7 @@ export class Group {
       for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
       for (const id of r.readsFailed) this.#readFailed(ctx, id);
       if (r.softState) this.#roleChanged(ctx, r.softState.role, r.softState.leader, r.softState.term);
-      this.#maybeCompact();
+      this.#maybeCompact(ctx);
     }
     this.#serveReads(ctx);
     if (this.#leaveAfterDrain && !this.#closed) {
@@ -456,9 +462,23 @@ export class Group {
     else ctx.complete(batch.req, { index: firstIndex, results: batch.results });
   }
 
-  #maybeCompact(): void {
+  #maybeCompact(ctx: NodeContext): void {
     const applied = this.#raft.log.applied;
-    if (applied - this.#raft.log.offset >= this.spec.consensus.snapshotEveryEntries) this.#raft.compact(applied, this.#state.snapshot());
+    const every = this.spec.consensus.snapshotEveryEntries;
+    if (applied - this.#raft.log.offset < every || applied < this.#compactAgainAt) return;
+    let data: Uint8Array;
+    try {
+      data = this.#state.snapshot();
+    } catch (e) {
+      // The machine's `snapshot` is the application's code. Compaction only saves space: the
+      // log stays whole (and grows) and the next try comes `every` entries later.
+      this.#compactAgainAt = applied + every;
+      this.#stats.snapshotFailures++;
+      const error = e instanceof Error ? e.message : String(e);
+      ctx.emit({ type: 'group.snapshotFailed', group: this.spec.id, formation: formationHex(this.#formation), index: applied, error });
+      return;
+    }
+    this.#raft.compact(applied, data);
   }
 
   #roleChanged(ctx: NodeContext, role: Role, leader: string | undefined, term: number): void {

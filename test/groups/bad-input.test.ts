@@ -14,6 +14,8 @@ type Query = 'sum' | 'throw';
 class Summer implements StateMachine<Command, Query, number> {
   readonly signature = 'test/bad-input/1';
   sum = 0;
+  /** While set, `snapshot` throws. */
+  brokenSnapshots = false;
   apply(command: Command, _ctx: ApplyContext): number {
     if (command.op === 'refuse') throw new Error('refused by the machine');
     this.sum += command.n;
@@ -24,6 +26,7 @@ class Summer implements StateMachine<Command, Query, number> {
     return this.sum;
   }
   snapshot(): Uint8Array {
+    if (this.brokenSnapshots) throw new Error('snapshot broke');
     return new TextEncoder().encode(String(this.sum));
   }
   restore(snapshot: Uint8Array): void {
@@ -35,7 +38,7 @@ type SummerGroup = Group<Command, Query, number>;
 
 async function withGroup(
   seed: number,
-  body: (s: { sim: Simulation; nets: Network[]; leader: SummerGroup; follower: SummerGroup; machines: Summer[] }) => Promise<void>,
+  body: (s: { sim: Simulation; nets: Network[]; leader: SummerGroup; follower: SummerGroup; machines: Summer[]; watch: GroupWatch }) => Promise<void>,
 ): Promise<void> {
   const sim = new Simulation({ seed });
   const watch = new GroupWatch(sim);
@@ -43,12 +46,14 @@ async function withGroup(
   const nets = [a, sim.node({ network: 'bad-input', bootstrap: [a.addr] }), sim.node({ network: 'bad-input', bootstrap: [a.addr] })];
   const machines = nets.map(() => new Summer());
   await sim.run(async () => {
-    const groups = nets.map((net, i) => net.groups.join({ key: 'bad-input', machine: machines[i] as Summer, bootstrapExpect: 3 }));
+    const groups = nets.map((net, i) =>
+      net.groups.join({ key: 'bad-input', machine: machines[i] as Summer, bootstrapExpect: 3, consensus: { snapshotEveryEntries: 5 } }),
+    );
     await Promise.all(groups.map((g) => g.when.online()));
     const leader = groups.find((g) => g.isLeader);
     const follower = groups.find((g) => !g.isLeader);
     if (leader === undefined || follower === undefined) throw new Error('no leader and follower');
-    await body({ sim, nets, leader, follower, machines });
+    await body({ sim, nets, leader, follower, machines, watch });
   });
   watch.expectSafe();
 }
@@ -67,6 +72,25 @@ describe('bad input to a group', () => {
       // Before, a strong read's query threw out of the node in the middle of a Ready.
       expect((await follower.execute({ op: 'add', n: 1 })).result).toBe(6);
       expect((await follower.query('sum', 'strong')).result).toBe(6);
+    });
+  });
+
+  it('a machine whose snapshot throws: the log is kept whole, group.snapshotFailed says so, calls go on; compaction resumes once it works', async () => {
+    await withGroup(6, async ({ sim, follower, machines, watch }) => {
+      for (const m of machines) m.brokenSnapshots = true;
+      for (let i = 1; i <= 12; i++) expect((await follower.execute({ op: 'add', n: 1 })).result).toBe(i);
+      await sim.sleep(1_000);
+      expect(machines.map((m) => m.sum)).toEqual([12, 12, 12]);
+      const failed = watch.of('group.snapshotFailed');
+      expect(new Set(failed.map((f) => f.net)).size).toBe(3); // every node tried
+      expect(failed.every((f) => f.event.error === 'snapshot broke')).toBe(true);
+      expect(failed.length).toBeGreaterThan(3); // and tried again, 5 entries later
+      expect(follower.status()?.stats.snapshotFailures).toBeGreaterThanOrEqual(1);
+      expect(follower.status()?.snapshotIndex).toBe(0);
+      for (const m of machines) m.brokenSnapshots = false;
+      for (let i = 13; i <= 20; i++) await follower.execute({ op: 'add', n: 1 });
+      await sim.sleep(1_000);
+      expect(follower.status()?.snapshotIndex).toBeGreaterThan(0);
     });
   });
 
