@@ -11,7 +11,7 @@ import type {
 } from '../core/collections/commands.ts';
 import { MapMachine } from '../core/collections/map.ts';
 import { OnceMachine } from '../core/collections/once.ts';
-import { PriorityQueueMachine } from '../core/collections/priority-queue.ts';
+import { isPriority, PriorityQueueMachine } from '../core/collections/priority-queue.ts';
 import { SetMachine } from '../core/collections/set.ts';
 import { VecMachine } from '../core/collections/vec.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
@@ -140,6 +140,8 @@ export class Collections {
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
+    if (typeof name !== 'string' && !(name instanceof Digest))
+      throw new InvalidArgumentError(`a collection's name is a string or a StoreId, got ${typeof name}`);
     const store = typeof name === 'string' ? Digest.from(name) : name;
     const signature = `mosaik_collections_${kind}/${store.hex}/${options.typeTag ?? 'msgpack'}${extra}`;
     const machine = make(signature);
@@ -218,6 +220,12 @@ abstract class CollectionHandle<M> {
     const { index, result } = await this.group.execute(command);
     return { version: index, result: result as WriteResult | undefined };
   }
+}
+
+/** A priority a queue can order: a string, or a number that is not NaN (core/collections/priority-queue.ts). */
+function checkPriority<P>(priority: P): P {
+  if (!isPriority(priority)) throw new InvalidArgumentError(`a priority is a string or a number other than NaN, got ${String(priority)}`);
+  return priority;
 }
 
 function encodeAll<T>(codec: DatumCodec<T>, values: Iterable<T>): Uint8Array[] {
@@ -493,14 +501,16 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
     for (const e of this.machine.entriesDesc()) yield this.#entry(e) as [P, K, V];
   }
   async insert(priority: P, key: K, value: V): Promise<Version> {
+    checkPriority(priority);
     return (await this.submit({ op: 'insert', p: priority, k: this.#k.encode(key), v: this.#v.encode(value) } satisfies PriorityQueueCommand)).version;
   }
   async extend(entries: Iterable<readonly [P, K, V]>): Promise<Version> {
-    const list = [...entries].map(([p, k, v]) => [p, this.#k.encode(k), this.#v.encode(v)] as const);
+    const list = [...entries].map(([p, k, v]) => [checkPriority(p), this.#k.encode(k), this.#v.encode(v)] as const);
     if (list.length === 0) return this.version;
     return (await this.submit({ op: 'extend', entries: list } satisfies PriorityQueueCommand)).version;
   }
   async updatePriority(key: K, priority: P): Promise<Version> {
+    checkPriority(priority);
     return (await this.submit({ op: 'updatePriority', k: this.#k.encode(key), p: priority } satisfies PriorityQueueCommand)).version;
   }
   async updateValue(key: K, value: V): Promise<Version> {
@@ -525,6 +535,8 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
   }
   /** Removes priorities in [from, to] (`inclusive`, default) or [from, to); a missing bound is open. */
   async removeRange(range: { from?: P; to?: P; inclusive?: boolean } = {}): Promise<Version> {
+    if (range.from !== undefined) checkPriority(range.from);
+    if (range.to !== undefined) checkPriority(range.to);
     return (
       await this.submit({
         op: 'removeRange',

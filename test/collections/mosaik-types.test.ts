@@ -999,4 +999,33 @@ describe('priority queue (mosaik collections::depq)', () => {
       expect(() => (a as Network).collections.priorityQueue('bad', { capacity: 0 })).toThrow(InvalidArgumentError);
     });
   });
+
+  it('a NaN priority is InvalidArgumentError, before anything is sent (the machine would drop the command as malformed)', async () => {
+    await setup(158, 2, async (_sim, [a, b]) => {
+      const { w } = open(a as Network, b as Network, 'nan');
+      await w.when.online();
+      const before = await w.insert(1, 'k', 'v');
+      await expect(w.insert(Number.NaN, 'k2', 'v')).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(
+        w.extend([
+          [2, 'k2', 'v'],
+          [Number.NaN, 'k3', 'v'],
+        ]),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(w.updatePriority('k', Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(w.removeRange({ from: Number.NaN })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(w.removeRange({ to: Number.NaN })).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(w.version).toBe(before);
+      expect([...w.entries()]).toEqual([[1, 'k', 'v']]);
+    });
+  });
+});
+
+describe('collection names', () => {
+  it('a name that is neither a string nor a StoreId is InvalidArgumentError', async () => {
+    await setup(159, 1, async (_sim, [a]) => {
+      expect(() => (a as Network).collections.map(5 as never)).toThrow(InvalidArgumentError);
+      expect(() => (a as Network).collections.vec(undefined as never)).toThrow(InvalidArgumentError);
+    });
+  });
 });
