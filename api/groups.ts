@@ -403,8 +403,17 @@ export class Group<C, Q, R> {
   #waitFor(test: () => boolean): Promise<void> {
     const closed = this.#closedError();
     if (closed) return Promise.reject(closed);
-    if (test()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
+    // Decided once this handle's join is answered: until then the node's group may be
+    // another handle's (of a group this node joined already, which refuses this join).
+    // A join that failed for the node being down is no answer: a restart joins again.
+    return this.#joined
+      .catch(() => undefined)
+      .then(() => {
+        const refused = this.#closedError();
+        if (refused) throw refused;
+        if (test()) return;
+        return new Promise<void>((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
+      });
   }
 
   #onEvent(event: NodeEvent): void {

@@ -16,6 +16,11 @@ describe('a group handle whose join does not take', () => {
       await expect(second.execute({ op: 'inc', by: 1 })).rejects.toBeInstanceOf(AlreadyExistsError);
       await expect(second.when.leaderElected()).rejects.toBeInstanceOf(AlreadyExistsError);
       await first.when.leaderElected();
+      // The node's group is the first handle's, and it is online: a refused handle must not
+      // read its state as its own.
+      const third = net.groups.join({ key: 'twice', machine: new Counter(), consensus: { bootstrapDelayMs: 50 } });
+      await expect(third.when.online()).rejects.toBeInstanceOf(AlreadyExistsError);
+      await expect(third.when.committed().reaches(0)).rejects.toBeInstanceOf(AlreadyExistsError);
       expect((await first.execute({ op: 'inc', by: 1 })).result).toBe(1);
     });
   });
