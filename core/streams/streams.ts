@@ -1,7 +1,7 @@
 import type { DiscoveryCall, DiscoverySubsystem } from '../discovery/discovery.ts';
 import type { PeerEntry } from '../discovery/peer-entry.ts';
 import { type PeerInfo, peerInfo } from '../discovery/rtt.ts';
-import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, OfflineError } from '../errors.ts';
+import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, OfflineError, OversizedError } from '../errors.ts';
 import type { StreamId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkId, NodeEvent, RequestId, TimerId } from '../node/io.ts';
@@ -9,7 +9,7 @@ import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '..
 import { compareExpirations, type Expiration, NEVER, type TicketRejection, type TicketsValidation, type TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import type { MessageCodec } from '../wire/codec.ts';
+import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { type BackoffConfig, backoffDelayMs, checkBackoff } from './backoff.ts';
 import type { ChannelConditions } from './conditions.ts';
@@ -377,6 +377,13 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       case 'send': {
         const p = this.#handles.get(cmd.handle);
         if (p?.role !== 'producer') return ctx.fail(req, new ClosedError('producer is closed'));
+        // A datum travels in one frame: one too large would be dropped at every send, silently.
+        const most = maxDatumBytes(ctx.maxFrameBytes);
+        if (cmd.data.length > most)
+          return ctx.fail(
+            req,
+            new OversizedError(cmd.data.length, most, `a datum of ${cmd.data.length} bytes encoded is more than one frame carries (${most})`),
+          );
         if (p.parked.length === 0 && p.online && !this.#full(p)) return ctx.complete(req, this.#deliver(ctx, p, cmd.data));
         if (cmd.wait) {
           p.parked.push({ req, data: cmd.data });
@@ -998,4 +1005,15 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     assert(this.#me, 'streams used before the node started');
     return this.#me;
   }
+}
+
+/** What a `datum` frame adds to its bytes, at most (its tag and sequence number). */
+const DATUM_OVERHEAD_BYTES = 64;
+
+/**
+ * The largest datum (encoded) a node with this `maxFrameBytes` can send. The wire's byte
+ * field is bounded by the default frame size, so a larger setting does not raise it.
+ */
+export function maxDatumBytes(maxFrameBytes: number): number {
+  return Math.min(maxFrameBytes, DEFAULT_MAX_FRAME_BYTES) - DATUM_OVERHEAD_BYTES;
 }

@@ -1,7 +1,8 @@
-import { AlreadyExistsError, ClosedError, Digest, FullError, OfflineError } from 'mosaik';
+import { AlreadyExistsError, ClosedError, type DatumCodec, Digest, FullError, OfflineError, OversizedError } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import type { ChannelInfo, Consumer } from '../../api/streams.ts';
+import { maxDatumBytes } from '../../core/streams/streams.ts';
 import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
 
 const nets3 = (sim: Simulation, tags: string[][] = []) => cluster(sim, 3, tags) as [Network, Network, Network];
@@ -93,6 +94,29 @@ describe('streams producer', () => {
       await p.close();
       expect(() => p.trySend('x')).toThrow(ClosedError);
       await expect(p.send('x')).rejects.toBeInstanceOf(ClosedError);
+    });
+  });
+
+  it('the largest datum a frame carries is delivered; one byte more is OversizedError from send and trySend, and nothing is sent', async () => {
+    // Before, such a datum was accepted, counted, and dropped at every send, silently.
+    const sim = new Simulation({ seed: 13 });
+    const maxFrameBytes = 1 << 20;
+    const a = sim.node({ network: 'streams-big', maxFrameBytes });
+    const b = sim.node({ network: 'streams-big', maxFrameBytes, bootstrap: [a.addr] });
+    const raw: DatumCodec<Uint8Array> = { encode: (x) => x, decode: (x) => x };
+    const most = maxDatumBytes(maxFrameBytes);
+    await sim.run(async () => {
+      const p = a.streams.producer<Uint8Array>('big', { codec: raw });
+      const c = b.streams.consumer<Uint8Array>('big', { codec: raw });
+      await p.when.subscribed();
+      await p.send(new Uint8Array(most).fill(7));
+      expect((await c.recv()).length).toBe(most);
+      const datums = p.stats().datums;
+      await expect(p.send(new Uint8Array(most + 1))).rejects.toBeInstanceOf(OversizedError);
+      expect(() => p.trySend(new Uint8Array(most + 1))).toThrow(OversizedError);
+      expect(p.stats().datums).toBe(datums);
+      await p.send(Uint8Array.of(1));
+      expect(await c.recv()).toEqual(Uint8Array.of(1));
     });
   });
 
