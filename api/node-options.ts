@@ -6,6 +6,25 @@ import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 
+/** The smallest `maxFrameBytes` a node takes: below it, catalogs and snapshot chunks no longer fit a frame. */
+export const MIN_MAX_FRAME_BYTES = 64 * 1024;
+/** The largest: a frame's length prefix is a u32, and a frame is held in memory whole. */
+export const MAX_MAX_FRAME_BYTES = 1024 * 1024 * 1024;
+
+/** A node's `network` option as its id: a non-empty string (hashed) or a Digest, else InvalidArgumentError. */
+export function networkIdOf(network: unknown): Digest {
+  if (network instanceof Digest) return network;
+  if (typeof network === 'string' && network.length > 0) return Digest.from(network);
+  throw new InvalidArgumentError(`network must be a non-empty string or a Digest, got ${network === undefined ? 'nothing' : typeof network}`);
+}
+
+/** `maxFrameBytes`, when given, is an integer in [64 KiB, 1 GiB] (else InvalidArgumentError). */
+export function checkMaxFrameBytes(value: unknown): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || (value as number) < MIN_MAX_FRAME_BYTES || (value as number) > MAX_MAX_FRAME_BYTES)
+    throw new InvalidArgumentError(`maxFrameBytes must be an integer from ${MIN_MAX_FRAME_BYTES} to ${MAX_MAX_FRAME_BYTES}, got ${String(value)}`);
+}
+
 /** What both `Network.create` and `sim.node` take for discovery. */
 export interface DiscoveryNodeOptions {
   /** Role tags this node advertises (names, hashed with `Digest.from`). */

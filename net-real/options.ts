@@ -1,4 +1,4 @@
-import type { DiscoveryNodeOptions, SubsystemNodeOptions } from '../api/node-options.ts';
+import { checkMaxFrameBytes, type DiscoveryNodeOptions, networkIdOf, type SubsystemNodeOptions } from '../api/node-options.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
@@ -117,6 +117,17 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     const missing = NOT_YET[key];
     if (missing !== undefined) throw new InvalidArgumentError(`option '${key}' is not supported yet (${missing}); see the README's "Not yet"`);
     throw new InvalidArgumentError(`unknown option '${key}'`);
+  }
+  networkIdOf(options.network);
+  checkMaxFrameBytes(options.maxFrameBytes);
+  const listen: unknown = options.listen;
+  if (listen !== undefined) {
+    const l = listen as { host?: unknown; port?: unknown } | null;
+    if (typeof l !== 'object' || l === null) throw new InvalidArgumentError(`listen must be { host?, port? }, got ${JSON.stringify(listen)}`);
+    if (l.host !== undefined && (typeof l.host !== 'string' || l.host.length === 0))
+      throw new InvalidArgumentError(`listen.host must be a non-empty string, got ${JSON.stringify(l.host)}`);
+    if (l.port !== undefined && !(Number.isInteger(l.port) && (l.port as number) >= 0 && (l.port as number) <= 65_535))
+      throw new InvalidArgumentError(`listen.port must be 0..65535, got ${String(l.port)}`);
   }
   const mdns = featureOptions('mdns', options.mdns);
   if (mdns !== undefined && !isIntervalMs(mdns.intervalMs))

@@ -2,12 +2,12 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { GroupStore } from '../api/groups.ts';
 import type { NodeBackend } from '../api/network.ts';
-import { discoveryOptions, type NodeDefaults, subsystemOptions } from '../api/node-options.ts';
+import { discoveryOptions, type NodeDefaults, networkIdOf, subsystemOptions } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
 import type { DiscoverySubsystem } from '../core/discovery/discovery.ts';
 import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
 import { formatPeerAddr, type PeerAddr } from '../core/identity/address.ts';
-import { Digest, type NetworkId } from '../core/identity/digest.ts';
+import type { NetworkId } from '../core/identity/digest.ts';
 import { type PeerId, SecretKey } from '../core/identity/keys.ts';
 import { createNodeMachine } from '../core/node/compose.ts';
 import type { NodeCommand, NodeEvent, NodeInput } from '../core/node/io.ts';
@@ -63,10 +63,6 @@ export async function createRealNode(options: CreateNetworkOptions): Promise<Nod
     await metrics?.close();
     throw error;
   }
-}
-
-function networkIdOf(network: string | NetworkId): NetworkId {
-  return typeof network === 'string' ? Digest.from(network) : network;
 }
 
 async function startNode(

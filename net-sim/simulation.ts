@@ -1,8 +1,15 @@
 import { Network } from '../api/network.ts';
-import { type DiscoveryNodeOptions, discoveryOptions, type SubsystemNodeOptions, subsystemOptions } from '../api/node-options.ts';
+import {
+  checkMaxFrameBytes,
+  type DiscoveryNodeOptions,
+  discoveryOptions,
+  networkIdOf,
+  type SubsystemNodeOptions,
+  subsystemOptions,
+} from '../api/node-options.ts';
 import type { TransportOutput } from '../api/runtime.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
-import { Digest } from '../core/identity/digest.ts';
+import type { Digest } from '../core/identity/digest.ts';
 import { type Ed25519Signer, SecretKey } from '../core/identity/keys.ts';
 import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
@@ -281,7 +288,8 @@ export class Simulation {
     const index = this.#nodes.length;
     const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
-    const networkId = typeof options.network === 'string' ? Digest.from(options.network) : options.network;
+    const networkId = networkIdOf(options.network);
+    checkMaxFrameBytes(options.maxFrameBytes);
     const subsystems = subsystemOptions(options);
     const node = new SimNode(
       {

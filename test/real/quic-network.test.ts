@@ -248,6 +248,13 @@ describe('Network.create options', () => {
       [{ relay: 'https://relay.example' }, "option 'relay' is not supported yet"],
       [{ transport: 'ws' }, "transport 'ws' is not supported yet"],
       [{ bootstarp: [] }, "unknown option 'bootstarp'"],
+      [{ network: '' }, 'network must be a non-empty string'],
+      [{ network: undefined }, 'network must be a non-empty string'],
+      [{ maxFrameBytes: 10 }, 'maxFrameBytes must be an integer'],
+      [{ maxFrameBytes: 1.5e6 + 0.5 }, 'maxFrameBytes must be an integer'],
+      [{ listen: 'nope' }, 'listen must be'],
+      [{ listen: { port: 70_000 } }, 'listen.port must be'],
+      [{ listen: { host: '' } }, 'listen.host must be'],
     ] as const) {
       await expect(create(extra)).rejects.toMatchObject({ name: 'InvalidArgumentError', message: expect.stringContaining(text) });
     }
