@@ -74,7 +74,7 @@ export type Applied =
    * caller must still get that index and result.
    */
   | { readonly kind: 'duplicate'; readonly origin: string; readonly seq: number; readonly first: Outcome | undefined }
-  /** Bytes that are not an envelope or a command this machine decodes: skipped on every replica alike. */
+  /** Bytes that are not an envelope: skipped on every replica alike (a command its codec cannot decode is `failed`). */
   | { readonly kind: 'undecodable' };
 
 interface Session {
@@ -100,16 +100,9 @@ export class ReplicatedState<C, Q, R> {
   }
 
   apply(bytes: Uint8Array, ctx: ApplyContext): Applied {
-    let env: Envelope;
-    let command: C;
     const decoded = envelopeCodec.decode(bytes);
     if (!decoded.ok) return { kind: 'undecodable' };
-    env = decoded.value;
-    try {
-      command = this.#codec.decode(env.payload);
-    } catch {
-      return { kind: 'undecodable' };
-    }
+    const env = decoded.value;
     let session = this.#sessions.get(env.origin);
     if (session === undefined) {
       session = { floor: 0, applied: new Map() };
@@ -121,15 +114,36 @@ export class ReplicatedState<C, Q, R> {
       for (const seq of session.applied.keys()) if (seq <= env.floor) session.applied.delete(seq);
     }
     if (duplicate) return { kind: 'duplicate', origin: env.origin, seq: env.seq, first: session.applied.get(env.seq) };
-    let applied: Applied;
-    try {
-      applied = { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
-    } catch (e) {
-      applied = { kind: 'failed', origin: env.origin, seq: env.seq, error: e instanceof Error ? e.message : String(e) };
-    }
+    const applied = this.#applyNew(env, ctx);
     if (env.seq > session.floor)
       session.applied.set(env.seq, applied.kind === 'failed' ? { index: ctx.index, error: applied.error } : { index: ctx.index, result: applied.result });
     return applied;
+  }
+
+  /**
+   * Decodes and applies a command not applied before. What the application's code throws
+   * (its codec's `decode`, its machine's `apply`) is the command's outcome, the same on
+   * every replica. (A command that did not decode used to be skipped as undecodable and
+   * never settled: its origin took the entry for another's and proposed it again, for ever.)
+   */
+  #applyNew(env: Envelope, ctx: ApplyContext): Extract<Applied, { kind: 'result' | 'failed' }> {
+    const failed = (error: unknown, what = ''): Extract<Applied, { kind: 'failed' }> => ({
+      kind: 'failed',
+      origin: env.origin,
+      seq: env.seq,
+      error: `${what}${error instanceof Error ? error.message : String(error)}`,
+    });
+    let command: C;
+    try {
+      command = this.#codec.decode(env.payload);
+    } catch (e) {
+      return failed(e, 'the command does not decode: ');
+    }
+    try {
+      return { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
+    } catch (e) {
+      return failed(e);
+    }
   }
 
   snapshot(): Uint8Array {

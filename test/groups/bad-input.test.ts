@@ -1,4 +1,4 @@
-import { type ApplyContext, ApplyError, type Group, InvalidArgumentError, QueryError, type StateMachine } from 'mosaik';
+import { type ApplyContext, ApplyError, type DatumCodec, type Group, InvalidArgumentError, QueryError, type StateMachine } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import { GroupWatch } from './helpers.ts';
@@ -92,6 +92,45 @@ describe('bad input to a group', () => {
       await sim.sleep(1_000);
       expect(follower.status()?.snapshotIndex).toBeGreaterThan(0);
     });
+  });
+
+  it('a command its codec cannot decode fails with ApplyError once, on every replica alike, and the log moves on', async () => {
+    // Before, such an entry was skipped as undecodable and never settled: its origin took it
+    // for another's, proposed it again, and so on for ever (hundreds of entries a second).
+    const sim = new Simulation({ seed: 7 });
+    const watch = new GroupWatch(sim);
+    const a = sim.node({ network: 'bad-codec' });
+    const nets = [a, sim.node({ network: 'bad-codec', bootstrap: [a.addr] }), sim.node({ network: 'bad-codec', bootstrap: [a.addr] })];
+    const text = new TextDecoder();
+    const codec: DatumCodec<Command> = {
+      encode: (c) => new TextEncoder().encode(JSON.stringify(c)),
+      decode: (b) => {
+        const c = JSON.parse(text.decode(b)) as Command & { n?: number };
+        if (c.op === 'add' && c.n === 13) throw new Error('13 does not decode');
+        return c;
+      },
+    };
+    const machines = nets.map(() => new Summer());
+    await sim.run(async () => {
+      const groups = nets.map((net, i) => net.groups.join({ key: 'bad-codec', machine: machines[i] as Summer, codec, bootstrapExpect: 3 }));
+      await Promise.all(groups.map((g) => g.when.online()));
+      const g = groups.find((x) => !x.isLeader) as SummerGroup;
+      const before = (await g.execute({ op: 'add', n: 1 })).index;
+      const error = await g.execute({ op: 'add', n: 13 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ApplyError);
+      expect(String(error)).toContain('the command does not decode: 13 does not decode');
+      const many = await g.executeMany([
+        { op: 'add', n: 2 },
+        { op: 'add', n: 13 },
+        { op: 'add', n: 3 },
+      ]);
+      expect(many.results[1]).toBeInstanceOf(ApplyError);
+      expect(many.range.start).toBe(before + 2);
+      await sim.sleep(2_000);
+      expect(g.committed).toBe(before + 4); // nothing proposed again
+      expect(machines.map((m) => m.sum)).toEqual([6, 6, 6]);
+    });
+    watch.expectSafe();
   });
 
   it('a query with a consistency other than weak or strong is InvalidArgumentError', async () => {
