@@ -6,8 +6,11 @@ import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 
-/** The smallest `maxFrameBytes` a node takes: below it, catalogs and snapshot chunks no longer fit a frame. */
-export const MIN_MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * The smallest `maxFrameBytes` a node takes: a signed peer entry may take 64 KiB
+ * (`MAX_SIGNED_ENTRY_BYTES`), and the frames that carry one add to it.
+ */
+export const MIN_MAX_FRAME_BYTES = 128 * 1024;
 /** The largest: a frame's length prefix is a u32, and a frame is held in memory whole. */
 export const MAX_MAX_FRAME_BYTES = 1024 * 1024 * 1024;
 
@@ -18,7 +21,7 @@ export function networkIdOf(network: unknown): Digest {
   throw new InvalidArgumentError(`network must be a non-empty string or a Digest, got ${network === undefined ? 'nothing' : typeof network}`);
 }
 
-/** `maxFrameBytes`, when given, is an integer in [64 KiB, 1 GiB] (else InvalidArgumentError). */
+/** `maxFrameBytes`, when given, is an integer in [128 KiB, 1 GiB] (else InvalidArgumentError). */
 export function checkMaxFrameBytes(value: unknown): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || (value as number) < MIN_MAX_FRAME_BYTES || (value as number) > MAX_MAX_FRAME_BYTES)

@@ -140,7 +140,7 @@ describe('QUIC driver, in one process', () => {
     }
 
     it('gets its streams closed, and the node keeps serving', async () => {
-      const target = await node({ maxFrameBytes: 64 * 1024 });
+      const target = await node({ maxFrameBytes: 128 * 1024 });
       const other = await node();
       const client = await rawClient('raw client', clients);
       const port = Number(location(target.addr).split(':')[1]);
