@@ -1,6 +1,7 @@
-import type { DiscoveryStats, DiscoverySubsystem } from '../core/discovery/discovery.ts';
+import type { DiscoveryCommand, DiscoveryStats, DiscoverySubsystem } from '../core/discovery/discovery.ts';
 import type { PeerEntry, Ticket } from '../core/discovery/peer-entry.ts';
 import { type PeerInfo, peerInfo } from '../core/discovery/rtt.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 import { Digest } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
@@ -59,12 +60,12 @@ export class Discovery {
   }
 
   /** Adds role tags (names, hashed with `Digest.from`); resolves with the new entry. */
-  addTags(...tags: string[]): Promise<PeerEntry> {
-    return this.#backend.request({ to: 'discovery', cmd: { kind: 'addTags', tags: tags.map((t) => Digest.from(t)) } });
+  async addTags(...tags: string[]): Promise<PeerEntry> {
+    return this.#request({ kind: 'addTags', tags: tagDigests(tags) });
   }
 
-  removeTags(...tags: string[]): Promise<PeerEntry> {
-    return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTags', tags: tags.map((t) => Digest.from(t)) } });
+  async removeTags(...tags: string[]): Promise<PeerEntry> {
+    return this.#request({ kind: 'removeTags', tags: tagDigests(tags) });
   }
 
   /**
@@ -73,17 +74,26 @@ export class Discovery {
    * the signed size) it rejects with an InvalidArgumentError and the entry stays as it was.
    */
   addTicket(ticket: Ticket): Promise<PeerEntry> {
-    return this.#backend.request({ to: 'discovery', cmd: { kind: 'addTicket', ticket } });
+    const t = ticket as Partial<Ticket> | null;
+    if (typeof t !== 'object' || t === null || !(t.class instanceof Digest) || !(t.data instanceof Uint8Array))
+      return Promise.reject(new InvalidArgumentError('a ticket is { class: Digest, data: Uint8Array }'));
+    return this.#request({ kind: 'addTicket', ticket });
   }
 
   /** Drops the ticket with this id (`ticketId(t)`); resolves with the new entry. */
   removeTicket(id: Digest): Promise<PeerEntry> {
-    return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTicket', id } });
+    if (!(id instanceof Digest)) return Promise.reject(new InvalidArgumentError('a ticket id is a Digest (ticketId(t))'));
+    return this.#request({ kind: 'removeTicket', id });
   }
 
   /** Drops every ticket of a validator class; resolves with the new entry. */
   removeTicketsOf(ticketClass: Digest): Promise<PeerEntry> {
-    return this.#backend.request({ to: 'discovery', cmd: { kind: 'removeTicketsOf', class: ticketClass } });
+    if (!(ticketClass instanceof Digest)) return Promise.reject(new InvalidArgumentError('a ticket class is a Digest'));
+    return this.#request({ kind: 'removeTicketsOf', class: ticketClass });
+  }
+
+  #request(cmd: DiscoveryCommand): Promise<PeerEntry> {
+    return this.#backend.request({ to: 'discovery', cmd });
   }
 
   /** Catalog changes from now on, until the network closes. */
@@ -94,10 +104,12 @@ export class Discovery {
   readonly when = {
     /** Resolves once at least `n` other peers are known. */
     peers: (n: number): Promise<void> =>
-      when(
-        (push, end) => this.#backend.subscribe((event) => event.type.startsWith('discovery.') && push(), end),
-        () => this.peers().length >= n,
-      ),
+      !(Number.isInteger(n) && n >= 0)
+        ? Promise.reject(new InvalidArgumentError(`when.peers takes a count (an integer >= 0), got ${String(n)}`))
+        : when(
+            (push, end) => this.#backend.subscribe((event) => event.type.startsWith('discovery.') && push(), end),
+            () => this.peers().length >= n,
+          ),
   };
 
   #read(): { subsystem: DiscoverySubsystem; wallClockMs: number } {
@@ -117,4 +129,13 @@ function forward(event: NodeEvent, push: (event: DiscoveryEvent) => void): void 
     case 'discovery.departed':
       return push({ type: 'departed', peer: event.peer });
   }
+}
+
+/** Tag names as digests; a tag that is not a non-empty string is an InvalidArgumentError. */
+function tagDigests(tags: readonly unknown[]): Digest[] {
+  return tags.map((t) => {
+    if (typeof t !== 'string' || t.length === 0)
+      throw new InvalidArgumentError(`a tag is a non-empty string, got ${typeof t === 'string' ? 'an empty one' : typeof t}`);
+    return Digest.from(t);
+  });
 }

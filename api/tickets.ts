@@ -73,6 +73,11 @@ export async function issueJwtTicket(options: IssueJwtTicketOptions): Promise<Ti
   if (alg === undefined || !JWT_ALGS.includes(alg)) {
     throw new InvalidArgumentError(`issueJwtTicket: cannot use alg ${String(alg)}; pass one of ${JWT_ALGS.join(', ')}`);
   }
+  for (const name of ['expiresInS', 'notBeforeS', 'nowMs'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && value !== null && !Number.isFinite(value))
+      throw new InvalidArgumentError(`issueJwtTicket: ${name} must be a finite number, got ${String(value)}`);
+  }
   const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
   const payload: Record<string, unknown> = { ...(options.claims ?? {}) };
   payload.iss = options.issuer;

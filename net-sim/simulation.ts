@@ -389,6 +389,7 @@ export class Simulation {
 
   /** Inside `run()`: resolves after `ms` of virtual time. */
   sleep(ms: number): Promise<void> {
+    if (Number.isNaN(ms)) return Promise.reject(new InvalidArgumentError('sleep takes a number of ms, got NaN'));
     return new Promise((resolve) =>
       this.#schedule(this.#nowMs + Math.max(0, ms), () => {
         this.#appWork = true;
@@ -493,11 +494,13 @@ export class Simulation {
 
   /** Sets a node's clock to true time + `ms`. */
   skewClock(net: Network, ms: number): void {
+    checkFiniteMs('skewClock', ms);
     this.#setClockOffset(this.#node(net), SIM_EPOCH_MS + ms, 'skew');
   }
 
   /** Moves a node's clock by `ms` (either sign) at once. */
   jumpClock(net: Network, ms: number): void {
+    checkFiniteMs('jumpClock', ms);
     const node = this.#node(net);
     this.#setClockOffset(node, node.clockOffsetMs + ms, 'jump');
   }
@@ -696,4 +699,9 @@ function slowDiskPlan(plan: FaultPlan): FaultPlan {
 function writeDurably(node: SimNode, key: string, value: Uint8Array | null): void {
   if (value === null) node.storage.delete(key);
   else node.storage.set(key, value);
+}
+
+/** A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node machine). */
+function checkFiniteMs(what: string, ms: number): void {
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
 }

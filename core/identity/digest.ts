@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.ts';
 import { assert } from '../util/assert.ts';
 import { blake3 } from '../util/blake3.ts';
 import { bytesToHex, compareBytes, concatBytes, equalBytes, isHex32, tryHexToBytes, utf8 } from '../util/bytes.ts';
@@ -21,6 +22,8 @@ export class Digest {
    * From bytes: blake3 of the bytes (use `wrap` to take 32 bytes as they are).
    */
   static from(input: string | Uint8Array): Digest {
+    if (typeof input !== 'string' && !(input instanceof Uint8Array))
+      throw new InvalidArgumentError(`Digest.from takes a string or bytes, got ${input === null ? 'null' : typeof input}`);
     if (typeof input === 'string') {
       if (isHex32(input)) return new Digest(tryHexToBytes(input) as Uint8Array);
       return new Digest(blake3(utf8(input)));

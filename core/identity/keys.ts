@@ -102,6 +102,8 @@ export class SecretKey {
 
   /** Deterministic key: 32 bytes as they are; a string or other bytes are hashed with blake3. */
   static fromSeed(seed: string | Uint8Array): SecretKey {
+    if (typeof seed !== 'string' && !(seed instanceof Uint8Array))
+      throw new InvalidArgumentError(`SecretKey.fromSeed takes a string or bytes, got ${seed === null ? 'null' : typeof seed}`);
     if (typeof seed === 'string') return new SecretKey(blake3(utf8(seed)));
     return new SecretKey(seed.length === 32 ? Uint8Array.from(seed) : blake3(seed));
   }

@@ -1,4 +1,4 @@
-import { Digest } from 'mosaik';
+import { Digest, SecretKey } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 
@@ -145,6 +145,27 @@ describe('discovery in the simulator (catalog exchanges)', () => {
       await expect(a.discovery.addTags(...tooMany.slice(0, 63))).resolves.toMatchObject({ tags: expect.any(Array) });
       expect(a.discovery.me().tags).toHaveLength(64);
     });
+  });
+
+  it('arguments of the wrong kind are typed errors, and the entry stays as it was', async () => {
+    const sim = new Simulation({ seed: 11 });
+    const a = sim.node({ network: 'disc', tags: ['one'] });
+    const invalid = expect.objectContaining({ name: 'InvalidArgumentError' });
+    await sim.run(async () => {
+      const before = a.discovery.me().version;
+      await expect(a.discovery.addTags(5 as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.addTags('')).rejects.toEqual(invalid);
+      await expect(a.discovery.removeTags(undefined as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.addTicket('not a ticket' as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.addTicket({ class: 'jwt', data: new Uint8Array(1) } as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.removeTicket('id' as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.removeTicketsOf(7 as never)).rejects.toEqual(invalid);
+      await expect(a.discovery.when.peers(Number.NaN)).rejects.toEqual(invalid);
+      await expect(a.discovery.when.peers(-1)).rejects.toEqual(invalid);
+      expect(a.discovery.me().version).toEqual(before);
+    });
+    expect(() => Digest.from(undefined as never)).toThrow(invalid);
+    expect(() => SecretKey.fromSeed(42 as never)).toThrow(invalid);
   });
 
   it('reads on a crashed node fail with NodeDownError; a bad bootstrap address is refused at once', async () => {

@@ -193,10 +193,15 @@ describe('Simulation', () => {
   });
 
   it('bad arguments are typed errors', async () => {
-    const { sim, a } = pair();
+    const { sim, a, b } = pair();
     await sim.run(async () => {
       await expect(a.ping('not-an-address')).rejects.toBeInstanceOf(InvalidArgumentError);
       await expect(a.ping(a.addr, { timeoutMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(sim.sleep(Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+      // A clock that reads NaN stopped the whole run with an assertion, later.
+      expect(() => sim.skewClock(a, Number.NaN)).toThrow(InvalidArgumentError);
+      expect(() => sim.jumpClock(a, Number.POSITIVE_INFINITY)).toThrow(InvalidArgumentError);
+      await a.ping(b.addr);
     });
     expect(() => new Simulation({ seed: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => sim.node({} as never)).toThrow(InvalidArgumentError);

@@ -142,6 +142,12 @@ describe('JwtValidator: tokens issued with jose', () => {
   it('refuses to infer an algorithm it cannot', async () => {
     await expect(issueJwtTicket({ key: { kty: 'RSA' } as JWK, issuer: 'i', subject: 's', expiresInS: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
+
+  it('refuses times that are not finite numbers (jose threw a TypeError)', async () => {
+    const key = new Uint8Array(32).fill(1);
+    for (const bad of [{ expiresInS: Number.NaN }, { expiresInS: 60, notBeforeS: Number.POSITIVE_INFINITY }, { expiresInS: 60, nowMs: Number.NaN }])
+      await expect(issueJwtTicket({ key, alg: 'HS256', issuer: 'i', subject: 's', ...bad })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
 });
 
 describe('JwtValidator: the synchronous signer', () => {
