@@ -205,7 +205,8 @@ export class Group<C, Q, R> {
   #nodeClosed: GroupClosedError | undefined;
   #joinFailed: MosaikError | undefined;
   #waiters: Waiter[] = [];
-  readonly #unsubscribe: () => void;
+  /** Undefined only while subscribing: a node closed already ends the handle from inside `subscribe`. */
+  #unsubscribe: (() => void) | undefined;
 
   /** @internal `spec` may come later (a GroupStore still loading). */
   constructor(backend: NodeBackend, id: GroupId, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>) {
@@ -303,7 +304,10 @@ export class Group<C, Q, R> {
     isLeader: (): Promise<void> => this.#waitFor(() => this.#group()?.role === 'leader'),
     committed: () => ({
       /** Resolves when this node has applied index `i` (read-your-writes across nodes). */
-      reaches: (i: number): Promise<void> => this.#waitFor(() => (this.#group()?.applied ?? 0) >= i),
+      reaches: (i: number): Promise<void> =>
+        Number.isSafeInteger(i) && i >= 0
+          ? this.#waitFor(() => (this.#group()?.applied ?? 0) >= i)
+          : Promise.reject(new InvalidArgumentError(`an index is an integer >= 0, got ${String(i)}`)),
     }),
   };
 
@@ -428,7 +432,7 @@ export class Group<C, Q, R> {
   }
 
   #end(error: MosaikError): void {
-    this.#unsubscribe();
+    this.#unsubscribe?.();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(error);

@@ -1,4 +1,4 @@
-import { AlreadyExistsError } from 'mosaik';
+import { AlreadyExistsError, GroupClosedError, InvalidArgumentError } from 'mosaik';
 import { Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import { Counter } from './counter.ts';
@@ -22,6 +22,27 @@ describe('a group handle whose join does not take', () => {
       await expect(third.when.online()).rejects.toBeInstanceOf(AlreadyExistsError);
       await expect(third.when.committed().reaches(0)).rejects.toBeInstanceOf(AlreadyExistsError);
       expect((await first.execute({ op: 'inc', by: 1 })).result).toBe(1);
+    });
+  });
+
+  it('made on a closed node: calls and conditions fail with GroupClosedError (the constructor threw a TypeError)', async () => {
+    const sim = new Simulation({ seed: 3 });
+    const net = sim.node({ network: 'join-failures' });
+    await sim.run(async () => {
+      await net.close();
+      const g = net.groups.join({ key: 'closed', machine: new Counter() });
+      await expect(g.execute({ op: 'inc', by: 1 })).rejects.toBeInstanceOf(GroupClosedError);
+      await expect(g.when.online()).rejects.toBeInstanceOf(GroupClosedError);
+    });
+  });
+
+  it('an index that is not an integer >= 0 is InvalidArgumentError (it waited for ever)', async () => {
+    const sim = new Simulation({ seed: 4 });
+    const net = sim.node({ network: 'join-failures' });
+    await sim.run(async () => {
+      const g = net.groups.join({ key: 'index', machine: new Counter(), consensus: { bootstrapDelayMs: 50 } });
+      for (const i of [Number.NaN, -1, 1.5, 'x' as never]) await expect(g.when.committed().reaches(i)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await g.when.committed().reaches(0);
     });
   });
 
