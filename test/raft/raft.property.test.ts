@@ -48,6 +48,15 @@ describe('random schedules keep every safety property (default config)', () => {
     fc.assert(fc.property(scheduleArb({ weights, maxLength: 400 }), safeSchedule), params(150));
   });
 
+  it('appends cut by size (maxAppendBytes below three entries): message chaos, compaction', () => {
+    // An entry here is ~37 bytes (entryBytes): at 70, each append carries one or two.
+    const weights: Weights = { drop: 10, dup: 8, deliver: 40, crash: 5, restart: 5, proposeCrash: 3, compact: 6, run: 3 };
+    const cut = ({ shape, actions }: Schedule): void => {
+      runSchedule(shape, actions, { cluster: { maxAppendBytes: 70 } });
+    };
+    fc.assert(fc.property(scheduleArb({ weights, maxLength: 400 }), cut), params(100));
+  });
+
   it('membership churn: learners added, promoted, voters removed, leadership transferred', () => {
     const weights: Weights = { conf: 10, transfer: 5, propose: 12, read: 8, run: 8, crash: 3, restart: 4 };
     fc.assert(fc.property(scheduleArb({ weights, maxLength: 400 }), safeSchedule), params(150));
