@@ -1,5 +1,5 @@
 import type { PeerEntry } from '../core/discovery/peer-entry.ts';
-import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type MosaikError, OfflineError, OversizedError } from '../core/errors.ts';
+import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
 import type { LinkId, NodeEvent } from '../core/node/io.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
@@ -8,7 +8,7 @@ import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.
 import {
   type ChannelInfo,
   DEFAULT_BUFFER_SIZE,
-  maxDatumBytes,
+  oversizedDatum,
   type PeerPredicate,
   type StreamsCommand,
   type StreamsEvent,
@@ -332,8 +332,8 @@ export class Producer<T> extends HandleBase {
     if (!view.online) throw new OfflineError(`producer of ${this.stream.short} is offline`);
     if (view.full) throw new FullError(`producer of ${this.stream.short} has no room`);
     const data = this.#codec.encode(value);
-    const most = maxDatumBytes(this.backend.inspect().machine.maxFrameBytes);
-    if (data.length > most) throw new OversizedError(data.length, most, `a datum of ${data.length} bytes encoded is more than one frame carries (${most})`);
+    const oversized = oversizedDatum(data, this.backend.inspect().machine.maxFrameBytes);
+    if (oversized) throw oversized;
     // Dispatched synchronously; the checks above are the machine's, so it cannot fail now.
     this.backend.request({ to: 'streams', cmd: { kind: 'send', handle: this.handle, data, wait: false } }).catch(() => undefined);
   }

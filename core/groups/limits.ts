@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type MosaikError, OversizedError } from '../errors.ts';
 import { ENTRY_OVERHEAD_BYTES } from '../raft/types.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from '../wire/codec.ts';
+import { frameCapacity } from '../wire/codec.ts';
 
 /**
  * How much a call may hand a group. A call's commands travel together, in one forward to
@@ -23,13 +23,9 @@ export const FRAME_OVERHEAD_BYTES = 1024;
  */
 export const COMMAND_OVERHEAD_BYTES = 192 + ENTRY_OVERHEAD_BYTES;
 
-/**
- * The bytes of commands (payloads plus `COMMAND_OVERHEAD_BYTES` each) one frame can carry
- * for a node with this `maxFrameBytes`. The wire's byte fields are bounded by the default
- * frame size, so a larger setting does not raise it.
- */
+/** The bytes of commands (payloads plus `COMMAND_OVERHEAD_BYTES` each) one frame can carry for a node with this `maxFrameBytes`. */
 export function commandBudget(maxFrameBytes: number): number {
-  return Math.min(maxFrameBytes, DEFAULT_MAX_FRAME_BYTES) - FRAME_OVERHEAD_BYTES;
+  return frameCapacity(maxFrameBytes) - FRAME_OVERHEAD_BYTES;
 }
 
 /** Why a call with these payloads cannot be taken, or undefined if it can. */

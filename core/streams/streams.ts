@@ -9,7 +9,7 @@ import type { LinkDown, LinkInfo, NodeContext, PendingLink, Subsystem } from '..
 import { compareExpirations, type Expiration, NEVER, type TicketRejection, type TicketsValidation, type TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec } from '../wire/codec.ts';
+import { frameCapacity, type MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { type BackoffConfig, backoffDelayMs, checkBackoff } from './backoff.ts';
 import type { ChannelConditions } from './conditions.ts';
@@ -377,13 +377,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       case 'send': {
         const p = this.#handles.get(cmd.handle);
         if (p?.role !== 'producer') return ctx.fail(req, new ClosedError('producer is closed'));
-        // A datum travels in one frame: one too large would be dropped at every send, silently.
-        const most = maxDatumBytes(ctx.maxFrameBytes);
-        if (cmd.data.length > most)
-          return ctx.fail(
-            req,
-            new OversizedError(cmd.data.length, most, `a datum of ${cmd.data.length} bytes encoded is more than one frame carries (${most})`),
-          );
+        const oversized = oversizedDatum(cmd.data, ctx.maxFrameBytes);
+        if (oversized) return ctx.fail(req, oversized);
         if (p.parked.length === 0 && p.online && !this.#full(p)) return ctx.complete(req, this.#deliver(ctx, p, cmd.data));
         if (cmd.wait) {
           p.parked.push({ req, data: cmd.data });
@@ -1010,10 +1005,18 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
 /** What a `datum` frame adds to its bytes, at most (its tag and sequence number). */
 const DATUM_OVERHEAD_BYTES = 64;
 
-/**
- * The largest datum (encoded) a node with this `maxFrameBytes` can send. The wire's byte
- * field is bounded by the default frame size, so a larger setting does not raise it.
- */
+/** The largest datum (encoded) a node with this `maxFrameBytes` can send. */
 export function maxDatumBytes(maxFrameBytes: number): number {
-  return Math.min(maxFrameBytes, DEFAULT_MAX_FRAME_BYTES) - DATUM_OVERHEAD_BYTES;
+  return frameCapacity(maxFrameBytes) - DATUM_OVERHEAD_BYTES;
+}
+
+/**
+ * Why this encoded datum cannot be sent, or undefined: a datum travels in one frame, and one
+ * too large would be dropped at every send, silently. Checked by the machine for `send` and
+ * by the API before `trySend` dispatches (which cannot report a failure later).
+ */
+export function oversizedDatum(data: Uint8Array, maxFrameBytes: number): OversizedError | undefined {
+  const most = maxDatumBytes(maxFrameBytes);
+  if (data.length <= most) return undefined;
+  return new OversizedError(data.length, most, `a datum of ${data.length} bytes encoded is more than one frame carries (${most})`);
 }

@@ -19,6 +19,15 @@ export interface MessageCodec<T> {
 /** Default largest frame body: 8 MiB, as mosaik's CLI. Configurable per node. */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The most bytes a frame of a node with this `maxFrameBytes` carries, for what an
+ * application hands over (a stream datum, a group's commands). The wire's byte fields are
+ * bounded by the default frame size, so a larger setting does not raise it.
+ */
+export function frameCapacity(maxFrameBytes: number): number {
+  return Math.min(maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
+}
+
 const SLAB_BYTES = 64 * 1024;
 /** Slabs for bodies above a quarter of `SLAB_BYTES` (stream datums, snapshot chunks, entry batches). */
 const LARGE_SLAB_BYTES = 1024 * 1024;
