@@ -285,11 +285,11 @@ export class Simulation {
 
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
+    const networkId = networkIdOf(options.network);
+    checkMaxFrameBytes(options.maxFrameBytes);
     const index = this.#nodes.length;
     const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
-    const networkId = networkIdOf(options.network);
-    checkMaxFrameBytes(options.maxFrameBytes);
     const subsystems = subsystemOptions(options);
     const node = new SimNode(
       {
