@@ -20,6 +20,7 @@ export type { DiscoveryEvent } from './api/discovery.ts';
 export type { Lagged } from './api/event-stream.ts';
 export type {
   ApplyContext,
+  CallOptions,
   ConsensusConfig,
   GroupKey,
   GroupStats,

@@ -19,7 +19,7 @@ import type { StateMachine } from '../core/groups/state-machine.ts';
 import { Digest, type StoreId } from '../core/identity/digest.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
-import type { Group, GroupStorage, Groups } from './groups.ts';
+import { type CallOptions, checkedTimeoutMs, type Group, type GroupStorage, type Groups } from './groups.ts';
 
 /** A collection's version: the index of the last command applied to the local copy. */
 export type Version = number;
@@ -48,7 +48,21 @@ export interface CollectionOptions {
    * groups' `storage` option). The first handle of a collection on a node decides. @default 'node'
    */
   readonly storage?: GroupStorage;
+  /**
+   * The deadline of this handle's writes and `when.current()`: past it they fail with
+   * TimeoutError, and a write that reached a leader may still be applied (see the groups'
+   * `CallOptions.timeoutMs`). An integer from 1 to 2^31 − 1. Per handle. @default none
+   */
+  readonly timeoutMs?: number;
 }
+
+/** What one handle keeps of its options. */
+interface HandleSettings {
+  readonly reader: boolean;
+  readonly timeoutMs: number | undefined;
+}
+
+const settingsOf = (options: CollectionOptions): HandleSettings => ({ reader: options.reader === true, timeoutMs: options.timeoutMs });
 
 export interface KeyedOptions<K, V> extends CollectionOptions {
   readonly keyCodec?: DatumCodec<K>;
@@ -87,35 +101,35 @@ export class Collections {
   map<K, V>(name: string | StoreId, options?: KeyedOptions<K, V>): MapHandle<K, V>;
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> = {}): MapHandle<K, V> {
     const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
-    return new MapHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), options.reader === true);
+    return new MapHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
   }
 
   vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
   vec<T>(name: string | StoreId, options?: ValueOptions<T>): VecHandle<T>;
   vec<T>(name: string | StoreId, options: ValueOptions<T> = {}): VecHandle<T> {
     const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
-    return new VecHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
+    return new VecHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
   }
 
   set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
   set<T>(name: string | StoreId, options?: ValueOptions<T>): SetHandle<T>;
   set<T>(name: string | StoreId, options: ValueOptions<T> = {}): SetHandle<T> {
     const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
-    return new SetHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
+    return new SetHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
   }
 
   cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
   cell<T>(name: string | StoreId, options?: ValueOptions<T>): CellHandle<T>;
   cell<T>(name: string | StoreId, options: ValueOptions<T> = {}): CellHandle<T> {
     const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
-    return new CellHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
+    return new CellHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
   }
 
   once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
   once<T>(name: string | StoreId, options?: ValueOptions<T>): OnceHandle<T>;
   once<T>(name: string | StoreId, options: ValueOptions<T> = {}): OnceHandle<T> {
     const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
-    return new OnceHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), options.reader === true);
+    return new OnceHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
   }
 
   priorityQueue<P extends Priority, K, V>(
@@ -130,16 +144,11 @@ export class Collections {
     const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
     if (!(capacity >= 1)) throw new InvalidArgumentError(`capacity must be at least 1, got ${capacity}`);
     const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
-    return new PriorityQueueHandle(
-      o.group,
-      o.machine,
-      checkedDatumCodec<K>(options.keyCodec),
-      checkedDatumCodec<V>(options.valueCodec),
-      options.reader === true,
-    );
+    return new PriorityQueueHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
+    checkedTimeoutMs(options.timeoutMs);
     if (typeof name !== 'string' && !(name instanceof Digest))
       throw new InvalidArgumentError(`a collection's name is a string or a StoreId, got ${typeof name}`);
     const store = typeof name === 'string' ? Digest.from(name) : name;
@@ -187,11 +196,13 @@ abstract class CollectionHandle<M> {
   readonly machine: M;
   /** A reader: write methods reject (the reader types omit them). */
   readonly isReader: boolean;
+  readonly #call: CallOptions;
 
-  constructor(group: Group<unknown, unknown, unknown>, machine: M, isReader: boolean) {
+  constructor(group: Group<unknown, unknown, unknown>, machine: M, settings: HandleSettings) {
     this.group = group;
     this.machine = machine;
-    this.isReader = isReader;
+    this.isReader = settings.reader;
+    this.#call = settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs };
   }
 
   /** The version of the local copy (the last applied log index). */
@@ -212,12 +223,12 @@ abstract class CollectionHandle<M> {
      * (ReadIndex) and this copy applies up to it. Local reads made right after are
      * linearizable. Fails with OfflineError while no leader is known.
      */
-    current: async (): Promise<Version> => (await this.group.query(undefined, 'strong')).at,
+    current: async (): Promise<Version> => (await this.group.query(undefined, 'strong', this.#call)).at,
   };
 
   protected async submit(command: unknown): Promise<{ version: Version; result: WriteResult | undefined }> {
     if (this.isReader) throw new InvalidArgumentError('this handle is a reader: it cannot write');
-    const { index, result } = await this.group.execute(command);
+    const { index, result } = await this.group.execute(command, this.#call);
     return { version: index, result: result as WriteResult | undefined };
   }
 }
@@ -235,8 +246,8 @@ function encodeAll<T>(codec: DatumCodec<T>, values: Iterable<T>): Uint8Array[] {
 export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
   readonly #k: DatumCodec<K>;
   readonly #v: DatumCodec<V>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: MapMachine, k: DatumCodec<K>, v: DatumCodec<V>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: MapMachine, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#k = k;
     this.#v = v;
   }
@@ -295,8 +306,8 @@ export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
 
 export class VecHandle<T> extends CollectionHandle<VecMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: VecMachine, c: DatumCodec<T>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: VecMachine, c: DatumCodec<T>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#c = c;
   }
   #dec(b: Uint8Array | undefined): T | undefined {
@@ -370,8 +381,8 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
 
 export class SetHandle<T> extends CollectionHandle<SetMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: SetMachine, c: DatumCodec<T>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: SetMachine, c: DatumCodec<T>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#c = c;
   }
   get size(): number {
@@ -412,8 +423,8 @@ export class SetHandle<T> extends CollectionHandle<SetMachine> {
 
 export class CellHandle<T> extends CollectionHandle<CellMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: CellMachine, c: DatumCodec<T>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: CellMachine, c: DatumCodec<T>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#c = c;
   }
   read(): T | undefined {
@@ -438,8 +449,8 @@ export class CellHandle<T> extends CollectionHandle<CellMachine> {
 
 export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: OnceMachine, c: DatumCodec<T>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: OnceMachine, c: DatumCodec<T>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#c = c;
   }
   read(): T | undefined {
@@ -464,8 +475,8 @@ export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
 export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHandle<PriorityQueueMachine> {
   readonly #k: DatumCodec<K>;
   readonly #v: DatumCodec<V>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: PriorityQueueMachine, k: DatumCodec<K>, v: DatumCodec<V>, reader: boolean) {
-    super(group, machine, reader);
+  constructor(group: Group<unknown, unknown, unknown>, machine: PriorityQueueMachine, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
+    super(group, machine, settings);
     this.#k = k;
     this.#v = v;
   }

@@ -41,6 +41,28 @@ export interface GroupStore {
   write(writes: readonly GroupStoreWrite[]): void | PromiseLike<void>;
 }
 
+/** Options of one call on a group. */
+export interface CallOptions {
+  /**
+   * Fail with TimeoutError if the call has not settled this many milliseconds (node time,
+   * virtual in the simulator) after the node takes it; the node then stops working on it.
+   * A command that reached a leader may still be applied: the error's message says whether
+   * it can have been. An integer from 1 to 2^31 − 1. @default the join's `callTimeoutMs`
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The longest deadline a call may have: what a platform timer can hold (~24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** A `timeoutMs` checked (InvalidArgumentError otherwise); undefined is no deadline. */
+export function checkedTimeoutMs(timeoutMs: unknown, name = 'timeoutMs'): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (!(Number.isSafeInteger(timeoutMs) && (timeoutMs as number) >= 1 && (timeoutMs as number) <= MAX_TIMEOUT_MS))
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
+  return timeoutMs as number;
+}
+
 /** Where a member keeps its Raft state: see `JoinOptions.storage`. */
 export type GroupStorage = 'node' | 'memory' | GroupStore;
 
@@ -76,6 +98,12 @@ export interface JoinOptions<C, Q, R> {
    * part of the group id: members may choose differently. @default 'node'
    */
   readonly storage?: GroupStorage;
+  /**
+   * The deadline of this handle's `execute`, `executeMany`, `feed` and strong `query`
+   * calls unless a call gives its own (`CallOptions.timeoutMs`). Not part of the group id.
+   * @default none: a call waits until a leader takes it and it commits
+   */
+  readonly callTimeoutMs?: number;
 }
 
 /** The largest snapshot chunk: half the default frame limit, so a chunk and its envelope fit any default member. */
@@ -115,6 +143,7 @@ export class Groups {
     if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
       throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
     const storage = checkedStorage(options.storage);
+    const callTimeoutMs = checkedTimeoutMs(options.callTimeoutMs, 'callTimeoutMs');
     const bootstrapExpect = options.bootstrapExpect ?? 1;
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
@@ -134,7 +163,7 @@ export class Groups {
       maxVoters,
       validators: options.requireTickets ?? [],
     });
-    if (typeof storage === 'string') return new Group<C, Q, R>(this.#backend, id, specWith(storage), codec as DatumCodec<C>);
+    if (typeof storage === 'string') return new Group<C, Q, R>(this.#backend, id, specWith(storage), codec as DatumCodec<C>, callTimeoutMs);
     if (this.#backend.attachStore === undefined)
       throw new InvalidArgumentError(
         "a GroupStore needs a production node (Network.create); a simulated node keeps a group's state in its simulated storage: use storage 'node'",
@@ -142,7 +171,7 @@ export class Groups {
     // Attached before the join reaches the node, so no write of the group can miss it.
     this.#backend.attachStore(externalStorePrefix(id.hex), storage);
     const joining = loadStore(storage, id).then((loaded) => specWith({ kind: 'external', loaded }));
-    return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>);
+    return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>, callTimeoutMs);
   }
 }
 
@@ -199,6 +228,7 @@ export class Group<C, Q, R> {
   readonly id: GroupId;
   readonly #backend: NodeBackend;
   readonly #codec: DatumCodec<C>;
+  readonly #callTimeoutMs: number | undefined;
   #joined: Promise<void>;
   #left = false;
   /** Set once the node closed: every call from then on fails with this. */
@@ -209,10 +239,11 @@ export class Group<C, Q, R> {
   #unsubscribe: (() => void) | undefined;
 
   /** @internal `spec` may come later (a GroupStore still loading). */
-  constructor(backend: NodeBackend, id: GroupId, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>) {
+  constructor(backend: NodeBackend, id: GroupId, spec: JoinSpec | Promise<JoinSpec>, codec: DatumCodec<C>, callTimeoutMs?: number) {
     this.id = id;
     this.#backend = backend;
     this.#codec = codec;
+    this.#callTimeoutMs = callTimeoutMs;
     this.#joined = this.#join(
       spec instanceof Promise ? spec.then((s) => this.#backend.request<void>(joinCommand(s))) : this.#backend.request<void>(joinCommand(spec)),
     );
@@ -315,30 +346,32 @@ export class Group<C, Q, R> {
    * Resolves after commit and local apply, with the command's index and `apply`'s return value.
    * A command too large to replicate is refused with OversizedError, nothing proposed
    * (docs/groups.md, "How much one call may carry"); so are `executeMany` and `feed` calls.
+   * With a deadline (`timeoutMs`, or the join's `callTimeoutMs`) it may fail with TimeoutError.
    */
-  async execute(command: C): Promise<{ index: number; result: unknown }> {
-    const r = await this.#submit([command], 'applied');
+  async execute(command: C, options?: CallOptions): Promise<{ index: number; result: unknown }> {
+    const r = await this.#submit([command], 'applied', options);
     return { index: r.index, result: r.results[0] };
   }
 
   /** Several commands at consecutive indices, applied in order: at most 4,096, which together must fit one frame. */
-  async executeMany(commands: readonly C[]): Promise<{ range: { start: number; end: number }; results: unknown[] }> {
-    const r = await this.#submit(commands, 'applied');
+  async executeMany(commands: readonly C[], options?: CallOptions): Promise<{ range: { start: number; end: number }; results: unknown[] }> {
+    const r = await this.#submit(commands, 'applied', options);
     return { range: { start: r.index, end: r.index + commands.length - 1 }, results: r.results };
   }
 
   /** Resolves once the leader has appended the command (not yet committed): the index it got. */
-  async feed(command: C): Promise<{ index: number }> {
-    const r = await this.#submit([command], 'accepted');
+  async feed(command: C, options?: CallOptions): Promise<{ index: number }> {
+    const r = await this.#submit([command], 'accepted', options);
     return { index: r.index };
   }
 
-  /** `weak`: this node's state now. `strong`: linearizable (ReadIndex through the leader). */
-  async query(query: Q, consistency: 'weak' | 'strong' = 'weak'): Promise<{ result: R; at: number }> {
+  /** `weak`: this node's state now. `strong`: linearizable (ReadIndex through the leader); a deadline applies to it only. */
+  async query(query: Q, consistency: 'weak' | 'strong' = 'weak', options?: CallOptions): Promise<{ result: R; at: number }> {
     if (consistency !== 'weak' && consistency !== 'strong')
       throw new InvalidArgumentError(`consistency must be 'weak' or 'strong', got ${String(consistency)}`);
+    const timeoutMs = this.#timeoutOf(options);
     await this.#ready();
-    return this.#request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong' } });
+    return this.#request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong', timeoutMs } });
   }
 
   /** Leader only: hands leadership to `peer`, a voter (default: the most caught-up voter); another peer is InvalidArgumentError. */
@@ -366,11 +399,19 @@ export class Group<C, Q, R> {
     }
   }
 
-  async #submit(commands: readonly C[], wait: 'applied' | 'accepted'): Promise<{ index: number; results: unknown[] }> {
+  async #submit(commands: readonly C[], wait: 'applied' | 'accepted', options: CallOptions | undefined): Promise<{ index: number; results: unknown[] }> {
     if (commands.length === 0) throw new InvalidArgumentError('no commands');
+    const timeoutMs = this.#timeoutOf(options);
     const payloads = commands.map((c) => this.#codec.encode(c)); // EncodingError, before anything is sent
     await this.#ready();
-    return this.#request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait } });
+    return this.#request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait, timeoutMs } });
+  }
+
+  /** The call's deadline: its own, else the handle's (InvalidArgumentError for a bad one). */
+  #timeoutOf(options: CallOptions | undefined): number | undefined {
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new InvalidArgumentError(`call options must be an object, got ${String(options)}`);
+    return checkedTimeoutMs(options?.timeoutMs) ?? this.#callTimeoutMs;
   }
 
   async #ready(): Promise<void> {

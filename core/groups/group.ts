@@ -7,6 +7,7 @@ import {
   NotAllowedError,
   OfflineError,
   QueryError,
+  TimeoutError,
   withoutStack,
 } from '../errors.ts';
 import type { GroupId } from '../identity/digest.ts';
@@ -97,6 +98,8 @@ export interface GroupStatus {
   readonly snapshotIndex: number;
   /** Online: this node leads, or follows a leader it knows (calls can be served; it may still be catching up). */
   readonly online: boolean;
+  /** This node's calls (execute, executeMany, feed, strong queries) not yet settled. */
+  readonly pendingCalls: number;
   /** Counters since this member started (this process life). */
   readonly stats: GroupStats;
 }
@@ -108,6 +111,8 @@ export interface GroupStats {
   readonly leaderChanges: number;
   /** Times the machine's `snapshot` threw when the log was due for compaction (`group.snapshotFailed`). */
   readonly snapshotFailures: number;
+  /** This node's calls that failed with TimeoutError (their `timeoutMs` passed). */
+  readonly callTimeouts: number;
   /** Messages sent to and received from bonded members (Raft, forwards, heartbeats...). */
   readonly bondMessagesSent: number;
   readonly bondMessagesReceived: number;
@@ -123,9 +128,13 @@ interface Batch {
   applied: number;
   /** Where the leader put it, once acknowledged. */
   accepted: { index: number; term: number } | undefined;
-  /** When it was last handed to a leader (0: never). */
+  /** When it was last handed to a leader (0: never, or to be handed again). */
   sentAtMs: number;
+  /** Handed to a leader at least once: from then on it may be in some log, and may commit. */
+  handed: boolean;
   failed: MosaikError | undefined;
+  /** The call's deadline timer (`timeoutMs`), cancelled when it settles. */
+  deadline: number | undefined;
 }
 
 interface Read {
@@ -134,6 +143,8 @@ interface Read {
   /** Served once the local state has applied this index. */
   index: number | undefined;
   sentAtMs: number;
+  /** The call's deadline timer (`timeoutMs`), cancelled when it settles. */
+  deadline: number | undefined;
 }
 
 const TICKS_PER_HEARTBEAT = 5;
@@ -188,7 +199,7 @@ export class Group {
   #lastLeader: string | undefined;
   #lastRole: Role = 'follower';
   #lastTerm = 0;
-  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0 };
+  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0 };
   /** After the machine's `snapshot` threw, the applied index before which compaction is not tried again. */
   #compactAgainAt = 0;
   #online = false;
@@ -269,6 +280,7 @@ export class Group {
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
+      pendingCalls: this.#batches.size + this.#reads.size,
       stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
@@ -458,6 +470,7 @@ export class Group {
 
   #finishBatch(ctx: NodeContext, batch: Batch, firstIndex: number): void {
     this.#batches.delete(batch.req);
+    this.#cancelDeadline(ctx, batch);
     if (batch.failed && batch.seqs.length === 1) ctx.fail(batch.req, batch.failed);
     else ctx.complete(batch.req, { index: firstIndex, results: batch.results });
   }
@@ -506,15 +519,16 @@ export class Group {
 
   // ---------------------------------------------------------------- calls
 
-  execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted'): void {
+  execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted', timeoutMs?: number): void {
     this.#catchUp(ctx);
     const seqs = payloads.map(() => this.#nextSeq++);
-    const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, failed: undefined };
     if (this.#raft.leader === undefined) {
       // Never handed to anyone: definitely not applied, safe to retry.
       ctx.fail(req, this.#noLeader(ctx));
       return;
     }
+    const deadline = this.#armDeadline(ctx, req, timeoutMs);
+    const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, handed: false, failed: undefined, deadline };
     this.#batches.set(req, batch);
     for (const seq of seqs) this.#batchBySeq.set(seq, batch);
     this.#submit(ctx, batch);
@@ -539,11 +553,15 @@ export class Group {
     batch.sentAtMs = ctx.nowMs;
     if (leader === this.#member) {
       const r = this.#raft.propose(this.#envelopes(batch));
-      if ('index' in r) this.#accepted(ctx, batch, r.index, r.term);
+      if ('index' in r) {
+        batch.handed = true;
+        this.#accepted(ctx, batch, r.index, r.term);
+      }
       return;
     }
     const bond = this.#bonds.ofMember(leader);
     if (bond === undefined) return;
+    batch.handed = true;
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
     this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
@@ -554,11 +572,12 @@ export class Group {
     if (batch.wait === 'accepted') {
       this.#batches.delete(batch.req);
       for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
+      this.#cancelDeadline(ctx, batch);
       ctx.complete(batch.req, { index, results: [] });
     }
   }
 
-  query(ctx: NodeContext, req: RequestId, query: unknown, strong: boolean): void {
+  query(ctx: NodeContext, req: RequestId, query: unknown, strong: boolean, timeoutMs?: number): void {
     this.#catchUp(ctx);
     if (!strong) {
       this.#answer(ctx, req, query);
@@ -574,7 +593,7 @@ export class Group {
       return;
     }
     const id = this.#nextRead++;
-    const read: Read = { req, query, index: undefined, sentAtMs: 0 };
+    const read: Read = { req, query, index: undefined, sentAtMs: 0, deadline: this.#armDeadline(ctx, req, timeoutMs) };
     this.#reads.set(id, read);
     this.#startRead(ctx, id, read);
     this.#drain(ctx);
@@ -623,8 +642,64 @@ export class Group {
     for (const [id, read] of this.#reads) {
       if (read.index === undefined || read.index > applied) continue;
       this.#reads.delete(id);
+      this.#cancelDeadline(ctx, read);
       this.#answer(ctx, read.req, read.query);
     }
+  }
+
+  // ---------------------------------------------------------------- deadlines
+
+  #armDeadline(ctx: NodeContext, req: RequestId, timeoutMs: number | undefined): number | undefined {
+    return timeoutMs === undefined ? undefined : ctx.armTimer(ctx.nowMs + timeoutMs, { group: this.hex, kind: 'deadline', req });
+  }
+
+  #cancelDeadline(ctx: NodeContext, call: Batch | Read): void {
+    if (call.deadline !== undefined) ctx.cancelTimer(call.deadline);
+    call.deadline = undefined;
+  }
+
+  /**
+   * A call's `timeoutMs` has passed and it has not settled: it fails with TimeoutError and
+   * this node stops working on it (no more forwards or retries). A command handed to a
+   * leader may still commit and apply, once, like any other; the error says whether it was.
+   * Its sequence numbers are settled from here on (the floor passes them), so a copy that
+   * reaches the log after a later call of this node is applied as a duplicate: not at all.
+   */
+  onDeadline(ctx: NodeContext, req: RequestId): void {
+    const batch = this.#batches.get(req);
+    if (batch !== undefined) {
+      this.#batches.delete(req);
+      for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
+      batch.deadline = undefined;
+      this.#stats.callTimeouts++;
+      ctx.fail(
+        req,
+        withoutStack(() => new TimeoutError(this.#timedOutBatch(batch))),
+      );
+      return;
+    }
+    for (const [id, read] of this.#reads) {
+      if (read.req !== req) continue;
+      this.#reads.delete(id);
+      read.deadline = undefined;
+      this.#stats.callTimeouts++;
+      const where = read.index === undefined ? 'no leader confirmed its read index' : `waiting for this node to apply index ${read.index}`;
+      ctx.fail(
+        req,
+        withoutStack(() => new TimeoutError(`strong query timed out (${where})`)),
+      );
+      return;
+    }
+  }
+
+  #timedOutBatch(batch: Batch): string {
+    const n = batch.seqs.length;
+    const what = n === 1 ? 'the command' : `${n} commands`;
+    if (!batch.handed) return `timed out before ${what} reached a leader: not applied`;
+    if (batch.accepted === undefined) return `timed out before a leader acknowledged ${what}: it may still be applied`;
+    const at = batch.accepted.index;
+    if (batch.applied > 0) return `timed out with ${batch.applied} of ${n} commands applied here (from index ${at}): the others may still be applied`;
+    return `timed out with ${what} appended at index ${at} but not applied here: it may still be applied`;
   }
 
   transferLeadership(ctx: NodeContext, req: RequestId, to: PeerId | undefined): void {
@@ -726,8 +801,14 @@ export class Group {
   onClosed: (() => void) | undefined;
 
   #failAll(ctx: NodeContext, error: MosaikError): void {
-    for (const batch of this.#batches.values()) ctx.fail(batch.req, error);
-    for (const read of this.#reads.values()) ctx.fail(read.req, error);
+    for (const batch of this.#batches.values()) {
+      this.#cancelDeadline(ctx, batch);
+      ctx.fail(batch.req, error);
+    }
+    for (const read of this.#reads.values()) {
+      this.#cancelDeadline(ctx, read);
+      ctx.fail(read.req, error);
+    }
     this.#batches.clear();
     this.#batchBySeq.clear();
     this.#forwards.clear();

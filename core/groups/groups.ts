@@ -20,8 +20,15 @@ import { type BondMessage, bondCodec, GROUPS_PROTOCOL } from './wire.ts';
 export type GroupsCommand =
   | { readonly kind: 'join'; readonly spec: GroupSpec }
   /** `wait: 'applied'` (execute): resolves after commit and local apply; `'accepted'` (feed): once the leader has appended it. */
-  | { readonly kind: 'execute'; readonly group: GroupId; readonly commands: readonly Uint8Array[]; readonly wait: 'applied' | 'accepted' }
-  | { readonly kind: 'query'; readonly group: GroupId; readonly query: unknown; readonly strong: boolean }
+  | {
+      readonly kind: 'execute';
+      readonly group: GroupId;
+      readonly commands: readonly Uint8Array[];
+      readonly wait: 'applied' | 'accepted';
+      /** Fails the call with TimeoutError this long after the node takes it, if not settled by then. */
+      readonly timeoutMs?: number | undefined;
+    }
+  | { readonly kind: 'query'; readonly group: GroupId; readonly query: unknown; readonly strong: boolean; readonly timeoutMs?: number | undefined }
   | { readonly kind: 'transfer'; readonly group: GroupId; readonly to: PeerId | undefined }
   | { readonly kind: 'leave'; readonly group: GroupId };
 
@@ -34,7 +41,10 @@ export interface GroupsOptions {
 /** How long an accepted link may take to say which group it is for, by default. */
 const DEFAULT_HELLO_TIMEOUT_MS = 2000;
 
-type Timer = { readonly group: string; readonly kind: 'tick' } | { readonly kind: 'hello'; readonly link: number };
+type Timer =
+  | { readonly group: string; readonly kind: 'tick' }
+  | { readonly group: string; readonly kind: 'deadline'; readonly req: RequestId }
+  | { readonly kind: 'hello'; readonly link: number };
 
 /**
  * Consensus groups (mosaik `groups`): every group this node joined, its bonds and its Raft
@@ -105,11 +115,11 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
           ctx.fail(req, refused);
           return;
         }
-        group.execute(ctx, req, command.commands, command.wait);
+        group.execute(ctx, req, command.commands, command.wait, command.timeoutMs);
         return;
       }
       case 'query':
-        group.query(ctx, req, command.query, command.strong);
+        group.query(ctx, req, command.query, command.strong, command.timeoutMs);
         return;
       case 'transfer':
         group.transferLeadership(ctx, req, command.to);
@@ -246,7 +256,9 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
       if (!this.#linkGroup.has(t.link)) ctx.close(t.link, CloseCode.GroupTimeout, 'no hello in time');
       return;
     }
-    this.#groups.get(t.group)?.onTick(ctx);
+    const group = this.#groups.get(t.group);
+    if (t.kind === 'deadline') group?.onDeadline(ctx, t.req);
+    else group?.onTick(ctx);
   }
 
   onShutdown(ctx: NodeContext): void {
