@@ -44,6 +44,17 @@ export class DecodeError extends MosaikError {
 export class TimeoutError extends MosaikError {
   override readonly name = 'TimeoutError';
   readonly code = 'TIMEOUT';
+  /**
+   * A group call's command (`timeoutMs`): `false` if it never reached a leader, so it is in
+   * no log and will never be applied; `true` if it may still be applied (once). Undefined
+   * for a query and for timeouts that are not group calls.
+   */
+  readonly mayHaveApplied: boolean | undefined;
+
+  constructor(message?: string, options?: { readonly mayHaveApplied?: boolean }) {
+    super(message);
+    this.mayHaveApplied = options?.mayHaveApplied;
+  }
 }
 
 /** A link (connection) to a peer could not be opened. */

@@ -1,5 +1,6 @@
 import type { ApplyContext, Group, StateMachine } from '../api/groups.ts';
 import type { Network } from '../api/network.ts';
+import { TimeoutError } from '../core/errors.ts';
 import type { PlantedGroupBugs } from '../core/groups/group.ts';
 import type { UnsafeRaftVariant } from '../core/raft/types.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
@@ -16,7 +17,8 @@ import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenari
  * restarts, clock skew and jumps, slow links, and for about a third of the seeds message
  * loss, duplication and reordering — plus faults aimed at Raft (the leader killed every few
  * seconds, voters crashing mid-election: `raftNemesis`), with two clients per node writing a register, adding
- * to a counter and reading both linearizably (strong queries), from every node.
+ * to a counter and reading both linearizably (strong queries), from every node, one of them
+ * with a deadline on every call, and a third that only reads.
  *
  * The group forms on a quiet network first (every node must be bonded before the first
  * configuration: `bootstrapExpect` = all), so there is one history; startup splits are
@@ -90,7 +92,11 @@ const RAFT_BUGS: Readonly<Record<string, UnsafeRaftVariant>> = {
 
 export function groupBugsOf(names: readonly string[] | undefined): PlantedGroupBugs {
   const raft = new Set((names ?? []).map((n) => RAFT_BUGS[n]).filter((v): v is UnsafeRaftVariant => v !== undefined));
-  return { raft, followerReadsWithoutReadIndex: names?.includes('follower-read-without-readindex') ?? false };
+  return {
+    raft,
+    followerReadsWithoutReadIndex: names?.includes('follower-read-without-readindex') ?? false,
+    timeoutsClaimNotApplied: names?.includes('timeout-claims-not-applied') ?? false,
+  };
 }
 
 export const GROUP_PLANTED_BUGS = {
@@ -99,6 +105,7 @@ export const GROUP_PLANTED_BUGS = {
   'vote-not-persisted': 'Raft replies to a vote before the vote is durable: a restart forgets it',
   'read-without-quorum': 'a leader serves ReadIndex reads without confirming its leadership with a heartbeat round',
   'follower-read-without-readindex': 'a follower answers strong queries from its own state',
+  'timeout-claims-not-applied': 'a call past its deadline says its command never reached a leader (mayHaveApplied false) even when it did',
   'ack-before-sync':
     "nodes' storage reports writes stored before they are (a lying fsync), on a slow disk with power failures (as --faults slow-disk): a crash takes back acknowledged writes and votes",
 } as const;
@@ -121,6 +128,9 @@ interface History {
   ok: number;
   unknown: number;
   offline: number;
+  /** Calls of the impatient clients that timed out, and of those the commands that never reached a leader. */
+  timedOut: number;
+  timedOutUnsent: number;
 }
 
 /** One client: a sequential loop of writes, adds and strong reads on one node, recording a history. */
@@ -134,6 +144,7 @@ async function client(
   history: History,
   stopAt: () => number,
   readsOnly: boolean,
+  deadlines: Rng | undefined,
 ): Promise<void> {
   let n = 0;
   // History entries are written out as literals: spreading a shared op object into them was
@@ -143,15 +154,17 @@ async function client(
     if (!sim.isUp(net)) continue;
     const roll = readsOnly ? 1 : rng.float();
     const call = sim.now;
+    const options = deadlines === undefined ? undefined : { timeoutMs: impatience(deadlines) };
     if (roll < 0.4) {
       const v = clientNo * 1_000_000 + ++n; // unique across clients: the checker can tell writes apart
       const input: RegisterInput = { kind: 'write', value: v };
       try {
-        await group().execute({ op: 'write', v });
+        await group().execute({ op: 'write', v }, options);
         history.reg.push({ client: id, input, call, ret: sim.now, output: undefined });
         history.ok++;
       } catch (e) {
-        if (isOffline(e)) history.offline++;
+        countTimeout(history, e);
+        if (didNotHappen(e)) history.offline++;
         else {
           history.reg.push({ client: id, input, call, ret: undefined, output: undefined });
           history.unknown++;
@@ -161,11 +174,12 @@ async function client(
       const d = intBetween(rng, 1, 3);
       const input: CounterInput = { kind: 'add', delta: d };
       try {
-        const r = await group().execute({ op: 'add', d });
+        const r = await group().execute({ op: 'add', d }, options);
         history.ctr.push({ client: id, input, call, ret: sim.now, output: r.result as number });
         history.ok++;
       } catch (e) {
-        if (isOffline(e)) history.offline++;
+        countTimeout(history, e);
+        if (didNotHappen(e)) history.offline++;
         else {
           history.ctr.push({ client: id, input, call, ret: undefined, output: undefined });
           history.unknown++;
@@ -173,11 +187,12 @@ async function client(
       }
     } else {
       try {
-        const { result } = await group().query(null, 'strong');
+        const { result } = await group().query(null, 'strong', options);
         history.reg.push({ client: id, input: { kind: 'read' }, call, ret: sim.now, output: result.reg });
         history.ctr.push({ client: id, input: { kind: 'read' }, call, ret: sim.now, output: result.ctr });
         history.ok++;
-      } catch {
+      } catch (e) {
+        countTimeout(history, e);
         history.offline++; // a failed read has no effect: nothing to record
       }
     }
@@ -238,8 +253,24 @@ async function raftNemesis(
 }
 
 /** The call was never handed to a leader: it did not happen. */
-function isOffline(e: unknown): boolean {
-  return e instanceof Error && e.name === 'OfflineError';
+/**
+ * A failed call that certainly had no effect: no leader was known (OfflineError), or its
+ * deadline passed before it reached one (the TimeoutError says so, and the checker holds it
+ * to that: `--plant-bug timeout-claims-not-applied` makes it lie).
+ */
+function didNotHappen(e: unknown): boolean {
+  return (e instanceof Error && e.name === 'OfflineError') || (e instanceof TimeoutError && e.mayHaveApplied === false);
+}
+
+function countTimeout(history: History, e: unknown): void {
+  if (!(e instanceof TimeoutError)) return;
+  history.timedOut++;
+  if (e.mayHaveApplied === false) history.timedOutUnsent++;
+}
+
+/** An impatient client's deadline for its next call: from a slow commit to a couple of elections. */
+function impatience(rng: Rng): number {
+  return intBetween(rng, 1_000, 5_000);
 }
 
 export const raftChaos: Scenario = {
@@ -268,7 +299,7 @@ export const raftChaos: Scenario = {
     const nets: Network[] = [];
     for (let i = 0; i < count; i++)
       nets.push(sim.node({ network: 'raft-chaos', bootstrap: nets.slice(0, 1).map((n) => n.addr), discovery: TIMING, plantedBugs }));
-    const history: History = { reg: [], ctr: [], ok: 0, unknown: 0, offline: 0 };
+    const history: History = { reg: [], ctr: [], ok: 0, unknown: 0, offline: 0, timedOut: 0, timedOutUnsent: 0 };
     let formedAt: number | undefined;
     let quietAt = 0;
     let livenessAt: number | undefined;
@@ -291,7 +322,9 @@ export const raftChaos: Scenario = {
       const loops: Promise<void>[] = [];
       for (const [i, net] of nets.entries()) {
         // Two mixed clients and one that only reads: a client blocked on a write (its node cut
-        // off) reads nothing, and stale reads are exactly what a cut-off node could serve.
+        // off) reads nothing, and stale reads are exactly what a cut-off node could serve. The
+        // second mixed client is impatient: every call has a deadline (`timeoutMs`), so calls
+        // are abandoned mid-flight, and what their TimeoutError claims is checked.
         for (let k = 0; k <= CLIENTS_PER_NODE; k++) {
           const id = `${i + 1}.${k + 1}`;
           loops.push(
@@ -305,6 +338,7 @@ export const raftChaos: Scenario = {
               history,
               () => (broken() ? 0 : clientsStop),
               k === CLIENTS_PER_NODE,
+              k === 1 ? rngStream(options.seed, `deadlines/${id}`) : undefined,
             ),
           );
         }
@@ -372,7 +406,15 @@ export const raftChaos: Scenario = {
         ...details,
         formedAtMs: formedAt,
         livenessMs: livenessAt,
-        ops: { ok: history.ok, unknown: history.unknown, offline: history.offline, register: history.reg.length, counter: history.ctr.length },
+        ops: {
+          ok: history.ok,
+          unknown: history.unknown,
+          offline: history.offline,
+          timedOut: history.timedOut,
+          timedOutUnsent: history.timedOutUnsent,
+          register: history.reg.length,
+          counter: history.ctr.length,
+        },
         linearizability: lin.verdicts,
         stress: sim.plan.stress !== undefined,
       },

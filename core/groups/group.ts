@@ -57,6 +57,8 @@ export interface GroupSpec {
 export interface PlantedGroupBugs {
   /** A follower answers strong queries from its own state, without a ReadIndex round. */
   readonly followerReadsWithoutReadIndex?: boolean;
+  /** A call past its deadline says its command never reached a leader (`mayHaveApplied: false`), even when it did. */
+  readonly timeoutsClaimNotApplied?: boolean;
   /** Members never check `validators` (at bonding, on entry changes, at expiry). */
   readonly ignoreTickets?: boolean;
   readonly raft?: ReadonlySet<UnsafeRaftVariant>;
@@ -674,7 +676,7 @@ export class Group {
       this.#stats.callTimeouts++;
       ctx.fail(
         req,
-        withoutStack(() => new TimeoutError(this.#timedOutBatch(batch))),
+        withoutStack(() => new TimeoutError(this.#timedOutBatch(batch), { mayHaveApplied: batch.handed && this.#bugs.timeoutsClaimNotApplied !== true })),
       );
       return;
     }

@@ -71,6 +71,7 @@ describe('deadlines on group calls', () => {
       expect(error).toBeInstanceOf(TimeoutError);
       expect(sim.now - started).toBe(300);
       expect((error as TimeoutError).message).toMatch(/appended at index \d+ but not applied here: it may still be applied/);
+      expect((error as TimeoutError).mayHaveApplied).toBe(true);
       expect(g.status()?.pendingCalls).toBe(0);
       expect(g.status()?.stats.callTimeouts).toBe(1);
       // Nothing was lost: the entry was in the leader's log and commits once the others hear of it.
@@ -95,6 +96,8 @@ describe('deadlines on group calls', () => {
       for (const e of [executed, fed, read]) expect(e).toBeInstanceOf(TimeoutError);
       // The forwards left the node: the leader may have taken them.
       expect((executed as Error).message).toMatch(/timed out before a leader acknowledged the command: it may still be applied/);
+      expect((executed as TimeoutError).mayHaveApplied).toBe(true);
+      expect((read as TimeoutError).mayHaveApplied).toBeUndefined();
       expect((fed as Error).message).toMatch(/timed out before a leader acknowledged the command/);
       expect((read as Error).message).toMatch(/strong query timed out \(no leader confirmed its read index\)/);
       expect(g.status()?.pendingCalls).toBe(0);
@@ -113,6 +116,25 @@ describe('deadlines on group calls', () => {
       // Whatever became of the timed-out commands, each applied at most once, the same everywhere.
       expect([111, 113, 114, 116]).toContain(value);
       await expectSameState(sim, groups, value);
+    });
+  });
+
+  it('a command that never reached a leader (proposals refused while leadership moves) times out as not applied, and never applies', async () => {
+    await withThree(17, undefined, async ({ sim, nets, groups, machines, leader, follower }) => {
+      // The target cannot hear the leader, so the transfer stays pending (until an election
+      // timeout) and the leader refuses proposals meanwhile, as etcd's does.
+      sim.partition([at(nets, follower)], [at(nets, leader)]);
+      await at(groups, leader).transferLeadership(at(nets, follower).peerId);
+      const error = await failure(at(groups, leader).execute({ op: 'inc', by: 50 }, { timeoutMs: 200 }));
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).mayHaveApplied).toBe(false);
+      expect((error as TimeoutError).message).toBe('timed out before the command reached a leader: not applied');
+      sim.heal();
+      await sim.sleep(10_000);
+      const { result } = await at(groups, follower).execute({ op: 'inc', by: 1 }, { timeoutMs: 20_000 });
+      expect(result).toBe(2);
+      await expectSameState(sim, groups, 2);
+      expect(machines.map((m) => m.value)).toEqual([2, 2, 2]);
     });
   });
 

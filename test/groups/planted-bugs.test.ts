@@ -18,6 +18,9 @@ const SEARCH: readonly (readonly [bug: string, maxSeeds: number])[] = [
   // Storage that acknowledges a flush before its writes are durable, on a slow disk with
   // power failures: acknowledged appends and votes come back lost (seeds 13, 14, 21, 33, 34 of 1-40).
   ['ack-before-sync', 15],
+  // The impatient clients trust a TimeoutError that says its command never reached a
+  // leader; a false claim shows as a write or an add that took effect after all.
+  ['timeout-claims-not-applied', 3],
 ];
 
 describe('raft-chaos finds planted bugs', () => {
@@ -42,6 +45,8 @@ describe('raft-chaos finds planted bugs', () => {
       expect(r.ok, `seed ${seed}`).toBe(true);
       // The scenario compacts its log (every 200 entries), so members install snapshots under the faults.
       expect(r.details.snapshotsInstalled, `seed ${seed}`).toBeGreaterThan(0);
+      // The impatient clients' deadlines passed mid-call, and the checker took their word.
+      expect((r.details.ops as { timedOut: number }).timedOut, `seed ${seed}`).toBeGreaterThan(0);
     }
   }, 60_000);
 });
