@@ -139,6 +139,7 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroup('mosaik_groups_raft_committee_voters', 'Voters in the configuration this node knows.', (g) => g.status().voters.length);
   perGroup('mosaik_groups_raft_committee_non_voters', 'Learners in the configuration this node knows.', (g) => g.status().learners.length);
   perGroup('mosaik_groups_bonds_active', 'Bonds of this node in the group.', (g) => g.status().bonds.length);
+  perGroup('mosaik_groups_calls_pending', "This node's calls (execute, feed, strong queries) not yet settled.", (g) => g.status().pendingCalls);
   const perGroupCounter = (name: string, help: string, key: keyof GroupStats) =>
     countersOf(registers, name, help, ['group'], () =>
       (subsystems()?.groups?.groups() ?? []).filter((g) => !g.closed).map((g) => [{ group: g.spec.id.short }, g.status().stats[key]] as const),
@@ -147,6 +148,8 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroupCounter('mosaik_groups_raft_leader_changes_total', 'Times the leader this node knows changed.', 'leaderChanges');
   perGroupCounter('mosaik_groups_bonds_messages_sent_total', 'Messages sent to bonded members.', 'bondMessagesSent');
   perGroupCounter('mosaik_groups_bonds_messages_received_total', 'Messages received from bonded members.', 'bondMessagesReceived');
+  perGroupCounter('mosaik_groups_call_timeouts_total', "This node's calls that failed with TimeoutError (their deadline passed).", 'callTimeouts');
+  perGroupCounter('mosaik_groups_snapshot_failures_total', "Times the machine's snapshot() threw when the log was due for compaction.", 'snapshotFailures');
 
   // ---- streams ----
   const views = () => {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { Network } from 'mosaik';
+import { Network, TimeoutError } from 'mosaik';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counter } from '../groups/counter.ts';
 
@@ -65,6 +65,14 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
     await ga.execute({ op: 'inc', by: 1 });
     const { index } = await gb.execute({ op: 'inc', by: 2 });
     await ga.when.committed().reaches(index);
+    // A 1 ms deadline: replicated and applied takes longer than that even on loopback.
+    let timedOut = 0;
+    for (let i = 0; i < 20 && timedOut === 0; i++)
+      await gb.execute({ op: 'inc', by: 0 }, { timeoutMs: 1 }).catch((e: unknown) => {
+        if (!(e instanceof TimeoutError)) throw e;
+        timedOut++;
+      });
+    expect(timedOut).toBe(1);
 
     const p = a.streams.producer<number>('metrics.readings');
     const c = b.streams.consumer<number>('metrics.readings');
@@ -89,6 +97,9 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
       if (n === leader) expect(own.status()?.stats.elections).toBeGreaterThanOrEqual(1);
       expect(sample(s, 'mosaik_groups_bonds_messages_sent_total', { ...net, group })).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_groups_bonds_messages_received_total', { ...net, group })).toBeGreaterThan(0);
+      expect(sample(s, 'mosaik_groups_calls_pending', { ...net, group })).toBe(0);
+      expect(sample(s, 'mosaik_groups_call_timeouts_total', { ...net, group })).toBe(n === b ? 1 : 0);
+      expect(sample(s, 'mosaik_groups_snapshot_failures_total', { ...net, group })).toBe(0);
       expect(sample(s, 'mosaik_network_connections_opened_total', net)).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_egress_bytes_total', net)).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_ingress_frames_total', net)).toBeGreaterThan(0);
