@@ -92,6 +92,9 @@ describe('mosaik sim', () => {
     expect((await cli('sim', 'campaign', 'ping-mesh', '--seeds', '5-1')).code).toBe(2);
     expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--plant-bug', 'nope')).code).toBe(2);
     expect((await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--nodes', '1')).code).toBe(2);
+    const many = await cli('sim', 'run', 'ping-mesh', '--seed', '1', '--nodes', '1000000');
+    expect(many.code).toBe(2);
+    expect(many.errors).toContain('--nodes must be at most 10000');
   });
 
   it('the installed bin runs (tsx loader) and prints the same trace hash as in-process', async () => {

@@ -37,11 +37,12 @@ export function parseArgs<S extends FlagSpec>(argv: readonly string[], spec: S):
   return { positionals, flags } as Parsed<S>;
 }
 
-export function parseInteger(text: string | undefined, what: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
+export function parseInteger(text: string | undefined, what: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
   if (!/^-?\d+$/.test(text)) throw new UsageError(`${what} must be an integer, got '${text}'`);
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${what} must be an integer >= ${min}, got '${text}'`);
+  if (n > max) throw new UsageError(`${what} must be at most ${max}, got '${text}'`);
   return n;
 }
 

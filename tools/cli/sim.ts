@@ -65,11 +65,18 @@ function scenarioOf(name: string | undefined): Scenario {
   return scenario;
 }
 
+/**
+ * The most nodes a scenario may be asked for: 200 nodes of discovery-converge run ~100 s
+ * (docs/benchmarks.md), so ten thousand is already far past a useful run. Without a cap a
+ * typo (`--nodes 1000000`) spent minutes building nodes before anything ran.
+ */
+const MAX_NODES = 10_000;
+
 function commonOptions(
   scenario: Scenario,
   flags: { nodes?: string; faults?: string; 'plant-bug'?: string[]; 'corrupt-frames'?: string; 'check-budget'?: string },
 ): Omit<ScenarioOptions, 'seed'> {
-  const nodes = parseInteger(flags.nodes, '--nodes', 1);
+  const nodes = parseInteger(flags.nodes, '--nodes', 1, MAX_NODES);
   const faults = flags.faults ?? 'swarm';
   if (faults !== 'swarm' && faults !== 'none' && faults !== 'slow-disk') throw new UsageError(`--faults must be swarm, none or slow-disk, got '${faults}'`);
   const plantedBugs = flags['plant-bug'] ?? [];
