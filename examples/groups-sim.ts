@@ -10,7 +10,7 @@
  * The same `StateMachine` and calls run on a real network with `Network.create`
  * (test/real/quic-groups.test.ts does it between OS processes).
  */
-import { type ApplyContext, type Group, OfflineError, type StateMachine } from 'mosaik';
+import { type ApplyContext, type Group, OfflineError, type StateMachine, TimeoutError } from 'mosaik';
 import { raftSafetyChecker, Simulation } from 'mosaik/sim';
 
 type Command = { readonly op: 'put'; readonly key: string; readonly value: string } | { readonly op: 'delete'; readonly key: string };
@@ -86,6 +86,12 @@ await sim.run(async () => {
   for (const [i, g] of groups.entries()) await retrying(() => g.execute({ op: 'put', key: `k${i}`, value: `v${i}` }));
 
   sim.isolate(nth(nets, first));
+  // The cut-off leader can append but not commit. A call with a deadline gives up, and says
+  // whether its command may still be applied: here it may, had the leader kept its term.
+  const late = await nth(groups, first)
+    .execute({ op: 'put', key: 'cut-off', value: 'write' }, { timeoutMs: 500 })
+    .catch((e: unknown) => e);
+  if (late instanceof TimeoutError) console.log(`${sim.now} ms: a write on cut-off n${first} timed out (mayHaveApplied: ${late.mayHaveApplied})`);
   const others = groups.filter((_, i) => i !== first);
   await until(() => others.some((g) => g.isLeader), 'new leader on the majority side');
   const second = groups.findIndex((g, i) => i !== first && g.isLeader);

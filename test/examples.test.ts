@@ -81,6 +81,8 @@ describe('examples', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/^\d+ ms: group formed, leader n\d$/m);
       expect(run.stdout).toMatch(/^\d+ ms: n(\d) cut off, n(?!\1)\d leads term \d+$/m);
+      // The deadline's write was in the cut-off leader's log only: the new leader's overwrote it.
+      expect(run.stdout).toMatch(/^\d+ ms: a write on cut-off n\d timed out \(mayHaveApplied: true\)$/m);
       expect(run.stdout).toMatch(/healed; n\d reads during=partition \(strong\)$/m);
       expect(run.stdout).toContain('replicas agree: true [["during","partition"],["k1","v1"],["k2","v2"]]');
       expect(run.stdout).toContain('safety violations: 0');
