@@ -46,8 +46,9 @@ export interface CallOptions {
   /**
    * Fail with TimeoutError if the call has not settled this many milliseconds (node time,
    * virtual in the simulator) after the node takes it; the node then stops working on it.
-   * A command that reached a leader may still be applied: the error's message says whether
-   * it can have been. An integer from 1 to 2^31 − 1. @default the join's `callTimeoutMs`
+   * A command that reached a leader may still be applied (once): the error's
+   * `mayHaveApplied` says whether it can have been. An integer from 1 to 2^31 − 1.
+   * @default the join's `callTimeoutMs`
    */
   readonly timeoutMs?: number;
 }
