@@ -4,6 +4,8 @@ import type { Bytes, Priority, PriorityQueueCommand, WriteResult } from './comma
 import { badItem, decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
 
 const FORMAT = 'depq/1';
+/** An `extend` of more entries than this orders its new priorities in one merge (`#pending`). */
+const BATCH_MIN_ENTRIES = 32;
 
 /**
  * The order of priorities, the same on every replica: numbers before strings (should a queue
@@ -90,6 +92,13 @@ export class PriorityQueueMachine implements StateMachine<PriorityQueueCommand, 
   #buckets = new Map<Priority, Bucket>();
   /** The distinct priorities present, ascending; one bucket each. */
   #order: Priority[] = [];
+  /**
+   * While a large `extend` applies: the priorities of buckets it created, not yet in
+   * `#order`. Splicing each into the sorted array made one extend of n new priorities cost
+   * O(n·d) (200,000 descending priorities: 6 s on every replica); they are sorted and merged
+   * in once at the end instead.
+   */
+  #pending: Set<Priority> | undefined;
 
   constructor(signature: string, capacity: number = Number.POSITIVE_INFINITY) {
     if (!(capacity === Number.POSITIVE_INFINITY || (Number.isSafeInteger(capacity) && capacity >= 0))) {
@@ -117,7 +126,11 @@ export class PriorityQueueMachine implements StateMachine<PriorityQueueCommand, 
         const entries = c.entries;
         if (!Array.isArray(entries)) return undefined;
         for (const e of entries) if (!Array.isArray(e) || e.length !== 3 || !isPriority(e[0]) || !isBytes(e[1]) || !isBytes(e[2])) return undefined;
+        // Batched only when nothing can be evicted on the way: eviction needs the lowest priority.
+        const batched = entries.length > BATCH_MIN_ENTRIES && this.#byKey.size + entries.length <= this.capacity;
+        if (batched) this.#pending = new Set();
         for (const [p, k, v] of entries as readonly (readonly [Priority, Bytes, Bytes])[]) this.#insert(normal(p), k, v);
+        if (batched) this.#mergePending();
         return undefined;
       }
       case 'updatePriority': {
@@ -205,7 +218,8 @@ export class PriorityQueueMachine implements StateMachine<PriorityQueueCommand, 
     if (bucket === undefined) {
       bucket = { p: e.p, head: undefined, tail: undefined, size: 0 };
       this.#buckets.set(e.p, bucket);
-      this.#order.splice(this.#lowerBound(e.p), 0, e.p);
+      if (this.#pending !== undefined) this.#pending.add(e.p);
+      else this.#order.splice(this.#lowerBound(e.p), 0, e.p);
     }
     append(bucket, e);
   }
@@ -223,8 +237,25 @@ export class PriorityQueueMachine implements StateMachine<PriorityQueueCommand, 
     bucket.size--;
     if (bucket.size === 0) {
       this.#buckets.delete(e.p);
-      this.#order.splice(this.#lowerBound(e.p), 1);
+      if (this.#pending?.delete(e.p) !== true) this.#order.splice(this.#lowerBound(e.p), 1);
     }
+  }
+
+  /** Merges the batch's new priorities into `#order`: O(d + m log m) for m of them. */
+  #mergePending(): void {
+    const added = [...(this.#pending ?? [])].sort(comparePriorities);
+    this.#pending = undefined;
+    if (added.length === 0) return;
+    const old = this.#order;
+    const merged: Priority[] = new Array(old.length + added.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < old.length && j < added.length)
+      merged[k++] = comparePriorities(old[i] as Priority, added[j] as Priority) < 0 ? (old[i++] as Priority) : (added[j++] as Priority);
+    while (i < old.length) merged[k++] = old[i++] as Priority;
+    while (j < added.length) merged[k++] = added[j++] as Priority;
+    this.#order = merged;
   }
 
   #removeRange(from: Priority | null, to: Priority | null, inclusive: boolean): void {

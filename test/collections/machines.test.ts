@@ -1,4 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, bytesFromKey, bytesKey } from '../../core/collections/bytes-key.ts';
 import type {
@@ -943,6 +944,37 @@ describe('PriorityQueueMachine', () => {
         y.run(pExt([0, 1, 1], [0, 2, 2]));
         return y.snapshot();
       })(),
+    );
+  });
+
+  it('a large extend (its new priorities merged in once) ends exactly as the same inserts one by one, moves within the batch and capacity included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.oneof(fc.integer({ min: -20, max: 20 }), fc.constantFrom('a', 'b', 'zz')), fc.integer({ min: 0, max: 60 }), fc.integer()), {
+          // Past 32 entries an extend batches; a capacity it could reach on the way does not.
+          minLength: 20,
+          maxLength: 150,
+        }),
+        fc.array(fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: 0, max: 60 }), fc.integer()), { maxLength: 20 }),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 60, 25),
+        (batch, before, capacity) => {
+          const extended = newPq(capacity);
+          const oneByOne = newPq(capacity);
+          for (const m of [extended, oneByOne]) for (const [p, k, v] of before) m.run(pIns(p, k, v));
+          extended.run(pExt(...batch));
+          for (const [p, k, v] of batch) oneByOne.run(pIns(p, k, v));
+          expect(extended.asc()).toEqual(oneByOne.asc());
+          expect(extended.desc()).toEqual(oneByOne.desc());
+          expect(extended.snapshot()).toEqual(oneByOne.snapshot());
+          // The order is whole: a range removal and min/max see every priority.
+          extended.run(pRange(-5, 5, true));
+          oneByOne.run(pRange(-5, 5, true));
+          expect(extended.asc()).toEqual(oneByOne.asc());
+          expect(minOf(extended)).toEqual(minOf(oneByOne));
+          expect(maxOf(extended)).toEqual(maxOf(oneByOne));
+        },
+      ),
+      { numRuns: 300, seed: 20261127 },
     );
   });
 });
