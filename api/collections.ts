@@ -14,12 +14,12 @@ import { OnceMachine } from '../core/collections/once.ts';
 import { isPriority, PriorityQueueMachine } from '../core/collections/priority-queue.ts';
 import { SetMachine } from '../core/collections/set.ts';
 import { VecMachine } from '../core/collections/vec.ts';
-import { InvalidArgumentError } from '../core/errors.ts';
+import { EncodingError, InvalidArgumentError } from '../core/errors.ts';
 import type { StateMachine } from '../core/groups/state-machine.ts';
 import { Digest, type StoreId } from '../core/identity/digest.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
-import { type CallOptions, checkedTimeoutMs, type Group, type GroupStorage, type Groups } from './groups.ts';
+import { type CallOptions, checkedStorage, checkedTimeoutMs, type Group, type GroupStorage, type Groups } from './groups.ts';
 
 /** A collection's version: the index of the last command applied to the local copy. */
 export type Version = number;
@@ -63,6 +63,18 @@ interface HandleSettings {
 }
 
 const settingsOf = (options: CollectionOptions): HandleSettings => ({ reader: options.reader === true, timeoutMs: options.timeoutMs });
+
+/** The options every collection takes, checked: InvalidArgumentError for a value of the wrong kind. */
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options must be an object, got ${String(options)}`);
+  const o = options as CollectionOptions;
+  if (o.reader !== undefined && typeof o.reader !== 'boolean') throw new InvalidArgumentError(`reader must be a boolean, got ${String(o.reader)}`);
+  if (o.typeTag !== undefined && (typeof o.typeTag !== 'string' || o.typeTag.length === 0))
+    throw new InvalidArgumentError(`typeTag must be a non-empty string, got ${typeof o.typeTag}`);
+  if (o.sync !== undefined && (typeof o.sync !== 'object' || o.sync === null)) throw new InvalidArgumentError(`sync must be an object, got ${String(o.sync)}`);
+  checkedTimeoutMs(o.timeoutMs);
+  checkedStorage(o.storage);
+}
 
 export interface KeyedOptions<K, V> extends CollectionOptions {
   readonly keyCodec?: DatumCodec<K>;
@@ -141,14 +153,18 @@ export class Collections {
     name: string | StoreId,
     options: KeyedOptions<K, V> & { readonly capacity?: number } = {},
   ): PriorityQueueHandle<P, K, V> {
+    checkOptions(options);
     const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
-    if (!(capacity >= 1)) throw new InvalidArgumentError(`capacity must be at least 1, got ${capacity}`);
+    if (!(capacity === Number.POSITIVE_INFINITY || (Number.isSafeInteger(capacity) && capacity >= 1)))
+      throw new InvalidArgumentError(`capacity must be an integer >= 1 (or Infinity), got ${String(capacity)}`);
     const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
     return new PriorityQueueHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
-    checkedTimeoutMs(options.timeoutMs);
+    // Every handle's options are checked, a second handle's too: it joins nothing, but a bad
+    // option is as wrong there (consensus and tickets are checked by `idOf` below).
+    checkOptions(options);
     if (typeof name !== 'string' && !(name instanceof Digest))
       throw new InvalidArgumentError(`a collection's name is a string or a StoreId, got ${typeof name}`);
     const store = typeof name === 'string' ? Digest.from(name) : name;
@@ -226,6 +242,19 @@ abstract class CollectionHandle<M> {
     current: async (): Promise<Version> => (await this.group.query(undefined, 'strong', this.#call)).at,
   };
 
+  /**
+   * A stored value decoded from a copy of its bytes. Decoders may hand back views into their
+   * input (msgpack's binary values are): a read that returned the machine's own bytes would
+   * let the application change this replica alone, and every snapshot taken from it.
+   */
+  protected decoded<T>(codec: DatumCodec<T>, bytes: Uint8Array): T {
+    try {
+      return codec.decode(bytes.slice());
+    } catch (e) {
+      throw new EncodingError(`a stored value does not decode with this handle's codec: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+
   protected async submit(command: unknown): Promise<{ version: Version; result: WriteResult | undefined }> {
     if (this.isReader) throw new InvalidArgumentError('this handle is a reader: it cannot write');
     const { index, result } = await this.group.execute(command, this.#call);
@@ -240,7 +269,25 @@ function checkPriority<P>(priority: P): P {
 }
 
 function encodeAll<T>(codec: DatumCodec<T>, values: Iterable<T>): Uint8Array[] {
-  return [...values].map((v) => codec.encode(v));
+  return listOf(values, 'values').map((v) => codec.encode(v));
+}
+
+/** An iterable's items (InvalidArgumentError for something else). */
+function listOf<T>(items: Iterable<T>, what: string): T[] {
+  if (typeof (items as Partial<Iterable<T>> | null)?.[Symbol.iterator] !== 'function')
+    throw new InvalidArgumentError(`${what} must be iterable, got ${String(items)}`);
+  return [...items];
+}
+
+/** A `[key, value]` or `[priority, key, value]` item of an `extend`. */
+function tupleOf<T extends readonly unknown[]>(item: T, length: number): T {
+  if (!Array.isArray(item) || item.length !== length) throw new InvalidArgumentError(`each entry must be an array of ${length} items, got ${String(item)}`);
+  return item;
+}
+
+/** A Vec index: an integer >= 0 (past the end is the log's to decide). */
+function checkIndex(i: number): void {
+  if (!Number.isSafeInteger(i) || i < 0) throw new InvalidArgumentError(`an index is an integer >= 0, got ${String(i)}`);
 }
 
 export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
@@ -256,19 +303,19 @@ export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
   }
   get(key: K): V | undefined {
     const v = this.machine.get(this.#k.encode(key));
-    return v === undefined ? undefined : this.#v.decode(v);
+    return v === undefined ? undefined : this.decoded(this.#v, v);
   }
   has(key: K): boolean {
     return this.machine.has(this.#k.encode(key));
   }
   *entries(): IterableIterator<[K, V]> {
-    for (const [k, v] of this.machine.entries()) yield [this.#k.decode(k), this.#v.decode(v)];
+    for (const [k, v] of this.machine.entries()) yield [this.decoded(this.#k, k), this.decoded(this.#v, v)];
   }
   *keys(): IterableIterator<K> {
-    for (const k of this.machine.keys()) yield this.#k.decode(k);
+    for (const k of this.machine.keys()) yield this.decoded(this.#k, k);
   }
   *values(): IterableIterator<V> {
-    for (const v of this.machine.values()) yield this.#v.decode(v);
+    for (const v of this.machine.values()) yield this.decoded(this.#v, v);
   }
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
@@ -277,7 +324,10 @@ export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
     return (await this.submit({ op: 'insert', k: this.#k.encode(key), v: this.#v.encode(value) } satisfies MapCommand)).version;
   }
   async extend(entries: Iterable<readonly [K, V]>): Promise<Version> {
-    const list = [...entries].map(([k, v]) => [this.#k.encode(k), this.#v.encode(v)] as const);
+    const list = listOf(entries, 'entries').map((entry) => {
+      const [k, v] = tupleOf(entry, 2);
+      return [this.#k.encode(k), this.#v.encode(v)] as const;
+    });
     if (list.length === 0) return this.version;
     return (await this.submit({ op: 'extend', entries: list } satisfies MapCommand)).version;
   }
@@ -311,7 +361,7 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
     this.#c = c;
   }
   #dec(b: Uint8Array | undefined): T | undefined {
-    return b === undefined ? undefined : this.#c.decode(b);
+    return b === undefined ? undefined : this.decoded(this.#c, b);
   }
   get length(): number {
     return this.machine.length;
@@ -332,7 +382,7 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
     return this.machine.includes(this.#c.encode(value));
   }
   *values(): IterableIterator<T> {
-    for (const v of this.machine.values()) yield this.#c.decode(v);
+    for (const v of this.machine.values()) yield this.decoded(this.#c, v);
   }
   [Symbol.iterator](): IterableIterator<T> {
     return this.values();
@@ -351,7 +401,10 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
     if (r.result?.outOfRange) throw new InvalidArgumentError(`index ${i} was out of range when the insert applied (version ${r.version})`);
     return r.version;
   }
+  /** Swaps the elements at `i` and `j`; an index past the end changes nothing. */
   async swap(i: number, j: number): Promise<Version> {
+    checkIndex(i);
+    checkIndex(j);
     return (await this.submit({ op: 'swap', i, j } satisfies VecCommand)).version;
   }
   async popBack(): Promise<{ version: Version; value: T | undefined }> {
@@ -362,7 +415,9 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
     const r = await this.submit({ op: 'popFront' } satisfies VecCommand);
     return { version: r.version, value: this.#dec(r.result?.taken ?? undefined) };
   }
+  /** Removes the element at `i`, shifting the rest; an index past the end changes nothing. */
   async remove(i: number): Promise<Version> {
+    checkIndex(i);
     return (await this.submit({ op: 'remove', i } satisfies VecCommand)).version;
   }
   async truncate(len: number): Promise<Version> {
@@ -392,10 +447,11 @@ export class SetHandle<T> extends CollectionHandle<SetMachine> {
     return this.machine.has(this.#c.encode(value));
   }
   isSubsetOf(other: SetReader<T>): boolean {
+    if (!(other instanceof SetHandle)) throw new InvalidArgumentError('isSubsetOf takes another Set handle');
     return this.machine.isSubsetOf((other as SetHandle<T>).machine);
   }
   *values(): IterableIterator<T> {
-    for (const v of this.machine.values()) yield this.#c.decode(v);
+    for (const v of this.machine.values()) yield this.decoded(this.#c, v);
   }
   [Symbol.iterator](): IterableIterator<T> {
     return this.values();
@@ -429,7 +485,7 @@ export class CellHandle<T> extends CollectionHandle<CellMachine> {
   }
   read(): T | undefined {
     const b = this.machine.read();
-    return b === undefined ? undefined : this.#c.decode(b);
+    return b === undefined ? undefined : this.decoded(this.#c, b);
   }
   async write(value: T): Promise<Version> {
     return (await this.submit({ op: 'write', v: this.#c.encode(value) } satisfies CellCommand)).version;
@@ -455,7 +511,7 @@ export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
   }
   read(): T | undefined {
     const b = this.machine.read();
-    return b === undefined ? undefined : this.#c.decode(b);
+    return b === undefined ? undefined : this.decoded(this.#c, b);
   }
   /** The first committed write wins everywhere; later ones commit but change nothing (`set` false). */
   async write(value: T): Promise<{ version: Version; set: boolean }> {
@@ -464,11 +520,9 @@ export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
   }
   /** Resolves with the value once one is committed and applied here. */
   async awaitValue(): Promise<T> {
-    for (;;) {
-      const v = this.read();
-      if (v !== undefined) return v;
-      await this.when.updated();
-    }
+    // Whether a value is set is the machine's to say: a codec may decode one to undefined.
+    while (this.machine.read() === undefined) await this.when.updated();
+    return this.read() as T;
   }
 }
 
@@ -481,7 +535,7 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
     this.#v = v;
   }
   #entry(e: readonly [Priority, Uint8Array, Uint8Array] | undefined): [P, K, V] | undefined {
-    return e === undefined ? undefined : [e[0] as P, this.#k.decode(e[1]), this.#v.decode(e[2])];
+    return e === undefined ? undefined : [e[0] as P, this.decoded(this.#k, e[1]), this.decoded(this.#v, e[2])];
   }
   get size(): number {
     return this.machine.size;
@@ -494,7 +548,7 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
   }
   get(key: K): V | undefined {
     const e = this.machine.get(this.#k.encode(key));
-    return e === undefined ? undefined : this.#v.decode(e.v);
+    return e === undefined ? undefined : this.decoded(this.#v, e.v);
   }
   getPriority(key: K): P | undefined {
     return this.machine.getPriority(this.#k.encode(key)) as P | undefined;
@@ -516,7 +570,10 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
     return (await this.submit({ op: 'insert', p: priority, k: this.#k.encode(key), v: this.#v.encode(value) } satisfies PriorityQueueCommand)).version;
   }
   async extend(entries: Iterable<readonly [P, K, V]>): Promise<Version> {
-    const list = [...entries].map(([p, k, v]) => [checkPriority(p), this.#k.encode(k), this.#v.encode(v)] as const);
+    const list = listOf(entries, 'entries').map((entry) => {
+      const [p, k, v] = tupleOf(entry, 3);
+      return [checkPriority(p), this.#k.encode(k), this.#v.encode(v)] as const;
+    });
     if (list.length === 0) return this.version;
     return (await this.submit({ op: 'extend', entries: list } satisfies PriorityQueueCommand)).version;
   }
@@ -546,6 +603,10 @@ export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHan
   }
   /** Removes priorities in [from, to] (`inclusive`, default) or [from, to); a missing bound is open. */
   async removeRange(range: { from?: P; to?: P; inclusive?: boolean } = {}): Promise<Version> {
+    // Not an object would read as "no bounds": the whole queue.
+    if (typeof range !== 'object' || range === null) throw new InvalidArgumentError(`a range is an object { from?, to?, inclusive? }, got ${String(range)}`);
+    if (range.inclusive !== undefined && typeof range.inclusive !== 'boolean')
+      throw new InvalidArgumentError(`inclusive must be a boolean, got ${String(range.inclusive)}`);
     if (range.from !== undefined) checkPriority(range.from);
     if (range.to !== undefined) checkPriority(range.to);
     return (

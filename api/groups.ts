@@ -122,7 +122,7 @@ export class Groups {
   /** The id `join` would give these options, without joining. */
   idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
     checkIdentity(options);
-    return deriveGroupId(options.key, { ...DEFAULT_CONSENSUS, ...options.consensus }, options.machine.signature, options.requireTickets ?? []);
+    return deriveGroupId(options.key, checkedConsensus(options.consensus), options.machine.signature, options.requireTickets ?? []);
   }
 
   /**
@@ -131,18 +131,7 @@ export class Groups {
    * Synchronous; the first call on the handle waits for the join to take effect.
    */
   join<C = unknown, Q = unknown, R = unknown>(options: JoinOptions<C, Q, R>): Group<C, Q, R> {
-    const consensus: ConsensusConfig = { ...DEFAULT_CONSENSUS, ...options.consensus };
-    for (const [name, value] of Object.entries(consensus)) {
-      if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value)))
-        throw new InvalidArgumentError(`consensus.${name} must be a non-negative number`);
-    }
-    if (consensus.heartbeatMs < 5 || consensus.electionTimeoutMs <= consensus.heartbeatMs)
-      throw new InvalidArgumentError('consensus: heartbeatMs must be at least 5 and electionTimeoutMs larger than it');
-    // A chunk travels in one frame, which every member must accept (8 MiB by default).
-    if (!Number.isInteger(consensus.snapshotChunkBytes) || consensus.snapshotChunkBytes < 1024 || consensus.snapshotChunkBytes > MAX_SNAPSHOT_CHUNK_BYTES)
-      throw new InvalidArgumentError(`consensus.snapshotChunkBytes must be an integer in 1 KiB..4 MiB, got ${consensus.snapshotChunkBytes}`);
-    if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
-      throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
+    const consensus = checkedConsensus(options.consensus);
     const storage = checkedStorage(options.storage);
     const callTimeoutMs = checkedTimeoutMs(options.callTimeoutMs, 'callTimeoutMs');
     const bootstrapExpect = options.bootstrapExpect ?? 1;
@@ -176,19 +165,49 @@ export class Groups {
   }
 }
 
-/** The key is a string or a Digest, and the machine has a signature and the four methods (else InvalidArgumentError). */
-function checkIdentity(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine'>): void {
+/** The consensus settings with mosaik's defaults filled in, checked (InvalidArgumentError otherwise). */
+export function checkedConsensus(partial: Partial<ConsensusConfig> | undefined): ConsensusConfig {
+  if (partial !== undefined && (typeof partial !== 'object' || partial === null))
+    throw new InvalidArgumentError(`consensus must be an object, got ${String(partial)}`);
+  const consensus: ConsensusConfig = { ...DEFAULT_CONSENSUS, ...partial };
+  for (const [name, value] of Object.entries(consensus)) {
+    if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) throw new InvalidArgumentError(`consensus.${name} must be a non-negative number`);
+  }
+  if (consensus.heartbeatMs < 5 || consensus.electionTimeoutMs <= consensus.heartbeatMs)
+    throw new InvalidArgumentError('consensus: heartbeatMs must be at least 5 and electionTimeoutMs larger than it');
+  // Counts, not durations: a fraction or zero has no meaning (0 entries between snapshots
+  // would compact after every entry; 0 missed heartbeats would close every bond at once).
+  for (const name of ['snapshotEveryEntries', 'maxMissedHeartbeats'] as const)
+    if (!Number.isSafeInteger(consensus[name]) || consensus[name] < 1)
+      throw new InvalidArgumentError(`consensus.${name} must be an integer >= 1, got ${consensus[name]}`);
+  // A chunk travels in one frame, which every member must accept (8 MiB by default).
+  if (!Number.isInteger(consensus.snapshotChunkBytes) || consensus.snapshotChunkBytes < 1024 || consensus.snapshotChunkBytes > MAX_SNAPSHOT_CHUNK_BYTES)
+    throw new InvalidArgumentError(`consensus.snapshotChunkBytes must be an integer in 1 KiB..4 MiB, got ${consensus.snapshotChunkBytes}`);
+  if (!Number.isInteger(consensus.snapshotChunksInFlight) || consensus.snapshotChunksInFlight < 1 || consensus.snapshotChunksInFlight > 64)
+    throw new InvalidArgumentError(`consensus.snapshotChunksInFlight must be an integer in 1..64, got ${consensus.snapshotChunksInFlight}`);
+  return consensus;
+}
+
+/** The key is a string or a Digest, the machine has a signature and the four methods, and `requireTickets` is a list of validators (else InvalidArgumentError). */
+function checkIdentity(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'requireTickets'>): void {
   const key: unknown = options.key;
   if (typeof key !== 'string' && !(key instanceof Digest)) throw new InvalidArgumentError(`key must be a string or a Digest, got ${typeof key}`);
   const m = options.machine as Partial<Record<keyof StateMachine, unknown>> | null | undefined;
   if (typeof m !== 'object' || m === null || typeof m.signature !== 'string' || STATE_MACHINE_METHODS.some((f) => typeof m[f] !== 'function'))
     throw new InvalidArgumentError('machine must be a StateMachine: a string signature and apply, query, snapshot and restore methods');
+  const validators: unknown = options.requireTickets;
+  if (validators === undefined) return;
+  if (!Array.isArray(validators)) throw new InvalidArgumentError(`requireTickets must be an array of ticket validators, got ${typeof validators}`);
+  for (const v of validators as Partial<TicketValidator>[]) {
+    if (typeof v?.validate !== 'function' || !(v.class instanceof Digest) || !(v.signature instanceof Digest))
+      throw new InvalidArgumentError('requireTickets: each validator needs a class and a signature (Digests) and validate()');
+  }
 }
 
 const STATE_MACHINE_METHODS = ['apply', 'query', 'snapshot', 'restore'] as const;
 
 /** `storage` checked, its default applied. */
-function checkedStorage(storage: unknown): 'node' | 'memory' | GroupStore {
+export function checkedStorage(storage: unknown): 'node' | 'memory' | GroupStore {
   if (storage === undefined) return 'node';
   if (storage === 'node' || storage === 'memory') return storage;
   const s = storage as Partial<GroupStore> | null;

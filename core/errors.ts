@@ -143,7 +143,8 @@ export class AlreadyExistsError extends MosaikError {
 
 /**
  * A value does not encode with its codec (a group command or query, a stream datum, a
- * collection key or value): nothing was sent. `cause` is the codec's own error.
+ * collection key or value): nothing was sent. Also a collection read whose stored bytes
+ * the handle's codec does not decode. `cause` is the codec's own error.
  */
 export class EncodingError extends MosaikError {
   override readonly name = 'EncodingError';

@@ -171,4 +171,16 @@ describe('bad input to a group', () => {
     expect(() => net.groups.join({ key: 'k', machine: noRestore as never })).toThrow(InvalidArgumentError);
     expect(() => net.groups.join({ key: 'k', machine: { ...noRestore, restore: () => {}, signature: 7 } as never })).toThrow(InvalidArgumentError);
   });
+
+  it('join and idOf: ticket validators that are not validators, and counts that are not counts, are InvalidArgumentError', () => {
+    const sim = new Simulation({ seed: 5 });
+    const net = sim.node({ network: 'bad-input' });
+    // Before: an AssertionError from deep in the id's derivation, or a TypeError.
+    for (const requireTickets of [['x'], 'ab', 5, [null]]) {
+      expect(() => net.groups.join({ key: 'k', machine: new Summer(), requireTickets: requireTickets as never })).toThrow(InvalidArgumentError);
+      expect(() => net.groups.idOf({ key: 'k', machine: new Summer(), requireTickets: requireTickets as never })).toThrow(InvalidArgumentError);
+    }
+    for (const consensus of [5, { snapshotEveryEntries: 0 }, { snapshotEveryEntries: 1.5 }, { maxMissedHeartbeats: 0 }, { heartbeatMs: '100' }])
+      expect(() => net.groups.join({ key: 'k', machine: new Summer(), consensus: consensus as never })).toThrow(InvalidArgumentError);
+  });
 });
