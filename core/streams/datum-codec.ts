@@ -1,6 +1,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { EncodingError } from '../errors.ts';
 import { DECLINED, fastDecode, fastEncode, fastEncoded } from '../wire/fast-msgpack.ts';
+import { lossyPart } from '../wire/msgpack-lossy.ts';
 
 /**
  * How a stream's datums become bytes and back (mosaik `Datum`). The default is msgpack;
@@ -25,7 +26,11 @@ export function msgpackDatumCodec<T>(): DatumCodec<T> {
   return {
     encode(value) {
       const length = fastEncode(value);
-      return length >= 0 ? fastEncoded().slice(0, length) : encoder.encode(value);
+      if (length >= 0) return fastEncoded().slice(0, length);
+      // The fast path takes only plain data; what it declines may hold what msgpack drops.
+      const lossy = lossyPart(value);
+      if (lossy !== undefined) throw new Error(lossy);
+      return encoder.encode(value);
     },
     decode(bytes) {
       const value = fastDecode(bytes);

@@ -72,4 +72,31 @@ describe('EncodingError', () => {
       expect(m.get('k')).toBe(1);
     });
   });
+
+  it('the default codec refuses what msgpack would store as {} (a Map, a Set, an ArrayBuffer...), nested too; plain data, class instances, dates and typed arrays go through', async () => {
+    const sim = new Simulation({ seed: 44 });
+    const [a] = cluster(sim, 1) as [Network];
+    await sim.run(async () => {
+      const m = a.collections.map<unknown, unknown>('lossy');
+      await m.when.online();
+      // Before, a Map key and a Set key were both {}: the second insert overwrote the first.
+      for (const lossy of [new Map([[1, 'a']]), new Set([2]), new ArrayBuffer(8), /x/, new Error('e'), Object(5), { inner: [new Map()] }]) {
+        const e = await encodingFailure(() => m.insert(lossy, 1));
+        expect(e.message).toMatch(/would store as \{\}/);
+        await encodingFailure(() => m.insert('k', lossy));
+        await encodingFailure(() => m.get(lossy));
+      }
+      class Point {
+        constructor(
+          readonly x: number,
+          readonly y: number,
+        ) {}
+      }
+      const fine: unknown[] = [{ a: 1 }, new Point(1, 2), new Date(5), new Int16Array([1, -1]), Object.create(null)];
+      for (const [i, value] of fine.entries()) await m.insert(i, value);
+      expect(m.get(1)).toEqual({ x: 1, y: 2 });
+      expect(m.get(2)).toEqual(new Date(5));
+      expect(m.size).toBe(fine.length);
+    });
+  });
 });
