@@ -510,7 +510,11 @@ function checkBufferSize(size: number | undefined): number {
 
 function predicates(require: PeerPredicate | readonly PeerPredicate[] | undefined): readonly PeerPredicate[] {
   if (require === undefined) return [];
-  return typeof require === 'function' ? [require] : [...require];
+  if (typeof require === 'function') return [require];
+  // Refused here: a non-function would first be called inside the node, when a peer shows up.
+  if (!Array.isArray(require) || !require.every((f) => typeof f === 'function'))
+    throw new InvalidArgumentError('require must be a function or an array of functions');
+  return [...require];
 }
 
 function validators(list: readonly TicketValidator[] | undefined): readonly TicketValidator[] {

@@ -988,7 +988,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   #passes(require: readonly PeerPredicate[], entry: PeerEntry): boolean {
     if (require.length === 0) return true;
     const info = peerInfo(entry, this.#discovery?.rtt.rtt(entry.peerId));
-    return require.every((f) => f(info));
+    return require.every((f) => accepts(f, info));
   }
 
   /** A peer's signed, fresh entry from the catalog. */
@@ -999,6 +999,19 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   get #local(): PeerId {
     assert(this.#me, 'streams used before the node started');
     return this.#me;
+  }
+}
+
+/**
+ * Whether an application predicate accepts `info`. It runs inside the node, so a throw must
+ * not escape: that would end the node (and a simulation) for one bad callback. A predicate
+ * that throws does not accept.
+ */
+function accepts(f: PeerPredicate, info: PeerInfo): boolean {
+  try {
+    return Boolean(f(info));
+  } catch {
+    return false;
   }
 }
 

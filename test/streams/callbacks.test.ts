@@ -1,0 +1,70 @@
+import { InvalidArgumentError } from 'mosaik';
+import { type Network, Simulation } from 'mosaik/sim';
+import { describe, expect, it } from 'vitest';
+import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
+
+/**
+ * Application callbacks run inside the node (require predicates, conditions, ticket
+ * validators): one that throws must count as "no", never end the node or the simulation;
+ * one of the wrong type is refused where it is given.
+ */
+
+const boom = (): boolean => {
+  throw new Error('boom');
+};
+const any = (x: unknown) => x as never;
+
+describe('streams: application callbacks that throw', () => {
+  it('a producer whose require throws refuses the consumer (not-allowed); the node goes on', async () => {
+    const sim = new Simulation({ seed: 41 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    const seen = recordStreamsEvents(sim);
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const p = a.streams.producer<number>('x', { require: boom });
+      b.streams.consumer<number>('x');
+      await eventually(sim, () => seen.some((s) => s.net === a && s.event.type === 'streams.rejected'), 5_000, 'refusal');
+      const refusal = seen.find((s) => s.net === a && s.event.type === 'streams.rejected')?.event;
+      expect(refusal).toMatchObject({ reason: 'not-allowed' });
+      expect(p.consumers()).toEqual([]);
+      // The node still works: another stream flows.
+      const q = a.streams.producer<number>('y');
+      const c = b.streams.consumer<number>('y');
+      await q.when.subscribed();
+      await q.send(7);
+      expect(await c.recv()).toBe(7);
+    });
+  });
+
+  it('a consumer whose require throws never subscribes to that producer; the node goes on', async () => {
+    const sim = new Simulation({ seed: 42 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const c = b.streams.consumer<number>('x', { require: [() => true, boom] });
+      const p = a.streams.producer<number>('x', { onlineWhen: (x) => x.minimumOf(0) });
+      await sim.sleep(3_000);
+      expect(c.producers()).toEqual([]);
+      expect(p.consumers()).toEqual([]);
+      const fine = b.streams.consumer<number>('x');
+      await fine.when.subscribed();
+      await p.send(1);
+      expect(await fine.recv()).toBe(1);
+    });
+  });
+
+  it('require that is not a function or an array of functions is refused at open', async () => {
+    const sim = new Simulation({ seed: 43 });
+    const [a] = cluster(sim, 1) as [Network];
+    await sim.run(async () => {
+      for (const require of ['abc', 5, {}, [null], [() => true, 'x']]) {
+        expect(() => a.streams.producer('x', { require: any(require) })).toThrow(InvalidArgumentError);
+        expect(() => a.streams.consumer('x', { require: any(require) })).toThrow(InvalidArgumentError);
+      }
+      // Nothing was left behind: the stream opens.
+      a.streams.producer('x', { require: [() => true] });
+    });
+  });
+});
