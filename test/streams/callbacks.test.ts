@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
+import type { ChannelConditions } from '../../api/streams.ts';
 import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
 
 /**
@@ -65,6 +66,66 @@ describe('streams: application callbacks that throw', () => {
       }
       // Nothing was left behind: the stream opens.
       a.streams.producer('x', { require: [() => true] });
+    });
+  });
+
+  it('an onlineWhen predicate that throws does not match: the producer stays offline; the node goes on', async () => {
+    const sim = new Simulation({ seed: 44 });
+    const nets = cluster(sim, 2, [[], ['eu']]);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const p = a.streams.producer<number>('x', { onlineWhen: (c) => c.withPredicate(boom) });
+      b.streams.consumer<number>('x');
+      await p.when.subscribed();
+      expect(p.isOnline).toBe(false);
+      expect(() => p.trySend(1)).toThrow(expect.objectContaining({ name: 'OfflineError' }));
+      const q = a.streams.producer<number>('y', { onlineWhen: (c) => c.withTags('eu') });
+      b.streams.consumer<number>('y');
+      await q.when.online();
+    });
+  });
+
+  it('a pending when.subscribed() whose predicate throws does not resolve; other waiters do, and the node goes on', async () => {
+    const sim = new Simulation({ seed: 45 });
+    const nets = cluster(sim, 2, [[], ['eu']]);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const p = a.streams.producer<number>('x');
+      let throwingMet = false;
+      void p.when
+        .subscribed()
+        .withPredicate(boom)
+        .then(() => {
+          throwingMet = true;
+        });
+      const unmet = p.when.subscribed().withPredicate(boom).unmet();
+      const plain = p.when.subscribed().withTags('eu');
+      const c = b.streams.consumer<number>('x');
+      await plain;
+      await unmet;
+      await p.send(3);
+      expect(await c.recv()).toBe(3);
+      expect(throwingMet).toBe(false);
+    });
+  });
+
+  it('condition builders refuse arguments of the wrong type, at once (InvalidArgumentError)', async () => {
+    const sim = new Simulation({ seed: 46 });
+    const [a] = cluster(sim, 1) as [Network];
+    await sim.run(async () => {
+      const p = a.streams.producer<number>('x');
+      const w = p.when.subscribed();
+      for (const f of [5, null, 'f', {}]) expect(() => w.withPredicate(any(f))).toThrow(InvalidArgumentError);
+      for (const t of [null, undefined, 5, {}, [1]]) expect(() => w.withTags(any(t))).toThrow(InvalidArgumentError);
+      for (const n of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '2']) expect(() => w.minimumOf(any(n))).toThrow(InvalidArgumentError);
+      const bad: ((c: ChannelConditions) => ChannelConditions)[] = [(c) => c.withTags(any(null)), (c) => c.minimumOf(-1), (c) => c.withPredicate(any(5))];
+      for (const onlineWhen of bad) {
+        expect(() => a.streams.producer('y', { onlineWhen })).toThrow(InvalidArgumentError);
+        expect(() => a.streams.consumer('y', { onlineWhen })).toThrow(InvalidArgumentError);
+      }
+      expect(w.withTags('eu').minimumOf(0).isMet).toBe(true);
     });
   });
 });
