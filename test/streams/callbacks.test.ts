@@ -1,7 +1,8 @@
-import { InvalidArgumentError } from 'mosaik';
+import { Digest, InvalidArgumentError } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import type { ChannelConditions } from '../../api/streams.ts';
+import { accept, NEVER, type TicketValidator } from '../../core/tickets/ticket.ts';
 import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
 
 /**
@@ -126,6 +127,38 @@ describe('streams: application callbacks that throw', () => {
         expect(() => a.streams.consumer('y', { onlineWhen })).toThrow(InvalidArgumentError);
       }
       expect(w.withTags('eu').minimumOf(0).isMet).toBe(true);
+    });
+  });
+
+  it('a requireTickets validator that throws or answers garbage refuses the peer (validator-failed); the node goes on', async () => {
+    const sim = new Simulation({ seed: 47 });
+    const nets = cluster(sim, 4);
+    const [a, b, c, d] = nets as [Network, Network, Network, Network];
+    const seen = recordStreamsEvents(sim);
+    const validator: TicketValidator = {
+      class: Digest.from('test.ticket'),
+      signature: Digest.from('test.ticket/flaky'),
+      validate: (_data, entry) => {
+        if (entry.peerId.equals(b.peerId)) throw new Error('validator boom');
+        if (entry.peerId.equals(c.peerId)) return any(undefined);
+        return accept(NEVER);
+      },
+    };
+    await sim.run(async () => {
+      for (const n of [b, c, d]) await n.discovery.addTicket({ class: validator.class, data: Uint8Array.of(1) });
+      await converged(sim, nets);
+      await sim.sleep(1_000);
+      const p = a.streams.producer<number>('x', { requireTickets: [validator] });
+      const cs = [b, c, d].map((n) => n.streams.consumer<number>('x'));
+      await p.when.subscribed();
+      await eventually(sim, () => seen.filter((s) => s.net === a && s.event.type === 'streams.rejected').length >= 2, 5_000, 'refusals');
+      const refused = seen.flatMap((s) => (s.net === a && s.event.type === 'streams.rejected' ? [[s.event.peer.hex, s.event.ticket?.code]] : []));
+      expect(new Set(refused.map((r) => JSON.stringify(r)))).toEqual(
+        new Set([JSON.stringify([b.peerId.hex, 'validator-failed']), JSON.stringify([c.peerId.hex, 'validator-failed'])]),
+      );
+      expect(p.consumers().map((i) => i.consumer.hex)).toEqual([d.peerId.hex]);
+      await p.send(5);
+      expect(await cs[2]?.recv()).toBe(5);
     });
   });
 });
