@@ -109,7 +109,7 @@ export class Streams {
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),
-      onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(1)),
+      onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(1)),
       maxConsumers,
       bufferSize,
       disconnectLagging: options.disconnectLagging ?? true,
@@ -127,7 +127,7 @@ export class Streams {
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),
-      onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(0)),
+      onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(0)),
       bufferSize,
       backoff,
     };
@@ -515,6 +515,21 @@ function predicates(require: PeerPredicate | readonly PeerPredicate[] | undefine
   if (!Array.isArray(require) || !require.every((f) => typeof f === 'function'))
     throw new InvalidArgumentError('require must be a function or an array of functions');
   return [...require];
+}
+
+/**
+ * `onlineWhen` applied to the handle's default. Checked here, before anything is opened: the
+ * node evaluates the result on every change of the handle's channels.
+ */
+function onlineConditions(onlineWhen: ((c: ChannelConditions) => ChannelConditions) | undefined, base: ChannelConditions): ChannelConditions {
+  if (onlineWhen === undefined) return base;
+  if (typeof onlineWhen !== 'function') throw new InvalidArgumentError(`onlineWhen must be a function, got ${typeof onlineWhen}`);
+  const conditions: unknown = onlineWhen(base);
+  if (!(conditions instanceof ChannelConditions))
+    throw new InvalidArgumentError(
+      `onlineWhen must return the ChannelConditions it was given, refined; got ${conditions === null ? 'null' : typeof conditions}`,
+    );
+  return conditions;
 }
 
 function validators(list: readonly TicketValidator[] | undefined): readonly TicketValidator[] {

@@ -12,7 +12,7 @@ import { CloseCode } from '../wire/close-codes.ts';
 import { frameCapacity, type MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { type BackoffConfig, backoffDelayMs, checkBackoff } from './backoff.ts';
-import type { ChannelConditions } from './conditions.ts';
+import { ChannelConditions } from './conditions.ts';
 import { recheckAtMs, TicketGate } from './ticket-gate.ts';
 import { isTerminal, MAX_WINDOW, reasonOfCode, STREAMS_PROTOCOL, type StreamCloseReason, type StreamsMessage, streamsCodec } from './wire.ts';
 
@@ -423,7 +423,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   // ---- producers -----------------------------------------------------------------------
 
   #openProducer(ctx: NodeContext, req: RequestId, stream: StreamId, config: ProducerConfig): void {
-    assert(config.bufferSize >= 1 && config.maxConsumers >= 0, 'producer config is checked by the API');
+    assert(config.bufferSize >= 1 && config.maxConsumers >= 0 && config.onlineWhen instanceof ChannelConditions, 'producer config is checked by the API');
     if (this.#producers.has(stream.hex)) return ctx.fail(req, new AlreadyExistsError(`a producer of stream ${stream.short} already exists on this node`));
     const p: Producer = {
       role: 'producer',
@@ -587,7 +587,10 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   // ---- consumers -----------------------------------------------------------------------
 
   #openConsumer(ctx: NodeContext, req: RequestId, stream: StreamId, config: ConsumerConfig): void {
-    assert(config.bufferSize >= 1 && config.bufferSize <= MAX_WINDOW, 'consumer config is checked by the API');
+    assert(
+      config.bufferSize >= 1 && config.bufferSize <= MAX_WINDOW && config.onlineWhen instanceof ChannelConditions,
+      'consumer config is checked by the API',
+    );
     checkBackoff(config.backoff);
     const c: Consumer = { role: 'consumer', handle: this.#nextHandle++, stream, config, subs: new Map(), refused: new Map(), online: false };
     this.#handles.set(c.handle, c);

@@ -161,4 +161,24 @@ describe('streams: application callbacks that throw', () => {
       expect(await cs[2]?.recv()).toBe(5);
     });
   });
+
+  it('onlineWhen that is not a function, or returns no ChannelConditions, is refused at open and leaves nothing behind', async () => {
+    const sim = new Simulation({ seed: 48 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      for (const onlineWhen of [5, 'x', null, () => undefined, () => 5, () => ({ isMet: () => true })]) {
+        expect(() => a.streams.producer('x', { onlineWhen: any(onlineWhen) })).toThrow(InvalidArgumentError);
+        expect(() => b.streams.consumer('x', { onlineWhen: any(onlineWhen) })).toThrow(InvalidArgumentError);
+      }
+      expect(a.discovery.me().streams).toEqual([]);
+      // The same stream opens afterwards, and a consumer subscribing does not upset the node.
+      const p = a.streams.producer<number>('x');
+      const c = b.streams.consumer<number>('x');
+      await p.when.subscribed();
+      await p.send(9);
+      expect(await c.recv()).toBe(9);
+    });
+  });
 });
