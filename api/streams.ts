@@ -45,6 +45,8 @@ export interface ProducerOptions<T> {
   /**
    * Gets every datum no subscription took (mosaik's undelivered sink): sent while nobody was
    * subscribed (with an `onlineWhen` that allows it), or dropped or cut off by every consumer.
+   * It runs inside the node's event delivery: if it throws (or the codec cannot decode the
+   * datum for it), the error is counted in `stats().undeliveredErrors` and otherwise dropped.
    */
   readonly undelivered?: (value: T) => void;
 }
@@ -73,6 +75,11 @@ export interface StreamStats {
   readonly datums: number;
   readonly bytes: number;
   readonly uptimeMs: number;
+}
+
+/** A producer's figures: also the datums its `undelivered` sink failed on (it threw, or the codec could not decode them). */
+export interface ProducerStats extends StreamStats {
+  readonly undeliveredErrors: number;
 }
 
 /** A consumer's figures: also the datums its codec could not decode (dropped, see `Consumer`). */
@@ -114,8 +121,11 @@ export class Streams {
       bufferSize,
       disconnectLagging: options.disconnectLagging ?? true,
     };
+    const undelivered = options.undelivered;
+    if (undelivered !== undefined && typeof undelivered !== 'function')
+      throw new InvalidArgumentError(`undelivered must be a function, got ${typeof undelivered}`);
     const handle = open(this.#backend, { kind: 'openProducer', stream, config });
-    return new Producer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec), options.undelivered);
+    return new Producer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec), undelivered);
   }
 
   /** Opens a consumer of a stream: it subscribes to every producer of it that the catalog shows and `require` accepts. */
@@ -298,9 +308,9 @@ export class Producer<T> extends HandleBase {
   protected readonly kind = 'producer';
   readonly #codec: DatumCodec<T>;
 
-  /** @internal */
   /** The undelivered sink, decoding on the way (its type is free of T, so producers stay covariant). */
   readonly #undelivered: ((data: Uint8Array) => void) | undefined;
+  #undeliveredErrors = 0;
 
   /** @internal */
   constructor(backend: NodeBackend, handle: number, stream: StreamId, codec: DatumCodec<T>, undelivered?: (value: T) => void) {
@@ -343,14 +353,22 @@ export class Producer<T> extends HandleBase {
     return this.closed ? [] : [...(this.#view()?.consumers ?? [])];
   }
 
-  /** What this producer sent: datums and payload bytes accepted, and time since it opened. */
-  stats(): StreamStats {
+  /** What this producer sent: datums and payload bytes accepted, time since it opened, and the `undelivered` sink's failures. */
+  stats(): ProducerStats {
     const view = this.#view();
-    return view ? { ...view.stats } : { datums: 0, bytes: 0, uptimeMs: 0 };
+    return view ? { ...view.stats, undeliveredErrors: this.#undeliveredErrors } : { datums: 0, bytes: 0, uptimeMs: 0, undeliveredErrors: 0 };
   }
 
   protected onStreamsEvent(event: StreamsEvent): void {
-    if (event.type === 'streams.undelivered') this.#undelivered?.(event.data);
+    if (event.type !== 'streams.undelivered' || !this.#undelivered) return;
+    // Called from the node's event delivery, which is in the middle of a send or a network
+    // input: a throw here would reject a send that was accepted, or end the node. The datum
+    // was sent (and counted); only the sink failed, which the stats tell.
+    try {
+      this.#undelivered(event.data);
+    } catch {
+      this.#undeliveredErrors++;
+    }
   }
 
   #view() {

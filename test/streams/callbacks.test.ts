@@ -181,4 +181,35 @@ describe('streams: application callbacks that throw', () => {
       expect(await c.recv()).toBe(9);
     });
   });
+
+  it('an undelivered sink that throws (or whose decode throws) is counted and isolated: sends resolve, the node goes on', async () => {
+    const sim = new Simulation({ seed: 49 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const offline = (x: ChannelConditions) => x.minimumOf(0);
+      const p = a.streams.producer<number>('x', { onlineWhen: offline, undelivered: boom });
+      await p.send(1); // nobody subscribed: undelivered
+      p.trySend(2);
+      expect(p.stats()).toMatchObject({ datums: 2, undeliveredErrors: 2 });
+      const encodeOnly = { encode: (v: number) => Uint8Array.of(v), decode: (): number => boom() as never };
+      const seen: number[] = [];
+      const q = a.streams.producer<number>('y', { onlineWhen: offline, codec: encodeOnly, undelivered: (v) => seen.push(v) });
+      await q.send(3);
+      expect(q.stats()).toMatchObject({ datums: 1, undeliveredErrors: 1 });
+      expect(seen).toEqual([]);
+      // From a network input: a parked send drained when the only consumer leaves.
+      const r = a.streams.producer<number>('z', { onlineWhen: (x) => x.unmet(), undelivered: boom });
+      const c = b.streams.consumer<number>('z');
+      await r.when.subscribed();
+      const parked = r.send(4);
+      await sim.sleep(10);
+      await c.close();
+      await parked;
+      expect(r.stats()).toMatchObject({ datums: 1, undeliveredErrors: 1 });
+      expect(() => a.streams.producer('w', { undelivered: any(5) })).toThrow(InvalidArgumentError);
+      a.streams.producer('w');
+    });
+  });
 });
