@@ -384,7 +384,8 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
   /** Decoded datums the application has not taken, with the link and size each came with. */
   readonly #buffer: { readonly link: LinkId; readonly value: T; readonly bytes: number }[] = [];
   #head = 0;
-  #wake: (() => void) | undefined;
+  /** `recv` calls waiting for a datum, oldest first: each datum that arrives wakes one. */
+  readonly #receivers: { readonly resolve: () => void; readonly reject: (e: MosaikError) => void }[] = [];
   readonly #acks = new Map<LinkId, number>();
   #ackScheduled = false;
   readonly #stats = { datums: 0, bytes: 0, undecodable: 0 };
@@ -405,14 +406,19 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
     return (this.#view()?.producers ?? []).filter((p) => p.state === 'connected').map((p) => p.peer);
   }
 
-  /** The next datum, waiting for one; rejects with ClosedError once the consumer is closed. */
+  /**
+   * The next datum, waiting for one; rejects with ClosedError once the consumer is closed.
+   * Concurrent calls are served in call order, one datum each.
+   */
   async recv(): Promise<T> {
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       const value = this.#take();
       if (value.ok) return value.value;
       if (this.closed) throw new ClosedError('consumer is closed');
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+      // Woken for a datum that a `tryRecv` took first: it keeps its place at the front.
+      await new Promise<void>((resolve, reject) => {
+        if (woken) this.#receivers.unshift({ resolve, reject });
+        else this.#receivers.push({ resolve, reject });
       });
     }
   }
@@ -467,18 +473,15 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
       return;
     }
     this.#buffer.push({ link: event.link, value, bytes: event.data.length });
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#receivers.shift()?.resolve();
   }
 
   protected override ended(): void {
     super.ended();
     this.#buffer.length = 0;
     this.#head = 0;
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const error = new ClosedError('consumer is closed');
+    for (const receiver of this.#receivers.splice(0)) receiver.reject(error);
   }
 
   #take(): { ok: true; value: T } | { ok: false } {
