@@ -209,6 +209,7 @@ abstract class HandleBase {
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
       () => this.ended(),
+      (error) => this.ended(error),
     );
   }
 
@@ -272,12 +273,14 @@ abstract class HandleBase {
     }
   }
 
-  /** The handle is done: closed by the application, by the node, or the network closed. */
-  protected ended(): void {
+  /**
+   * The handle is done: closed by the application, by the node, or the network closed
+   * (waiters get ClosedError), or its node crashed (`error`: NodeDownError, as pending sends).
+   */
+  protected ended(error: MosaikError = new ClosedError(`${this.kind} is closed`)): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
-    const error = new ClosedError(`${this.kind} is closed`);
     for (const waiter of this.#waiters) waiter.reject(error);
     this.#waiters.clear();
   }
@@ -476,11 +479,10 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
     this.#receivers.shift()?.resolve();
   }
 
-  protected override ended(): void {
-    super.ended();
+  protected override ended(error: MosaikError = new ClosedError('consumer is closed')): void {
+    super.ended(error);
     this.#buffer.length = 0;
     this.#head = 0;
-    const error = new ClosedError('consumer is closed');
     for (const receiver of this.#receivers.splice(0)) receiver.reject(error);
   }
 

@@ -68,3 +68,58 @@ describe('streams: concurrent readers', () => {
     });
   });
 });
+
+describe('streams: handles of a node that crashes', () => {
+  const outcome = (p: PromiseLike<unknown>) =>
+    Promise.resolve(p).then(
+      () => 'resolved',
+      (e: unknown) => (e as Error).name,
+    );
+
+  it('a pending recv, for-await loop, when condition or send rejects with NodeDownError; later calls say ClosedError', async () => {
+    const sim = new Simulation({ seed: 54 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const p = a.streams.producer<number>('x');
+      const c = b.streams.consumer<number>('x');
+      const q = b.streams.producer<number>('y', { onlineWhen: (x) => x.minimumOf(3) });
+      await p.when.subscribed();
+      const loop = (async () => {
+        for await (const _ of c) {
+        }
+      })();
+      const pending = [c.recv(), loop, c.when.subscribed().minimumOf(2), c.when.offline(), q.when.online(), q.send(1)].map(outcome);
+      await sim.sleep(10);
+      sim.crash(b);
+      expect(await Promise.all(pending)).toEqual(Array(6).fill('NodeDownError'));
+      expect(c.closed).toBe(true);
+      await expect(c.recv()).rejects.toBeInstanceOf(ClosedError);
+      await expect(c.when.online()).rejects.toBeInstanceOf(ClosedError);
+    });
+  });
+
+  it('across a crash and restart: pending calls reject at the crash, and the node works again with new handles', async () => {
+    const sim = new Simulation({ seed: 55 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const p = a.streams.producer<number>('x');
+      const c = b.streams.consumer<number>('x');
+      await p.when.subscribed();
+      const pending = [c.recv(), c.when.subscribed().minimumOf(2)].map(outcome);
+      await sim.sleep(10);
+      sim.crash(b);
+      await sim.sleep(100);
+      sim.restart(b);
+      expect(await Promise.all(pending)).toEqual(['NodeDownError', 'NodeDownError']);
+      const again = b.streams.consumer<number>('x');
+      await again.when.subscribed();
+      await p.when.subscribed();
+      await p.send(4);
+      expect(await again.recv()).toBe(4);
+    });
+  });
+});
