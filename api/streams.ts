@@ -1,7 +1,8 @@
 import type { PeerEntry } from '../core/discovery/peer-entry.ts';
 import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
-import type { LinkId, NodeEvent } from '../core/node/io.ts';
+import type { PeerId } from '../core/identity/keys.ts';
+import type { NodeEvent } from '../core/node/io.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 import { ChannelConditions } from '../core/streams/conditions.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
@@ -384,12 +385,13 @@ export class Producer<T> extends HandleBase {
 export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
   protected readonly kind = 'consumer';
   readonly #codec: DatumCodec<T>;
-  /** Decoded datums the application has not taken, with the link and size each came with. */
-  readonly #buffer: { readonly link: LinkId; readonly value: T; readonly bytes: number }[] = [];
+  /** Decoded datums the application has not taken, with the producer and size each came with. */
+  readonly #buffer: { readonly producer: PeerId; readonly value: T; readonly bytes: number }[] = [];
   #head = 0;
   /** `recv` calls waiting for a datum, oldest first: each datum that arrives wakes one. */
   readonly #receivers: { readonly resolve: () => void; readonly reject: (e: MosaikError) => void }[] = [];
-  readonly #acks = new Map<LinkId, number>();
+  /** Datums taken since the last `consumed` command, by producer peer hex. */
+  readonly #acks = new Map<string, [producer: PeerId, n: number]>();
   #ackScheduled = false;
   readonly #stats = { datums: 0, bytes: 0, undecodable: 0 };
   readonly #openedAtMs: number;
@@ -468,14 +470,14 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
     } catch (e) {
       this.#stats.undecodable++;
       const reason = `undecodable datum: ${e instanceof Error ? e.message : String(e)}`;
-      const link = event.link;
+      const { link, producer } = event;
       queueMicrotask(() => {
         if (this.closed) return;
-        this.backend.request({ to: 'streams', cmd: { kind: 'undecodable', handle: this.handle, link, reason } }).catch(() => undefined);
+        this.backend.request({ to: 'streams', cmd: { kind: 'undecodable', handle: this.handle, producer, link, reason } }).catch(() => undefined);
       });
       return;
     }
-    this.#buffer.push({ link: event.link, value, bytes: event.data.length });
+    this.#buffer.push({ producer: event.producer, value, bytes: event.data.length });
     this.#receivers.shift()?.resolve();
   }
 
@@ -488,26 +490,28 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
 
   #take(): { ok: true; value: T } | { ok: false } {
     if (this.#head >= this.#buffer.length) return { ok: false };
-    const item = this.#buffer[this.#head++] as { link: LinkId; value: T; bytes: number };
+    const item = this.#buffer[this.#head++] as { producer: PeerId; value: T; bytes: number };
     if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
       this.#buffer.splice(0, this.#head);
       this.#head = 0;
     }
-    this.#ack(item.link);
+    this.#ack(item.producer);
     this.#stats.datums++;
     this.#stats.bytes += item.bytes;
     return { ok: true, value: item.value };
   }
 
-  /** Room for one more datum from `link`: told to the machine in one command per turn. */
-  #ack(link: LinkId): void {
-    this.#acks.set(link, (this.#acks.get(link) ?? 0) + 1);
+  /** Room for one more datum from `producer`: told to the machine in one command per turn. */
+  #ack(producer: PeerId): void {
+    const counted = this.#acks.get(producer.hex);
+    if (counted) counted[1]++;
+    else this.#acks.set(producer.hex, [producer, 1]);
     if (this.#ackScheduled) return;
     this.#ackScheduled = true;
     queueMicrotask(() => {
       this.#ackScheduled = false;
       if (this.closed || this.#acks.size === 0) return;
-      const counts = [...this.#acks];
+      const counts = [...this.#acks.values()];
       this.#acks.clear();
       this.backend.request({ to: 'streams', cmd: { kind: 'consumed', handle: this.handle, counts } }).catch(() => undefined);
     });
