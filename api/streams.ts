@@ -3,7 +3,7 @@ import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type 
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
-import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
+import { type BackoffConfig, backoffFields, resolveBackoff } from '../core/streams/backoff.ts';
 import { ChannelConditions } from '../core/streams/conditions.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import {
@@ -107,11 +107,10 @@ export class Streams {
    * InvalidArgumentError for bad options.
    */
   producer<T>(name: string | StreamId, options: ProducerOptions<T> = {}): Producer<T> {
+    checkOptions(options);
     const stream = streamIdOf(name);
     const bufferSize = checkBufferSize(options.bufferSize);
-    const maxConsumers = options.maxConsumers ?? Number.POSITIVE_INFINITY;
-    if (!(maxConsumers >= 0) || (Number.isFinite(maxConsumers) && !Number.isSafeInteger(maxConsumers)))
-      throw new InvalidArgumentError(`maxConsumers must be a non-negative integer, got ${maxConsumers}`);
+    const maxConsumers = checkMaxConsumers(options.maxConsumers);
     const sub = subsystemOf(this.#backend);
     if (sub.producerOf(stream) !== undefined) throw new AlreadyExistsError(`this node already has a producer of stream ${stream.short}`);
     const config = {
@@ -120,21 +119,23 @@ export class Streams {
       onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(1)),
       maxConsumers,
       bufferSize,
-      disconnectLagging: options.disconnectLagging ?? true,
+      disconnectLagging: checkFlag(options.disconnectLagging, 'disconnectLagging', true),
     };
+    const codec = checkedDatumCodec<T>(options.codec);
     const undelivered = options.undelivered;
     if (undelivered !== undefined && typeof undelivered !== 'function')
       throw new InvalidArgumentError(`undelivered must be a function, got ${typeof undelivered}`);
     const handle = open(this.#backend, { kind: 'openProducer', stream, config });
-    return new Producer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec), undelivered);
+    return new Producer<T>(this.#backend, handle, stream, codec, undelivered);
   }
 
   /** Opens a consumer of a stream: it subscribes to every producer of it that the catalog shows and `require` accepts. */
   consumer<T>(name: string | StreamId, options: ConsumerOptions<T> = {}): Consumer<T> {
+    checkOptions(options);
     const stream = streamIdOf(name);
     const bufferSize = checkBufferSize(options.bufferSize);
     // The node's default (`streams: { backoff }` at creation), then this consumer's own.
-    const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...options.backoff });
+    const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...backoffFields(options.backoff) });
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),
@@ -142,8 +143,9 @@ export class Streams {
       bufferSize,
       backoff,
     };
+    const codec = checkedDatumCodec<T>(options.codec);
     const handle = open(this.#backend, { kind: 'openConsumer', stream, config });
-    return new Consumer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec));
+    return new Consumer<T>(this.#backend, handle, stream, codec);
   }
 }
 
@@ -527,6 +529,23 @@ function streamIdOf(name: string | StreamId): StreamId {
   if (name instanceof Digest) return name;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a stream name must be a non-empty string or a Digest');
   return Digest.from(name);
+}
+
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidArgumentError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+}
+
+function checkMaxConsumers(max: number | undefined): number {
+  const n = max ?? Number.POSITIVE_INFINITY;
+  if (typeof n !== 'number' || !(n >= 0) || (Number.isFinite(n) && !Number.isSafeInteger(n)))
+    throw new InvalidArgumentError(`maxConsumers must be a non-negative integer, got ${String(n)}`);
+  return n;
+}
+
+function checkFlag(flag: boolean | undefined, name: string, byDefault: boolean): boolean {
+  if (flag !== undefined && typeof flag !== 'boolean') throw new InvalidArgumentError(`${name} must be a boolean, got ${typeof flag}`);
+  return flag ?? byDefault;
 }
 
 function checkBufferSize(size: number | undefined): number {
