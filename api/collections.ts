@@ -100,36 +100,41 @@ export class Collections {
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> & { readonly reader: true }): MapReader<K, V>;
   map<K, V>(name: string | StoreId, options?: KeyedOptions<K, V>): MapHandle<K, V>;
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> = {}): MapHandle<K, V> {
+    const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
-    return new MapHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
+    return new MapHandle(o.group, o.machine, keys, values, settingsOf(options));
   }
 
   vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
   vec<T>(name: string | StoreId, options?: ValueOptions<T>): VecHandle<T>;
   vec<T>(name: string | StoreId, options: ValueOptions<T> = {}): VecHandle<T> {
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
-    return new VecHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new VecHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
   set<T>(name: string | StoreId, options?: ValueOptions<T>): SetHandle<T>;
   set<T>(name: string | StoreId, options: ValueOptions<T> = {}): SetHandle<T> {
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
-    return new SetHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new SetHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
   cell<T>(name: string | StoreId, options?: ValueOptions<T>): CellHandle<T>;
   cell<T>(name: string | StoreId, options: ValueOptions<T> = {}): CellHandle<T> {
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
-    return new CellHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new CellHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
   once<T>(name: string | StoreId, options?: ValueOptions<T>): OnceHandle<T>;
   once<T>(name: string | StoreId, options: ValueOptions<T> = {}): OnceHandle<T> {
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
-    return new OnceHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new OnceHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   priorityQueue<P extends Priority, K, V>(
@@ -143,8 +148,9 @@ export class Collections {
   ): PriorityQueueHandle<P, K, V> {
     const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
     if (!(capacity >= 1)) throw new InvalidArgumentError(`capacity must be at least 1, got ${capacity}`);
+    const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
-    return new PriorityQueueHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
+    return new PriorityQueueHandle(o.group, o.machine, keys, values, settingsOf(options));
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {

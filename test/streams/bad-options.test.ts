@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
-import { cluster } from './helpers.ts';
+import { Counter } from '../groups/counter.ts';
+import { cluster, converged } from './helpers.ts';
 
 const any = (x: unknown) => x as never;
 
@@ -44,6 +45,35 @@ describe('streams: options of the wrong type', () => {
     const a = sim.node({ network: 'streams-test', streams: { backoff: { maxMs: 100_000 } } });
     await sim.run(async () => {
       a.streams.consumer('x', { backoff: { initialMs: 80_000 } });
+    });
+  });
+});
+
+describe('codecs without encode and decode', () => {
+  it('are refused at open by producers, consumers, groups and collections; the same names open afterwards', async () => {
+    const sim = new Simulation({ seed: 75 });
+    const nets = cluster(sim, 2);
+    const [a, b] = nets as [Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const encodeOnly = { encode: () => new Uint8Array() };
+      for (const codec of [{}, 5, null, encodeOnly, { decode: () => 1 }]) {
+        expect(() => a.streams.producer('x', { codec: any(codec) })).toThrow(InvalidArgumentError);
+        expect(() => b.streams.consumer('x', { codec: any(codec) })).toThrow(InvalidArgumentError);
+        expect(() => a.collections.map('m', { keyCodec: any(codec) })).toThrow(InvalidArgumentError);
+        expect(() => a.collections.vec('v', { codec: any(codec) })).toThrow(InvalidArgumentError);
+        expect(() => a.groups.join({ key: 'g', machine: new Counter(), codec: any(codec) })).toThrow(InvalidArgumentError);
+      }
+      expect(a.discovery.me().streams).toEqual([]);
+      const p = a.streams.producer<number>('x');
+      const c = b.streams.consumer<number>('x');
+      await p.when.subscribed();
+      await p.send(2);
+      expect(await c.recv()).toBe(2);
+      const m = a.collections.map<string, number>('m');
+      await m.when.online();
+      await m.insert('k', 1);
+      expect(m.get('k')).toBe(1);
     });
   });
 });
