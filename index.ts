@@ -35,7 +35,17 @@ export type {
 export { Group, Groups } from './api/groups.ts';
 export type { PingOptions } from './api/network.ts';
 export { Network } from './api/network.ts';
-export type { BackoffConfig, ChannelInfo, ConsumerOptions, ConsumerStats, DatumCodec, PeerPredicate, ProducerOptions, StreamStats } from './api/streams.ts';
+export type {
+  BackoffConfig,
+  ChannelInfo,
+  ConsumerOptions,
+  ConsumerStats,
+  DatumCodec,
+  PeerPredicate,
+  ProducerOptions,
+  ProducerStats,
+  StreamStats,
+} from './api/streams.ts';
 export { ChannelConditions, Condition, Consumer, Producer, Streams } from './api/streams.ts';
 export type { IssueJwtTicketOptions, IssueTdxTicketOptions, QuoteProvider } from './api/tickets.ts';
 export { issueJwtTicket, issueTdxTicket, QuoteGenerationError, TdxUnavailableError } from './api/tickets.ts';

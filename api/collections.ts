@@ -64,7 +64,11 @@ interface HandleSettings {
 
 const settingsOf = (options: CollectionOptions): HandleSettings => ({ reader: options.reader === true, timeoutMs: options.timeoutMs });
 
-/** The options every collection takes, checked: InvalidArgumentError for a value of the wrong kind. */
+/**
+ * The options every collection takes, checked: InvalidArgumentError for a value of the wrong
+ * kind. Every handle's, a second handle's of a collection too: it joins nothing, but a bad
+ * option is as wrong there.
+ */
 function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options must be an object, got ${String(options)}`);
   const o = options as CollectionOptions;
@@ -112,36 +116,46 @@ export class Collections {
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> & { readonly reader: true }): MapReader<K, V>;
   map<K, V>(name: string | StoreId, options?: KeyedOptions<K, V>): MapHandle<K, V>;
   map<K, V>(name: string | StoreId, options: KeyedOptions<K, V> = {}): MapHandle<K, V> {
+    checkOptions(options);
+    const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
-    return new MapHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
+    return new MapHandle(o.group, o.machine, keys, values, settingsOf(options));
   }
 
   vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
   vec<T>(name: string | StoreId, options?: ValueOptions<T>): VecHandle<T>;
   vec<T>(name: string | StoreId, options: ValueOptions<T> = {}): VecHandle<T> {
+    checkOptions(options);
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
-    return new VecHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new VecHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
   set<T>(name: string | StoreId, options?: ValueOptions<T>): SetHandle<T>;
   set<T>(name: string | StoreId, options: ValueOptions<T> = {}): SetHandle<T> {
+    checkOptions(options);
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
-    return new SetHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new SetHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
   cell<T>(name: string | StoreId, options?: ValueOptions<T>): CellHandle<T>;
   cell<T>(name: string | StoreId, options: ValueOptions<T> = {}): CellHandle<T> {
+    checkOptions(options);
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
-    return new CellHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new CellHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
   once<T>(name: string | StoreId, options?: ValueOptions<T>): OnceHandle<T>;
   once<T>(name: string | StoreId, options: ValueOptions<T> = {}): OnceHandle<T> {
+    checkOptions(options);
+    const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
-    return new OnceHandle(o.group, o.machine, checkedDatumCodec<T>(options.codec), settingsOf(options));
+    return new OnceHandle(o.group, o.machine, codec, settingsOf(options));
   }
 
   priorityQueue<P extends Priority, K, V>(
@@ -157,14 +171,13 @@ export class Collections {
     const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
     if (!(capacity === Number.POSITIVE_INFINITY || (Number.isSafeInteger(capacity) && capacity >= 1)))
       throw new InvalidArgumentError(`capacity must be an integer >= 1 (or Infinity), got ${String(capacity)}`);
+    const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
-    return new PriorityQueueHandle(o.group, o.machine, checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec), settingsOf(options));
+    return new PriorityQueueHandle(o.group, o.machine, keys, values, settingsOf(options));
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
-    // Every handle's options are checked, a second handle's too: it joins nothing, but a bad
-    // option is as wrong there (consensus and tickets are checked by `idOf` below).
-    checkOptions(options);
+    // Consensus settings and tickets are checked by `idOf` below, for a second handle too.
     if (typeof name !== 'string' && !(name instanceof Digest))
       throw new InvalidArgumentError(`a collection's name is a string or a StoreId, got ${typeof name}`);
     const store = typeof name === 'string' ? Digest.from(name) : name;

@@ -1,5 +1,5 @@
 import './fast-blake3.ts';
-import { InvalidArgumentError } from '../core/errors.ts';
+import { InvalidArgumentError, type MosaikError } from '../core/errors.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId } from '../core/identity/keys.ts';
@@ -25,8 +25,12 @@ export interface NodeBackend {
    * NodeDownError while a simulated node is crashed and ClosedError once closed.
    */
   inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number };
-  /** Every event the node emits from now on (across restarts); `onEnd` when it closes. Returns the unsubscribe. */
-  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void;
+  /**
+   * Every event the node emits from now on (across restarts); `onEnd` when it closes; `onDown`
+   * when a simulated node crashes (with the error its pending calls failed with), for handles
+   * that die with the node. Returns the unsubscribe.
+   */
+  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void, onDown?: (error: MosaikError) => void): () => void;
   close(): Promise<void>;
   /** Node-wide defaults the API applies to each handle (`streams: { backoff }`). */
   readonly defaults?: NodeDefaults;

@@ -1,8 +1,9 @@
 import type { PeerEntry } from '../core/discovery/peer-entry.ts';
 import { AlreadyExistsError, ClosedError, FullError, InvalidArgumentError, type MosaikError, OfflineError } from '../core/errors.ts';
 import { Digest, type StreamId, type Tag } from '../core/identity/digest.ts';
-import type { LinkId, NodeEvent } from '../core/node/io.ts';
-import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
+import type { PeerId } from '../core/identity/keys.ts';
+import type { NodeEvent } from '../core/node/io.ts';
+import { type BackoffConfig, backoffFields, resolveBackoff } from '../core/streams/backoff.ts';
 import { ChannelConditions } from '../core/streams/conditions.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import {
@@ -45,6 +46,8 @@ export interface ProducerOptions<T> {
   /**
    * Gets every datum no subscription took (mosaik's undelivered sink): sent while nobody was
    * subscribed (with an `onlineWhen` that allows it), or dropped or cut off by every consumer.
+   * It runs inside the node's event delivery: if it throws (or the codec cannot decode the
+   * datum for it), the error is counted in `stats().undeliveredErrors` and otherwise dropped.
    */
   readonly undelivered?: (value: T) => void;
 }
@@ -75,6 +78,11 @@ export interface StreamStats {
   readonly uptimeMs: number;
 }
 
+/** A producer's figures: also the datums its `undelivered` sink failed on (it threw, or the codec could not decode them). */
+export interface ProducerStats extends StreamStats {
+  readonly undeliveredErrors: number;
+}
+
 /** A consumer's figures: also the datums its codec could not decode (dropped, see `Consumer`). */
 export interface ConsumerStats extends StreamStats {
   readonly undecodable: number;
@@ -99,40 +107,45 @@ export class Streams {
    * InvalidArgumentError for bad options.
    */
   producer<T>(name: string | StreamId, options: ProducerOptions<T> = {}): Producer<T> {
+    checkOptions(options);
     const stream = streamIdOf(name);
     const bufferSize = checkBufferSize(options.bufferSize);
-    const maxConsumers = options.maxConsumers ?? Number.POSITIVE_INFINITY;
-    if (!(maxConsumers >= 0) || (Number.isFinite(maxConsumers) && !Number.isSafeInteger(maxConsumers)))
-      throw new InvalidArgumentError(`maxConsumers must be a non-negative integer, got ${maxConsumers}`);
+    const maxConsumers = checkMaxConsumers(options.maxConsumers);
     const sub = subsystemOf(this.#backend);
     if (sub.producerOf(stream) !== undefined) throw new AlreadyExistsError(`this node already has a producer of stream ${stream.short}`);
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),
-      onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(1)),
+      onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(1)),
       maxConsumers,
       bufferSize,
-      disconnectLagging: options.disconnectLagging ?? true,
+      disconnectLagging: checkFlag(options.disconnectLagging, 'disconnectLagging', true),
     };
+    const codec = checkedDatumCodec<T>(options.codec);
+    const undelivered = options.undelivered;
+    if (undelivered !== undefined && typeof undelivered !== 'function')
+      throw new InvalidArgumentError(`undelivered must be a function, got ${typeof undelivered}`);
     const handle = open(this.#backend, { kind: 'openProducer', stream, config });
-    return new Producer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec), options.undelivered);
+    return new Producer<T>(this.#backend, handle, stream, codec, undelivered);
   }
 
   /** Opens a consumer of a stream: it subscribes to every producer of it that the catalog shows and `require` accepts. */
   consumer<T>(name: string | StreamId, options: ConsumerOptions<T> = {}): Consumer<T> {
+    checkOptions(options);
     const stream = streamIdOf(name);
     const bufferSize = checkBufferSize(options.bufferSize);
     // The node's default (`streams: { backoff }` at creation), then this consumer's own.
-    const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...options.backoff });
+    const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...backoffFields(options.backoff) });
     const config = {
       require: predicates(options.require),
       requireTickets: validators(options.requireTickets),
-      onlineWhen: (options.onlineWhen ?? ((c) => c))(ChannelConditions.minimumOf(0)),
+      onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(0)),
       bufferSize,
       backoff,
     };
+    const codec = checkedDatumCodec<T>(options.codec);
     const handle = open(this.#backend, { kind: 'openConsumer', stream, config });
-    return new Consumer<T>(this.#backend, handle, stream, checkedDatumCodec<T>(options.codec));
+    return new Consumer<T>(this.#backend, handle, stream, codec);
   }
 }
 
@@ -199,6 +212,7 @@ abstract class HandleBase {
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
       () => this.ended(),
+      (error) => this.ended(error),
     );
   }
 
@@ -262,12 +276,14 @@ abstract class HandleBase {
     }
   }
 
-  /** The handle is done: closed by the application, by the node, or the network closed. */
-  protected ended(): void {
+  /**
+   * The handle is done: closed by the application, by the node, or the network closed
+   * (waiters get ClosedError), or its node crashed (`error`: NodeDownError, as pending sends).
+   */
+  protected ended(error: MosaikError = new ClosedError(`${this.kind} is closed`)): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
-    const error = new ClosedError(`${this.kind} is closed`);
     for (const waiter of this.#waiters) waiter.reject(error);
     this.#waiters.clear();
   }
@@ -298,9 +314,9 @@ export class Producer<T> extends HandleBase {
   protected readonly kind = 'producer';
   readonly #codec: DatumCodec<T>;
 
-  /** @internal */
   /** The undelivered sink, decoding on the way (its type is free of T, so producers stay covariant). */
   readonly #undelivered: ((data: Uint8Array) => void) | undefined;
+  #undeliveredErrors = 0;
 
   /** @internal */
   constructor(backend: NodeBackend, handle: number, stream: StreamId, codec: DatumCodec<T>, undelivered?: (value: T) => void) {
@@ -343,14 +359,22 @@ export class Producer<T> extends HandleBase {
     return this.closed ? [] : [...(this.#view()?.consumers ?? [])];
   }
 
-  /** What this producer sent: datums and payload bytes accepted, and time since it opened. */
-  stats(): StreamStats {
+  /** What this producer sent: datums and payload bytes accepted, time since it opened, and the `undelivered` sink's failures. */
+  stats(): ProducerStats {
     const view = this.#view();
-    return view ? { ...view.stats } : { datums: 0, bytes: 0, uptimeMs: 0 };
+    return view ? { ...view.stats, undeliveredErrors: this.#undeliveredErrors } : { datums: 0, bytes: 0, uptimeMs: 0, undeliveredErrors: 0 };
   }
 
   protected onStreamsEvent(event: StreamsEvent): void {
-    if (event.type === 'streams.undelivered') this.#undelivered?.(event.data);
+    if (event.type !== 'streams.undelivered' || !this.#undelivered) return;
+    // Called from the node's event delivery, which is in the middle of a send or a network
+    // input: a throw here would reject a send that was accepted, or end the node. The datum
+    // was sent (and counted); only the sink failed, which the stats tell.
+    try {
+      this.#undelivered(event.data);
+    } catch {
+      this.#undeliveredErrors++;
+    }
   }
 
   #view() {
@@ -363,11 +387,13 @@ export class Producer<T> extends HandleBase {
 export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
   protected readonly kind = 'consumer';
   readonly #codec: DatumCodec<T>;
-  /** Decoded datums the application has not taken, with the link and size each came with. */
-  readonly #buffer: { readonly link: LinkId; readonly value: T; readonly bytes: number }[] = [];
+  /** Decoded datums the application has not taken, with the producer and size each came with. */
+  readonly #buffer: { readonly producer: PeerId; readonly value: T; readonly bytes: number }[] = [];
   #head = 0;
-  #wake: (() => void) | undefined;
-  readonly #acks = new Map<LinkId, number>();
+  /** `recv` calls waiting for a datum, oldest first: each datum that arrives wakes one. */
+  readonly #receivers: { readonly resolve: () => void; readonly reject: (e: MosaikError) => void }[] = [];
+  /** Datums taken since the last `consumed` command, by producer peer hex. */
+  readonly #acks = new Map<string, [producer: PeerId, n: number]>();
   #ackScheduled = false;
   readonly #stats = { datums: 0, bytes: 0, undecodable: 0 };
   readonly #openedAtMs: number;
@@ -387,14 +413,19 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
     return (this.#view()?.producers ?? []).filter((p) => p.state === 'connected').map((p) => p.peer);
   }
 
-  /** The next datum, waiting for one; rejects with ClosedError once the consumer is closed. */
+  /**
+   * The next datum, waiting for one; rejects with ClosedError once the consumer is closed.
+   * Concurrent calls are served in call order, one datum each.
+   */
   async recv(): Promise<T> {
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       const value = this.#take();
       if (value.ok) return value.value;
       if (this.closed) throw new ClosedError('consumer is closed');
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+      // Woken for a datum that a `tryRecv` took first: it keeps its place at the front.
+      await new Promise<void>((resolve, reject) => {
+        if (woken) this.#receivers.unshift({ resolve, reject });
+        else this.#receivers.push({ resolve, reject });
       });
     }
   }
@@ -441,50 +472,48 @@ export class Consumer<T> extends HandleBase implements AsyncIterable<T> {
     } catch (e) {
       this.#stats.undecodable++;
       const reason = `undecodable datum: ${e instanceof Error ? e.message : String(e)}`;
-      const link = event.link;
+      const { link, producer } = event;
       queueMicrotask(() => {
         if (this.closed) return;
-        this.backend.request({ to: 'streams', cmd: { kind: 'undecodable', handle: this.handle, link, reason } }).catch(() => undefined);
+        this.backend.request({ to: 'streams', cmd: { kind: 'undecodable', handle: this.handle, producer, link, reason } }).catch(() => undefined);
       });
       return;
     }
-    this.#buffer.push({ link: event.link, value, bytes: event.data.length });
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#buffer.push({ producer: event.producer, value, bytes: event.data.length });
+    this.#receivers.shift()?.resolve();
   }
 
-  protected override ended(): void {
-    super.ended();
+  protected override ended(error: MosaikError = new ClosedError('consumer is closed')): void {
+    super.ended(error);
     this.#buffer.length = 0;
     this.#head = 0;
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    for (const receiver of this.#receivers.splice(0)) receiver.reject(error);
   }
 
   #take(): { ok: true; value: T } | { ok: false } {
     if (this.#head >= this.#buffer.length) return { ok: false };
-    const item = this.#buffer[this.#head++] as { link: LinkId; value: T; bytes: number };
+    const item = this.#buffer[this.#head++] as { producer: PeerId; value: T; bytes: number };
     if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
       this.#buffer.splice(0, this.#head);
       this.#head = 0;
     }
-    this.#ack(item.link);
+    this.#ack(item.producer);
     this.#stats.datums++;
     this.#stats.bytes += item.bytes;
     return { ok: true, value: item.value };
   }
 
-  /** Room for one more datum from `link`: told to the machine in one command per turn. */
-  #ack(link: LinkId): void {
-    this.#acks.set(link, (this.#acks.get(link) ?? 0) + 1);
+  /** Room for one more datum from `producer`: told to the machine in one command per turn. */
+  #ack(producer: PeerId): void {
+    const counted = this.#acks.get(producer.hex);
+    if (counted) counted[1]++;
+    else this.#acks.set(producer.hex, [producer, 1]);
     if (this.#ackScheduled) return;
     this.#ackScheduled = true;
     queueMicrotask(() => {
       this.#ackScheduled = false;
       if (this.closed || this.#acks.size === 0) return;
-      const counts = [...this.#acks];
+      const counts = [...this.#acks.values()];
       this.#acks.clear();
       this.backend.request({ to: 'streams', cmd: { kind: 'consumed', handle: this.handle, counts } }).catch(() => undefined);
     });
@@ -502,6 +531,23 @@ function streamIdOf(name: string | StreamId): StreamId {
   return Digest.from(name);
 }
 
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidArgumentError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+}
+
+function checkMaxConsumers(max: number | undefined): number {
+  const n = max ?? Number.POSITIVE_INFINITY;
+  if (typeof n !== 'number' || !(n >= 0) || (Number.isFinite(n) && !Number.isSafeInteger(n)))
+    throw new InvalidArgumentError(`maxConsumers must be a non-negative integer, got ${String(n)}`);
+  return n;
+}
+
+function checkFlag(flag: boolean | undefined, name: string, byDefault: boolean): boolean {
+  if (flag !== undefined && typeof flag !== 'boolean') throw new InvalidArgumentError(`${name} must be a boolean, got ${typeof flag}`);
+  return flag ?? byDefault;
+}
+
 function checkBufferSize(size: number | undefined): number {
   const n = size ?? DEFAULT_BUFFER_SIZE;
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WINDOW) throw new InvalidArgumentError(`bufferSize must be an integer in [1, ${MAX_WINDOW}], got ${n}`);
@@ -510,7 +556,26 @@ function checkBufferSize(size: number | undefined): number {
 
 function predicates(require: PeerPredicate | readonly PeerPredicate[] | undefined): readonly PeerPredicate[] {
   if (require === undefined) return [];
-  return typeof require === 'function' ? [require] : [...require];
+  if (typeof require === 'function') return [require];
+  // Refused here: a non-function would first be called inside the node, when a peer shows up.
+  if (!Array.isArray(require) || !require.every((f) => typeof f === 'function'))
+    throw new InvalidArgumentError('require must be a function or an array of functions');
+  return [...require];
+}
+
+/**
+ * `onlineWhen` applied to the handle's default. Checked here, before anything is opened: the
+ * node evaluates the result on every change of the handle's channels.
+ */
+function onlineConditions(onlineWhen: ((c: ChannelConditions) => ChannelConditions) | undefined, base: ChannelConditions): ChannelConditions {
+  if (onlineWhen === undefined) return base;
+  if (typeof onlineWhen !== 'function') throw new InvalidArgumentError(`onlineWhen must be a function, got ${typeof onlineWhen}`);
+  const conditions: unknown = onlineWhen(base);
+  if (!(conditions instanceof ChannelConditions))
+    throw new InvalidArgumentError(
+      `onlineWhen must return the ChannelConditions it was given, refined; got ${conditions === null ? 'null' : typeof conditions}`,
+    );
+  return conditions;
 }
 
 function validators(list: readonly TicketValidator[] | undefined): readonly TicketValidator[] {

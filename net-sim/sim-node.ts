@@ -1,7 +1,7 @@
 import type { NodeBackend } from '../api/network.ts';
 import type { NodeDefaults } from '../api/node-options.ts';
 import { type DriverPort, NodeRuntime, type TransportOutput } from '../api/runtime.ts';
-import { ClosedError, NodeDownError, withoutStack } from '../core/errors.ts';
+import { ClosedError, type MosaikError, NodeDownError, withoutStack } from '../core/errors.ts';
 import { formatPeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
@@ -65,7 +65,11 @@ export class SimNode implements NodeBackend {
   readonly #config: SimNodeConfig;
   readonly #host: SimHost;
   #runtime: NodeRuntime | undefined;
-  readonly #subscribers = new Set<{ readonly onEvent: (event: NodeEvent) => void; readonly onEnd: () => void }>();
+  readonly #subscribers = new Set<{
+    readonly onEvent: (event: NodeEvent) => void;
+    readonly onEnd: () => void;
+    readonly onDown: ((error: MosaikError) => void) | undefined;
+  }>();
   /**
    * Ends this incarnation's subscription to its runtime's events. The node listens only
    * while the application does: a runtime with a listener hands it every event and marks
@@ -157,8 +161,17 @@ export class SimNode implements NodeBackend {
     this.#incarnation++;
     this.timers.clear();
     this.unsynced = []; // never synced: gone with the crash
-    this.#runtime?.stop(new NodeDownError(`node ${this.index} crashed`));
+    const error = new NodeDownError(`node ${this.index} crashed`);
+    this.#runtime?.stop(error);
     this.#runtime = undefined;
+    this.#tellDown(error);
+  }
+
+  /** Tells the subscribers that want to know (handles that die with the node); their waiters settle, which is application work. */
+  #tellDown(error: NodeDownError): void {
+    const told = [...this.#subscribers].filter((s) => s.onDown !== undefined);
+    for (const s of told) s.onDown?.(error);
+    if (told.length > 0) this.#host.appWork();
   }
 
   /** Feeds an input if the node is up; drops it otherwise (a crashed node hears nothing). */
@@ -187,12 +200,12 @@ export class SimNode implements NodeBackend {
     return { machine: runtime.machine, wallClockMs: this.wallClockMs };
   }
 
-  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void): () => void {
+  subscribe(onEvent: (event: NodeEvent) => void, onEnd: () => void, onDown?: (error: MosaikError) => void): () => void {
     if (this.#closed) {
       onEnd();
       return () => {};
     }
-    const subscriber = { onEvent, onEnd };
+    const subscriber = { onEvent, onEnd, onDown };
     this.#subscribers.add(subscriber);
     if (!this.#unlisten) this.#listen();
     return () => {

@@ -36,6 +36,8 @@ export const DEFAULT_BACKOFF: BackoffConfig = {
 
 /** What is wrong with a backoff policy, if anything: one set of rules for the API's check and the machine's. */
 function backoffProblem(b: BackoffConfig): string | undefined {
+  // Numbers only: comparisons would coerce '1000' and pass it on.
+  for (const key of Object.keys(DEFAULT_BACKOFF) as (keyof BackoffConfig)[]) if (typeof b[key] !== 'number') return `${key} must be a number`;
   if (!(b.initialMs > 0) || !Number.isFinite(b.initialMs)) return 'initialMs must be positive';
   if (!(b.multiplier >= 1) || !Number.isFinite(b.multiplier)) return 'multiplier must be at least 1';
   if (!(b.jitter >= 0 && b.jitter < 1)) return 'jitter must be in [0, 1)';
@@ -46,10 +48,17 @@ function backoffProblem(b: BackoffConfig): string | undefined {
 
 /** `DEFAULT_BACKOFF` with `partial` over it, checked: InvalidArgumentError names what is wrong. */
 export function resolveBackoff(partial: Partial<BackoffConfig> | undefined): BackoffConfig {
-  const b = { ...DEFAULT_BACKOFF, ...partial };
+  const b = { ...DEFAULT_BACKOFF, ...backoffFields(partial) };
   const problem = backoffProblem(b);
   if (problem !== undefined) throw new InvalidArgumentError(`backoff: ${problem}, got ${JSON.stringify(partial)}`);
   return b;
+}
+
+/** `partial` if it is an object of backoff fields (or undefined): anything else would spread to nothing, silently. */
+export function backoffFields(partial: unknown): Partial<BackoffConfig> | undefined {
+  if (partial !== undefined && (typeof partial !== 'object' || partial === null || Array.isArray(partial)))
+    throw new InvalidArgumentError(`backoff must be an object, got ${partial === null ? 'null' : typeof partial}`);
+  return partial as Partial<BackoffConfig> | undefined;
 }
 
 /** The machine's own check: a policy that got past `resolveBackoff` has none, so one is a bug. */

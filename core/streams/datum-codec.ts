@@ -1,5 +1,5 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { EncodingError } from '../errors.ts';
+import { EncodingError, InvalidArgumentError } from '../errors.ts';
 import { DECLINED, fastDecode, fastEncode, fastEncoded } from '../wire/fast-msgpack.ts';
 import { lossyPart } from '../wire/msgpack-lossy.ts';
 
@@ -40,11 +40,15 @@ export function msgpackDatumCodec<T>(): DatumCodec<T> {
 }
 
 /**
- * The codec a handle uses: `codec` (msgpack when not given), with every encoding failure
+ * The codec a handle uses: `codec` (msgpack when not given; InvalidArgumentError unless it
+ * has `encode` and `decode` functions), with every encoding failure
  * as an `EncodingError` (the codec's own error as its `cause`), raised at the caller before
  * anything is sent. A custom `encode` that returns something other than bytes is one too.
  */
 export function checkedDatumCodec<T>(codec: DatumCodec<T> | undefined): DatumCodec<T> {
+  // Refused where it is given: a codec without `decode` would first fail on a datum from the network.
+  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function'))
+    throw new InvalidArgumentError('a codec needs encode and decode functions');
   const inner = codec ?? msgpackDatumCodec<T>();
   return {
     encode(value) {

@@ -12,7 +12,7 @@ import { CloseCode } from '../wire/close-codes.ts';
 import { frameCapacity, type MessageCodec } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import { type BackoffConfig, backoffDelayMs, checkBackoff } from './backoff.ts';
-import type { ChannelConditions } from './conditions.ts';
+import { ChannelConditions } from './conditions.ts';
 import { recheckAtMs, TicketGate } from './ticket-gate.ts';
 import { isTerminal, MAX_WINDOW, reasonOfCode, STREAMS_PROTOCOL, type StreamCloseReason, type StreamsMessage, streamsCodec } from './wire.ts';
 
@@ -63,7 +63,11 @@ export interface ConsumerConfig {
   readonly requireTickets?: readonly TicketValidator[];
   /** @default minimumOf(0): online at once */
   readonly onlineWhen: ChannelConditions;
-  /** Datums buffered per producer link before the application takes them (the credit window). @default 1024 */
+  /**
+   * Datums the application may hold per producer, delivered and not yet taken (the credit
+   * window), across that producer's links: a new link gets only the room the old ones left.
+   * @default 1024
+   */
   readonly bufferSize: number;
   readonly backoff: BackoffConfig;
 }
@@ -73,11 +77,11 @@ export type StreamsCommand =
   | { readonly kind: 'openConsumer'; readonly stream: StreamId; readonly config: ConsumerConfig }
   /** `wait`: park until online with capacity (`send`); else fail at once with OfflineError or FullError (`trySend`). Completes with the datum's seq. */
   | { readonly kind: 'send'; readonly handle: number; readonly data: Uint8Array; readonly wait: boolean }
-  /** The application took `n` datums that arrived on `link`: grant the producer that much credit again. */
-  | { readonly kind: 'consumed'; readonly handle: number; readonly counts: readonly (readonly [link: LinkId, n: number])[] }
+  /** The application took `n` datums from `producer` (over any of its links): that room can be granted again. */
+  | { readonly kind: 'consumed'; readonly handle: number; readonly counts: readonly (readonly [producer: PeerId, n: number])[] }
   | { readonly kind: 'close'; readonly handle: number }
-  /** The application's codec refused a datum that came on `link`: the producer is at fault. */
-  | { readonly kind: 'undecodable'; readonly handle: number; readonly link: LinkId; readonly reason: string };
+  /** The application's codec refused a datum that came from `producer` on `link`: the producer is at fault, and the datum is gone. */
+  | { readonly kind: 'undecodable'; readonly handle: number; readonly producer: PeerId; readonly link: LinkId; readonly reason: string };
 
 export type StreamsEvent =
   /** A datum for the application of consumer `handle`, from `producer` over `link`. */
@@ -209,8 +213,6 @@ interface ConsumerSub {
   connectedAtWallMs: number | undefined;
   /** Datums the producer may still send on this link (granted, not yet received). */
   credit: number;
-  /** Datums the application took since the last `credit` we sent. */
-  ungranted: number;
   /** Retries in the current streak of failures, and when the streak began. */
   attempt: number;
   streakStartMs: number | undefined;
@@ -229,6 +231,12 @@ interface Consumer {
   readonly subs: Map<string, ConsumerSub>;
   /** Producers refused for good, by peer hex: the entry version they refused at. Re-armed by a newer version. */
   readonly refused: Map<string, string>;
+  /**
+   * Datums handed to the application and not yet taken, by producer peer hex (absent: none).
+   * Kept apart from `subs`: datums of a link that ended stay with the application, and count
+   * against the window of the producer's next link.
+   */
+  readonly unread: Map<string, number>;
   online: boolean;
 }
 
@@ -271,6 +279,8 @@ function versionKey(entry: PeerEntry): string {
  * - a consumer has at most one subscription per producer peer;
  * - a producer never sends on a link more datums than the consumer granted (`credits ≥ 0`),
  *   and a sub's queue is non-empty only while its credit is 0;
+ * - a consumer's unread datums from a producer plus the credit on its link to that producer
+ *   never exceed the consumer's `bufferSize`;
  * - link maps are removed before a link is closed locally, so `onLinkDown` for our own
  *   close finds nothing to do.
  */
@@ -388,7 +398,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       }
       case 'consumed': {
         const c = this.#handles.get(cmd.handle);
-        if (c?.role === 'consumer') for (const [link, n] of cmd.counts) this.#grant(ctx, link, n);
+        if (c?.role === 'consumer') for (const [producer, n] of cmd.counts) this.#consumed(ctx, c, producer, n);
         return ctx.complete(req, undefined);
       }
       case 'close': {
@@ -403,6 +413,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
         if (found && found.consumer.handle === cmd.handle && found.sub.link === cmd.link && found.sub.state === 'connected') {
           this.#violation(ctx, found.consumer, found.sub, cmd.reason);
         }
+        const c = this.#handles.get(cmd.handle);
+        if (c?.role === 'consumer') this.#consumed(ctx, c, cmd.producer, 1);
         return ctx.complete(req, undefined);
       }
     }
@@ -423,7 +435,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   // ---- producers -----------------------------------------------------------------------
 
   #openProducer(ctx: NodeContext, req: RequestId, stream: StreamId, config: ProducerConfig): void {
-    assert(config.bufferSize >= 1 && config.maxConsumers >= 0, 'producer config is checked by the API');
+    assert(config.bufferSize >= 1 && config.maxConsumers >= 0 && config.onlineWhen instanceof ChannelConditions, 'producer config is checked by the API');
     if (this.#producers.has(stream.hex)) return ctx.fail(req, new AlreadyExistsError(`a producer of stream ${stream.short} already exists on this node`));
     const p: Producer = {
       role: 'producer',
@@ -477,7 +489,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     if (!p) return refuse(CloseCode.StreamNotFound, `no producer of stream ${msg.stream.short}`);
     const entry = this.#signedEntry(ctx, link.peer);
     if (!entry) return refuse(CloseCode.UnknownPeer, 'your signed entry is not in our catalog yet', p);
-    if (msg.window < 1 || msg.window > MAX_WINDOW) return refuse(CloseCode.ProtocolViolation, `window ${msg.window} out of [1, ${MAX_WINDOW}]`, p);
+    if (msg.window < 0 || msg.window > MAX_WINDOW) return refuse(CloseCode.ProtocolViolation, `window ${msg.window} out of [0, ${MAX_WINDOW}]`, p);
     if (p.subs.size >= p.config.maxConsumers) return refuse(CloseCode.StreamNoCapacity, `at most ${p.config.maxConsumers} consumers`, p);
     if (!this.#passes(p.config.require, entry)) return refuse(CloseCode.StreamNotAllowed, 'require refused this peer', p);
     const auth = this.#checkTickets(ctx, p, entry);
@@ -587,9 +599,21 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   // ---- consumers -----------------------------------------------------------------------
 
   #openConsumer(ctx: NodeContext, req: RequestId, stream: StreamId, config: ConsumerConfig): void {
-    assert(config.bufferSize >= 1 && config.bufferSize <= MAX_WINDOW, 'consumer config is checked by the API');
+    assert(
+      config.bufferSize >= 1 && config.bufferSize <= MAX_WINDOW && config.onlineWhen instanceof ChannelConditions,
+      'consumer config is checked by the API',
+    );
     checkBackoff(config.backoff);
-    const c: Consumer = { role: 'consumer', handle: this.#nextHandle++, stream, config, subs: new Map(), refused: new Map(), online: false };
+    const c: Consumer = {
+      role: 'consumer',
+      handle: this.#nextHandle++,
+      stream,
+      config,
+      subs: new Map(),
+      refused: new Map(),
+      unread: new Map(),
+      online: false,
+    };
     this.#handles.set(c.handle, c);
     this.lastOpened = c.handle;
     ctx.complete(req, c.handle);
@@ -638,7 +662,6 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       connectedAtMs: undefined,
       connectedAtWallMs: undefined,
       credit: 0,
-      ungranted: 0,
       attempt: 0,
       streakStartMs: undefined,
       lastReason: undefined,
@@ -670,6 +693,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     sub.connectedAtWallMs = ctx.wallClockMs;
     sub.lastReason = undefined;
     ctx.emit({ type: 'streams.subscribed', role: 'consumer', handle: c.handle, stream: c.stream, peer: sub.peer, link: link.id });
+    // Room the application freed while the link was opening (from earlier links' datums).
+    this.#grant(ctx, c, sub, link.id);
     this.#updateOnline(ctx, c);
   }
 
@@ -677,23 +702,38 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     if (sub.state !== 'connected') return this.#violation(ctx, c, sub, 'datum before start');
     if (sub.credit <= 0) return this.#violation(ctx, c, sub, 'datum beyond the granted window');
     sub.credit--;
+    c.unread.set(sub.peer.hex, (c.unread.get(sub.peer.hex) ?? 0) + 1);
     sub.stats.datums++;
     sub.stats.bytes += msg.data.length;
     ctx.emit({ type: 'streams.datum', handle: c.handle, link: link.id, producer: sub.peer, seq: msg.seq, data: msg.data });
   }
 
-  /** The application took `n` datums from `link`: grant them again, in batches of an eighth of the window. */
-  #grant(ctx: NodeContext, link: LinkId, n: number): void {
-    const found = this.#consumerLinks.get(link);
-    if (!found || found.sub.link !== link || found.sub.state !== 'connected') return; // from an earlier link: its window died with it
-    const { consumer, sub } = found;
-    sub.ungranted += n;
-    if (sub.ungranted < Math.max(1, consumer.config.bufferSize >> 3)) return;
-    const grant = Math.min(sub.ungranted, consumer.config.bufferSize - sub.credit);
-    sub.ungranted = 0;
-    if (grant <= 0) return;
-    sub.credit += grant;
-    ctx.send(link, { t: 'credit', n: grant } satisfies StreamsMessage);
+  /** The application took `n` datums from `producer`: their room goes back to its link, if it has one now. */
+  #consumed(ctx: NodeContext, c: Consumer, producer: PeerId, n: number): void {
+    const left = (c.unread.get(producer.hex) ?? 0) - n;
+    assert(left >= 0, 'the application takes no more datums than it was handed');
+    if (left === 0) c.unread.delete(producer.hex);
+    else c.unread.set(producer.hex, left);
+    const sub = c.subs.get(producer.hex);
+    if (sub?.state === 'connected' && sub.link !== undefined) this.#grant(ctx, c, sub, sub.link);
+  }
+
+  /** Grants the room left in the window to a connected link, in batches of an eighth of the window. */
+  #grant(ctx: NodeContext, c: Consumer, sub: ConsumerSub, link: LinkId): void {
+    const room = this.#room(c, sub);
+    if (room < Math.max(1, c.config.bufferSize >> 3)) return;
+    sub.credit += room;
+    ctx.send(link, { t: 'credit', n: room } satisfies StreamsMessage);
+  }
+
+  /** What the producer may send on top of what is granted: the window less unread datums and credit. */
+  #room(c: Consumer, sub: ConsumerSub): number {
+    return Math.max(0, this.#windowLeft(c, sub.peer) - sub.credit);
+  }
+
+  /** The window less the datums of `producer` the application holds. */
+  #windowLeft(c: Consumer, producer: PeerId): number {
+    return Math.max(0, c.config.bufferSize - (c.unread.get(producer.hex) ?? 0));
   }
 
   #violation(ctx: NodeContext, c: Consumer, sub: ConsumerSub, reason: string): void {
@@ -771,10 +811,10 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     const found = this.#consumerLinks.get(link.id);
     if (!found) return ctx.close(link.id, CloseCode.Cancelled, 'no longer wanted');
     const { consumer, sub } = found;
-    sub.credit = consumer.config.bufferSize;
-    sub.ungranted = 0;
+    // Only the room the application left: datums of earlier links it has not taken count.
+    sub.credit = this.#windowLeft(consumer, sub.peer);
     sub.subscribeSentAtMs = ctx.nowMs;
-    ctx.send(link.id, { t: 'subscribe', network: ctx.networkId, stream: consumer.stream, window: consumer.config.bufferSize } satisfies StreamsMessage);
+    ctx.send(link.id, { t: 'subscribe', network: ctx.networkId, stream: consumer.stream, window: sub.credit } satisfies StreamsMessage);
   }
 
   onMessage(ctx: NodeContext, link: LinkInfo, message: unknown): void {
@@ -988,7 +1028,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   #passes(require: readonly PeerPredicate[], entry: PeerEntry): boolean {
     if (require.length === 0) return true;
     const info = peerInfo(entry, this.#discovery?.rtt.rtt(entry.peerId));
-    return require.every((f) => f(info));
+    return require.every((f) => accepts(f, info));
   }
 
   /** A peer's signed, fresh entry from the catalog. */
@@ -999,6 +1039,19 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
   get #local(): PeerId {
     assert(this.#me, 'streams used before the node started');
     return this.#me;
+  }
+}
+
+/**
+ * Whether an application predicate accepts `info`. It runs inside the node, so a throw must
+ * not escape: that would end the node (and a simulation) for one bad callback. A predicate
+ * that throws does not accept.
+ */
+function accepts(f: PeerPredicate, info: PeerInfo): boolean {
+  try {
+    return Boolean(f(info));
+  } catch {
+    return false;
   }
 }
 

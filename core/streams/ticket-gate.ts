@@ -1,7 +1,9 @@
 import type { PeerEntry } from '../discovery/peer-entry.ts';
 import {
+  type Expiration,
   isExpired,
   reject,
+  type TicketRejection,
   type TicketRejectionCode,
   type TicketsValidation,
   type TicketValidator,
@@ -28,13 +30,17 @@ export const TICKET_RECHECK_MAX_MS = 365 * 24 * 3_600_000;
 /** Memo entries kept per node; the oldest go first. */
 export const TICKET_MEMO_MAX_ENTRIES = 4_096;
 
-/** Refusals whose answer can change as time passes (or the clock moves back): never memoised. */
-const TIME_DEPENDENT: ReadonlySet<TicketRejectionCode> = new Set<TicketRejectionCode>([
+/**
+ * Refusals never memoised: those whose answer can change as time passes (or the clock moves
+ * back), and a validator's failure, which may be passing.
+ */
+const NOT_MEMOISED: ReadonlySet<TicketRejectionCode> = new Set<TicketRejectionCode>([
   'expired',
   'not-yet-valid',
   'too-old',
   'lifetime-too-long',
   'certificate-expired',
+  'validator-failed',
 ]);
 
 /** Validations the memo answered and the ones it passed on to validators (for tests and benchmarks). */
@@ -82,8 +88,8 @@ export class TicketGate {
           return known;
         }
         this.stats.misses++;
-        const result = validator.validate(data, entry, nowMs);
-        if (result.ok || !TIME_DEPENDENT.has(result.reason.code)) this.#remember(key, result);
+        const result = validated(validator, data, entry, nowMs);
+        if (result.ok || !NOT_MEMOISED.has(result.reason.code)) this.#remember(key, result);
         return result;
       },
     };
@@ -96,6 +102,29 @@ export class TicketGate {
     }
     this.#memo.set(key, result);
   }
+}
+
+/**
+ * The validator's answer, or `validator-failed` when it breaks its contract (it throws, or
+ * answers something that is not a ValidationResult). Validators are application code run
+ * inside the node: a throw escaping here would end the node, so a failure is a refusal.
+ */
+function validated(validator: TicketValidator, data: Uint8Array, entry: PeerEntry, nowMs: number): ValidationResult {
+  let result: unknown;
+  try {
+    result = validator.validate(data, entry, nowMs);
+  } catch (e) {
+    return reject('validator-failed', `validator threw: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (isValidationResult(result)) return result;
+  return reject('validator-failed', `validator answered ${result === null ? 'null' : typeof result}, not a ValidationResult`);
+}
+
+function isValidationResult(r: unknown): r is ValidationResult {
+  if (typeof r !== 'object' || r === null) return false;
+  const { ok, expiration, reason } = r as { ok?: unknown; expiration?: Partial<Expiration>; reason?: Partial<TicketRejection> };
+  if (ok === true) return expiration?.kind === 'never' || (expiration?.kind === 'at' && Number.isFinite(expiration.atMs));
+  return ok === false && typeof reason?.code === 'string' && typeof reason.detail === 'string';
 }
 
 /** When to re-check a validation that holds until `expiration`: monotonic ms from `nowMs`, given the wall clock `wallClockMs`. */

@@ -8,7 +8,8 @@ import * as s from '../wire/schema.ts';
  * The streams protocol (mosaik `/mosaik/streams/1.0`). One link per subscription, dialed by
  * the consumer:
  * 1. consumer → `subscribe {network, stream, window}` (mosaik ConsumerHandshake; `window` is
- *    how many datums it can buffer: the producer's initial credit);
+ *    how many more datums it can buffer: the producer's initial credit, 0 while the
+ *    application still holds a full window from this producer's earlier links);
  * 2. the producer refuses by closing the link (UnknownPeer, DifferentNetwork,
  *    StreamNotFound, StreamNoCapacity, StreamNotAllowed), or answers `start {network,
  *    stream}` (mosaik StartStream), which the consumer checks;

@@ -75,6 +75,8 @@ export function latestExpiration(a: Expiration, b: Expiration): Expiration {
  * - `missing-claim`: a required claim is absent (`exp`, `iat` under `maxAgeS`, `aud`, a custom claim...).
  * - `claim-mismatch`: a required custom claim has another value.
  * - `missing-ticket`: the peer carries no ticket of the validator's class (`validateTickets`).
+ * - `validator-failed`: the validator broke its contract (threw, or answered something that is
+ *   not a ValidationResult); nodes count that as a refusal (see TicketGate).
  */
 export type TicketRejectionCode =
   | 'malformed'
@@ -96,7 +98,8 @@ export type TicketRejectionCode =
   | 'wrong-audience'
   | 'missing-claim'
   | 'claim-mismatch'
-  | 'missing-ticket';
+  | 'missing-ticket'
+  | 'validator-failed';
 
 export interface TicketRejection {
   readonly code: TicketRejectionCode;

@@ -2,8 +2,10 @@ import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import type { Group } from '../../api/groups.ts';
 import { type Ticket, ticketId } from '../../core/discovery/peer-entry.ts';
+import { Digest } from '../../core/identity/digest.ts';
 import { JwtValidator } from '../../core/tickets/jwt.ts';
 import { jwtTicket, signJwt } from '../../core/tickets/jwt-sign.ts';
+import type { TicketValidator } from '../../core/tickets/ticket.ts';
 import { SIM_EPOCH_MS } from '../../net-sim/sim-node.ts';
 import { Counter, type CounterCommand } from '../groups/counter.ts';
 import { eventually } from '../streams/helpers.ts';
@@ -160,6 +162,45 @@ describe('groups: requireTickets (mosaik auth::*)', () => {
       await n2.discovery.addTicket(token(n2));
       await g2.when.online();
       expect((await g2.execute({ op: 'inc', by: 2 })).result).toBe(3);
+    });
+  });
+
+  it('a validator that throws or answers garbage refuses the peer (validator-failed); the node goes on and the others bond', async () => {
+    const sim = new Simulation({ seed: 8 });
+    const [n0, n1, n2, n3] = nodes(sim, 4) as [Network, Network, Network, Network];
+    const jwt = validator();
+    const flaky: TicketValidator = {
+      class: jwt.class,
+      signature: Digest.from('groups.auth/flaky'),
+      validate: (data, entry, nowMs) => {
+        if (entry.peerId.equals(n2.peerId)) throw new Error('validator boom');
+        if (entry.peerId.equals(n3.peerId)) return undefined as never;
+        return jwt.validate(data, entry, nowMs);
+      },
+    };
+    await sim.run(async () => {
+      for (const n of [n0, n1, n2, n3]) await n.discovery.addTicket(token(n));
+      const gs = [n0, n1, n2, n3].map((n) => n.groups.join({ key: 'flaky', machine: new Counter(), requireTickets: [flaky] }));
+      const [g0, g1, g2, g3] = gs as Group<CounterCommand, null, number>[] as [
+        Group<CounterCommand, null, number>,
+        Group<CounterCommand, null, number>,
+        Group<CounterCommand, null, number>,
+        Group<CounterCommand, null, number>,
+      ];
+      await g0.when.online();
+      expect((await g0.execute({ op: 'inc', by: 1 })).result).toBe(1);
+      await sim.sleep(5_000);
+      expect(bondsOf(g0)).toEqual([n1.peerId.hex]);
+      expect(bondsOf(g1)).toEqual([n0.peerId.hex]);
+      for (const g of [g2, g3]) {
+        const refused = await g.execute({ op: 'inc', by: 1 }).then(
+          () => undefined,
+          (e: unknown) => e as { name: string; message: string },
+        );
+        expect(refused?.name).toBe('NotAllowedError');
+        expect(refused?.message).toContain('validator-failed');
+      }
+      expect((await g1.execute({ op: 'inc', by: 2 })).result).toBe(3);
     });
   });
 });

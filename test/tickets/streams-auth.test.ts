@@ -328,6 +328,26 @@ describe('TicketGate', () => {
     expect(early.calls).toBe(2);
   });
 
+  it('a validator that throws or answers garbage refuses (validator-failed) and is asked again next time', () => {
+    const gate = new TicketGate();
+    let answer: () => ReturnType<TicketValidator['validate']> = () => {
+      throw new Error('validator boom');
+    };
+    const flaky = counting(() => answer());
+    const codeAt = (t: number) => {
+      const r = gate.check([flaky], withTicket, t);
+      return r.ok ? 'ok' : r.reason.code;
+    };
+    expect(codeAt(NOW_MS)).toBe('validator-failed');
+    answer = () => undefined as never;
+    expect(codeAt(NOW_MS)).toBe('validator-failed');
+    answer = () => ({ ok: true, expiration: { kind: 'at', atMs: Number.NaN } });
+    expect(codeAt(NOW_MS)).toBe('validator-failed');
+    answer = () => accept(expiresAt(NOW_MS + 60_000));
+    expect(codeAt(NOW_MS)).toBe('ok');
+    expect(flaky.calls).toBe(4);
+  });
+
   it('keys on the ticket and the peer: the same ticket carried by another peer is validated again; the memo is bounded', () => {
     const gate = new TicketGate(2);
     const v = counting(() => accept(expiresAt(NOW_MS + 60_000)));
