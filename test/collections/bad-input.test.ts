@@ -1,6 +1,7 @@
 import { type DatumCodec, EncodingError, InvalidArgumentError } from 'mosaik';
 import { describe, expect, it } from 'vitest';
 import { msgpackDatumCodec } from '../../core/streams/datum-codec.ts';
+import { rejection } from '../groups/helpers.ts';
 import { eventually, setup } from './helpers.ts';
 
 // What collections do with bad input from their application: values changed after a read,
@@ -16,15 +17,6 @@ function threw(f: () => unknown): unknown {
     return e;
   }
   throw new Error('expected a throw');
-}
-
-async function rejected(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
-    },
-    (e: unknown) => e,
-  );
 }
 
 describe('collections: bad input', () => {
@@ -98,7 +90,7 @@ describe('collections: bad input', () => {
         pq.extend([null] as never),
         pq.removeKeys(null as never),
       ];
-      for (const p of refused) expect(await rejected(p)).toBeInstanceOf(InvalidArgumentError);
+      for (const p of refused) expect(await rejection(p)).toBeInstanceOf(InvalidArgumentError);
       expect(threw(() => set.isSubsetOf(null as never))).toBeInstanceOf(InvalidArgumentError);
       expect(threw(() => set.isSubsetOf(map as never))).toBeInstanceOf(InvalidArgumentError);
       // Nothing of it reached the log, and the contents are as they were.
@@ -165,7 +157,7 @@ describe('collections: bad input', () => {
       expect((error as EncodingError).cause).toBeInstanceOf(Error);
       expect(threw(() => [...reader])).toBeInstanceOf(EncodingError);
       // The pop applied everywhere; the caller learns the value did not decode.
-      expect(await rejected(reader.popBack())).toBeInstanceOf(EncodingError);
+      expect(await rejection(reader.popBack())).toBeInstanceOf(EncodingError);
       expect(writer.length).toBe(0);
     });
   });

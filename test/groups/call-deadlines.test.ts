@@ -3,7 +3,7 @@ import type { Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import { setup } from '../collections/helpers.ts';
 import { Counter } from './counter.ts';
-import { type CounterGroup, eventually, expectSameState, type GroupWatch, simulation, weakValue } from './helpers.ts';
+import { type CounterGroup, eventually, expectSameState, type GroupWatch, rejection, simulation, weakValue } from './helpers.ts';
 
 // Deadlines on group calls (`timeoutMs` per call, `callTimeoutMs` per handle): a call that
 // has not settled by then fails with TimeoutError, in virtual time, and the node stops
@@ -49,15 +49,6 @@ async function withThree(seed: number, callTimeoutMs: number | undefined, body: 
 
 const at = <T>(xs: readonly T[], i: number): T => xs[i] as T;
 
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    (value) => {
-      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
-}
-
 describe('deadlines on group calls', () => {
   it('a leader cut off from its followers: execute fails with TimeoutError at its deadline; the command it appended commits once after the heal', async () => {
     await withThree(11, undefined, async ({ sim, nets, groups, machines, leader }) => {
@@ -67,7 +58,7 @@ describe('deadlines on group calls', () => {
         nets.filter((_, i) => i !== leader),
       );
       const started = sim.now;
-      const error = await failure(g.execute({ op: 'inc', by: 5 }, { timeoutMs: 300 }));
+      const error = await rejection(g.execute({ op: 'inc', by: 5 }, { timeoutMs: 300 }));
       expect(error).toBeInstanceOf(TimeoutError);
       expect(sim.now - started).toBe(300);
       expect((error as TimeoutError).message).toMatch(/appended at index \d+ but not applied here: it may still be applied/);
@@ -88,9 +79,9 @@ describe('deadlines on group calls', () => {
       sim.isolate(at(nets, follower));
       const started = sim.now;
       const [executed, fed, read] = await Promise.all([
-        failure(g.execute({ op: 'inc', by: 2 }, { timeoutMs: 400 })),
-        failure(g.feed({ op: 'inc', by: 3 }, { timeoutMs: 500 })),
-        failure(g.query(null, 'strong', { timeoutMs: 600 })),
+        rejection(g.execute({ op: 'inc', by: 2 }, { timeoutMs: 400 })),
+        rejection(g.feed({ op: 'inc', by: 3 }, { timeoutMs: 500 })),
+        rejection(g.query(null, 'strong', { timeoutMs: 600 })),
       ]);
       expect(sim.now - started).toBe(600);
       for (const e of [executed, fed, read]) expect(e).toBeInstanceOf(TimeoutError);
@@ -125,7 +116,7 @@ describe('deadlines on group calls', () => {
       // timeout) and the leader refuses proposals meanwhile, as etcd's does.
       sim.partition([at(nets, follower)], [at(nets, leader)]);
       await at(groups, leader).transferLeadership(at(nets, follower).peerId);
-      const error = await failure(at(groups, leader).execute({ op: 'inc', by: 50 }, { timeoutMs: 200 }));
+      const error = await rejection(at(groups, leader).execute({ op: 'inc', by: 50 }, { timeoutMs: 200 }));
       expect(error).toBeInstanceOf(TimeoutError);
       expect((error as TimeoutError).mayHaveApplied).toBe(false);
       expect((error as TimeoutError).message).toBe('timed out before the command reached a leader: not applied');
@@ -143,7 +134,7 @@ describe('deadlines on group calls', () => {
       const g = at(groups, follower);
       sim.isolate(at(nets, follower));
       const started = sim.now;
-      expect(await failure(g.execute({ op: 'inc', by: 2 }))).toBeInstanceOf(TimeoutError);
+      expect(await rejection(g.execute({ op: 'inc', by: 2 }))).toBeInstanceOf(TimeoutError);
       expect(sim.now - started).toBe(250);
       // A longer deadline of its own outlasts the partition.
       const patient = g.execute({ op: 'inc', by: 4 }, { timeoutMs: 20_000 });
@@ -173,14 +164,14 @@ describe('deadlines on group calls', () => {
       const bad: unknown[] = [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '100', null];
       for (const timeoutMs of bad) {
         const options = { timeoutMs } as { timeoutMs: number };
-        expect(await failure(g.execute({ op: 'inc', by: 1 }, options))).toBeInstanceOf(InvalidArgumentError);
-        expect(await failure(g.executeMany([{ op: 'inc', by: 1 }], options))).toBeInstanceOf(InvalidArgumentError);
-        expect(await failure(g.feed({ op: 'inc', by: 1 }, options))).toBeInstanceOf(InvalidArgumentError);
-        expect(await failure(g.query(null, 'strong', options))).toBeInstanceOf(InvalidArgumentError);
+        expect(await rejection(g.execute({ op: 'inc', by: 1 }, options))).toBeInstanceOf(InvalidArgumentError);
+        expect(await rejection(g.executeMany([{ op: 'inc', by: 1 }], options))).toBeInstanceOf(InvalidArgumentError);
+        expect(await rejection(g.feed({ op: 'inc', by: 1 }, options))).toBeInstanceOf(InvalidArgumentError);
+        expect(await rejection(g.query(null, 'strong', options))).toBeInstanceOf(InvalidArgumentError);
         expect(() => at(nets, 0).groups.join({ key: 'other', machine: new Counter(), callTimeoutMs: timeoutMs as number })).toThrow(InvalidArgumentError);
         expect(() => at(nets, 0).collections.map('m', { timeoutMs: timeoutMs as number })).toThrow(InvalidArgumentError);
       }
-      expect(await failure(g.execute({ op: 'inc', by: 1 }, 5 as never))).toBeInstanceOf(InvalidArgumentError);
+      expect(await rejection(g.execute({ op: 'inc', by: 1 }, 5 as never))).toBeInstanceOf(InvalidArgumentError);
       // The largest deadline is fine, and none of the refused calls reached the log.
       expect((await g.execute({ op: 'inc', by: 1 }, { timeoutMs: 2 ** 31 - 1 })).result).toBe(2);
     });
@@ -198,9 +189,9 @@ describe('deadlines on collection writes', () => {
       sim.isolate(lone);
       const m = at(maps, 2);
       const started = sim.now;
-      expect(await failure(m.insert('b', 2))).toBeInstanceOf(TimeoutError);
+      expect(await rejection(m.insert('b', 2))).toBeInstanceOf(TimeoutError);
       expect(sim.now - started).toBe(300);
-      expect(await failure(m.when.current())).toBeInstanceOf(TimeoutError);
+      expect(await rejection(m.when.current())).toBeInstanceOf(TimeoutError);
       const patient = lone.collections.map<string, number>('deadlines');
       const write = patient.insert('c', 3);
       await sim.sleep(1_000);

@@ -149,3 +149,13 @@ export async function expectSameState(sim: Simulation, groups: readonly CounterG
   expect(new Set(values).size).toBe(1);
   if (expected !== undefined) expect(values[0]).toBe(expected);
 }
+
+/** The error `call` rejects with (a call that resolves fails the test). */
+export async function rejection(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}

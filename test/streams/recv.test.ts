@@ -3,14 +3,20 @@ import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import { cluster, converged } from './helpers.ts';
 
+/** Two nodes that know each other: `a` and `b`, in a simulation of `seed`. */
+async function withTwo(seed: number, body: (sim: Simulation, a: Network, b: Network) => Promise<void>): Promise<void> {
+  const sim = new Simulation({ seed });
+  const nets = cluster(sim, 2);
+  await sim.run(async () => {
+    await converged(sim, nets);
+    await body(sim, nets[0] as Network, nets[1] as Network);
+  });
+}
+
 /** How a consumer hands datums to the application when several readers wait at once. */
 describe('streams: concurrent readers', () => {
   it('concurrent recv() calls are served in call order, one datum each', async () => {
-    const sim = new Simulation({ seed: 51 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(51, async (sim, a, b) => {
       const p = a.streams.producer<number>('x');
       const c = b.streams.consumer<number>('x');
       await p.when.subscribed();
@@ -26,11 +32,7 @@ describe('streams: concurrent readers', () => {
   });
 
   it('every pending recv() rejects with ClosedError on close', async () => {
-    const sim = new Simulation({ seed: 52 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(52, async (sim, a, b) => {
       a.streams.producer<number>('x');
       const c = b.streams.consumer<number>('x');
       const pending = [c.recv(), c.recv(), c.recv()].map((r) =>
@@ -46,11 +48,7 @@ describe('streams: concurrent readers', () => {
   });
 
   it('two for-await loops over one consumer share its datums and both end on close', async () => {
-    const sim = new Simulation({ seed: 53 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(53, async (sim, a, b) => {
       const p = a.streams.producer<number>('x');
       const c = b.streams.consumer<number>('x');
       await p.when.subscribed();
@@ -77,11 +75,7 @@ describe('streams: handles of a node that crashes', () => {
     );
 
   it('a pending recv, for-await loop, when condition or send rejects with NodeDownError; later calls say ClosedError', async () => {
-    const sim = new Simulation({ seed: 54 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(54, async (sim, a, b) => {
       const p = a.streams.producer<number>('x');
       const c = b.streams.consumer<number>('x');
       const q = b.streams.producer<number>('y', { onlineWhen: (x) => x.minimumOf(3) });
@@ -101,11 +95,7 @@ describe('streams: handles of a node that crashes', () => {
   });
 
   it('across a crash and restart: pending calls reject at the crash, and the node works again with new handles', async () => {
-    const sim = new Simulation({ seed: 55 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(55, async (sim, a, b) => {
       const p = a.streams.producer<number>('x');
       const c = b.streams.consumer<number>('x');
       await p.when.subscribed();
