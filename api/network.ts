@@ -2,7 +2,7 @@ import './fast-blake3.ts';
 import { InvalidArgumentError, type MosaikError } from '../core/errors.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
-import type { PeerId } from '../core/identity/keys.ts';
+import { PeerId } from '../core/identity/keys.ts';
 import type { NodeCommand, NodeEvent } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
@@ -113,7 +113,7 @@ export class Network {
    * ConnectError, LinkClosedError or InvalidArgumentError; never hangs past `timeoutMs`.
    */
   ping(target: string | PeerAddr, options: PingOptions = {}): Promise<PingResult> {
-    const addr = typeof target === 'string' ? this.#parse(target) : target;
+    const addr = this.#addrOf(target);
     if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
     const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
@@ -128,12 +128,20 @@ export class Network {
    * InvalidArgumentError.
    */
   syncWith(target: string | PeerAddr): Promise<void> {
-    const addr = typeof target === 'string' ? this.#parse(target) : target;
+    const addr = this.#addrOf(target);
     if (!addr) return Promise.reject(new InvalidArgumentError(`not a peer address: '${String(target)}'`));
     return this.#backend.request<void>({ to: 'discovery', cmd: { kind: 'syncWith', peer: addr.peer, addrs: [addr.location] } });
   }
 
   readonly #parsed = new Map<string, PeerAddr>();
+
+  /** A target as a PeerAddr: its text form parsed, or an object with a PeerId and a non-empty location; else undefined. */
+  #addrOf(target: unknown): PeerAddr | undefined {
+    if (typeof target === 'string') return this.#parse(target);
+    const t = target as Partial<PeerAddr> | null;
+    if (typeof t !== 'object' || t === null || !(t.peer instanceof PeerId) || typeof t.location !== 'string' || t.location.length === 0) return undefined;
+    return { peer: t.peer, location: t.location };
+  }
 
   /** Parses an address, remembering the last few hundred: applications ping the same peers. */
   #parse(text: string): PeerAddr | undefined {

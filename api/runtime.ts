@@ -87,7 +87,14 @@ export class NodeRuntime {
     const promise = new Promise<T>((resolve, reject) => {
       this.#requests.set(req, { resolve: resolve as (v: unknown) => void, reject });
     });
-    this.#dispatch(this.#machine.handle({ type: 'command', req, command }, this.#port.nowMs(), this.#port.wallClockMs()));
+    try {
+      this.#dispatch(this.#machine.handle({ type: 'command', req, command }, this.#port.nowMs(), this.#port.wallClockMs()));
+    } catch (e) {
+      // Not answered, and never will be: a request nobody settles would be failed at close,
+      // where no one awaits it any more (an unhandled rejection).
+      this.#requests.delete(req);
+      throw e;
+    }
     return promise;
   }
 

@@ -178,4 +178,19 @@ describe('the runtime with a driver that flushes asynchronously (group commit)',
     await expect(call).rejects.toBe(failure);
     expect(log).toEqual(['persist', 'flush']);
   });
+
+  it('a request the machine throws on is not left registered: nothing is failed at stop for no one', () => {
+    const runtime = new NodeRuntime(
+      scripted([
+        () => [],
+        () => {
+          throw new TypeError('a command the machine could not take');
+        },
+      ]),
+      recordingPort([]),
+    );
+    runtime.start();
+    expect(() => runtime.request({ to: 'node', kind: 'shutdown' })).toThrow(TypeError);
+    expect(runtime.pendingRequests).toBe(0);
+  });
 });
