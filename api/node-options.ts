@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../core/errors.ts';
 import type { GroupsOptions } from '../core/groups/groups.ts';
 import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
+import { PeerId } from '../core/identity/keys.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 
 /**
@@ -38,16 +39,76 @@ export interface DiscoveryNodeOptions {
   readonly discovery?: Omit<DiscoveryOptions, 'addresses' | 'tags' | 'bootstrap'>;
 }
 
-/** The core's discovery options for a node reachable at `addresses`; bad bootstrap addresses are an InvalidArgumentError. */
+/**
+ * The core's discovery options for a node reachable at `addresses`, checked before the node
+ * starts (InvalidArgumentError): the core asserts on what it is given, so a NaN or a
+ * negative here stopped a node (and a simulation) at start or later, and an interval of 0
+ * spun the node without end.
+ */
 export function discoveryOptions(options: DiscoveryNodeOptions, addresses: readonly string[]): DiscoveryOptions {
-  const bootstrap = (options.bootstrap ?? []).map((b) => {
-    const addr = typeof b === 'string' ? parsePeerAddr(b) : b;
+  const bootstrap = arrayOption(options.bootstrap, 'bootstrap').map((b) => {
+    const addr = typeof b === 'string' ? parsePeerAddr(b) : isPeerAddr(b) ? b : undefined;
     if (!addr) throw new InvalidArgumentError(`bootstrap: not a peer address: '${String(b)}'`);
     return addr;
   });
-  const tags = (options.tags ?? []).map((t) => Digest.from(t));
+  const tags = arrayOption(options.tags, 'tags').map((t) => {
+    if (typeof t !== 'string' || t.length === 0) throw new InvalidArgumentError(`tags: a tag is a non-empty string, got ${String(t)}`);
+    return Digest.from(t);
+  });
   if (new Set(tags.map((t) => t.hex)).size > MAX_TAGS) throw new InvalidArgumentError(`tags: at most ${MAX_TAGS} tags per node`);
-  return { addresses, tags, bootstrap, ...options.discovery };
+  // Our checked values last: the timing object cannot replace them.
+  return { ...checkedDiscoveryTiming(options.discovery), addresses, tags, bootstrap };
+}
+
+type DiscoveryTiming = NonNullable<DiscoveryNodeOptions['discovery']>;
+
+/** The smallest period of discovery's timers: below it a node does little but announce and sync. */
+export const MIN_DISCOVERY_INTERVAL_MS = 100;
+
+/** `discovery`'s timing and gossip settings checked, each against what the core needs of it. */
+function checkedDiscoveryTiming(timing: unknown): DiscoveryTiming {
+  if (timing === undefined) return {};
+  if (typeof timing !== 'object' || timing === null) throw new InvalidArgumentError(`discovery must be an object, got ${String(timing)}`);
+  const t = timing as Record<string, unknown>;
+  for (const key of ['addresses', 'tags', 'bootstrap'])
+    if (key in t) throw new InvalidArgumentError(`discovery.${key}: give it as the node's own option, not inside discovery`);
+  const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const v = t[name];
+    if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max))
+      throw new InvalidArgumentError(`discovery.${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+  };
+  for (const name of ['refreshIntervalMs', 'syncIntervalMs', 'rttProbeIntervalMs']) integer(name, MIN_DISCOVERY_INTERVAL_MS);
+  integer('purgeAfterMs', 1);
+  integer('maxTimeDriftMs', 0);
+  integer('announceBatchMs', 0);
+  integer('maxAnnounceBatchMs', 0);
+  const views = t.gossipViews;
+  if (views !== undefined) {
+    if (typeof views !== 'object' || views === null) throw new InvalidArgumentError(`discovery.gossipViews must be an object, got ${String(views)}`);
+    const { active, passive } = views as { active?: unknown; passive?: unknown };
+    if (active !== undefined && !(Number.isSafeInteger(active) && (active as number) >= 1 && (active as number) <= 64))
+      throw new InvalidArgumentError(`discovery.gossipViews.active must be an integer from 1 to 64, got ${String(active)}`);
+    if (passive !== undefined && !(Number.isSafeInteger(passive) && (passive as number) >= 0 && (passive as number) <= 1024))
+      throw new InvalidArgumentError(`discovery.gossipViews.passive must be an integer from 0 to 1024, got ${String(passive)}`);
+  }
+  return timing as DiscoveryTiming;
+}
+
+function arrayOption<T>(value: readonly T[] | undefined, name: string): readonly T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InvalidArgumentError(`${name} must be an array, got ${typeof value}`);
+  return value;
+}
+
+function isPeerAddr(value: unknown): value is PeerAddr {
+  const v = value as Partial<PeerAddr> | null;
+  return typeof v === 'object' && v !== null && v.peer instanceof PeerId && typeof v.location === 'string' && v.location.length > 0;
+}
+
+/** A node's `handshakeTimeoutMs`, when given, is a positive integer (else InvalidArgumentError): NaN stopped every link. */
+export function checkHandshakeTimeoutMs(value: unknown): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
+    throw new InvalidArgumentError(`handshakeTimeoutMs must be a positive integer, got ${String(value)}`);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { checkMaxFrameBytes, type DiscoveryNodeOptions, networkIdOf, type SubsystemNodeOptions } from '../api/node-options.ts';
+import { checkHandshakeTimeoutMs, checkMaxFrameBytes, type DiscoveryNodeOptions, networkIdOf, type SubsystemNodeOptions } from '../api/node-options.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
-import type { SecretKey } from '../core/identity/keys.ts';
+import { SecretKey } from '../core/identity/keys.ts';
 import type { PrometheusOptions } from './metrics.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
@@ -119,6 +119,8 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     throw new InvalidArgumentError(`unknown option '${key}'`);
   }
   networkIdOf(options.network);
+  if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
+    throw new InvalidArgumentError(`secretKey must be a SecretKey (SecretKey.generate() or .fromSeed()), got ${typeof options.secretKey}`);
   checkMaxFrameBytes(options.maxFrameBytes);
   const listen: unknown = options.listen;
   if (listen !== undefined) {
@@ -141,11 +143,26 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
       throw new InvalidArgumentError(`dht.port must be 0..65535, got ${String(dht.port)}`);
     if (!isIntervalMs(dht.intervalMs)) throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(dht.intervalMs)}`);
   }
+  checkHandshakeTimeoutMs(options.handshakeTimeoutMs);
+  checkQuicOptions(options.quic);
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {
     throw new InvalidArgumentError(`transport '${String(transport)}' is not supported yet: only 'quic'`);
   }
 }
+
+/** The QUIC settings: each a positive integer (a negative queue bound closed every link; NaN was taken as is). */
+function checkQuicOptions(quic: unknown): void {
+  if (quic === undefined) return;
+  if (typeof quic !== 'object' || quic === null) throw new InvalidArgumentError(`quic must be an object, got ${JSON.stringify(quic)}`);
+  for (const [name, value] of Object.entries(quic)) {
+    if (!QUIC_OPTIONS.has(name)) throw new InvalidArgumentError(`unknown option 'quic.${name}'`);
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
+      throw new InvalidArgumentError(`quic.${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+const QUIC_OPTIONS = new Set<string>(['handshakeTimeoutMs', 'idleTimeoutMs', 'keepAliveIntervalMs', 'maxStreamsPerConnection', 'maxQueuedBytesPerLink']);
 
 /** The settings object of an option that is `boolean | { ... }`; undefined when it is a boolean or absent. */
 function featureOptions(name: string, value: unknown): Record<string, unknown> | undefined {

@@ -73,6 +73,9 @@ async function startNode(
   metrics: MetricsServer | undefined,
 ): Promise<NodeBackend> {
   const rng = new CryptoRng();
+  // Checked before the data directory is locked and anything listens: a bad option leaves nothing behind.
+  const discoveryWithoutAddresses = discoveryOptions(options, []);
+  const subsystems = subsystemOptions(options);
   // Opened first: a locked or damaged data directory fails the call before anything listens.
   const durable = options.dataDir === undefined ? undefined : openDurableState(options.dataDir, options.secretKey, rng);
   const secretKey = durable?.secretKey ?? options.secretKey ?? SecretKey.generate(rng);
@@ -80,9 +83,6 @@ async function startNode(
   const wire = new WireCounters();
   const onError = options.onError ?? defaultOnError;
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  // Checked before anything starts listening, so a bad bootstrap address leaves nothing behind.
-  const discoveryWithoutAddresses = discoveryOptions(options, []);
-  const subsystems = subsystemOptions(options);
   // The machine is built once the transport listens (its entry carries the address); inputs
   // only come from callbacks, after that.
   let machine: NodeMachine | undefined;
@@ -202,7 +202,15 @@ async function startNode(
   );
   const started = node;
   metrics?.attach(() => started.inspectIfOpen(), wire);
-  runtime.start();
+  try {
+    runtime.start();
+  } catch (error) {
+    // Nothing may outlive a failed start: not the listener, nor the data directory's lock.
+    timers.clear();
+    await transport.shutdown(0);
+    durable?.storage.close();
+    throw error;
+  }
   const running = runtime;
   const discoveryOf = () => started.inspectIfOpen()?.machine.subsystem('discovery') as DiscoverySubsystem | undefined;
   const knows = (peer: PeerId) => discoveryOf()?.catalog?.signedEntry(peer, wallClockMs()) !== undefined;

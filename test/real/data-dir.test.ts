@@ -52,6 +52,30 @@ describe('a node with a data directory', () => {
     await node(dir); // released on close
   });
 
+  it('a create refused for a bad option leaves the directory unlocked and nothing listening', async () => {
+    const dir = freshDir();
+    const bad: Record<string, unknown>[] = [
+      { discovery: { purgeAfterMs: 0 } },
+      { discovery: { syncIntervalMs: 0 } },
+      { discovery: { refreshIntervalMs: Number.NaN } },
+      { discovery: { gossipViews: { active: -1 } } },
+      { discovery: { bootstrap: ['x'] } },
+      { bootstrap: [{}] },
+      { bootstrap: 'not a list' },
+      { tags: [''] },
+      { handshakeTimeoutMs: Number.NaN },
+      { quic: { maxQueuedBytesPerLink: -5 } },
+      { quic: { idleTimeoutMs: -1 } },
+      { quic: { maxStreamsPerConnection: Number.NaN } },
+      { secretKey: 'not a key' },
+    ];
+    for (const extra of bad) {
+      const error = await Network.create({ network: 'data-dir-test', dataDir: dir, ...extra }).catch((e: unknown) => e);
+      expect(error, JSON.stringify(extra)).toBeInstanceOf(InvalidArgumentError);
+    }
+    await node(dir); // not locked by any of them
+  });
+
   it('refuses a secretKey of another peer than the state it holds, and takes its own', async () => {
     const dir = freshDir();
     const key = SecretKey.fromSeed('data-dir-owner');
