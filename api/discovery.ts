@@ -98,6 +98,7 @@ export class Discovery {
 
   /** Catalog changes from now on, until the network closes. */
   events(options: { backlog?: number } = {}): AsyncIterable<DiscoveryEvent | Lagged> {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`events takes { backlog? }, got ${String(options)}`);
     return new EventStream<DiscoveryEvent>((push, end) => this.#backend.subscribe((event) => forward(event, push), end), options.backlog);
   }
 

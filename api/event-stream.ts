@@ -1,4 +1,7 @@
-import { ClosedError } from '../core/errors.ts';
+import { ClosedError, InvalidArgumentError } from '../core/errors.ts';
+
+/** The most events a stream keeps for a slow reader. */
+const MAX_BACKLOG = 1 << 20;
 
 /** Delivered in place of events a slow reader missed: the queue was full and the oldest were dropped. */
 export interface Lagged {
@@ -17,14 +20,20 @@ export class EventStream<E> implements AsyncIterable<E | Lagged> {
   #missed = 0;
   #ended = false;
   #wake: (() => void) | undefined;
-  readonly #unsubscribe: () => void;
+  /** Undefined only while subscribing: a source that has ended already ends the stream from inside `subscribe`. */
+  #unsubscribe: (() => void) | undefined;
 
+  /** `backlog`: events kept for a slow reader, an integer from 1 to 2^20 (else InvalidArgumentError). */
   constructor(subscribe: (push: (event: E) => void, end: () => void) => () => void, backlog = 1024) {
+    if (!(Number.isSafeInteger(backlog) && backlog >= 1 && backlog <= MAX_BACKLOG))
+      throw new InvalidArgumentError(`backlog must be an integer from 1 to ${MAX_BACKLOG}, got ${String(backlog)}`);
     this.#backlog = backlog;
-    this.#unsubscribe = subscribe(
+    const unsubscribe = subscribe(
       (event) => this.#push(event),
       () => this.#end(),
     );
+    if (this.#ended) unsubscribe();
+    else this.#unsubscribe = unsubscribe;
   }
 
   #push(event: E): void {
@@ -39,7 +48,8 @@ export class EventStream<E> implements AsyncIterable<E | Lagged> {
 
   #end(): void {
     this.#ended = true;
-    this.#unsubscribe();
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     this.#wake?.();
   }
 
