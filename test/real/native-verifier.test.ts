@@ -52,6 +52,25 @@ describe('signature verifiers', () => {
     expect(memo.hits).toBeGreaterThanOrEqual(150);
   });
 
+  it("the memoizing verifier stays within its bound, and a signature that shares a cached one's first bytes is checked afresh", () => {
+    const memo = new MemoVerifier(nobleVerifier, 50);
+    const key = keys[0] as SecretKey;
+    const messages = Array.from({ length: 200 }, (_, i) => Uint8Array.of(i & 255, i >> 8));
+    for (const m of messages) expect(memo.verify(key.peerId, m, key.sign(m))).toBe(true);
+    expect(memo.size).toBe(50);
+    // The oldest were forgotten (verified again, still true); the newest answer from memory.
+    const hits = memo.hits;
+    expect(memo.verify(key.peerId, messages[199] as Uint8Array, key.sign(messages[199] as Uint8Array))).toBe(true);
+    expect(memo.hits).toBe(hits + 1);
+    expect(memo.verify(key.peerId, messages[0] as Uint8Array, key.sign(messages[0] as Uint8Array))).toBe(true);
+    expect(memo.hits).toBe(hits + 1);
+    // Same first six bytes (the memo's key), another tail: forged, and not taken from memory.
+    const good = key.sign(messages[199] as Uint8Array);
+    const forged = Uint8Array.from(good);
+    forged[63] = (forged[63] as number) ^ 1;
+    expect(memo.verify(key.peerId, messages[199] as Uint8Array, forged)).toBe(false);
+  });
+
   it('both reject malformed signatures without throwing', () => {
     const peer = (keys[0] as SecretKey).peerId;
     for (const verifier of [new NativeVerifier(), new MemoVerifier()]) {
