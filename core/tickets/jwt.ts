@@ -225,11 +225,17 @@ function sortedUnique(xs: readonly string[]): string[] {
 
 type Claims = Record<string, unknown>;
 
-/** A NumericDate claim: absent, or a finite number (seconds); anything else is malformed. */
+/**
+ * Largest NumericDate (and time option) magnitude, seconds: the ECMAScript Date range,
+ * ±8.64e15 ms (year 275760). Beyond it a time has no millisecond expiration to hand out.
+ */
+export const MAX_NUMERIC_DATE_S = 8_640_000_000_000;
+
+/** A NumericDate claim: absent, or a number (seconds) within ±MAX_NUMERIC_DATE_S; anything else is malformed. */
 function numericDate(claims: Claims, name: string): number | undefined | 'bad' {
   if (!Object.hasOwn(claims, name)) return undefined;
   const v = claims[name];
-  return typeof v === 'number' && Number.isFinite(v) ? v : 'bad';
+  return typeof v === 'number' && Math.abs(v) <= MAX_NUMERIC_DATE_S ? v : 'bad';
 }
 
 function stringClaim(claims: Claims, name: string): string | undefined | 'bad' {
@@ -347,7 +353,9 @@ export class JwtValidator implements TicketValidator {
     const iat = numericDate(claims, 'iat');
     const iss = stringClaim(claims, 'iss');
     const sub = stringClaim(claims, 'sub');
-    if (exp === 'bad' || nbf === 'bad' || iat === 'bad') return reject('malformed', 'exp, nbf and iat must be numbers (seconds)');
+    if (exp === 'bad' || nbf === 'bad' || iat === 'bad') {
+      return reject('malformed', `exp, nbf and iat must be numbers of seconds within ±${MAX_NUMERIC_DATE_S}`);
+    }
     if (iss === 'bad' || sub === 'bad') return reject('malformed', 'iss and sub must be strings');
     const nowS = nowMs / 1000;
     const leeway = this.#leewayS;

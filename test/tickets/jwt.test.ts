@@ -14,6 +14,7 @@ import {
   type JwtValidatorOptions,
   type JwtVerifyKey,
   MAX_JWT_BYTES,
+  MAX_NUMERIC_DATE_S,
 } from '../../core/tickets/jwt.ts';
 import { type JwtSigningKey, jwtTicket, signJwt } from '../../core/tickets/jwt-sign.ts';
 import { utf8 } from '../../core/util/bytes.ts';
@@ -212,6 +213,26 @@ describe('JwtValidator: rejections, each by its code', () => {
     expect(codeFor({}, token(good(), { crit: ['exp'] }))).toBe('malformed');
     expect(codeFor({}, token(good(), { alg: 7 }))).toBe('malformed');
     expect(codeFor({}, token(good(), { kid: 7 }))).toBe('malformed');
+  });
+
+  it('malformed: times outside the Date range (exp 1e306 threw an AssertionError), not thrown', () => {
+    const far = MAX_NUMERIC_DATE_S;
+    for (const claims of [
+      good({ exp: 1e306 }),
+      good({ exp: 1e20 }),
+      good({ exp: -1e308 }),
+      good({ nbf: -1e308 }),
+      good({ iat: -1e308 }),
+      good({ iat: 1e306 }),
+      good({ exp: far + 1 }),
+    ]) {
+      expect(() => check({}, token(claims))).not.toThrow();
+      expect(codeFor({}, token(claims))).toBe('malformed');
+    }
+    // The edge itself is a time: accepted, with a finite expiration.
+    const r = check({}, token(good({ exp: far })));
+    expect(r).toEqual({ ok: true, expiration: { kind: 'at', atMs: far * 1000 } });
+    expect(codeFor({}, token(good({ nbf: -far, iat: -far })))).toBe('ok');
   });
 
   it('alg-not-allowed: alg none, unsupported algs, algs no key has', () => {
