@@ -370,6 +370,44 @@ describe('JwtValidator: configuration', () => {
     for (const options of bad) expect(() => new JwtValidator(options), JSON.stringify(options.keys[0]?.alg)).toThrow(InvalidArgumentError);
   });
 
+  it('rejects odd options with an InvalidArgumentError naming the option (was RangeError, TypeError, AssertionError)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: [string, unknown][] = [
+      ['leewayS', { keys: [HS], leewayS: 1e306 }],
+      ['maxLifetimeS', { keys: [HS], maxLifetimeS: 1e306 }],
+      ['maxAgeS', { keys: [HS], maxAgeS: 1e306 }],
+      ['maxAgeS', { keys: [HS], maxAgeS: '5' }],
+      ['claims.x', { keys: [HS], claims: { x: undefined } }],
+      ['claims.c', { keys: [HS], claims: { c: cyclic } }],
+      ['claims.b', { keys: [HS], claims: { b: 1n } }],
+      ['claims.n', { keys: [HS], claims: { n: [Number.NaN] } }],
+      ['claims', { keys: [HS], claims: 'x' }],
+      ['kid', { keys: [{ alg: 'HS256', secret: SECRET, kid: 5 }] }],
+      ['audience', { keys: [HS], audience: 5 }],
+      ['audience', { keys: [HS], audience: ['a', null] }],
+      ['issuers', { keys: [HS], issuers: 'abc' }],
+      ['subject', { keys: [HS], subject: 5 }],
+      ['allowNoExpiry', { keys: [HS], allowNoExpiry: 'yes' }],
+      ['keys[0]', { keys: [null] }],
+      ['keys', { keys: 'abc' }],
+      ['keys', {}],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      let thrown: unknown;
+      try {
+        new JwtValidator(options as JwtValidatorOptions);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+    // Edges still accepted: JSON claims, including nested ones, and the largest time option.
+    expect(() => new JwtValidator({ keys: [HS], leewayS: MAX_NUMERIC_DATE_S, claims: { a: { b: [1, null, 'x'] }, d: { e: 1 }, f: { e: 1 } } })).not.toThrow();
+  });
+
   it('signature: equal for equal configurations however written, different for any change', () => {
     const a = new JwtValidator({
       keys: [HS, { alg: 'HS256', secret: OTHER_SECRET }],
