@@ -10,6 +10,7 @@ export {
   expiresAt,
   isExpired,
   latestExpiration,
+  MAX_TIME_MS,
   NEVER,
   remainingMs,
   ticketId,
