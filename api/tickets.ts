@@ -2,8 +2,8 @@ import { type CryptoKey, type JWK, type KeyObject, SignJWT } from 'jose';
 import type { Ticket } from '../core/discovery/peer-entry.ts';
 import { InvalidArgumentError, MosaikError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
-import type { PeerId } from '../core/identity/keys.ts';
-import { JWT_ALGS, type JwtAlg } from '../core/tickets/jwt.ts';
+import { PeerId } from '../core/identity/keys.ts';
+import { JWT_ALGS, type JwtAlg, MAX_NUMERIC_DATE_S } from '../core/tickets/jwt.ts';
 import { jwtTicket } from '../core/tickets/jwt-sign.ts';
 import { tdxReportData, tdxTicket } from '../core/tickets/tdx/ticket-data.ts';
 import type { Expiration } from '../core/tickets/ticket.ts';
@@ -39,6 +39,13 @@ export interface IssueJwtTicketOptions {
   readonly nowMs?: number;
 }
 
+function badJwtOption(why: string): never {
+  throw new InvalidArgumentError(`issueJwtTicket: ${why}`);
+}
+
+/** Shortest HS secret per alg: the hash output, as validators require (RFC 7518 §3.2). */
+const HS_SECRET_BYTES: Record<string, number | undefined> = { HS256: 32, HS384: 48, HS512: 64 };
+
 const CURVE_ALG: Record<string, JwtAlg> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512', Ed25519: 'EdDSA' };
 
 function inferAlg(key: JwtIssuingKey): JwtAlg | undefined {
@@ -65,27 +72,58 @@ function inferAlg(key: JwtIssuingKey): JwtAlg | undefined {
 /**
  * Issues a JWT ticket for a peer: `{iss, sub, aud?, iat, nbf?, exp?, ...claims}` signed with
  * `key` (header `{alg, typ: 'JWT', kid?}`), as a ticket of class `JWT_TICKET_CLASS`. Add it with
- * `net.discovery.addTicket(t)`. Throws an InvalidArgumentError when the algorithm cannot be
- * inferred or is unsupported; jose's own errors for a key that does not fit the algorithm.
+ * `net.discovery.addTicket(t)`. Throws an InvalidArgumentError for options validators would
+ * make useless or jose cannot use: an algorithm that cannot be inferred or is unsupported, an
+ * HS secret shorter than the hash output (32/48/64 bytes), a missing `expiresInS` or one ≤ 0,
+ * a time beyond ±MAX_NUMERIC_DATE_S, a non-string issuer/subject/audience/kid, claims that are
+ * not JSON. jose's own errors remain for a key object that does not fit the algorithm.
  */
 export async function issueJwtTicket(options: IssueJwtTicketOptions): Promise<Ticket> {
-  const alg = options.alg ?? inferAlg(options.key);
-  if (alg === undefined || !JWT_ALGS.includes(alg)) {
-    throw new InvalidArgumentError(`issueJwtTicket: cannot use alg ${String(alg)}; pass one of ${JWT_ALGS.join(', ')}`);
+  if (typeof options !== 'object' || options === null) badJwtOption('options must be an object');
+  const key = options.key;
+  if (!(key instanceof Uint8Array) && (typeof key !== 'object' || key === null)) badJwtOption('key must be HS secret bytes, a CryptoKey, a KeyObject or a JWK');
+  const alg = options.alg ?? inferAlg(key);
+  if (alg === undefined || !JWT_ALGS.includes(alg)) badJwtOption(`cannot use alg ${String(alg)}; pass one of ${JWT_ALGS.join(', ')}`);
+  const secretBytes = HS_SECRET_BYTES[alg as string];
+  if (key instanceof Uint8Array && secretBytes !== undefined && key.length < secretBytes) {
+    badJwtOption(`key: an ${alg} secret must be at least ${secretBytes} bytes (validators refuse shorter ones), got ${key.length}`);
   }
+  if (options.expiresInS === undefined) badJwtOption('expiresInS is required (null for a token without exp)');
   for (const name of ['expiresInS', 'notBeforeS', 'nowMs'] as const) {
     const value: unknown = options[name];
-    if (value !== undefined && value !== null && !Number.isFinite(value))
-      throw new InvalidArgumentError(`issueJwtTicket: ${name} must be a finite number, got ${String(value)}`);
+    if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isFinite(value)))
+      badJwtOption(`${name} must be a finite number, got ${String(value)}`);
+  }
+  if (options.expiresInS !== null && options.expiresInS <= 0)
+    badJwtOption(`expiresInS must be positive (the token would be born expired), got ${options.expiresInS}`);
+  if (typeof options.issuer !== 'string') badJwtOption('issuer must be a string');
+  const subject = options.subject;
+  if (typeof subject !== 'string' && !(subject instanceof PeerId)) badJwtOption('subject must be a PeerId or a string');
+  const audience = options.audience;
+  if (audience !== undefined && typeof audience !== 'string' && !(Array.isArray(audience) && audience.every((a) => typeof a === 'string'))) {
+    badJwtOption('audience must be a string or an array of strings');
+  }
+  if (options.kid !== undefined && typeof options.kid !== 'string') badJwtOption('kid must be a string');
+  const claims = options.claims ?? {};
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) badJwtOption('claims must be an object');
+  try {
+    JSON.stringify(claims);
+  } catch (e) {
+    throw new InvalidArgumentError(`issueJwtTicket: claims are not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
-  const payload: Record<string, unknown> = { ...(options.claims ?? {}) };
+  const payload: Record<string, unknown> = { ...claims };
   payload.iss = options.issuer;
-  payload.sub = typeof options.subject === 'string' ? options.subject : options.subject.hex;
-  if (options.audience !== undefined) payload.aud = typeof options.audience === 'string' ? options.audience : [...options.audience];
+  payload.sub = typeof subject === 'string' ? subject : subject.hex;
+  if (audience !== undefined) payload.aud = typeof audience === 'string' ? audience : [...audience];
   payload.iat = iat;
   if (options.notBeforeS !== undefined) payload.nbf = iat + options.notBeforeS;
   if (options.expiresInS !== null) payload.exp = iat + options.expiresInS;
+  for (const name of ['iat', 'nbf', 'exp'] as const) {
+    const t = payload[name];
+    if (typeof t === 'number' && !(Math.abs(t) <= MAX_NUMERIC_DATE_S))
+      badJwtOption(`${name} ${t} is outside ±${MAX_NUMERIC_DATE_S} s, which validators refuse`);
+  }
   const token = await new SignJWT(payload)
     .setProtectedHeader({ alg, typ: 'JWT', ...(options.kid !== undefined ? { kid: options.kid } : {}) })
     .sign(options.key);

@@ -149,6 +149,46 @@ describe('JwtValidator: tokens issued with jose', () => {
     for (const bad of [{ expiresInS: Number.NaN }, { expiresInS: 60, notBeforeS: Number.POSITIVE_INFINITY }, { expiresInS: 60, nowMs: Number.NaN }])
       await expect(issueJwtTicket({ key, alg: 'HS256', issuer: 'i', subject: 's', ...bad })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
+
+  it('refuses odd options with an InvalidArgumentError naming the option (jose threw TypeErrors, or issued useless tokens)', async () => {
+    const ok = { key: SECRET, issuer: 'i', subject: 's', expiresInS: 60, nowMs: NOW_MS };
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: [string, unknown][] = [
+      ['expiresInS', { ...ok, expiresInS: undefined }],
+      ['expiresInS', { ...ok, expiresInS: -10 }],
+      ['expiresInS', { ...ok, expiresInS: 0 }],
+      ['expiresInS', { ...ok, expiresInS: '60' }],
+      ['exp', { ...ok, expiresInS: 1e300 }],
+      ['iat', { ...ok, nowMs: -1e20 }],
+      ['subject', { ...ok, subject: undefined }],
+      ['subject', { ...ok, subject: 5 }],
+      ['issuer', { ...ok, issuer: undefined }],
+      ['audience', { ...ok, audience: 5 }],
+      ['audience', { ...ok, audience: [null] }],
+      ['kid', { ...ok, kid: 5 }],
+      ['claims', { ...ok, claims: { c: cyclic } }],
+      ['claims', { ...ok, claims: { b: 1n } }],
+      ['key', { ...ok, key: new Uint8Array(1) }],
+      ['key', { ...ok, key: new Uint8Array(31) }],
+      ['key', { ...ok, alg: 'HS512', key: new Uint8Array(32) }],
+      ['key', { ...ok, key: null }],
+      ['key', { ...ok, key: 'secret' }],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      const thrown = await issueJwtTicket(options as Parameters<typeof issueJwtTicket>[0]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+    // The shortest accepted secrets are exactly what validators accept.
+    const t = await issueJwtTicket({ ...ok, subject: ALICE, key: new Uint8Array(64).fill(3), alg: 'HS512' });
+    const v = new JwtValidator({ keys: [{ alg: 'HS512', secret: new Uint8Array(64).fill(3) }] });
+    expect(codeOf(v.validate(t.data, entryOf(ALICE), NOW_MS))).toBe('ok');
+  });
 });
 
 describe('JwtValidator: the synchronous signer', () => {
