@@ -1,12 +1,14 @@
 import { type CryptoKey, type JWK, type KeyObject, SignJWT } from 'jose';
 import type { Ticket } from '../core/discovery/peer-entry.ts';
 import { InvalidArgumentError, MosaikError } from '../core/errors.ts';
-import type { NetworkId } from '../core/identity/digest.ts';
+import { Digest, type NetworkId } from '../core/identity/digest.ts';
 import { PeerId } from '../core/identity/keys.ts';
 import { JWT_ALGS, type JwtAlg, MAX_NUMERIC_DATE_S } from '../core/tickets/jwt.ts';
 import { jwtTicket } from '../core/tickets/jwt-sign.ts';
+import { parseQuote } from '../core/tickets/tdx/quote.ts';
 import { tdxReportData, tdxTicket } from '../core/tickets/tdx/ticket-data.ts';
-import type { Expiration } from '../core/tickets/ticket.ts';
+import { type Expiration, expiresAt, MAX_TIME_MS, NEVER } from '../core/tickets/ticket.ts';
+import { equalBytes } from '../core/util/bytes.ts';
 
 /**
  * Making tickets, outside the deterministic core: `issueJwtTicket` signs with `jose`
@@ -167,17 +169,83 @@ export interface IssueTdxTicketOptions {
   readonly signal?: AbortSignal;
 }
 
+function badTdxOption(why: string): never {
+  throw new InvalidArgumentError(`issueTdxTicket: ${why}`);
+}
+
+/** A wall-clock time option, ms: an integer in [0, MAX_TIME_MS]. */
+function tdxTimeMs(name: string, v: unknown): number {
+  if (!(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIME_MS))
+    badTdxOption(`${name} must be an integer of ms in [0, ${MAX_TIME_MS}], got ${String(v)}`);
+  return v as number;
+}
+
+/** The QuoteGenerationError an aborted `issueTdxTicket` rejects with; the abort reason is its `cause`. */
+function abortedError(signal: AbortSignal): QuoteGenerationError {
+  return new QuoteGenerationError('issueTdxTicket: aborted', { cause: signal.reason });
+}
+
+/** `p`, or a rejection as soon as `signal` aborts, whether or not the provider honours it. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(signal.aborted ? abortedError(signal) : e);
+      },
+    );
+  });
+}
+
 /**
  * Issues a TDX ticket: binds (peer, network, startedAt, now, expiration) into the report data
- * and asks `provider` for a quote over it. An expiration already in the past is an
- * InvalidArgumentError (mosaik's ExpirationInThePast).
+ * and asks `provider` for a quote over it.
+ *
+ * - Bad arguments are InvalidArgumentErrors naming the option: a provider without `quote`, a
+ *   peerId or network that is not a PeerId/Digest, `startedAtMs` or `expiration.atMs` not an
+ *   integer in [0, MAX_TIME_MS], `nowMs` not a number in that range, an unknown
+ *   `expiration.kind`, and an expiration already in the past (mosaik's ExpirationInThePast).
+ * - When `signal` aborts (before or during the quote) it rejects at once with a
+ *   QuoteGenerationError whose `cause` is the abort reason, even if the provider ignores the signal.
+ * - A provider answer that is not a quote (not bytes, does not parse as a TDX quote, or carries
+ *   other report data) is a QuoteGenerationError: such a ticket would be refused by every validator.
  */
 export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ticket> {
-  const quotedAtMs = Math.floor(options.nowMs ?? Date.now());
-  if (options.expiration.kind === 'at' && options.expiration.atMs <= quotedAtMs) {
-    throw new InvalidArgumentError(`issueTdxTicket: expiration ${options.expiration.atMs} is not after now ${quotedAtMs}`);
+  if (typeof options !== 'object' || options === null) badTdxOption('options must be an object');
+  const provider = options.provider;
+  if (typeof provider !== 'object' || provider === null || typeof provider.quote !== 'function') badTdxOption('provider must be a QuoteProvider');
+  if (!(options.peerId instanceof PeerId)) badTdxOption('peerId must be a PeerId');
+  if (!(options.network instanceof Digest)) badTdxOption('network must be a NetworkId');
+  const startedAtMs = tdxTimeMs('startedAtMs', options.startedAtMs);
+  const nowMs: unknown = options.nowMs ?? Date.now();
+  if (!(typeof nowMs === 'number' && nowMs >= 0 && nowMs <= MAX_TIME_MS)) badTdxOption(`nowMs must be ms in [0, ${MAX_TIME_MS}], got ${String(nowMs)}`);
+  const quotedAtMs = Math.floor(nowMs);
+  const e: unknown = options.expiration;
+  let expiration: Expiration;
+  if (typeof e === 'object' && e !== null && (e as Expiration).kind === 'never') expiration = NEVER;
+  else if (typeof e === 'object' && e !== null && (e as Expiration).kind === 'at') {
+    expiration = expiresAt(tdxTimeMs('expiration.atMs', (e as { atMs: unknown }).atMs));
+  } else badTdxOption("expiration must be { kind: 'never' } or { kind: 'at', atMs }");
+  if (expiration.kind === 'at' && expiration.atMs <= quotedAtMs) {
+    throw new InvalidArgumentError(`issueTdxTicket: expiration ${expiration.atMs} is not after now ${quotedAtMs}`);
   }
-  const binding = { peerId: options.peerId, network: options.network, startedAtMs: options.startedAtMs, quotedAtMs, expiration: options.expiration };
-  const quote = await options.provider.quote(tdxReportData(binding), { signal: options.signal });
-  return tdxTicket({ ...binding, quote });
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) badTdxOption('signal must be an AbortSignal');
+  if (signal?.aborted) throw abortedError(signal);
+  const binding = { peerId: options.peerId, network: options.network, startedAtMs, quotedAtMs, expiration };
+  const reportData = tdxReportData(binding);
+  const quote: unknown = await untilAborted((async () => provider.quote(reportData, { signal }))(), signal);
+  if (!(quote instanceof Uint8Array))
+    throw new QuoteGenerationError(`issueTdxTicket: the provider answered ${quote === null ? 'null' : typeof quote}, not quote bytes`);
+  const parsed = parseQuote(quote);
+  if (!parsed.ok) throw new QuoteGenerationError(`issueTdxTicket: the provider's ${quote.length} bytes are not a TDX quote: ${parsed.detail}`);
+  if (!equalBytes(parsed.quote.body.reportData, reportData)) throw new QuoteGenerationError('issueTdxTicket: the provider quoted other report data');
+  return tdxTicket({ ...binding, quote: Uint8Array.from(quote) });
 }
