@@ -1,5 +1,5 @@
 export type { EcdsaAlg, EdAlg, HmacAlg, JsonValue, JwtAlg, JwtValidatorOptions, JwtVerifyKey, PublicJwk } from './jwt.ts';
-export { JWT_ALGS, JWT_TICKET_CLASS, JwtValidator, MAX_JWT_BYTES } from './jwt.ts';
+export { JWT_ALGS, JWT_TICKET_CLASS, JwtValidator, MAX_JWT_BYTES, MAX_NUMERIC_DATE_S } from './jwt.ts';
 export type { JwtSigningKey } from './jwt-sign.ts';
 export { jwtTicket, signJwt } from './jwt-sign.ts';
 export * from './tdx/index.ts';
@@ -10,6 +10,7 @@ export {
   expiresAt,
   isExpired,
   latestExpiration,
+  MAX_TIME_MS,
   NEVER,
   remainingMs,
   ticketId,

@@ -129,9 +129,11 @@ function publicKeyBytes(i: number, alg: EcdsaAlg | EdAlg, key: Uint8Array | Publ
 }
 
 function resolveKey(key: JwtVerifyKey, i: number): ResolvedKey {
+  if (typeof key !== 'object' || key === null) badKey(i, `must be an object, got ${key === null ? 'null' : typeof key}`);
   const alg = key.alg;
   if (!JWT_ALGS.includes(alg)) badKey(i, `unsupported alg ${String(alg)} (supported: ${JWT_ALGS.join(', ')})`);
   const kid = key.kid;
+  if (kid !== undefined && typeof kid !== 'string') badKey(i, `kid must be a string, got ${typeof kid}`);
   if (isHmac(alg)) {
     if (!('secret' in key) || !(key.secret instanceof Uint8Array)) badKey(i, `${alg} needs a secret (bytes)`);
     const hash = HMAC_HASH[alg];
@@ -188,9 +190,34 @@ function resolveKey(key: JwtVerifyKey, i: number): ResolvedKey {
   };
 }
 
+/** A time option, seconds: absent, or a number in [0, MAX_NUMERIC_DATE_S]. */
 function nonNegative(name: string, v: number | undefined): number | undefined {
-  if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new InvalidArgumentError(`JwtValidator: ${name} must be a non-negative number, got ${v}`);
+  if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= MAX_NUMERIC_DATE_S)) {
+    throw new InvalidArgumentError(`JwtValidator: ${name} must be a number of seconds in [0, ${MAX_NUMERIC_DATE_S}], got ${String(v)}`);
+  }
   return v;
+}
+
+function stringList(name: string, v: unknown): readonly string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new InvalidArgumentError(`JwtValidator: ${name} must be an array of strings`);
+  return v;
+}
+
+/** Throws unless `v` is a JSON value: null, a boolean, a finite number, a string, or arrays and plain objects of them, without cycles. */
+function checkJson(v: unknown, path: string, seen: Set<object>): void {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new InvalidArgumentError(`JwtValidator: ${path} is ${v}, not a JSON number`);
+    return;
+  }
+  if (typeof v !== 'object') throw new InvalidArgumentError(`JwtValidator: ${path} is a ${typeof v}, not a JSON value`);
+  const proto = Object.getPrototypeOf(v);
+  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) throw new InvalidArgumentError(`JwtValidator: ${path} is not a plain object or array`);
+  if (seen.has(v)) throw new InvalidArgumentError(`JwtValidator: ${path} is cyclic`);
+  seen.add(v);
+  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) checkJson(v[i], `${path}[${i}]`, seen);
+  else for (const [k, x] of Object.entries(v)) checkJson(x, `${path}.${k}`, seen);
+  seen.delete(v);
 }
 
 /** Deep JSON equality; object member order does not matter. */
@@ -225,11 +252,17 @@ function sortedUnique(xs: readonly string[]): string[] {
 
 type Claims = Record<string, unknown>;
 
-/** A NumericDate claim: absent, or a finite number (seconds); anything else is malformed. */
+/**
+ * Largest NumericDate (and time option) magnitude, seconds: the ECMAScript Date range,
+ * ±8.64e15 ms (year 275760). Beyond it a time has no millisecond expiration to hand out.
+ */
+export const MAX_NUMERIC_DATE_S = 8_640_000_000_000;
+
+/** A NumericDate claim: absent, or a number (seconds) within ±MAX_NUMERIC_DATE_S; anything else is malformed. */
 function numericDate(claims: Claims, name: string): number | undefined | 'bad' {
   if (!Object.hasOwn(claims, name)) return undefined;
   const v = claims[name];
-  return typeof v === 'number' && Number.isFinite(v) ? v : 'bad';
+  return typeof v === 'number' && Math.abs(v) <= MAX_NUMERIC_DATE_S ? v : 'bad';
 }
 
 function stringClaim(claims: Claims, name: string): string | undefined | 'bad' {
@@ -267,20 +300,31 @@ export class JwtValidator implements TicketValidator {
   readonly #claims: readonly (readonly [string, JsonValue])[];
   readonly #leewayS: number;
 
-  /** Throws an InvalidArgumentError for a bad configuration (no keys, a bad key, a negative bound). */
+  /**
+   * Throws an InvalidArgumentError naming the option for a bad configuration: no keys, a bad
+   * key or `kid`, a time option outside [0, MAX_NUMERIC_DATE_S], non-string issuers, audience
+   * or subject, a required claim that is not JSON (undefined, a BigInt, a cycle...).
+   */
   constructor(options: JwtValidatorOptions) {
-    if (!options.keys || options.keys.length === 0) throw new InvalidArgumentError('JwtValidator: at least one key is required');
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('JwtValidator: options must be an object');
+    if (!Array.isArray(options.keys) || options.keys.length === 0) throw new InvalidArgumentError('JwtValidator: keys must be an array of at least one key');
     this.#keys = options.keys.map(resolveKey);
-    this.#issuers = sortedUnique(options.issuers ?? []);
+    this.#issuers = sortedUnique(options.issuers === undefined ? [] : stringList('issuers', options.issuers));
     const audience = options.audience;
-    const audienceList = audience === undefined ? [] : sortedUnique(typeof audience === 'string' ? [audience] : audience);
+    const audienceList = audience === undefined ? [] : sortedUnique(typeof audience === 'string' ? [audience] : stringList('audience', audience));
     this.#audience = audienceList.length === 0 ? undefined : audienceList;
+    if (options.subject !== undefined && typeof options.subject !== 'string') throw new InvalidArgumentError('JwtValidator: subject must be a string');
     this.#subject = options.subject;
+    if (options.allowNoExpiry !== undefined && typeof options.allowNoExpiry !== 'boolean')
+      throw new InvalidArgumentError('JwtValidator: allowNoExpiry must be a boolean');
     this.#allowNoExpiry = options.allowNoExpiry ?? false;
     this.#maxLifetimeS = nonNegative('maxLifetimeS', options.maxLifetimeS);
     this.#maxAgeS = nonNegative('maxAgeS', options.maxAgeS);
     this.#leewayS = nonNegative('leewayS', options.leewayS) ?? 0;
-    this.#claims = Object.entries(options.claims ?? {}).sort(([a], [b]) => compareStrings(a, b));
+    const claims = options.claims ?? {};
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new InvalidArgumentError('JwtValidator: claims must be an object');
+    for (const [name, value] of Object.entries(claims)) checkJson(value, `claims.${name}`, new Set());
+    this.#claims = Object.entries(claims).sort(([a], [b]) => compareStrings(a, b));
     this.signature = this.#computeSignature();
   }
 
@@ -347,7 +391,9 @@ export class JwtValidator implements TicketValidator {
     const iat = numericDate(claims, 'iat');
     const iss = stringClaim(claims, 'iss');
     const sub = stringClaim(claims, 'sub');
-    if (exp === 'bad' || nbf === 'bad' || iat === 'bad') return reject('malformed', 'exp, nbf and iat must be numbers (seconds)');
+    if (exp === 'bad' || nbf === 'bad' || iat === 'bad') {
+      return reject('malformed', `exp, nbf and iat must be numbers of seconds within ±${MAX_NUMERIC_DATE_S}`);
+    }
     if (iss === 'bad' || sub === 'bad') return reject('malformed', 'iss and sub must be strings');
     const nowS = nowMs / 1000;
     const leeway = this.#leewayS;

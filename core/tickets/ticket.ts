@@ -18,6 +18,9 @@ export type Expiration = { readonly kind: 'never' } | { readonly kind: 'at'; rea
 
 export const NEVER: Expiration = Object.freeze({ kind: 'never' });
 
+/** Latest wall-clock time tickets speak of, ms: the end of the ECMAScript Date range (year 275760). */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+
 /** An expiration at `atMs` (wall-clock ms). */
 export function expiresAt(atMs: number): Expiration {
   assert(Number.isFinite(atMs), `expiresAt: bad time ${atMs}`);

@@ -14,6 +14,7 @@ import {
   type JwtValidatorOptions,
   type JwtVerifyKey,
   MAX_JWT_BYTES,
+  MAX_NUMERIC_DATE_S,
 } from '../../core/tickets/jwt.ts';
 import { type JwtSigningKey, jwtTicket, signJwt } from '../../core/tickets/jwt-sign.ts';
 import { utf8 } from '../../core/util/bytes.ts';
@@ -148,6 +149,46 @@ describe('JwtValidator: tokens issued with jose', () => {
     for (const bad of [{ expiresInS: Number.NaN }, { expiresInS: 60, notBeforeS: Number.POSITIVE_INFINITY }, { expiresInS: 60, nowMs: Number.NaN }])
       await expect(issueJwtTicket({ key, alg: 'HS256', issuer: 'i', subject: 's', ...bad })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
+
+  it('refuses odd options with an InvalidArgumentError naming the option (jose threw TypeErrors, or issued useless tokens)', async () => {
+    const ok = { key: SECRET, issuer: 'i', subject: 's', expiresInS: 60, nowMs: NOW_MS };
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: [string, unknown][] = [
+      ['expiresInS', { ...ok, expiresInS: undefined }],
+      ['expiresInS', { ...ok, expiresInS: -10 }],
+      ['expiresInS', { ...ok, expiresInS: 0 }],
+      ['expiresInS', { ...ok, expiresInS: '60' }],
+      ['exp', { ...ok, expiresInS: 1e300 }],
+      ['iat', { ...ok, nowMs: -1e20 }],
+      ['subject', { ...ok, subject: undefined }],
+      ['subject', { ...ok, subject: 5 }],
+      ['issuer', { ...ok, issuer: undefined }],
+      ['audience', { ...ok, audience: 5 }],
+      ['audience', { ...ok, audience: [null] }],
+      ['kid', { ...ok, kid: 5 }],
+      ['claims', { ...ok, claims: { c: cyclic } }],
+      ['claims', { ...ok, claims: { b: 1n } }],
+      ['key', { ...ok, key: new Uint8Array(1) }],
+      ['key', { ...ok, key: new Uint8Array(31) }],
+      ['key', { ...ok, alg: 'HS512', key: new Uint8Array(32) }],
+      ['key', { ...ok, key: null }],
+      ['key', { ...ok, key: 'secret' }],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      const thrown = await issueJwtTicket(options as Parameters<typeof issueJwtTicket>[0]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+    // The shortest accepted secrets are exactly what validators accept.
+    const t = await issueJwtTicket({ ...ok, subject: ALICE, key: new Uint8Array(64).fill(3), alg: 'HS512' });
+    const v = new JwtValidator({ keys: [{ alg: 'HS512', secret: new Uint8Array(64).fill(3) }] });
+    expect(codeOf(v.validate(t.data, entryOf(ALICE), NOW_MS))).toBe('ok');
+  });
 });
 
 describe('JwtValidator: the synchronous signer', () => {
@@ -212,6 +253,26 @@ describe('JwtValidator: rejections, each by its code', () => {
     expect(codeFor({}, token(good(), { crit: ['exp'] }))).toBe('malformed');
     expect(codeFor({}, token(good(), { alg: 7 }))).toBe('malformed');
     expect(codeFor({}, token(good(), { kid: 7 }))).toBe('malformed');
+  });
+
+  it('malformed: times outside the Date range (exp 1e306 threw an AssertionError), not thrown', () => {
+    const far = MAX_NUMERIC_DATE_S;
+    for (const claims of [
+      good({ exp: 1e306 }),
+      good({ exp: 1e20 }),
+      good({ exp: -1e308 }),
+      good({ nbf: -1e308 }),
+      good({ iat: -1e308 }),
+      good({ iat: 1e306 }),
+      good({ exp: far + 1 }),
+    ]) {
+      expect(() => check({}, token(claims))).not.toThrow();
+      expect(codeFor({}, token(claims))).toBe('malformed');
+    }
+    // The edge itself is a time: accepted, with a finite expiration.
+    const r = check({}, token(good({ exp: far })));
+    expect(r).toEqual({ ok: true, expiration: { kind: 'at', atMs: far * 1000 } });
+    expect(codeFor({}, token(good({ nbf: -far, iat: -far })))).toBe('ok');
   });
 
   it('alg-not-allowed: alg none, unsupported algs, algs no key has', () => {
@@ -347,6 +408,44 @@ describe('JwtValidator: configuration', () => {
       { keys: [HS], maxAgeS: -1 },
     ];
     for (const options of bad) expect(() => new JwtValidator(options), JSON.stringify(options.keys[0]?.alg)).toThrow(InvalidArgumentError);
+  });
+
+  it('rejects odd options with an InvalidArgumentError naming the option (was RangeError, TypeError, AssertionError)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: [string, unknown][] = [
+      ['leewayS', { keys: [HS], leewayS: 1e306 }],
+      ['maxLifetimeS', { keys: [HS], maxLifetimeS: 1e306 }],
+      ['maxAgeS', { keys: [HS], maxAgeS: 1e306 }],
+      ['maxAgeS', { keys: [HS], maxAgeS: '5' }],
+      ['claims.x', { keys: [HS], claims: { x: undefined } }],
+      ['claims.c', { keys: [HS], claims: { c: cyclic } }],
+      ['claims.b', { keys: [HS], claims: { b: 1n } }],
+      ['claims.n', { keys: [HS], claims: { n: [Number.NaN] } }],
+      ['claims', { keys: [HS], claims: 'x' }],
+      ['kid', { keys: [{ alg: 'HS256', secret: SECRET, kid: 5 }] }],
+      ['audience', { keys: [HS], audience: 5 }],
+      ['audience', { keys: [HS], audience: ['a', null] }],
+      ['issuers', { keys: [HS], issuers: 'abc' }],
+      ['subject', { keys: [HS], subject: 5 }],
+      ['allowNoExpiry', { keys: [HS], allowNoExpiry: 'yes' }],
+      ['keys[0]', { keys: [null] }],
+      ['keys', { keys: 'abc' }],
+      ['keys', {}],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      let thrown: unknown;
+      try {
+        new JwtValidator(options as JwtValidatorOptions);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+    // Edges still accepted: JSON claims, including nested ones, and the largest time option.
+    expect(() => new JwtValidator({ keys: [HS], leewayS: MAX_NUMERIC_DATE_S, claims: { a: { b: [1, null, 'x'] }, d: { e: 1 }, f: { e: 1 } } })).not.toThrow();
   });
 
   it('signature: equal for equal configurations however written, different for any change', () => {

@@ -8,7 +8,7 @@ import { certificatePem, SIM_CERT_NOT_AFTER_MS, SimulatedIntel, simulatedMeasure
 import { decodeTdxTicketData, encodeTdxTicketData, TDX_TICKET_CLASS, type TdxBinding, tdxReportData, tdxTicket } from '../../core/tickets/tdx/ticket-data.ts';
 import { TdxValidator, type TdxValidatorOptions } from '../../core/tickets/tdx/validator.ts';
 import { parseCertificate, parsePemCertificates, verifyChain } from '../../core/tickets/tdx/x509.ts';
-import { expiresAt, NEVER, type Ticket } from '../../core/tickets/ticket.ts';
+import { expiresAt, MAX_TIME_MS, NEVER, type Ticket } from '../../core/tickets/ticket.ts';
 import { faultyTdxTicket, TDX_FAULT_REJECTIONS, TDX_FAULTS } from '../../net-sim/attestation.ts';
 import { ALICE, BOB, codeOf, entryOf, NETWORK, NOW_MS } from './fixtures.ts';
 
@@ -340,6 +340,33 @@ describe('TdxValidator: configuration', () => {
       { trustedRoots: [intel.rootCertificate], maxAgeS: -5 },
     ];
     for (const options of bad) expect(() => new TdxValidator(options)).toThrow(InvalidArgumentError);
+  });
+
+  it('rejects odd options with an InvalidArgumentError naming the option (was RangeError, TypeError)', () => {
+    const root = intel.rootCertificate;
+    const cases: [string, unknown][] = [
+      ['maxAgeS', { trustedRoots: [root], maxAgeS: 1e306 }],
+      ['maxLifetimeS', { trustedRoots: [root], maxLifetimeS: Number.NaN }],
+      ['notBeforeMs', { trustedRoots: [root], notBeforeMs: 1.5 }],
+      ['notBeforeMs', { trustedRoots: [root], notBeforeMs: 1e300 }],
+      ['trustedRoots[0]', { trustedRoots: [null] }],
+      ['trustedRoots', { trustedRoots: 'abc' }],
+      ['variants[0]', { trustedRoots: [root], variants: [null] }],
+      ['variants', { trustedRoots: [root], variants: 'abc' }],
+      ['options.rtmr', { trustedRoots: [root], rtmr: 'abc' }],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      let thrown: unknown;
+      try {
+        new TdxValidator(options as TdxValidatorOptions);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+    expect(() => new TdxValidator({ trustedRoots: [root], notBeforeMs: MAX_TIME_MS, maxAgeS: MAX_TIME_MS / 1000 })).not.toThrow();
   });
 
   it('signature: equal for equal configurations, different for roots, registers, variants and bounds', () => {

@@ -125,6 +125,68 @@ describe('issueTdxTicket and the quote providers', () => {
     ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  const base = { provider, peerId: ALICE, network: NETWORK, startedAtMs: NOW_MS - 1000, expiration: expiresAt(NOW_MS + 60_000), nowMs: NOW_MS };
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it('rejects when the signal aborts, even if the provider never answers (it hung for ever)', async () => {
+    const never = { available: async () => true, quote: () => new Promise<Uint8Array>(() => {}) };
+    const ac = new AbortController();
+    const pending = failure(issueTdxTicket({ ...base, provider: never, signal: ac.signal }));
+    const reason = new Error('stop');
+    ac.abort(reason);
+    const thrown = await pending;
+    expect(thrown).toBeInstanceOf(QuoteGenerationError);
+    expect((thrown as Error).cause).toBe(reason);
+    // Already aborted: the provider is not even asked.
+    let asked = false;
+    const spy = {
+      available: async () => true,
+      quote: async (rd: Uint8Array) => {
+        asked = true;
+        return provider.quote(rd);
+      },
+    };
+    expect(await failure(issueTdxTicket({ ...base, provider: spy, signal: AbortSignal.abort(reason) }))).toBeInstanceOf(QuoteGenerationError);
+    expect(asked).toBe(false);
+  });
+
+  it('refuses a provider answer that is not a quote for this report data with QuoteGenerationError', async () => {
+    const other = await provider.quote(new Uint8Array(64));
+    for (const answer of ['garbage', null, new Uint8Array(10), new Uint8Array(1 << 20), other]) {
+      const p = { available: async () => true, quote: async () => answer as Uint8Array };
+      expect(await failure(issueTdxTicket({ ...base, provider: p })), String(answer)).toBeInstanceOf(QuoteGenerationError);
+    }
+  });
+
+  it('refuses bad arguments with an InvalidArgumentError naming the option (was RangeError, TypeError, or an undecodable ticket)', async () => {
+    const cases: [string, unknown][] = [
+      ['startedAtMs', { ...base, startedAtMs: Number.NaN }],
+      ['startedAtMs', { ...base, startedAtMs: 1.5 }],
+      ['startedAtMs', { ...base, startedAtMs: -1 }],
+      ['nowMs', { ...base, nowMs: Number.NaN }],
+      ['nowMs', { ...base, nowMs: -5 }],
+      ['expiration.atMs', { ...base, expiration: { kind: 'at', atMs: Number.NaN } }],
+      ['expiration.atMs', { ...base, expiration: { kind: 'at', atMs: NOW_MS + 1.5 } }],
+      ['expiration.atMs', { ...base, expiration: { kind: 'at', atMs: 1e300 } }],
+      ['expiration', { ...base, expiration: { kind: 'whenever' } }],
+      ['expiration', { ...base, expiration: undefined }],
+      ['peerId', { ...base, peerId: 'abc' }],
+      ['network', { ...base, network: 'net' }],
+      ['provider', { ...base, provider: null }],
+      ['signal', { ...base, signal: 'x' }],
+      ['options', undefined],
+    ];
+    for (const [name, options] of cases) {
+      const thrown = await failure(issueTdxTicket(options as Parameters<typeof issueTdxTicket>[0]));
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toContain(name);
+    }
+  });
+
   it('configfs-tsm reports unavailable cleanly where there is no TDX', async () => {
     const real = new ConfigfsTsmQuoteProvider({ reportDir: '/nonexistent/tsm/report' });
     expect(await real.available()).toBe(false);

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../errors.ts';
 import { Digest } from '../../identity/digest.ts';
 import { bytesToHex, concatBytes, equalBytes, tryHexToBytes } from '../../util/bytes.ts';
 import { u64le } from '../encoding.ts';
-import { accept, expiresAt, reject, type TicketValidator, type ValidationResult } from '../ticket.ts';
+import { accept, expiresAt, MAX_TIME_MS, reject, type TicketValidator, type ValidationResult } from '../ticket.ts';
 import { MEASUREMENT_BYTES, type Measurements, parseQuote, type Quote } from './quote.ts';
 import { decodeTdxTicketData, TDX_TICKET_CLASS, tdxReportData } from './ticket-data.ts';
 import { type Certificate, parseCertificate, parsePemCertificates, verifyChain } from './x509.ts';
@@ -46,7 +46,9 @@ function measurement(v: MeasurementInput, what: string): Uint8Array {
 }
 
 function criteria(c: TdxMeasurementCriteria, what: string): Criteria {
+  if (typeof c !== 'object' || c === null) throw new InvalidArgumentError(`TdxValidator: ${what} must be an object`);
   const rtmr = c.rtmr ?? [];
+  if (!Array.isArray(rtmr)) throw new InvalidArgumentError(`TdxValidator: ${what}.rtmr must be an array`);
   if (rtmr.length > 4) throw new InvalidArgumentError(`TdxValidator: ${what}.rtmr has ${rtmr.length} entries, at most 4`);
   return {
     mrtd: c.mrtd === undefined ? undefined : measurement(c.mrtd, `${what}.mrtd`),
@@ -74,12 +76,24 @@ function criteriaSignature(c: Criteria): Digest {
   return d;
 }
 
+/** A duration option, seconds: absent, or a number in [0, MAX_TIME_MS / 1000]. */
 function nonNegative(name: string, v: number | undefined): number | undefined {
-  if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new InvalidArgumentError(`TdxValidator: ${name} must be a non-negative number, got ${v}`);
+  if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= MAX_TIME_MS / 1000)) {
+    throw new InvalidArgumentError(`TdxValidator: ${name} must be a number of seconds in [0, ${MAX_TIME_MS / 1000}], got ${String(v)}`);
+  }
+  return v;
+}
+
+/** A time option, ms: absent, or an integer in [0, MAX_TIME_MS]. */
+function timeMs(name: string, v: number | undefined): number | undefined {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= MAX_TIME_MS)) {
+    throw new InvalidArgumentError(`TdxValidator: ${name} must be an integer of ms in [0, ${MAX_TIME_MS}], got ${String(v)}`);
+  }
   return v;
 }
 
 function rootCertificate(r: Uint8Array | string, i: number): Certificate {
+  if (typeof r !== 'string' && !(r instanceof Uint8Array)) throw new InvalidArgumentError(`TdxValidator: trustedRoots[${i}] must be DER bytes or PEM text`);
   const ders = typeof r === 'string' ? parsePemCertificates(r) : [r];
   if (ders?.length !== 1) throw new InvalidArgumentError(`TdxValidator: trustedRoots[${i}] must be one certificate (DER or PEM)`);
   const cert = parseCertificate(ders[0] as Uint8Array);
@@ -137,14 +151,22 @@ export class TdxValidator implements TicketValidator {
   readonly #notBeforeMs: number | undefined;
   readonly #maxLifetimeS: number | undefined;
 
-  /** Throws an InvalidArgumentError for a bad configuration (no roots, a bad root or register value). */
+  /**
+   * Throws an InvalidArgumentError naming the option for a bad configuration: no roots, a bad
+   * root, register value or variant, `maxAgeS`/`maxLifetimeS` outside [0, MAX_TIME_MS / 1000] s,
+   * `notBeforeMs` not an integer in [0, MAX_TIME_MS].
+   */
   constructor(options: TdxValidatorOptions) {
-    if (!options.trustedRoots || options.trustedRoots.length === 0) throw new InvalidArgumentError('TdxValidator: at least one trusted root is required');
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('TdxValidator: options must be an object');
+    if (!Array.isArray(options.trustedRoots) || options.trustedRoots.length === 0) {
+      throw new InvalidArgumentError('TdxValidator: trustedRoots must be an array of at least one root');
+    }
     this.#roots = options.trustedRoots.map(rootCertificate);
     this.#baseline = criteria(options, 'options');
+    if (options.variants !== undefined && !Array.isArray(options.variants)) throw new InvalidArgumentError('TdxValidator: variants must be an array');
     this.#variants = (options.variants ?? []).map((v, i) => criteria(v, `variants[${i}]`));
     this.#maxAgeS = nonNegative('maxAgeS', options.maxAgeS);
-    this.#notBeforeMs = nonNegative('notBeforeMs', options.notBeforeMs);
+    this.#notBeforeMs = timeMs('notBeforeMs', options.notBeforeMs);
     this.#maxLifetimeS = nonNegative('maxLifetimeS', options.maxLifetimeS);
     let d = this.class;
     const roots = this.#roots.map((r) => Digest.from(r.der)).sort((a, b) => a.compare(b));
