@@ -314,7 +314,19 @@ export class Simulation {
     this.#byNetwork.set(net, node);
     this.#networkOf.set(node, net);
     this.#byLocation.set(node.location, node);
-    node.start();
+    try {
+      node.start();
+    } catch (error) {
+      // A node that could not start leaves nothing behind: no handle, no address a dial
+      // could reach, no timers (the machine's outputs are dispatched only once it handled
+      // its start), and the next node takes its index.
+      node.crash();
+      this.#nodes.pop();
+      this.#byNetwork.delete(net);
+      this.#networkOf.delete(node);
+      this.#byLocation.delete(node.location);
+      throw error;
+    }
     this.#trace.note(this.#nowMs, `node n${index} ${node.peerId.short} network=${networkId.short}`);
     return net;
   }
