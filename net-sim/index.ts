@@ -25,4 +25,4 @@ export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan
 export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 export { rngStream } from './rng.ts';
 export type { SimNodeOptions, SimulationOptions } from './simulation.ts';
-export { Simulation, SimulationLimitError, SimulationStalledError } from './simulation.ts';
+export { CLOCK_OFFSET_MS_MAX, Simulation, SimulationLimitError, SimulationStalledError } from './simulation.ts';

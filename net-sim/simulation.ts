@@ -220,7 +220,9 @@ export class Simulation {
       this.sim.#restartNode(node);
     }
     setClockOffset(node: SimNode, ms: number, label: string): void {
-      this.sim.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label);
+      // Jumps add up: the offset stays within CLOCK_OFFSET_MS_MAX (no swarm plan comes near it).
+      const offsetMs = label === 'skew' ? ms : ms - SIM_EPOCH_MS;
+      this.sim.#setClockOffset(node, SIM_EPOCH_MS + Math.min(CLOCK_OFFSET_MS_MAX, Math.max(-CLOCK_OFFSET_MS_MAX, offsetMs)), label);
     }
     setSlow(a: SimNode, b: SimNode, factor: number | undefined): void {
       const sim = this.sim;
@@ -504,16 +506,16 @@ export class Simulation {
     this.#restartNode(this.#node(net));
   }
 
-  /** Sets a node's clock to true time + `ms`. */
+  /** Sets a node's clock to true time + `ms` (at most `CLOCK_OFFSET_MS_MAX` either way). */
   skewClock(net: Network, ms: number): void {
-    checkFiniteMs('skewClock', ms);
+    checkClockOffset('skewClock', ms, ms);
     this.#setClockOffset(this.#node(net), SIM_EPOCH_MS + ms, 'skew');
   }
 
-  /** Moves a node's clock by `ms` (either sign) at once. */
+  /** Moves a node's clock by `ms` (either sign) at once; it may end at most `CLOCK_OFFSET_MS_MAX` from true time. */
   jumpClock(net: Network, ms: number): void {
-    checkFiniteMs('jumpClock', ms);
     const node = this.#node(net);
+    checkClockOffset('jumpClock', ms, node.clockOffsetMs - SIM_EPOCH_MS + ms);
     this.#setClockOffset(node, node.clockOffsetMs + ms, 'jump');
   }
 
@@ -713,7 +715,19 @@ function writeDurably(node: SimNode, key: string, value: Uint8Array | null): voi
   else node.storage.set(key, value);
 }
 
-/** A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node machine). */
-function checkFiniteMs(what: string, ms: number): void {
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
+/**
+ * How far a node's wall clock may be from true time, either way, and how long a run may
+ * last in virtual time: ten years. Every wall-clock reading (the simulated epoch, plus
+ * virtual time, plus the offset) then stays a safe integer, as timestamps and versions must.
+ */
+export const CLOCK_OFFSET_MS_MAX = 10 * 365 * 86_400_000;
+
+/**
+ * A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node
+ * machine) that leaves the clock's offset from true time (`offsetMs`) within `CLOCK_OFFSET_MS_MAX`.
+ */
+function checkClockOffset(what: string, ms: number, offsetMs: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
+  if (Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX)
+    throw new InvalidArgumentError(`${what}(${ms}) would put the clock ${offsetMs} ms from true time; at most ${CLOCK_OFFSET_MS_MAX} ms either way`);
 }

@@ -1,6 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { InvalidArgumentError } from 'mosaik';
-import { Simulation } from 'mosaik/sim';
+import { CLOCK_OFFSET_MS_MAX, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 
 /** Rejects or throws a typed InvalidArgumentError, never a TypeError or an AssertionError. */
@@ -37,5 +37,26 @@ describe('Simulation misuse', () => {
       return [a.discovery.peers().length, b.discovery.peers().length];
     });
     expect(peers).toEqual([1, 1]);
+  });
+
+  it('clock faults stay within ten years of true time', async () => {
+    const sim = new Simulation({ seed: 1, maxSimulatedMs: 600_000 });
+    const a = sim.node({ network: 'x' });
+    const b = sim.node({ network: 'x', bootstrap: [a.addr] });
+    for (const ms of [1e16, -1e16, 1e300, CLOCK_OFFSET_MS_MAX + 1]) {
+      await expectInvalid(() => sim.skewClock(a, ms));
+      await expectInvalid(() => sim.jumpClock(a, ms));
+    }
+    await expectInvalid(() => sim.skewClock(a, '5' as never));
+    // Jumps add up: the one that would take the clock past the bound is refused.
+    sim.jumpClock(b, CLOCK_OFFSET_MS_MAX - 1_000);
+    await expectInvalid(() => sim.jumpClock(b, 2_000));
+    sim.jumpClock(b, -2_000);
+    sim.skewClock(a, -CLOCK_OFFSET_MS_MAX);
+    // Both extremes run: every clock reading stays a safe integer.
+    await sim.run(() => sim.sleep(200_000));
+    sim.quiesce();
+    await sim.run(() => sim.sleep(60_000));
+    expect(a.discovery.peers().length).toBe(1);
   });
 });
