@@ -20,7 +20,7 @@ import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
-import { type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
+import { CLOCK_OFFSET_MS_MAX, checkFaultPlan, type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
 import { type LinkHost, LinkModel, type PlantedWireBug } from './links.ts';
 import { MemoVerifier } from './memo-verifier.ts';
 import { type FaultTarget, Nemesis } from './nemesis.ts';
@@ -251,6 +251,8 @@ export class Simulation {
   readonly #nodeHost: SimHost = new Simulation.#NodeHost(this);
 
   constructor(options: SimulationOptions) {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`new Simulation() takes options ({ seed }), got ${String(options)}`);
+    checkOptions(options);
     if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
     const corruptFrames = options.corruptFrames ?? 0;
     if (!(corruptFrames >= 0 && corruptFrames <= 1))
@@ -259,6 +261,7 @@ export class Simulation {
     this.#verifier = new MemoVerifier(options.verifier);
     this.#signer = options.signer;
     const faults = options.faults ?? 'none';
+    if (faults !== 'none' && faults !== 'swarm') checkFaultPlan(faults);
     const plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
     this.#ackBeforeSync = options.plantedStorageBug === 'ack-before-sync';
     this.plan = options.slowDisk ? slowDiskPlan(plan) : plan;
@@ -521,6 +524,8 @@ export class Simulation {
 
   /** Multiplies the latency between two nodes by `factor` (undefined restores it). */
   slowLink(a: Network, b: Network, factor: number | undefined): void {
+    if (factor !== undefined && (typeof factor !== 'number' || !(factor >= 0 && Number.isFinite(factor))))
+      throw new InvalidArgumentError(`slowLink takes a finite latency factor >= 0 (or undefined), got ${String(factor)}`);
     this.#links.setSlow(this.#node(a), this.#node(b), factor);
     this.#trace.note(this.#nowMs, `fault slow n${this.#node(a).index}-n${this.#node(b).index} x${factor ?? 1}`);
   }
@@ -716,13 +721,6 @@ function writeDurably(node: SimNode, key: string, value: Uint8Array | null): voi
 }
 
 /**
- * How far a node's wall clock may be from true time, either way, and how long a run may
- * last in virtual time: ten years. Every wall-clock reading (the simulated epoch, plus
- * virtual time, plus the offset) then stays a safe integer, as timestamps and versions must.
- */
-export const CLOCK_OFFSET_MS_MAX = 10 * 365 * 86_400_000;
-
-/**
  * A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node
  * machine) that leaves the clock's offset from true time (`offsetMs`) within `CLOCK_OFFSET_MS_MAX`.
  */
@@ -730,4 +728,24 @@ function checkClockOffset(what: string, ms: number, offsetMs: number): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
   if (Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX)
     throw new InvalidArgumentError(`${what}(${ms}) would put the clock ${offsetMs} ms from true time; at most ${CLOCK_OFFSET_MS_MAX} ms either way`);
+}
+
+/** The run's bounds and switches: numbers in range, booleans that are booleans (the plan is checked apart). */
+function checkOptions(options: SimulationOptions): void {
+  const { maxEvents, maxSimulatedMs, faultsStartMs, corruptFrames } = options;
+  if (maxEvents !== undefined && !(Number.isSafeInteger(maxEvents) && maxEvents >= 0))
+    throw new InvalidArgumentError(`maxEvents must be a non-negative integer, got ${String(maxEvents)}`);
+  if (maxSimulatedMs !== undefined && !(typeof maxSimulatedMs === 'number' && maxSimulatedMs >= 0 && maxSimulatedMs <= CLOCK_OFFSET_MS_MAX))
+    throw new InvalidArgumentError(`maxSimulatedMs must be a number of ms in [0, ${CLOCK_OFFSET_MS_MAX}], got ${String(maxSimulatedMs)}`);
+  if (faultsStartMs !== undefined && !(typeof faultsStartMs === 'number' && faultsStartMs >= 0 && Number.isFinite(faultsStartMs)))
+    throw new InvalidArgumentError(`faultsStartMs must be a finite number of ms >= 0, got ${String(faultsStartMs)}`);
+  if (corruptFrames !== undefined && typeof corruptFrames !== 'number')
+    throw new InvalidArgumentError(`corruptFrames must be a probability in [0, 1], got ${String(corruptFrames)}`);
+  for (const key of ['keepTrace', 'slowDisk'] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${key} must be a boolean, got ${String(value)}`);
+  }
+  const faults = options.faults;
+  if (typeof faults === 'string' && faults !== 'none' && faults !== 'swarm')
+    throw new InvalidArgumentError(`faults must be 'none', 'swarm' or a FaultPlan object, got ${JSON.stringify(faults)}`);
 }

@@ -1,6 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { InvalidArgumentError } from 'mosaik';
-import { CLOCK_OFFSET_MS_MAX, Simulation } from 'mosaik/sim';
+import { CLOCK_OFFSET_MS_MAX, QUIET_PLAN, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 
 /** Rejects or throws a typed InvalidArgumentError, never a TypeError or an AssertionError. */
@@ -59,4 +59,50 @@ describe('Simulation misuse', () => {
     await sim.run(() => sim.sleep(60_000));
     expect(a.discovery.peers().length).toBe(1);
   });
+
+  it('refuses bad simulation options and link factors at the call', async () => {
+    const bad: Record<string, unknown>[] = [
+      { faults: 'bogus' },
+      { faults: 42 },
+      { faults: {} },
+      { faults: { nemesis: { kinds: 'crash' } } },
+      { faults: { ...QUIET_PLAN, latencyMsMin: 9, latencyMsMax: 2 } },
+      { faults: { ...QUIET_PLAN, nemesis: { kinds: ['crash'] } } },
+      { faults: { ...QUIET_PLAN, nemesis: { ...swarmNemesis(), kinds: ['meteor'] } } },
+      { faults: { ...QUIET_PLAN, nemesis: { ...swarmNemesis(), clockSkewMsMax: 1e16 } } },
+      { faults: { ...QUIET_PLAN, stress: { lossProbability: 2, duplicateProbability: 0, reorderProbability: 0 } } },
+      { faults: { ...QUIET_PLAN, syncMs: { min: 5, max: Number.NaN } } },
+      { faultsStartMs: Number.NaN },
+      { faultsStartMs: 'x' },
+      { faultsStartMs: -1 },
+      { maxSimulatedMs: Number.NaN },
+      { maxSimulatedMs: '1000' },
+      { maxSimulatedMs: 1e16 },
+      { maxEvents: Number.NaN },
+      { maxEvents: 1.5 },
+      { corruptFrames: '0.5' },
+      { keepTrace: 'yes' },
+    ];
+    for (const options of bad) await expectInvalid(() => new Simulation({ seed: 1, ...options } as never));
+    await expectInvalid(() => new Simulation(undefined as never));
+    // A whole plan is taken as before.
+    const sim = new Simulation({ seed: 1, faults: { ...QUIET_PLAN, nemesis: swarmNemesis() }, faultsStartMs: 5_000 });
+    const a = sim.node({ network: 'x' });
+    const b = sim.node({ network: 'x' });
+    for (const factor of [Number.NaN, 'x', -1, Number.POSITIVE_INFINITY]) await expectInvalid(() => sim.slowLink(a, b, factor as never));
+    sim.slowLink(a, b, 3);
+    sim.slowLink(a, b, undefined);
+  });
 });
+
+function swarmNemesis() {
+  return {
+    kinds: ['crash', 'clock-jump'] as const,
+    intervalMsMin: 500,
+    intervalMsMax: 1_000,
+    durationMsMin: 100,
+    durationMsMax: 200,
+    clockSkewMsMax: 1_000,
+    slowFactor: 5,
+  };
+}
