@@ -15,7 +15,7 @@ import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
-import { assert, unreachable } from '../core/util/assert.ts';
+import { unreachable } from '../core/util/assert.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
@@ -366,16 +366,18 @@ export class Simulation {
   /**
    * Runs application code in virtual time: events are processed whenever every promise
    * the code awaits is blocked, until it returns. Throws SimulationStalledError when the
-   * code waits on something no pending event will ever bring.
+   * code waits on something no pending event will ever bring. One at a time: a `run` or
+   * `runFor` while another runs (nested, or not awaited) throws InvalidArgumentError.
    */
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    assert(!this.#running, 'sim.run() is not reentrant');
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`sim.run() takes an async function, got ${String(fn)}`);
+    this.#checkIdle('sim.run()');
     this.#running = true;
     try {
       let settled = false;
       let value: T | undefined;
       let failure: { error: unknown } | undefined;
-      fn().then(
+      Promise.resolve(fn()).then(
         (v) => {
           settled = true;
           value = v;
@@ -415,10 +417,26 @@ export class Simulation {
     );
   }
 
-  /** Outside `run()`: advances virtual time by `ms`, processing every event due. */
+  /** Outside `run()`: advances virtual time by `ms` (finite, >= 0), processing every event due. */
   async runFor(ms: number): Promise<void> {
-    assert(!this.#running, 'runFor() inside run(); use sleep()');
-    const until = this.#nowMs + ms;
+    if (typeof ms !== 'number' || !(ms >= 0 && Number.isFinite(ms)))
+      throw new InvalidArgumentError(`sim.runFor() takes a finite number of ms >= 0, got ${String(ms)}`);
+    this.#checkIdle('sim.runFor()');
+    this.#running = true;
+    try {
+      await this.#runUntil(this.#nowMs + ms);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Misuse, not a bug: a run or runFor started while another is under way. */
+  #checkIdle(what: string): void {
+    if (this.#running)
+      throw new InvalidArgumentError(`${what} while the simulation is already running (nested, or an earlier run not awaited); inside run() use sim.sleep()`);
+  }
+
+  async #runUntil(until: number): Promise<void> {
     let awaited = false; // true once this call has yielded: it then runs inside a microtask
     for (;;) {
       if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) {

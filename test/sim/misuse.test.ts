@@ -93,6 +93,24 @@ describe('Simulation misuse', () => {
     sim.slowLink(a, b, 3);
     sim.slowLink(a, b, undefined);
   });
+
+  it('refuses runFor with a bad duration, and a run or runFor while one runs', async () => {
+    const sim = new Simulation({ seed: 1, maxSimulatedMs: 600_000 });
+    sim.node({ network: 'x' });
+    for (const ms of [Number.NaN, '100', -1, Number.POSITIVE_INFINITY]) await expectInvalid(() => sim.runFor(ms as never));
+    expect(sim.now).toBe(0);
+    await expectInvalid(() => sim.run('not a function' as never));
+    await expectInvalid(() => sim.run(() => sim.run(async () => 1)));
+    await expectInvalid(() => sim.run(() => sim.runFor(10)));
+    const first = sim.run(() => sim.sleep(10));
+    await expectInvalid(() => sim.run(() => sim.sleep(10)));
+    await expectInvalid(() => sim.runFor(10));
+    await first;
+    // Still usable, and a function that returns a plain value works too.
+    await sim.runFor(1_000);
+    expect(await sim.run((() => 7) as never)).toBe(7);
+    expect(sim.now).toBe(1_010);
+  });
 });
 
 function swarmNemesis() {
