@@ -290,6 +290,11 @@ export class Simulation {
 
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`sim.node() takes options ({ network }), got ${String(options)}`);
+    if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
+      throw new InvalidArgumentError('sim.node(): secretKey must be a SecretKey');
+    for (const key of ['tags', 'bootstrap'] as const)
+      if (options[key] !== undefined && !Array.isArray(options[key])) throw new InvalidArgumentError(`sim.node(): ${key} must be an array`);
     const networkId = networkIdOf(options.network);
     checkMaxFrameBytes(options.maxFrameBytes);
     const index = this.#nodes.length;
@@ -495,14 +500,16 @@ export class Simulation {
   /** Cuts every link between the two groups, both ways, until `heal()`. */
   partition(a: readonly Network[], b: readonly Network[]): void {
     const dirs: [SimNode, SimNode][] = [];
-    for (const x of a.map((n) => this.#node(n))) for (const y of b.map((n) => this.#node(n))) dirs.push([x, y], [y, x]);
+    for (const x of asList(a, 'partition').map((n) => this.#node(n)))
+      for (const y of asList(b, 'partition').map((n) => this.#node(n))) dirs.push([x, y], [y, x]);
     this.#partitionDirections('partition', dirs);
   }
 
   /** Messages from `from` to `to` are held back (and links between them break after the idle timeout). */
   partitionOneWay(from: Network | readonly Network[], to: Network | readonly Network[]): void {
     const dirs: [SimNode, SimNode][] = [];
-    for (const x of asList(from).map((n) => this.#node(n))) for (const y of asList(to).map((n) => this.#node(n))) dirs.push([x, y]);
+    for (const x of asList(from, 'partitionOneWay').map((n) => this.#node(n)))
+      for (const y of asList(to, 'partitionOneWay').map((n) => this.#node(n))) dirs.push([x, y]);
     this.#partitionDirections('partition-oneway', dirs);
   }
 
@@ -668,18 +675,40 @@ export class Simulation {
     traceEvent(this.#trace, this.#nowMs, node.index, event);
     if (this.#checkers.length === 0) return;
     const net = this.#networkOf.get(node) as Network;
-    for (const checker of this.#checkers) checker.onEvent?.(this.#view, net, event);
+    for (const checker of this.#checkers) {
+      try {
+        checker.onEvent?.(this.#view, net, event);
+      } catch (error) {
+        this.#checkerThrew(checker, 'onEvent', error);
+      }
+    }
+  }
+
+  /** A checker that throws is a failed check: its violation, and the run goes on (never half-way through an event). */
+  #checkerThrew(checker: Checker, hook: string, error: unknown): void {
+    this.#view.violate(checker.name, `${hook} threw: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   // ---- checkers and results ----------------------------------------------------------
 
   addChecker(checker: Checker): void {
+    if (typeof checker !== 'object' || checker === null || typeof checker.name !== 'string')
+      throw new InvalidArgumentError(`addChecker takes a Checker ({ name, onEvent?, finish? }), got ${String(checker)}`);
+    for (const hook of ['onEvent', 'finish'] as const)
+      if (checker[hook] !== undefined && typeof checker[hook] !== 'function')
+        throw new InvalidArgumentError(`checker ${checker.name}: ${hook} must be a function`);
     this.#checkers.push(checker);
   }
 
   /** Runs every checker's final look; call once, at the end of the run. */
   finishCheckers(): readonly Violation[] {
-    for (const checker of this.#checkers) checker.finish?.(this.#view);
+    for (const checker of this.#checkers) {
+      try {
+        checker.finish?.(this.#view);
+      } catch (error) {
+        this.#checkerThrew(checker, 'finish', error);
+      }
+    }
     return this.#violations;
   }
 
@@ -723,8 +752,10 @@ export class Simulation {
   }
 }
 
-function asList(n: Network | readonly Network[]): readonly Network[] {
-  return n instanceof Network ? [n] : n;
+function asList(n: Network | readonly Network[], what: string): readonly Network[] {
+  if (n instanceof Network) return [n];
+  if (!Array.isArray(n)) throw new InvalidArgumentError(`${what} takes Networks or arrays of them, got ${String(n)}`);
+  return n;
 }
 
 /** `plan` on a slow disk: 20–150 ms syncs, and power failures where the nemesis crashes nodes. */

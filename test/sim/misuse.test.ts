@@ -111,6 +111,45 @@ describe('Simulation misuse', () => {
     expect(await sim.run((() => 7) as never)).toBe(7);
     expect(sim.now).toBe(1_010);
   });
+
+  it('a checker that throws is a failed check: recorded as its violation, and the run goes on', async () => {
+    const sim = new Simulation({ seed: 1, maxSimulatedMs: 600_000 });
+    const a = sim.node({ network: 'x' });
+    const b = sim.node({ network: 'x', bootstrap: [a.addr] });
+    let calls = 0;
+    sim.addChecker({
+      name: 'boom',
+      onEvent() {
+        calls++;
+        throw new Error('checker boom');
+      },
+      finish() {
+        throw new Error('finish boom');
+      },
+    });
+    await sim.run(() => sim.sleep(20_000));
+    expect(calls).toBeGreaterThan(1);
+    expect(sim.violations.length).toBe(calls);
+    expect(sim.violations[0]).toMatchObject({ checker: 'boom', message: 'onEvent threw: checker boom' });
+    const all = sim.finishCheckers();
+    expect(all.at(-1)).toMatchObject({ checker: 'boom', message: 'finish threw: finish boom' });
+    expect(a.discovery.peers().length + b.discovery.peers().length).toBe(2);
+  });
+
+  it('refuses arguments of the wrong shape at the call', async () => {
+    const sim = new Simulation({ seed: 1 });
+    const a = sim.node({ network: 'x' });
+    await expectInvalid(() => sim.partition(null as never, [a]));
+    await expectInvalid(() => sim.partition([a], 'b' as never));
+    await expectInvalid(() => sim.partitionOneWay(null as never, a));
+    await expectInvalid(() => sim.addChecker(null as never));
+    await expectInvalid(() => sim.addChecker({ name: 'x', onEvent: 5 } as never));
+    await expectInvalid(() => sim.node(undefined as never));
+    await expectInvalid(() => sim.node({ network: 'x', secretKey: {} as never }));
+    await expectInvalid(() => sim.node({ network: 'x', tags: 'a' as never }));
+    await expectInvalid(() => sim.node({ network: 'x', bootstrap: a.addr as never }));
+    expect(sim.networks).toEqual([a]);
+  });
 });
 
 function swarmNemesis() {
