@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../core/errors.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 
 /** Faults the nemesis can inject while a scenario's safety phase runs. */
@@ -122,4 +123,68 @@ function syncPlan(rng: Rng): { syncMs: { min: number; max: number }; powerFailur
   const slow = rng.float() < 1 / 3;
   const min = slow ? intBetween(rng, 5, 30) : intBetween(rng, 0, 2);
   return { syncMs: { min, max: min + (slow ? intBetween(rng, 10, 120) : intBetween(rng, 0, 10)) }, powerFailures: rng.float() < 0.5 };
+}
+
+/**
+ * How far a node's wall clock may be from true time, either way, and how long a run may
+ * last in virtual time: ten years. Every wall-clock reading (the simulated epoch, plus
+ * virtual time, plus the offset) then stays a safe integer, as timestamps and versions must.
+ */
+export const CLOCK_OFFSET_MS_MAX = 10 * 365 * 86_400_000;
+
+/** Throws InvalidArgumentError unless `plan` is a whole, consistent FaultPlan (`what` names it in the message). */
+export function checkFaultPlan(plan: FaultPlan, what = 'faults'): void {
+  if (typeof plan !== 'object' || plan === null) throw new InvalidArgumentError(`${what} must be 'none', 'swarm' or a FaultPlan object, got ${describe(plan)}`);
+  const range = (min: string, max: string, o: Record<string, unknown>, at: string, top = Number.MAX_SAFE_INTEGER) => {
+    const lo = o[min];
+    const hi = o[max];
+    ms(lo, `${at}.${min}`, top);
+    ms(hi, `${at}.${max}`, top);
+    if ((lo as number) > (hi as number)) throw new InvalidArgumentError(`${at}.${min} (${lo}) is above ${at}.${max} (${hi})`);
+  };
+  const p = plan as unknown as Record<string, unknown>;
+  range('latencyMsMin', 'latencyMsMax', p, what);
+  ms(p.jitterMsMax, `${what}.jitterMsMax`);
+  ms(p.connectTimeoutMs, `${what}.connectTimeoutMs`);
+  ms(p.idleTimeoutMs, `${what}.idleTimeoutMs`);
+  const nemesis = p.nemesis as Record<string, unknown> | undefined;
+  if (nemesis !== undefined) {
+    const at = `${what}.nemesis`;
+    if (typeof nemesis !== 'object' || nemesis === null) throw new InvalidArgumentError(`${at} must be a NemesisPlan or undefined, got ${describe(nemesis)}`);
+    const kinds = nemesis.kinds;
+    if (!Array.isArray(kinds) || kinds.length === 0)
+      throw new InvalidArgumentError(`${at}.kinds must be a non-empty array of fault kinds, got ${describe(kinds)}`);
+    for (const kind of kinds)
+      if (kind !== 'power-failure' && !(FAULT_KINDS as readonly unknown[]).includes(kind))
+        throw new InvalidArgumentError(`${at}.kinds: unknown fault kind ${describe(kind)}`);
+    range('intervalMsMin', 'intervalMsMax', nemesis, at);
+    range('durationMsMin', 'durationMsMax', nemesis, at);
+    ms(nemesis.clockSkewMsMax, `${at}.clockSkewMsMax`, CLOCK_OFFSET_MS_MAX);
+    ms(nemesis.slowFactor, `${at}.slowFactor`);
+  }
+  const stress = p.stress as Record<string, unknown> | undefined;
+  if (stress !== undefined) {
+    const at = `${what}.stress`;
+    if (typeof stress !== 'object' || stress === null) throw new InvalidArgumentError(`${at} must be a StressPlan or undefined, got ${describe(stress)}`);
+    for (const key of ['lossProbability', 'duplicateProbability', 'reorderProbability']) {
+      const v = stress[key];
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new InvalidArgumentError(`${at}.${key} must be a probability in [0, 1], got ${describe(v)}`);
+    }
+  }
+  const syncMs = p.syncMs as Record<string, unknown> | undefined;
+  if (syncMs !== undefined) {
+    if (typeof syncMs !== 'object' || syncMs === null)
+      throw new InvalidArgumentError(`${what}.syncMs must be { min, max } or undefined, got ${describe(syncMs)}`);
+    range('min', 'max', syncMs, `${what}.syncMs`);
+  }
+}
+
+/** A duration or amount in ms: a finite number in [0, max]. */
+function ms(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof value !== 'number' || !(value >= 0 && value <= max))
+    throw new InvalidArgumentError(`${what} must be a number of ms in [0, ${max}], got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }

@@ -22,7 +22,7 @@ export {
   registerModel,
 } from './checkers/linearizability.ts';
 export type { FaultKind, FaultPlan, NemesisPlan, StressPlan } from './fault-plan.ts';
-export { FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
+export { CLOCK_OFFSET_MS_MAX, FAULT_KINDS, QUIET_PLAN, swarmPlan } from './fault-plan.ts';
 export { rngStream } from './rng.ts';
 export type { SimNodeOptions, SimulationOptions } from './simulation.ts';
 export { Simulation, SimulationLimitError, SimulationStalledError } from './simulation.ts';

@@ -15,12 +15,12 @@ import type { SignatureVerifier } from '../core/identity/verifier.ts';
 import type { NodeOptions } from '../core/node/compose.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
-import { assert, unreachable } from '../core/util/assert.ts';
+import { unreachable } from '../core/util/assert.ts';
 import { intBetween, type Rng } from '../core/util/rng.ts';
 import type { Checker, CheckerView, Violation } from './checker.ts';
 import { traceEvent } from './describe.ts';
 import { EventQueue, type QueueEntry } from './event-queue.ts';
-import { type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
+import { CLOCK_OFFSET_MS_MAX, checkFaultPlan, type FaultPlan, QUIET_PLAN, swarmPlan, withPowerFailures } from './fault-plan.ts';
 import { type LinkHost, LinkModel, type PlantedWireBug } from './links.ts';
 import { MemoVerifier } from './memo-verifier.ts';
 import { type FaultTarget, Nemesis } from './nemesis.ts';
@@ -220,7 +220,9 @@ export class Simulation {
       this.sim.#restartNode(node);
     }
     setClockOffset(node: SimNode, ms: number, label: string): void {
-      this.sim.#setClockOffset(node, label === 'skew' ? SIM_EPOCH_MS + ms : ms, label);
+      // Jumps add up: the offset stays within CLOCK_OFFSET_MS_MAX (no swarm plan comes near it).
+      const offsetMs = label === 'skew' ? ms : ms - SIM_EPOCH_MS;
+      this.sim.#setClockOffset(node, SIM_EPOCH_MS + Math.min(CLOCK_OFFSET_MS_MAX, Math.max(-CLOCK_OFFSET_MS_MAX, offsetMs)), label);
     }
     setSlow(a: SimNode, b: SimNode, factor: number | undefined): void {
       const sim = this.sim;
@@ -249,6 +251,8 @@ export class Simulation {
   readonly #nodeHost: SimHost = new Simulation.#NodeHost(this);
 
   constructor(options: SimulationOptions) {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`new Simulation() takes options ({ seed }), got ${String(options)}`);
+    checkOptions(options);
     if (!Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be a safe integer, got ${options.seed}`);
     const corruptFrames = options.corruptFrames ?? 0;
     if (!(corruptFrames >= 0 && corruptFrames <= 1))
@@ -257,6 +261,7 @@ export class Simulation {
     this.#verifier = new MemoVerifier(options.verifier);
     this.#signer = options.signer;
     const faults = options.faults ?? 'none';
+    if (faults !== 'none' && faults !== 'swarm') checkFaultPlan(faults);
     const plan = faults === 'none' ? QUIET_PLAN : faults === 'swarm' ? swarmPlan(rngStream(this.seed, 'swarm')) : faults;
     this.#ackBeforeSync = options.plantedStorageBug === 'ack-before-sync';
     this.plan = options.slowDisk ? slowDiskPlan(plan) : plan;
@@ -285,6 +290,11 @@ export class Simulation {
 
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`sim.node() takes options ({ network }), got ${String(options)}`);
+    if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
+      throw new InvalidArgumentError('sim.node(): secretKey must be a SecretKey');
+    for (const key of ['tags', 'bootstrap'] as const)
+      if (options[key] !== undefined && !Array.isArray(options[key])) throw new InvalidArgumentError(`sim.node(): ${key} must be an array`);
     const networkId = networkIdOf(options.network);
     checkMaxFrameBytes(options.maxFrameBytes);
     const index = this.#nodes.length;
@@ -314,7 +324,19 @@ export class Simulation {
     this.#byNetwork.set(net, node);
     this.#networkOf.set(node, net);
     this.#byLocation.set(node.location, node);
-    node.start();
+    try {
+      node.start();
+    } catch (error) {
+      // A node that could not start leaves nothing behind: no handle, no address a dial
+      // could reach, no timers (the machine's outputs are dispatched only once it handled
+      // its start), and the next node takes its index.
+      node.crash();
+      this.#nodes.pop();
+      this.#byNetwork.delete(net);
+      this.#networkOf.delete(node);
+      this.#byLocation.delete(node.location);
+      throw error;
+    }
     this.#trace.note(this.#nowMs, `node n${index} ${node.peerId.short} network=${networkId.short}`);
     return net;
   }
@@ -349,16 +371,18 @@ export class Simulation {
   /**
    * Runs application code in virtual time: events are processed whenever every promise
    * the code awaits is blocked, until it returns. Throws SimulationStalledError when the
-   * code waits on something no pending event will ever bring.
+   * code waits on something no pending event will ever bring. One at a time: a `run` or
+   * `runFor` while another runs (nested, or not awaited) throws InvalidArgumentError.
    */
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    assert(!this.#running, 'sim.run() is not reentrant');
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`sim.run() takes an async function, got ${String(fn)}`);
+    this.#checkIdle('sim.run()');
     this.#running = true;
     try {
       let settled = false;
       let value: T | undefined;
       let failure: { error: unknown } | undefined;
-      fn().then(
+      Promise.resolve(fn()).then(
         (v) => {
           settled = true;
           value = v;
@@ -398,10 +422,26 @@ export class Simulation {
     );
   }
 
-  /** Outside `run()`: advances virtual time by `ms`, processing every event due. */
+  /** Outside `run()`: advances virtual time by `ms` (finite, >= 0), processing every event due. */
   async runFor(ms: number): Promise<void> {
-    assert(!this.#running, 'runFor() inside run(); use sleep()');
-    const until = this.#nowMs + ms;
+    if (typeof ms !== 'number' || !(ms >= 0 && Number.isFinite(ms)))
+      throw new InvalidArgumentError(`sim.runFor() takes a finite number of ms >= 0, got ${String(ms)}`);
+    this.#checkIdle('sim.runFor()');
+    this.#running = true;
+    try {
+      await this.#runUntil(this.#nowMs + ms);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Misuse, not a bug: a run or runFor started while another is under way. */
+  #checkIdle(what: string): void {
+    if (this.#running)
+      throw new InvalidArgumentError(`${what} while the simulation is already running (nested, or an earlier run not awaited); inside run() use sim.sleep()`);
+  }
+
+  async #runUntil(until: number): Promise<void> {
     let awaited = false; // true once this call has yielded: it then runs inside a microtask
     for (;;) {
       if (this.#appWork && this.#queue.peekTime() !== this.#nowMs) {
@@ -460,14 +500,16 @@ export class Simulation {
   /** Cuts every link between the two groups, both ways, until `heal()`. */
   partition(a: readonly Network[], b: readonly Network[]): void {
     const dirs: [SimNode, SimNode][] = [];
-    for (const x of a.map((n) => this.#node(n))) for (const y of b.map((n) => this.#node(n))) dirs.push([x, y], [y, x]);
+    for (const x of asList(a, 'partition').map((n) => this.#node(n)))
+      for (const y of asList(b, 'partition').map((n) => this.#node(n))) dirs.push([x, y], [y, x]);
     this.#partitionDirections('partition', dirs);
   }
 
   /** Messages from `from` to `to` are held back (and links between them break after the idle timeout). */
   partitionOneWay(from: Network | readonly Network[], to: Network | readonly Network[]): void {
     const dirs: [SimNode, SimNode][] = [];
-    for (const x of asList(from).map((n) => this.#node(n))) for (const y of asList(to).map((n) => this.#node(n))) dirs.push([x, y]);
+    for (const x of asList(from, 'partitionOneWay').map((n) => this.#node(n)))
+      for (const y of asList(to, 'partitionOneWay').map((n) => this.#node(n))) dirs.push([x, y]);
     this.#partitionDirections('partition-oneway', dirs);
   }
 
@@ -492,21 +534,23 @@ export class Simulation {
     this.#restartNode(this.#node(net));
   }
 
-  /** Sets a node's clock to true time + `ms`. */
+  /** Sets a node's clock to true time + `ms` (at most `CLOCK_OFFSET_MS_MAX` either way). */
   skewClock(net: Network, ms: number): void {
-    checkFiniteMs('skewClock', ms);
+    checkClockOffset('skewClock', ms, ms);
     this.#setClockOffset(this.#node(net), SIM_EPOCH_MS + ms, 'skew');
   }
 
-  /** Moves a node's clock by `ms` (either sign) at once. */
+  /** Moves a node's clock by `ms` (either sign) at once; it may end at most `CLOCK_OFFSET_MS_MAX` from true time. */
   jumpClock(net: Network, ms: number): void {
-    checkFiniteMs('jumpClock', ms);
     const node = this.#node(net);
+    checkClockOffset('jumpClock', ms, node.clockOffsetMs - SIM_EPOCH_MS + ms);
     this.#setClockOffset(node, node.clockOffsetMs + ms, 'jump');
   }
 
   /** Multiplies the latency between two nodes by `factor` (undefined restores it). */
   slowLink(a: Network, b: Network, factor: number | undefined): void {
+    if (factor !== undefined && (typeof factor !== 'number' || !(factor >= 0 && Number.isFinite(factor))))
+      throw new InvalidArgumentError(`slowLink takes a finite latency factor >= 0 (or undefined), got ${String(factor)}`);
     this.#links.setSlow(this.#node(a), this.#node(b), factor);
     this.#trace.note(this.#nowMs, `fault slow n${this.#node(a).index}-n${this.#node(b).index} x${factor ?? 1}`);
   }
@@ -631,18 +675,40 @@ export class Simulation {
     traceEvent(this.#trace, this.#nowMs, node.index, event);
     if (this.#checkers.length === 0) return;
     const net = this.#networkOf.get(node) as Network;
-    for (const checker of this.#checkers) checker.onEvent?.(this.#view, net, event);
+    for (const checker of this.#checkers) {
+      try {
+        checker.onEvent?.(this.#view, net, event);
+      } catch (error) {
+        this.#checkerThrew(checker, 'onEvent', error);
+      }
+    }
+  }
+
+  /** A checker that throws is a failed check: its violation, and the run goes on (never half-way through an event). */
+  #checkerThrew(checker: Checker, hook: string, error: unknown): void {
+    this.#view.violate(checker.name, `${hook} threw: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   // ---- checkers and results ----------------------------------------------------------
 
   addChecker(checker: Checker): void {
+    if (typeof checker !== 'object' || checker === null || typeof checker.name !== 'string')
+      throw new InvalidArgumentError(`addChecker takes a Checker ({ name, onEvent?, finish? }), got ${String(checker)}`);
+    for (const hook of ['onEvent', 'finish'] as const)
+      if (checker[hook] !== undefined && typeof checker[hook] !== 'function')
+        throw new InvalidArgumentError(`checker ${checker.name}: ${hook} must be a function`);
     this.#checkers.push(checker);
   }
 
   /** Runs every checker's final look; call once, at the end of the run. */
   finishCheckers(): readonly Violation[] {
-    for (const checker of this.#checkers) checker.finish?.(this.#view);
+    for (const checker of this.#checkers) {
+      try {
+        checker.finish?.(this.#view);
+      } catch (error) {
+        this.#checkerThrew(checker, 'finish', error);
+      }
+    }
     return this.#violations;
   }
 
@@ -686,8 +752,10 @@ export class Simulation {
   }
 }
 
-function asList(n: Network | readonly Network[]): readonly Network[] {
-  return n instanceof Network ? [n] : n;
+function asList(n: Network | readonly Network[], what: string): readonly Network[] {
+  if (n instanceof Network) return [n];
+  if (!Array.isArray(n)) throw new InvalidArgumentError(`${what} takes Networks or arrays of them, got ${String(n)}`);
+  return n;
 }
 
 /** `plan` on a slow disk: 20–150 ms syncs, and power failures where the nemesis crashes nodes. */
@@ -701,7 +769,32 @@ function writeDurably(node: SimNode, key: string, value: Uint8Array | null): voi
   else node.storage.set(key, value);
 }
 
-/** A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node machine). */
-function checkFiniteMs(what: string, ms: number): void {
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
+/**
+ * A clock fault's amount: a finite number of ms (a clock that reads NaN stops the node
+ * machine) that leaves the clock's offset from true time (`offsetMs`) within `CLOCK_OFFSET_MS_MAX`.
+ */
+function checkClockOffset(what: string, ms: number, offsetMs: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidArgumentError(`${what} takes a finite number of ms, got ${String(ms)}`);
+  if (Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX)
+    throw new InvalidArgumentError(`${what}(${ms}) would put the clock ${offsetMs} ms from true time; at most ${CLOCK_OFFSET_MS_MAX} ms either way`);
+}
+
+/** The run's bounds and switches: numbers in range, booleans that are booleans (the plan is checked apart). */
+function checkOptions(options: SimulationOptions): void {
+  const { maxEvents, maxSimulatedMs, faultsStartMs, corruptFrames } = options;
+  if (maxEvents !== undefined && !(Number.isSafeInteger(maxEvents) && maxEvents >= 0))
+    throw new InvalidArgumentError(`maxEvents must be a non-negative integer, got ${String(maxEvents)}`);
+  if (maxSimulatedMs !== undefined && !(typeof maxSimulatedMs === 'number' && maxSimulatedMs >= 0 && maxSimulatedMs <= CLOCK_OFFSET_MS_MAX))
+    throw new InvalidArgumentError(`maxSimulatedMs must be a number of ms in [0, ${CLOCK_OFFSET_MS_MAX}], got ${String(maxSimulatedMs)}`);
+  if (faultsStartMs !== undefined && !(typeof faultsStartMs === 'number' && faultsStartMs >= 0 && Number.isFinite(faultsStartMs)))
+    throw new InvalidArgumentError(`faultsStartMs must be a finite number of ms >= 0, got ${String(faultsStartMs)}`);
+  if (corruptFrames !== undefined && typeof corruptFrames !== 'number')
+    throw new InvalidArgumentError(`corruptFrames must be a probability in [0, 1], got ${String(corruptFrames)}`);
+  for (const key of ['keepTrace', 'slowDisk'] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${key} must be a boolean, got ${String(value)}`);
+  }
+  const faults = options.faults;
+  if (typeof faults === 'string' && faults !== 'none' && faults !== 'swarm')
+    throw new InvalidArgumentError(`faults must be 'none', 'swarm' or a FaultPlan object, got ${JSON.stringify(faults)}`);
 }
