@@ -1,5 +1,6 @@
 import { Network } from '../api/network.ts';
 import {
+  checkHandshakeTimeoutMs,
   checkMaxFrameBytes,
   type DiscoveryNodeOptions,
   discoveryOptions,
@@ -297,6 +298,7 @@ export class Simulation {
       if (options[key] !== undefined && !Array.isArray(options[key])) throw new InvalidArgumentError(`sim.node(): ${key} must be an array`);
     const networkId = networkIdOf(options.network);
     checkMaxFrameBytes(options.maxFrameBytes);
+    checkHandshakeTimeoutMs(options.handshakeTimeoutMs);
     const index = this.#nodes.length;
     const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;

@@ -32,6 +32,8 @@ describe('discovery options at node creation', () => {
       { tags: [''] },
       { tags: [5] },
       { tags: 'a' },
+      { handshakeTimeoutMs: Number.NaN },
+      { handshakeTimeoutMs: 0 },
     ];
     for (const extra of bad) expect(() => sim.node({ network: 'opts', ...extra }), JSON.stringify(extra)).toThrow(InvalidArgumentError);
     const a = sim.node({
