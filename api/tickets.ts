@@ -167,7 +167,16 @@ export interface IssueTdxTicketOptions {
   /** @defaultValue Date.now() */
   readonly nowMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * How long the provider may take, ms: past it the call rejects with QuoteGenerationError
+   * (its `cause` a TimeoutError) and the provider's signal aborts. An integer from 1 to
+   * 2^31 − 1. @defaultValue 30 000
+   */
+  readonly timeoutMs?: number;
 }
+
+/** A quote takes milliseconds to seconds (the host's quoting service); half a minute means it is stuck. */
+const DEFAULT_QUOTE_TIMEOUT_MS = 30_000;
 
 function badTdxOption(why: string): never {
   throw new InvalidArgumentError(`issueTdxTicket: ${why}`);
@@ -214,6 +223,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
  *   `expiration.kind`, and an expiration already in the past (mosaik's ExpirationInThePast).
  * - When `signal` aborts (before or during the quote) it rejects at once with a
  *   QuoteGenerationError whose `cause` is the abort reason, even if the provider ignores the signal.
+ * - A provider that has not answered within `timeoutMs` (30 s by default) is aborted the same
+ *   way: QuoteGenerationError, its `cause` the deadline's TimeoutError.
  * - A provider answer that is not a quote (not bytes, does not parse as a TDX quote, or carries
  *   other report data) is a QuoteGenerationError: such a ticket would be refused by every validator.
  */
@@ -236,12 +247,26 @@ export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ti
   if (expiration.kind === 'at' && expiration.atMs <= quotedAtMs) {
     throw new InvalidArgumentError(`issueTdxTicket: expiration ${expiration.atMs} is not after now ${quotedAtMs}`);
   }
-  const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) badTdxOption('signal must be an AbortSignal');
-  if (signal?.aborted) throw abortedError(signal);
+  const userSignal = options.signal;
+  if (userSignal !== undefined && !(userSignal instanceof AbortSignal)) badTdxOption('signal must be an AbortSignal');
+  if (userSignal?.aborted) throw abortedError(userSignal);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_QUOTE_TIMEOUT_MS;
+  if (!(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= 2 ** 31 - 1))
+    badTdxOption(`timeoutMs must be an integer from 1 to ${2 ** 31 - 1}, got ${String(timeoutMs)}`);
   const binding = { peerId: options.peerId, network: options.network, startedAtMs, quotedAtMs, expiration };
   const reportData = tdxReportData(binding);
-  const quote: unknown = await untilAborted((async () => provider.quote(reportData, { signal }))(), signal);
+  // The caller's signal or the deadline, whichever comes first, aborts the provider and the call:
+  // a provider that never answers would otherwise hold the call for ever.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = userSignal === undefined ? deadline : AbortSignal.any([userSignal, deadline]);
+  let quote: unknown;
+  try {
+    quote = await untilAborted((async () => provider.quote(reportData, { signal }))(), signal);
+  } catch (error) {
+    if (deadline.aborted && !userSignal?.aborted)
+      throw new QuoteGenerationError(`issueTdxTicket: the provider did not answer within ${timeoutMs} ms`, { cause: deadline.reason });
+    throw error;
+  }
   if (!(quote instanceof Uint8Array))
     throw new QuoteGenerationError(`issueTdxTicket: the provider answered ${quote === null ? 'null' : typeof quote}, not quote bytes`);
   const parsed = parseQuote(quote);

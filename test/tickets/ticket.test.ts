@@ -154,6 +154,26 @@ describe('issueTdxTicket and the quote providers', () => {
     expect(asked).toBe(false);
   });
 
+  it('gives a provider timeoutMs to answer (30 s by default), then aborts it and rejects', async () => {
+    let seen: AbortSignal | undefined;
+    const never = {
+      available: async () => true,
+      quote: (_rd: Uint8Array, o?: { signal?: AbortSignal }) => {
+        seen = o?.signal;
+        return new Promise<Uint8Array>(() => {});
+      },
+    };
+    const thrown = await failure(issueTdxTicket({ ...base, provider: never, timeoutMs: 50 }));
+    expect(thrown).toBeInstanceOf(QuoteGenerationError);
+    expect((thrown as Error).message).toContain('did not answer within 50 ms');
+    expect(((thrown as Error).cause as Error).name).toBe('TimeoutError');
+    expect(seen?.aborted).toBe(true);
+    for (const timeoutMs of [0, -1, 1.5, Number.NaN, 2 ** 31, '10'])
+      expect(await failure(issueTdxTicket({ ...base, timeoutMs: timeoutMs as number }))).toBeInstanceOf(InvalidArgumentError);
+    // A prompt provider is untouched by the deadline.
+    expect((await issueTdxTicket({ ...base, timeoutMs: 5_000 })).data.length).toBeGreaterThan(0);
+  });
+
   it('refuses a provider answer that is not a quote for this report data with QuoteGenerationError', async () => {
     const other = await provider.quote(new Uint8Array(64));
     for (const answer of ['garbage', null, new Uint8Array(10), new Uint8Array(1 << 20), other]) {
