@@ -1,8 +1,8 @@
 import './fast-blake3.ts';
 import { InvalidArgumentError, type MosaikError } from '../core/errors.ts';
-import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
+import { isPeerAddr, type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
-import { PeerId } from '../core/identity/keys.ts';
+import type { PeerId } from '../core/identity/keys.ts';
 import type { NodeCommand, NodeEvent } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import { DEFAULT_PING_TIMEOUT_MS, type PingResult } from '../core/ping/ping.ts';
@@ -135,12 +135,10 @@ export class Network {
 
   readonly #parsed = new Map<string, PeerAddr>();
 
-  /** A target as a PeerAddr: its text form parsed, or an object with a PeerId and a non-empty location; else undefined. */
+  /** A target as a PeerAddr: its text form parsed, or a PeerAddr object; else undefined. */
   #addrOf(target: unknown): PeerAddr | undefined {
     if (typeof target === 'string') return this.#parse(target);
-    const t = target as Partial<PeerAddr> | null;
-    if (typeof t !== 'object' || t === null || !(t.peer instanceof PeerId) || typeof t.location !== 'string' || t.location.length === 0) return undefined;
-    return { peer: t.peer, location: t.location };
+    return isPeerAddr(target) ? target : undefined;
   }
 
   /** Parses an address, remembering the last few hundred: applications ping the same peers. */

@@ -2,9 +2,9 @@ import type { DiscoveryOptions } from '../core/discovery/discovery.ts';
 import { MAX_TAGS } from '../core/discovery/peer-entry.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { GroupsOptions } from '../core/groups/groups.ts';
-import { type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
+import { isPeerAddr, type PeerAddr, parsePeerAddr } from '../core/identity/address.ts';
 import { Digest } from '../core/identity/digest.ts';
-import { PeerId } from '../core/identity/keys.ts';
+import { SecretKey } from '../core/identity/keys.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
 
 /**
@@ -100,15 +100,31 @@ function arrayOption<T>(value: readonly T[] | undefined, name: string): readonly
   return value;
 }
 
-function isPeerAddr(value: unknown): value is PeerAddr {
-  const v = value as Partial<PeerAddr> | null;
-  return typeof v === 'object' && v !== null && v.peer instanceof PeerId && typeof v.location === 'string' && v.location.length > 0;
+/** A handshake deadline, when given, is a positive integer (else InvalidArgumentError): NaN stopped every link. */
+function checkHandshakeTimeoutMs(value: unknown, name: string): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
 }
 
-/** A node's `handshakeTimeoutMs`, when given, is a positive integer (else InvalidArgumentError): NaN stopped every link. */
-export function checkHandshakeTimeoutMs(value: unknown): void {
-  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
-    throw new InvalidArgumentError(`handshakeTimeoutMs must be a positive integer, got ${String(value)}`);
+/** What both drivers take alike, outside discovery and the subsystems. */
+export interface CommonNodeOptions {
+  readonly network: unknown;
+  readonly secretKey?: unknown;
+  readonly maxFrameBytes?: unknown;
+  readonly handshakeTimeoutMs?: unknown;
+}
+
+/**
+ * The options every node takes, checked before anything of the node exists (its key is not
+ * even made): InvalidArgumentError for a bad one. Returns the network's id.
+ */
+export function checkedNodeOptions(options: CommonNodeOptions): Digest {
+  const networkId = networkIdOf(options.network);
+  if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
+    throw new InvalidArgumentError(`secretKey must be a SecretKey (SecretKey.generate() or .fromSeed()), got ${typeof options.secretKey}`);
+  checkMaxFrameBytes(options.maxFrameBytes);
+  checkHandshakeTimeoutMs(options.handshakeTimeoutMs, 'handshakeTimeoutMs');
+  return networkId;
 }
 
 /**
@@ -135,9 +151,7 @@ export interface NodeDefaults {
 export function subsystemOptions(options: SubsystemNodeOptions): { readonly defaults: NodeDefaults; readonly groups: GroupsOptions } {
   if (options.streams?.backoff !== undefined) resolveBackoff(options.streams.backoff);
   const handshakeTimeoutMs = options.groups?.handshakeTimeoutMs;
-  if (handshakeTimeoutMs !== undefined && !(Number.isSafeInteger(handshakeTimeoutMs) && handshakeTimeoutMs > 0)) {
-    throw new InvalidArgumentError(`groups.handshakeTimeoutMs must be a positive integer, got ${handshakeTimeoutMs}`);
-  }
+  checkHandshakeTimeoutMs(handshakeTimeoutMs, 'groups.handshakeTimeoutMs');
   return {
     defaults: options.streams?.backoff === undefined ? {} : { streams: { backoff: { ...options.streams.backoff } } },
     groups: handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs },

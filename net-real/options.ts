@@ -1,7 +1,7 @@
-import { checkHandshakeTimeoutMs, checkMaxFrameBytes, type DiscoveryNodeOptions, networkIdOf, type SubsystemNodeOptions } from '../api/node-options.ts';
+import { checkedNodeOptions, type DiscoveryNodeOptions, type SubsystemNodeOptions } from '../api/node-options.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
-import { SecretKey } from '../core/identity/keys.ts';
+import type { SecretKey } from '../core/identity/keys.ts';
 import type { PrometheusOptions } from './metrics.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
@@ -118,10 +118,7 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     if (missing !== undefined) throw new InvalidArgumentError(`option '${key}' is not supported yet (${missing}); see the README's "Not yet"`);
     throw new InvalidArgumentError(`unknown option '${key}'`);
   }
-  networkIdOf(options.network);
-  if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
-    throw new InvalidArgumentError(`secretKey must be a SecretKey (SecretKey.generate() or .fromSeed()), got ${typeof options.secretKey}`);
-  checkMaxFrameBytes(options.maxFrameBytes);
+  checkedNodeOptions(options);
   const listen: unknown = options.listen;
   if (listen !== undefined) {
     const l = listen as { host?: unknown; port?: unknown } | null;
@@ -143,7 +140,6 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
       throw new InvalidArgumentError(`dht.port must be 0..65535, got ${String(dht.port)}`);
     if (!isIntervalMs(dht.intervalMs)) throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(dht.intervalMs)}`);
   }
-  checkHandshakeTimeoutMs(options.handshakeTimeoutMs);
   checkQuicOptions(options.quic);
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {

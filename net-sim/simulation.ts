@@ -1,13 +1,5 @@
 import { Network } from '../api/network.ts';
-import {
-  checkHandshakeTimeoutMs,
-  checkMaxFrameBytes,
-  type DiscoveryNodeOptions,
-  discoveryOptions,
-  networkIdOf,
-  type SubsystemNodeOptions,
-  subsystemOptions,
-} from '../api/node-options.ts';
+import { checkedNodeOptions, type DiscoveryNodeOptions, discoveryOptions, type SubsystemNodeOptions, subsystemOptions } from '../api/node-options.ts';
 import type { TransportOutput } from '../api/runtime.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { Digest } from '../core/identity/digest.ts';
@@ -292,17 +284,12 @@ export class Simulation {
   /** Adds a node and starts it; returns its `Network`, the same interface production has. */
   node(options: SimNodeOptions): Network {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`sim.node() takes options ({ network }), got ${String(options)}`);
-    if (options.secretKey !== undefined && !(options.secretKey instanceof SecretKey))
-      throw new InvalidArgumentError('sim.node(): secretKey must be a SecretKey');
-    for (const key of ['tags', 'bootstrap'] as const)
-      if (options[key] !== undefined && !Array.isArray(options[key])) throw new InvalidArgumentError(`sim.node(): ${key} must be an array`);
-    const networkId = networkIdOf(options.network);
-    checkMaxFrameBytes(options.maxFrameBytes);
-    checkHandshakeTimeoutMs(options.handshakeTimeoutMs);
+    const networkId = checkedNodeOptions(options);
     const index = this.#nodes.length;
+    const discovery = discoveryOptions(options, [`sim:${index}`]);
+    const subsystems = subsystemOptions(options);
     const key = options.secretKey ?? SecretKey.generate(rngStream(this.seed, `key/${index}`), this.#signer);
     const secretKey = this.#signer ? key.withSigner(this.#signer) : key;
-    const subsystems = subsystemOptions(options);
     const node = new SimNode(
       {
         index,
@@ -314,7 +301,7 @@ export class Simulation {
           ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
           ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
           ...(options.plantedBugs !== undefined && { plantedBugs: options.plantedBugs }),
-          discovery: discoveryOptions(options, [`sim:${index}`]),
+          discovery,
           groups: subsystems.groups,
         },
         defaults: subsystems.defaults,

@@ -14,6 +14,12 @@ export function formatPeerAddr(addr: PeerAddr): string {
   return `${addr.peer.hex}@${addr.location}`;
 }
 
+/** A PeerAddr object: a PeerId and a non-empty location (what an application may pass instead of the text form). */
+export function isPeerAddr(value: unknown): value is PeerAddr {
+  const v = value as Partial<PeerAddr> | null;
+  return typeof v === 'object' && v !== null && v.peer instanceof PeerId && typeof v.location === 'string' && v.location.length > 0;
+}
+
 /** Parses the text form; undefined when it is not `<64 hex>@<non-empty location>`. */
 export function parsePeerAddr(text: string): PeerAddr | undefined {
   const at = text.indexOf('@');
