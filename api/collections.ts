@@ -19,7 +19,8 @@ import type { StateMachine } from '../core/groups/state-machine.ts';
 import { Digest, type StoreId } from '../core/identity/digest.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
-import { type CallOptions, checkedStorage, checkedTimeoutMs, type Group, type GroupStorage, type Groups } from './groups.ts';
+import { checkedTimeoutMs } from './deadline.ts';
+import { type CallOptions, checkedStorage, type Group, type GroupStorage, type Groups } from './groups.ts';
 
 /** A collection's version: the index of the last command applied to the local copy. */
 export type Version = number;

@@ -10,7 +10,8 @@ import { Digest, type GroupId } from '../core/identity/digest.ts';
 import { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
-import type { TicketValidator } from '../core/tickets/ticket.ts';
+import { checkedValidators, type TicketValidator } from '../core/tickets/ticket.ts';
+import { checkedTimeoutMs } from './deadline.ts';
 import type { NodeBackend } from './network.ts';
 
 export type { ApplyContext, StateMachine } from '../core/groups/state-machine.ts';
@@ -51,17 +52,6 @@ export interface CallOptions {
    * @default the join's `callTimeoutMs`
    */
   readonly timeoutMs?: number;
-}
-
-/** The longest deadline a call may have: what a platform timer can hold (~24.8 days). */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** A `timeoutMs` checked (InvalidArgumentError otherwise); undefined is no deadline. */
-export function checkedTimeoutMs(timeoutMs: unknown, name = 'timeoutMs'): number | undefined {
-  if (timeoutMs === undefined) return undefined;
-  if (!(Number.isSafeInteger(timeoutMs) && (timeoutMs as number) >= 1 && (timeoutMs as number) <= MAX_TIMEOUT_MS))
-    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
-  return timeoutMs as number;
 }
 
 /** Where a member keeps its Raft state: see `JoinOptions.storage`. */
@@ -195,13 +185,7 @@ function checkIdentity(options: Pick<JoinOptions<unknown, unknown, unknown>, 'ke
   const m = options.machine as Partial<Record<keyof StateMachine, unknown>> | null | undefined;
   if (typeof m !== 'object' || m === null || typeof m.signature !== 'string' || STATE_MACHINE_METHODS.some((f) => typeof m[f] !== 'function'))
     throw new InvalidArgumentError('machine must be a StateMachine: a string signature and apply, query, snapshot and restore methods');
-  const validators: unknown = options.requireTickets;
-  if (validators === undefined) return;
-  if (!Array.isArray(validators)) throw new InvalidArgumentError(`requireTickets must be an array of ticket validators, got ${typeof validators}`);
-  for (const v of validators as Partial<TicketValidator>[]) {
-    if (typeof v?.validate !== 'function' || !(v.class instanceof Digest) || !(v.signature instanceof Digest))
-      throw new InvalidArgumentError('requireTickets: each validator needs a class and a signature (Digests) and validate()');
-  }
+  checkedValidators(options.requireTickets);
 }
 
 const STATE_MACHINE_METHODS = ['apply', 'query', 'snapshot', 'restore'] as const;

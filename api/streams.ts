@@ -16,7 +16,7 @@ import {
   type StreamsSubsystem,
 } from '../core/streams/streams.ts';
 import { MAX_WINDOW } from '../core/streams/wire.ts';
-import type { TicketValidator } from '../core/tickets/ticket.ts';
+import { checkedValidators, type TicketValidator } from '../core/tickets/ticket.ts';
 import { assert } from '../core/util/assert.ts';
 import type { NodeBackend } from './network.ts';
 
@@ -115,7 +115,7 @@ export class Streams {
     if (sub.producerOf(stream) !== undefined) throw new AlreadyExistsError(`this node already has a producer of stream ${stream.short}`);
     const config = {
       require: predicates(options.require),
-      requireTickets: validators(options.requireTickets),
+      requireTickets: checkedValidators(options.requireTickets),
       onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(1)),
       maxConsumers,
       bufferSize,
@@ -138,7 +138,7 @@ export class Streams {
     const backoff = resolveBackoff({ ...this.#backend.defaults?.streams?.backoff, ...backoffFields(options.backoff) });
     const config = {
       require: predicates(options.require),
-      requireTickets: validators(options.requireTickets),
+      requireTickets: checkedValidators(options.requireTickets),
       onlineWhen: onlineConditions(options.onlineWhen, ChannelConditions.minimumOf(0)),
       bufferSize,
       backoff,
@@ -576,16 +576,6 @@ function onlineConditions(onlineWhen: ((c: ChannelConditions) => ChannelConditio
       `onlineWhen must return the ChannelConditions it was given, refined; got ${conditions === null ? 'null' : typeof conditions}`,
     );
   return conditions;
-}
-
-function validators(list: readonly TicketValidator[] | undefined): readonly TicketValidator[] {
-  if (list === undefined) return [];
-  if (!Array.isArray(list)) throw new InvalidArgumentError('requireTickets must be an array of ticket validators');
-  for (const v of list) {
-    if (typeof v?.validate !== 'function' || !(v.class instanceof Digest) || !(v.signature instanceof Digest))
-      throw new InvalidArgumentError('requireTickets: each validator needs a class, a signature and validate()');
-  }
-  return [...list];
 }
 
 function subsystemOf(backend: NodeBackend): StreamsSubsystem {

@@ -9,6 +9,7 @@ import { parseQuote } from '../core/tickets/tdx/quote.ts';
 import { tdxReportData, tdxTicket } from '../core/tickets/tdx/ticket-data.ts';
 import { type Expiration, expiresAt, MAX_TIME_MS, NEVER } from '../core/tickets/ticket.ts';
 import { equalBytes } from '../core/util/bytes.ts';
+import { checkedTimeoutMs } from './deadline.ts';
 
 /**
  * Making tickets, outside the deterministic core: `issueJwtTicket` signs with `jose`
@@ -250,9 +251,7 @@ export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ti
   const userSignal = options.signal;
   if (userSignal !== undefined && !(userSignal instanceof AbortSignal)) badTdxOption('signal must be an AbortSignal');
   if (userSignal?.aborted) throw abortedError(userSignal);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_QUOTE_TIMEOUT_MS;
-  if (!(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= 2 ** 31 - 1))
-    badTdxOption(`timeoutMs must be an integer from 1 to ${2 ** 31 - 1}, got ${String(timeoutMs)}`);
+  const timeoutMs = checkedTimeoutMs(options.timeoutMs, 'issueTdxTicket: timeoutMs') ?? DEFAULT_QUOTE_TIMEOUT_MS;
   const binding = { peerId: options.peerId, network: options.network, startedAtMs, quotedAtMs, expiration };
   const reportData = tdxReportData(binding);
   // The caller's signal or the deadline, whichever comes first, aborts the provider and the call:

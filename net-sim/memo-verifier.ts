@@ -24,11 +24,12 @@ interface Known {
 export class MemoVerifier implements SignatureVerifier {
   readonly #inner: SignatureVerifier;
   readonly #maxEntries: number;
-  /** By the signature's first six bytes; a bucket holds the rare signatures that share them. */
+  /**
+   * By the signature's first six bytes; a bucket holds the rare signatures that share them.
+   * The Map keeps buckets in order of creation, so its first bucket holds the oldest entry
+   * (or, in a bucket shared by later signatures, nearly the oldest): forgetting goes there.
+   */
   readonly #known = new Map<number, Known[]>();
-  /** Insertion order, for forgetting the oldest. */
-  readonly #order: Known[] = [];
-  #oldest = 0;
   #size = 0;
   hits = 0;
   misses = 0;
@@ -56,7 +57,6 @@ export class MemoVerifier implements SignatureVerifier {
     const known: Known = { signature: Uint8Array.from(signature), peer: peer.bytes, message: Uint8Array.from(message), ok };
     if (bucket === undefined) this.#known.set(key, [known]);
     else bucket.push(known);
-    this.#order.push(known);
     this.#size++;
     return ok;
   }
@@ -67,19 +67,10 @@ export class MemoVerifier implements SignatureVerifier {
   }
 
   #forgetOldest(): void {
-    const old = this.#order[this.#oldest];
-    if (old === undefined) return;
-    this.#order[this.#oldest++] = undefined as unknown as Known;
-    // Compact the order list now and then, so forgotten slots do not pile up.
-    if (this.#oldest > 1024 && this.#oldest * 2 > this.#order.length) {
-      this.#order.splice(0, this.#oldest);
-      this.#oldest = 0;
-    }
-    const key = keyOf(old.signature);
-    const bucket = this.#known.get(key);
-    if (bucket === undefined) return;
-    const at = bucket.indexOf(old);
-    if (at >= 0) bucket.splice(at, 1);
+    const first = this.#known.entries().next();
+    if (first.done === true) return;
+    const [key, bucket] = first.value;
+    bucket.shift();
     if (bucket.length === 0) this.#known.delete(key);
     this.#size--;
   }

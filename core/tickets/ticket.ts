@@ -1,5 +1,6 @@
 import type { PeerEntry, Ticket } from '../discovery/peer-entry.ts';
-import type { Digest } from '../identity/digest.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { Digest } from '../identity/digest.ts';
 import { assert } from '../util/assert.ts';
 
 export type { Ticket } from '../discovery/peer-entry.ts';
@@ -139,6 +140,21 @@ export interface TicketValidator {
   readonly signature: Digest;
   /** Validates one ticket's data for the peer whose entry carries it, at wall-clock `nowMs`. */
   validate(data: Uint8Array, entry: PeerEntry, nowMs: number): ValidationResult;
+}
+
+/**
+ * An application's `requireTickets`, checked where it is given (streams, groups,
+ * collections): an array of validators, each with a class and a signature (Digests) and
+ * `validate`, else InvalidArgumentError. A copy, so later changes to the array do not count.
+ */
+export function checkedValidators(list: unknown): readonly TicketValidator[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new InvalidArgumentError(`requireTickets must be an array of ticket validators, got ${typeof list}`);
+  for (const v of list as Partial<TicketValidator>[]) {
+    if (typeof v?.validate !== 'function' || !(v.class instanceof Digest) || !(v.signature instanceof Digest))
+      throw new InvalidArgumentError('requireTickets: each validator needs a class and a signature (Digests) and validate()');
+  }
+  return [...(list as TicketValidator[])];
 }
 
 /** The entry's tickets of one class, in the entry's (canonical) order. */
