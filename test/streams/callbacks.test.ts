@@ -3,7 +3,7 @@ import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import type { ChannelConditions } from '../../api/streams.ts';
 import { accept, NEVER, type TicketValidator } from '../../core/tickets/ticket.ts';
-import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
+import { cluster, converged, eventually, recordStreamsEvents, withTwo } from './helpers.ts';
 
 /**
  * Application callbacks run inside the node (require predicates, conditions, ticket
@@ -18,12 +18,7 @@ const any = (x: unknown) => x as never;
 
 describe('streams: application callbacks that throw', () => {
   it('a producer whose require throws refuses the consumer (not-allowed); the node goes on', async () => {
-    const sim = new Simulation({ seed: 41 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    const seen = recordStreamsEvents(sim);
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(41, async (sim, a, b, seen) => {
       const p = a.streams.producer<number>('x', { require: boom });
       b.streams.consumer<number>('x');
       await eventually(sim, () => seen.some((s) => s.net === a && s.event.type === 'streams.rejected'), 5_000, 'refusal');
@@ -40,11 +35,7 @@ describe('streams: application callbacks that throw', () => {
   });
 
   it('a consumer whose require throws never subscribes to that producer; the node goes on', async () => {
-    const sim = new Simulation({ seed: 42 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(42, async (sim, a, b) => {
       const c = b.streams.consumer<number>('x', { require: [() => true, boom] });
       const p = a.streams.producer<number>('x', { onlineWhen: (x) => x.minimumOf(0) });
       await sim.sleep(3_000);
@@ -71,45 +62,45 @@ describe('streams: application callbacks that throw', () => {
   });
 
   it('an onlineWhen predicate that throws does not match: the producer stays offline; the node goes on', async () => {
-    const sim = new Simulation({ seed: 44 });
-    const nets = cluster(sim, 2, [[], ['eu']]);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
-      const p = a.streams.producer<number>('x', { onlineWhen: (c) => c.withPredicate(boom) });
-      b.streams.consumer<number>('x');
-      await p.when.subscribed();
-      expect(p.isOnline).toBe(false);
-      expect(() => p.trySend(1)).toThrow(expect.objectContaining({ name: 'OfflineError' }));
-      const q = a.streams.producer<number>('y', { onlineWhen: (c) => c.withTags('eu') });
-      b.streams.consumer<number>('y');
-      await q.when.online();
-    });
+    await withTwo(
+      44,
+      async (_sim, a, b) => {
+        const p = a.streams.producer<number>('x', { onlineWhen: (c) => c.withPredicate(boom) });
+        b.streams.consumer<number>('x');
+        await p.when.subscribed();
+        expect(p.isOnline).toBe(false);
+        expect(() => p.trySend(1)).toThrow(expect.objectContaining({ name: 'OfflineError' }));
+        const q = a.streams.producer<number>('y', { onlineWhen: (c) => c.withTags('eu') });
+        b.streams.consumer<number>('y');
+        await q.when.online();
+      },
+      [[], ['eu']],
+    );
   });
 
   it('a pending when.subscribed() whose predicate throws does not resolve; other waiters do, and the node goes on', async () => {
-    const sim = new Simulation({ seed: 45 });
-    const nets = cluster(sim, 2, [[], ['eu']]);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
-      const p = a.streams.producer<number>('x');
-      let throwingMet = false;
-      void p.when
-        .subscribed()
-        .withPredicate(boom)
-        .then(() => {
-          throwingMet = true;
-        });
-      const unmet = p.when.subscribed().withPredicate(boom).unmet();
-      const plain = p.when.subscribed().withTags('eu');
-      const c = b.streams.consumer<number>('x');
-      await plain;
-      await unmet;
-      await p.send(3);
-      expect(await c.recv()).toBe(3);
-      expect(throwingMet).toBe(false);
-    });
+    await withTwo(
+      45,
+      async (_sim, a, b) => {
+        const p = a.streams.producer<number>('x');
+        let throwingMet = false;
+        void p.when
+          .subscribed()
+          .withPredicate(boom)
+          .then(() => {
+            throwingMet = true;
+          });
+        const unmet = p.when.subscribed().withPredicate(boom).unmet();
+        const plain = p.when.subscribed().withTags('eu');
+        const c = b.streams.consumer<number>('x');
+        await plain;
+        await unmet;
+        await p.send(3);
+        expect(await c.recv()).toBe(3);
+        expect(throwingMet).toBe(false);
+      },
+      [[], ['eu']],
+    );
   });
 
   it('condition builders refuse arguments of the wrong type, at once (InvalidArgumentError)', async () => {
@@ -163,11 +154,7 @@ describe('streams: application callbacks that throw', () => {
   });
 
   it('onlineWhen that is not a function, or returns no ChannelConditions, is refused at open and leaves nothing behind', async () => {
-    const sim = new Simulation({ seed: 48 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(48, async (_sim, a, b) => {
       for (const onlineWhen of [5, 'x', null, () => undefined, () => 5, () => ({ isMet: () => true })]) {
         expect(() => a.streams.producer('x', { onlineWhen: any(onlineWhen) })).toThrow(InvalidArgumentError);
         expect(() => b.streams.consumer('x', { onlineWhen: any(onlineWhen) })).toThrow(InvalidArgumentError);
@@ -183,11 +170,7 @@ describe('streams: application callbacks that throw', () => {
   });
 
   it('an undelivered sink that throws (or whose decode throws) is counted and isolated: sends resolve, the node goes on', async () => {
-    const sim = new Simulation({ seed: 49 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(49, async (sim, a, b) => {
       const offline = (x: ChannelConditions) => x.minimumOf(0);
       const p = a.streams.producer<number>('x', { onlineWhen: offline, undelivered: boom });
       await p.send(1); // nobody subscribed: undelivered

@@ -1,4 +1,4 @@
-import type { Network, Simulation } from 'mosaik/sim';
+import { type Network, Simulation } from 'mosaik/sim';
 import type { NodeEvent } from '../../core/node/io.ts';
 import type { StreamsEvent } from '../../core/streams/streams.ts';
 
@@ -26,6 +26,24 @@ export function cluster(sim: Simulation, n: number, tags: readonly (readonly str
   const first = sim.node({ network: 'streams-test', tags: [...(tags[0] ?? [])] });
   const rest = Array.from({ length: n - 1 }, (_, i) => sim.node({ network: 'streams-test', bootstrap: [first.addr], tags: [...(tags[i + 1] ?? [])] }));
   return [first, ...rest];
+}
+
+/**
+ * Two nodes that know each other (`tags`: each node's), in a simulation of `seed`, with the
+ * streams events recorded from the start (`seen`); `body` runs inside `sim.run`.
+ */
+export async function withTwo(
+  seed: number,
+  body: (sim: Simulation, a: Network, b: Network, seen: Seen[]) => Promise<void>,
+  tags: readonly (readonly string[])[] = [],
+): Promise<void> {
+  const sim = new Simulation({ seed });
+  const nets = cluster(sim, 2, tags);
+  const seen = recordStreamsEvents(sim);
+  await sim.run(async () => {
+    await converged(sim, nets);
+    await body(sim, nets[0] as Network, nets[1] as Network, seen);
+  });
 }
 
 /** Waits until every node knows every other one. */

@@ -1,17 +1,6 @@
 import { ClosedError } from 'mosaik';
-import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
-import { cluster, converged } from './helpers.ts';
-
-/** Two nodes that know each other: `a` and `b`, in a simulation of `seed`. */
-async function withTwo(seed: number, body: (sim: Simulation, a: Network, b: Network) => Promise<void>): Promise<void> {
-  const sim = new Simulation({ seed });
-  const nets = cluster(sim, 2);
-  await sim.run(async () => {
-    await converged(sim, nets);
-    await body(sim, nets[0] as Network, nets[1] as Network);
-  });
-}
+import { withTwo } from './helpers.ts';
 
 /** How a consumer hands datums to the application when several readers wait at once. */
 describe('streams: concurrent readers', () => {

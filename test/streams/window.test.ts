@@ -1,15 +1,9 @@
-import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
-import { cluster, converged, eventually, recordStreamsEvents } from './helpers.ts';
+import { eventually, withTwo } from './helpers.ts';
 
 describe('streams: the consumer window', () => {
   it('a consumer that does not read holds at most bufferSize datums per producer, however often it reconnects; it reads on afterwards', async () => {
-    const sim = new Simulation({ seed: 61 });
-    const nets = cluster(sim, 2);
-    const [a, b] = nets as [Network, Network];
-    const seen = recordStreamsEvents(sim);
-    await sim.run(async () => {
-      await converged(sim, nets);
+    await withTwo(61, async (sim, a, b, seen) => {
       const p = a.streams.producer<number>('x', { bufferSize: 4, onlineWhen: (c) => c.minimumOf(0) });
       const backoff = { initialMs: 100, maxMs: 1_000, jitter: 0, maxElapsedMs: 1e9 };
       const c = b.streams.consumer<number>('x', { bufferSize: 4, backoff });
