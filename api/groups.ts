@@ -109,10 +109,11 @@ export class Groups {
     this.#backend = backend;
   }
 
-  /** The id `join` would give these options, without joining. */
+  /** The id `join` would give these options on this node (its `maxFrameBytes` counts, see docs/groups.md), without joining. */
   idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
     checkIdentity(options);
-    return deriveGroupId(options.key, checkedConsensus(options.consensus), options.machine.signature, options.requireTickets ?? []);
+    const { maxFrameBytes } = this.#backend.inspect().machine;
+    return deriveGroupId(options.key, checkedConsensus(options.consensus), options.machine.signature, options.requireTickets ?? [], maxFrameBytes);
   }
 
   /**

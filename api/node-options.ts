@@ -6,12 +6,8 @@ import { isPeerAddr, type PeerAddr, parsePeerAddr } from '../core/identity/addre
 import { Digest } from '../core/identity/digest.ts';
 import { SecretKey } from '../core/identity/keys.ts';
 import { type BackoffConfig, resolveBackoff } from '../core/streams/backoff.ts';
+import { MIN_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 
-/**
- * The smallest `maxFrameBytes` a node takes: a signed peer entry may take 64 KiB
- * (`MAX_SIGNED_ENTRY_BYTES`), and the frames that carry one add to it.
- */
-export const MIN_MAX_FRAME_BYTES = 128 * 1024;
 /** The largest: a frame's length prefix is a u32, and a frame is held in memory whole. */
 export const MAX_MAX_FRAME_BYTES = 1024 * 1024 * 1024;
 

@@ -1,5 +1,6 @@
 import { Digest, type GroupId } from '../identity/digest.ts';
 import type { TicketValidator } from '../tickets/ticket.ts';
+import { DEFAULT_MAX_FRAME_BYTES, frameCapacity } from '../wire/codec.ts';
 
 /** A group's shared secret: a string (blake3 of it, or the bytes of 64 hex) or a digest. Never sent. */
 export type GroupKey = string | Digest;
@@ -67,12 +68,27 @@ export function groupKeyDigest(key: GroupKey): Digest {
 }
 
 /**
- * GroupId = blake3(key).derive(consensus).derive(signature).derive(validator signatures…):
- * nodes that disagree on any of these land in different groups instead of one broken one.
- * The key is hashed first, so the id reveals nothing usable about it.
+ * GroupId = blake3(key).derive(consensus).derive(signature).derive(validator signatures…)
+ * [.derive(frame capacity)]: nodes that disagree on any of these land in different groups
+ * instead of one broken one. The key is hashed first, so the id reveals nothing usable
+ * about it.
+ *
+ * The frame capacity (`frameCapacity(maxFrameBytes)`) is derived in only when it is below the
+ * default, so ids of nodes with the default (or a larger) limit do not change. Members
+ * size appends and snapshot chunks by their own limit and refuse a frame above it: a member
+ * with a smaller limit than the leader's would be cut off by the first large append or
+ * chunk, and could never catch up.
  */
-export function deriveGroupId(key: GroupKey, consensus: ConsensusConfig, signature: string, validators: readonly TicketValidator[] = []): GroupId {
+export function deriveGroupId(
+  key: GroupKey,
+  consensus: ConsensusConfig,
+  signature: string,
+  validators: readonly TicketValidator[] = [],
+  maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+): GroupId {
   let id = groupKeyDigest(key).hashed().derive(consensusDigest(consensus)).derive(Digest.from(signature));
   for (const v of validators) id = id.derive(v.signature);
+  const capacity = frameCapacity(maxFrameBytes);
+  if (capacity < DEFAULT_MAX_FRAME_BYTES) id = id.derive(Digest.fromParts(u64(capacity)));
   return id;
 }

@@ -24,7 +24,7 @@ import { Admission, type TicketCheck } from './admission.ts';
 import { type Bond, type BondHost, Bonds } from './bonds.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
-import { commandBudget } from './limits.ts';
+import { commandBudget, snapshotChunkBudget } from './limits.ts';
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
@@ -358,7 +358,9 @@ export class Group {
         electionFactor: this.spec.leadership === 'reluctant' ? 3 : 1,
         // Any command that was taken fits one append by itself (limits.ts); several go together up to 1 MiB.
         maxAppendBytes: Math.min(1 << 20, commandBudget(ctx.maxFrameBytes)),
-        snapshotChunkBytes: c.snapshotChunkBytes,
+        // A chunk and its envelope (the snapshot's configuration among it) in one frame: every
+        // member has this node's frame capacity (it is part of the group id).
+        snapshotChunkBytes: Math.min(c.snapshotChunkBytes, snapshotChunkBudget(ctx.maxFrameBytes)),
         snapshotWindow: c.snapshotChunksInFlight,
         random: () => rng.float(),
         // A snapshot from the leader goes into the state machine before Raft takes it, so one

@@ -39,3 +39,12 @@ export function checkBatch(payloads: readonly Uint8Array[], maxFrameBytes: numbe
   const what = payloads.length === 1 ? 'the command takes' : `the ${payloads.length} commands take`;
   return new OversizedError(bytes, budget, `${what} ${bytes} bytes encoded, envelopes included; one call may carry at most ${budget}`);
 }
+
+/**
+ * The largest snapshot chunk a node with this `maxFrameBytes` sends: half a frame, so the
+ * chunk's envelope (the snapshot's configuration among it) has the other half. The default
+ * frame gives 4 MiB, the most `snapshotChunkBytes` may ask for.
+ */
+export function snapshotChunkBudget(maxFrameBytes: number): number {
+  return Math.floor(frameCapacity(maxFrameBytes) / 2);
+}

@@ -20,6 +20,13 @@ export interface MessageCodec<T> {
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 /**
+ * The smallest `maxFrameBytes` a node takes: a signed peer entry may take 64 KiB
+ * (`MAX_SIGNED_ENTRY_BYTES`), and the frames that carry one add to it. A frame of at most
+ * this many bytes is one every node accepts, whatever its setting.
+ */
+export const MIN_MAX_FRAME_BYTES = 128 * 1024;
+
+/**
  * The most bytes a frame of a node with this `maxFrameBytes` carries, for what an
  * application hands over (a stream datum, a group's commands). The wire's byte fields are
  * bounded by the default frame size, so a larger setting does not raise it.
