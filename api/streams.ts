@@ -45,7 +45,8 @@ export interface ProducerOptions<T> {
   readonly codec?: DatumCodec<T>;
   /**
    * Gets every datum no subscription took (mosaik's undelivered sink): sent while nobody was
-   * subscribed (with an `onlineWhen` that allows it), or dropped or cut off by every consumer.
+   * subscribed (with an `onlineWhen` that allows it), or dropped or cut off by every consumer,
+   * or too large for the frames of every consumer's node (`consumers()[i].tooLarge`).
    * It runs inside the node's event delivery: if it throws (or the codec cannot decode the
    * datum for it), the error is counted in `stats().undeliveredErrors` and otherwise dropped.
    */

@@ -1,3 +1,4 @@
+import { type MosaikError, OversizedError } from '../errors.ts';
 import type { GossipTimer } from '../gossip/io.ts';
 import type { GossipMessage } from '../gossip/messages.ts';
 import type { PlumTreeTimings } from '../gossip/plumtree.ts';
@@ -279,7 +280,7 @@ export class AnnounceMesh {
     const queue = neighbor.queue;
     neighbor.queue = [];
     for (let i = 0; i < queue.length; i += MAX_BATCH_MESSAGES) {
-      const error = ctx.send(link, queue.slice(i, i + MAX_BATCH_MESSAGES));
+      const error = sendSplitting(ctx, link, queue.slice(i, i + MAX_BATCH_MESSAGES));
       if (error) {
         ctx.close(link, CloseCode.Cancelled, error.message);
         return;
@@ -303,4 +304,16 @@ export class AnnounceMesh {
 /** PlumTree timers for a batch window: a graft waits out two windows (the IHAVE's and the payload's) past iroh's 80 ms. */
 function timingsFor(windowMs: number): PlumTreeTimings {
   return { graftTimeout1Ms: 80 + 2 * windowMs, graftTimeout2Ms: 40 + windowMs, dispatchTimeoutMs: windowMs };
+}
+
+/**
+ * Sends a batch in one frame, or, when the frame would be larger than the link carries (a
+ * peer whose `maxFrameBytes` is below 64 full messages), in two halves, and so on: one
+ * message always fits the smallest frame a node may set. Exported for its test.
+ */
+export function sendSplitting(ctx: NodeContext, link: LinkId, batch: readonly GossipMessage[]): MosaikError | undefined {
+  const error = ctx.send(link, batch);
+  if (!(error instanceof OversizedError) || batch.length < 2) return error;
+  const half = batch.length >> 1;
+  return sendSplitting(ctx, link, batch.slice(0, half)) ?? sendSplitting(ctx, link, batch.slice(half));
 }

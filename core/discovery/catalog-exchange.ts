@@ -1,4 +1,4 @@
-import { LinkClosedError, TimeoutError } from '../errors.ts';
+import { LinkClosedError, OversizedError, TimeoutError } from '../errors.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { LinkId, RequestId } from '../node/io.ts';
@@ -143,7 +143,13 @@ export class CatalogExchanges {
           }
         }
         exchange.awaiting = buckets.length > 0 ? 'delta' : 'done';
-        this.#send(ctx, link.id, { t: 'digest', buckets: Uint8Array.from(buckets), versions });
+        // Too large for the link: compare the first half of the buckets now, the rest in a later exchange.
+        this.#sendShrinking(ctx, link.id, { t: 'digest', buckets: Uint8Array.from(buckets), versions }, (m) => {
+          if (m.t !== 'digest' || m.buckets.length < 2) return undefined;
+          const kept = m.buckets.subarray(0, m.buckets.length >> 1);
+          exchange.buckets = new Set(kept);
+          return { t: 'digest', buckets: kept, versions: m.versions.filter((v) => exchange.buckets.has(bucketOf(v.peer))) };
+        });
         return;
       }
       case 'digest': {
@@ -152,7 +158,7 @@ export class CatalogExchanges {
         exchange.buckets = new Set(msg.buckets);
         const { entries, want } = this.#compare(ctx, exchange.buckets, msg.versions);
         exchange.awaiting = 'final-delta';
-        this.#send(ctx, link.id, { t: 'delta', entries, want });
+        this.#sendShrinking(ctx, link.id, { t: 'delta', entries, want }, halveDelta);
         return;
       }
       case 'delta': {
@@ -161,7 +167,7 @@ export class CatalogExchanges {
         // Acceptor, step 4: what they asked for (only ids in the compared buckets are honoured).
         const wanted = msg.want.flatMap((id) => (exchange.buckets.has(bucketOf(id)) ? (catalog.signedByHex(id.hex) ?? []) : []));
         exchange.awaiting = 'done';
-        this.#send(ctx, link.id, { t: 'delta', entries: wanted, want: [] });
+        this.#sendShrinking(ctx, link.id, { t: 'delta', entries: wanted, want: [] }, halveDelta);
         return;
       }
     }
@@ -230,4 +236,28 @@ export class CatalogExchanges {
     const error = ctx.send(link, message);
     if (error) ctx.close(link, CloseCode.Cancelled, error.message);
   }
+
+  /**
+   * Sends `message`, or, while it is larger than the link carries (the smaller
+   * `maxFrameBytes` of the two nodes), a smaller one `shrink` makes of it. What is left out
+   * still differs between the catalogs, so a later exchange carries it: a catalog larger
+   * than a frame arrives over several exchanges instead of ending every one.
+   */
+  #sendShrinking(ctx: NodeContext, link: LinkId, message: SyncMessage, shrink: (m: SyncMessage) => SyncMessage | undefined): void {
+    let next: SyncMessage | undefined = message;
+    while (next !== undefined) {
+      const error = ctx.send(link, next);
+      if (error === undefined) return;
+      next = error instanceof OversizedError ? shrink(next) : undefined;
+      if (next === undefined) ctx.close(link, CloseCode.Cancelled, error.message);
+    }
+  }
+}
+
+/** A delta with half its entries, or else half its wanted ids; undefined when neither can be halved. */
+function halveDelta(m: SyncMessage): SyncMessage | undefined {
+  if (m.t !== 'delta') return undefined;
+  if (m.entries.length >= 2) return { t: 'delta', entries: m.entries.slice(0, m.entries.length >> 1), want: m.want };
+  if (m.want.length >= 2) return { t: 'delta', entries: m.entries, want: m.want.slice(0, m.want.length >> 1) };
+  return undefined;
 }

@@ -8,13 +8,18 @@ import { s } from '../wire/index.ts';
  * protocol and network it wants (`hello`), the acceptor agrees (`welcome`) or closes with
  * UnknownProtocol / DifferentNetwork. Both send a fresh nonce; the link secret is derived
  * from both, so each end knows the other contributed fresh randomness to it.
+ *
+ * Both also say the largest frame they accept (`maxFrame`, their `maxFrameBytes`): a link
+ * carries frames up to the smaller of the two (`LinkInfo.maxFrameBytes`). Without it, a
+ * node with a larger limit sent frames its peer refused, and the peer closed the link as a
+ * protocol violation, losing what the frame carried, again on every new link.
  */
-export const HANDSHAKE_VERSION = 1;
+export const HANDSHAKE_VERSION = 2;
 
 export const handshakeCodec = msgpackCodec(
   s.union('t', {
-    hello: s.struct({ v: s.u8, protocol: s.str({ maxLength: 128 }), network: s.digest, nonce: s.bytes({ length: 32 }) }),
-    welcome: s.struct({ v: s.u8, nonce: s.bytes({ length: 32 }) }),
+    hello: s.struct({ v: s.u8, protocol: s.str({ maxLength: 128 }), network: s.digest, nonce: s.bytes({ length: 32 }), maxFrame: s.u32 }),
+    welcome: s.struct({ v: s.u8, nonce: s.bytes({ length: 32 }), maxFrame: s.u32 }),
   }),
 );
 

@@ -5,7 +5,7 @@ import { nobleVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import { assert, unreachable } from '../util/assert.ts';
 import type { Rng } from '../util/rng.ts';
 import { CloseCode } from '../wire/close-codes.ts';
-import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec } from '../wire/codec.ts';
+import { DEFAULT_MAX_FRAME_BYTES, type MessageCodec, MIN_MAX_FRAME_BYTES } from '../wire/codec.ts';
 import type { ProtocolId } from '../wire/protocol.ts';
 import type { DialFailure, LinkId, NodeCommand, NodeEvent, NodeInput, NodeOutput, RequestId, TimerId } from './io.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_VERSION, handshakeCodec, linkSecret } from './link-handshake.ts';
@@ -40,8 +40,16 @@ type TimerOwner = { readonly kind: 'handshake'; readonly link: LinkId } | { read
  * costs ~10 µs per link end, and most links never use their secret. The nonces are copied
  * (a received one is a view into a shared buffer, which it would otherwise keep alive).
  */
-function upLinkInfo(id: LinkId, peer: PeerId, protocol: ProtocolId, dir: 'in' | 'out', dialerNonce: Uint8Array, acceptorNonce: Uint8Array): LinkInfo {
-  return new UpLinkInfo(id, peer, protocol, dir, dialerNonce.slice(), acceptorNonce.slice());
+function upLinkInfo(
+  id: LinkId,
+  peer: PeerId,
+  protocol: ProtocolId,
+  dir: 'in' | 'out',
+  dialerNonce: Uint8Array,
+  acceptorNonce: Uint8Array,
+  maxFrameBytes: number,
+): LinkInfo {
+  return new UpLinkInfo(id, peer, protocol, dir, dialerNonce.slice(), acceptorNonce.slice(), maxFrameBytes);
 }
 
 // A class, not an object literal with a getter: V8 builds a literal with an accessor through
@@ -58,6 +66,7 @@ class UpLinkInfo implements LinkInfo {
     readonly dir: 'in' | 'out',
     dialerNonce: Uint8Array,
     acceptorNonce: Uint8Array,
+    readonly maxFrameBytes: number,
   ) {
     this.#dialerNonce = dialerNonce;
     this.#acceptorNonce = acceptorNonce;
@@ -193,7 +202,10 @@ export class NodeMachine {
     if (!state) return; // we closed it meanwhile
     if (state.phase !== 'dialing') assert(false, `linkOpened for link ${id} in phase ${state.phase}`);
     const nonce = this.#config.rng.bytes(32);
-    this.#sendRaw(id, handshakeCodec.encode({ t: 'hello', v: HANDSHAKE_VERSION, protocol: state.info.protocol, network: this.networkId, nonce }));
+    this.#sendRaw(
+      id,
+      handshakeCodec.encode({ t: 'hello', v: HANDSHAKE_VERSION, protocol: state.info.protocol, network: this.networkId, nonce, maxFrame: this.#maxFrameBytes }),
+    );
     const timer = this.#armTimer(this.#nowMs + this.#handshakeTimeoutMs, { kind: 'handshake', link: id });
     this.#links.set(id, { phase: 'hello-sent', info: state.info, owner: state.owner, nonce, timer });
   }
@@ -261,6 +273,8 @@ export class NodeMachine {
     if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
     const hello = decoded.value;
     if (hello.t !== 'hello' || hello.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected hello v${HANDSHAKE_VERSION}`);
+    if (hello.maxFrame < MIN_MAX_FRAME_BYTES)
+      return this.#violation(id, `a frame limit of ${hello.maxFrame} bytes, below the least a node may set (${MIN_MAX_FRAME_BYTES})`);
     this.#cancelTimer(state.timer);
     if (!hello.network.equals(this.networkId)) {
       return this.#closeLink(id, CloseCode.DifferentNetwork, `expected network ${this.networkId.short}, got ${hello.network.short}`);
@@ -268,9 +282,9 @@ export class NodeMachine {
     const owner = this.#byProtocol.get(hello.protocol as ProtocolId);
     if (!owner || this.#shutDown) return this.#closeLink(id, CloseCode.UnknownProtocol, `protocol ${hello.protocol} not served`);
     const nonce = this.#config.rng.bytes(32);
-    this.#sendRaw(id, handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce }));
+    this.#sendRaw(id, handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce, maxFrame: this.#maxFrameBytes }));
     const protocol = hello.protocol as ProtocolId;
-    this.#up(id, upLinkInfo(id, state.peer, protocol, 'in', hello.nonce, nonce), owner);
+    this.#up(id, upLinkInfo(id, state.peer, protocol, 'in', hello.nonce, nonce, Math.min(this.#maxFrameBytes, hello.maxFrame)), owner);
   }
 
   #onWelcome(id: LinkId, state: LinkState & { phase: 'hello-sent' }, body: Uint8Array): void {
@@ -278,9 +292,11 @@ export class NodeMachine {
     if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
     const welcome = decoded.value;
     if (welcome.t !== 'welcome' || welcome.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected welcome v${HANDSHAKE_VERSION}`);
+    if (welcome.maxFrame < MIN_MAX_FRAME_BYTES)
+      return this.#violation(id, `a frame limit of ${welcome.maxFrame} bytes, below the least a node may set (${MIN_MAX_FRAME_BYTES})`);
     this.#cancelTimer(state.timer);
     const { peer, protocol, dir } = state.info;
-    this.#up(id, upLinkInfo(id, peer, protocol, dir, state.nonce, welcome.nonce), state.owner);
+    this.#up(id, upLinkInfo(id, peer, protocol, dir, state.nonce, welcome.nonce, Math.min(this.#maxFrameBytes, welcome.maxFrame)), state.owner);
   }
 
   #up(id: LinkId, info: LinkInfo, owner: Subsystem): void {
@@ -458,7 +474,7 @@ export class NodeMachine {
       const sub = this.#sub;
       if (!sub.protocols.has(protocol)) assert(false, `${sub.name} dials ${protocol}, which it does not serve`);
       const id = node.allocateLinkId();
-      const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined };
+      const info: PendingLink = { id, peer, protocol, dir: 'out', secret: undefined, maxFrameBytes: node.#maxFrameBytes };
       node.#links.set(id, { phase: 'dialing', info, owner: sub });
       node.#out({ type: 'connect', link: id, peer, addrs });
       return id;
@@ -470,7 +486,8 @@ export class NodeMachine {
       if (state?.phase !== 'up') return new ClosedError(`link ${link} is not up`);
       if (state.owner !== this.#sub) assert(false, `${this.#sub.name} sends on a link it does not own`);
       const body = state.codec.encode(message);
-      if (body.length > node.#maxFrameBytes) return new OversizedError(body.length, node.#maxFrameBytes);
+      const limit = state.info.maxFrameBytes;
+      if (body.length > limit) return new OversizedError(body.length, limit, `a frame of ${body.length} bytes is more than link ${link} carries (${limit})`);
       node.#sendRaw(link, body);
       return undefined;
     }

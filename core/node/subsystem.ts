@@ -19,6 +19,13 @@ export interface LinkInfo {
    * over it cannot be replayed on another link (group bonds use it). Set once the link is up.
    */
   readonly secret: Uint8Array | undefined;
+  /**
+   * The largest frame body the link carries: the smaller of the two ends' `maxFrameBytes`
+   * (each says its own in the link handshake). `send` refuses a larger message with
+   * OversizedError rather than send what the peer would refuse. Before the link is up, this
+   * node's own limit.
+   */
+  readonly maxFrameBytes: number;
 }
 
 /** How a link ended, as its owner sees it. */
@@ -125,6 +132,7 @@ export interface PendingLink {
   readonly protocol: ProtocolId;
   readonly dir: 'out';
   readonly secret: undefined;
+  readonly maxFrameBytes: number;
 }
 
 /**

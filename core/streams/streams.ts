@@ -125,7 +125,8 @@ export type StreamsEvent =
   | { readonly type: 'streams.online'; readonly role: 'producer' | 'consumer'; readonly handle: number; readonly online: boolean }
   /**
    * A datum no subscription took (mosaik's undelivered sink): there was none, or every one
-   * dropped it (full queue without `disconnectLagging`) or was cut off as too slow by it.
+   * dropped it (full queue without `disconnectLagging`), was cut off as too slow by it, or
+   * could not take it in a frame (`tooLarge`).
    */
   | { readonly type: 'streams.undelivered'; readonly handle: number; readonly seq: number; readonly data: Uint8Array }
   /** A producer or consumer was closed (by the application, or by the node shutting down). */
@@ -150,6 +151,11 @@ export interface ChannelInfo {
   readonly stats: ChannelStats;
   /** Producer side: datums dropped for this consumer (with `disconnectLagging: false`). */
   readonly dropped: number;
+  /**
+   * Producer side: datums not sent to this consumer because they are larger than its node
+   * accepts in a frame (its `maxFrameBytes` is below the producer's). It sees them as gaps.
+   */
+  readonly tooLarge: number;
   /** Why the last attempt ended, while waiting to retry. */
   readonly lastReason: StreamCloseReason | undefined;
 }
@@ -184,6 +190,9 @@ interface ProducerSub {
   readonly connectedAtWallMs: number;
   readonly stats: Counters;
   dropped: number;
+  /** The largest datum the link carries (the smaller frame limit of the two nodes). */
+  readonly maxDatum: number;
+  tooLarge: number;
   /** Re-checks `requireTickets` when the consumer's tickets expire (only with validators). */
   ticketWatch: TicketWatch | undefined;
 }
@@ -343,6 +352,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
         state: 'connected',
         stats: { ...sub.stats, uptimeMs: wallClockMs - sub.connectedAtWallMs },
         dropped: sub.dropped,
+        tooLarge: sub.tooLarge,
         lastReason: undefined,
       })),
       stats: { ...p.stats, uptimeMs: wallClockMs - p.openedAtWallMs },
@@ -363,6 +373,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
         state: sub.state,
         stats: { ...sub.stats, uptimeMs: sub.connectedAtWallMs === undefined ? undefined : wallClockMs - sub.connectedAtWallMs },
         dropped: 0,
+        tooLarge: 0,
         lastReason: sub.lastReason,
       })),
     };
@@ -503,6 +514,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       connectedAtWallMs: ctx.wallClockMs,
       stats: { datums: 0, bytes: 0 },
       dropped: 0,
+      maxDatum: maxDatumBytes(link.maxFrameBytes),
+      tooLarge: 0,
       ticketWatch: undefined,
     };
     sub.ticketWatch = this.#watchTickets(ctx, p, auth, undefined, { kind: 'ticket-expiry', handle: p.handle, link: link.id });
@@ -521,7 +534,8 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     let lagging: ProducerSub[] | undefined;
     let taken = 0;
     for (const sub of p.subs.values()) {
-      if (sub.credits > 0 && sub.queue.length === 0) {
+      if (data.length > sub.maxDatum) sub.tooLarge++;
+      else if (sub.credits > 0 && sub.queue.length === 0) {
         this.#sendDatum(ctx, sub, seq, data);
         taken++;
       } else if (sub.queue.length < p.config.bufferSize) {

@@ -47,7 +47,7 @@ function fieldsOf(record: Record<string, unknown>, fields: Fields, out: unknown[
 
 const PING_SHAPE: Shape = { union: { tag: 't', variants: { ping: [['id']], pong: [['id']] } } };
 const HANDSHAKE_SHAPE: Shape = {
-  union: { tag: 't', variants: { hello: [['v'], ['protocol'], ['network'], ['nonce']], welcome: [['v'], ['nonce']] } },
+  union: { tag: 't', variants: { hello: [['v'], ['protocol'], ['network'], ['nonce'], ['maxFrame']], welcome: [['v'], ['nonce'], ['maxFrame']] } },
 };
 const shapes = new Map<MessageCodec<never>, Shape>();
 
@@ -66,10 +66,11 @@ function ok<T>(r: Decoded<T>): T {
 
 const nonce = new Uint8Array(32).fill(9);
 const network = Digest.from('net');
-const hello = { t: 'hello', v: HANDSHAKE_VERSION, protocol: Protocols.ping, network, nonce } as const;
-const welcome = { t: 'welcome', v: HANDSHAKE_VERSION, nonce } as const;
+const maxFrame = 8 * 1024 * 1024;
+const hello = { t: 'hello', v: HANDSHAKE_VERSION, protocol: Protocols.ping, network, nonce, maxFrame } as const;
+const welcome = { t: 'welcome', v: HANDSHAKE_VERSION, nonce, maxFrame } as const;
 // What `hello` looks like on the wire (digests travel as their 32 bytes).
-const helloWire = { t: 'hello', v: 1, protocol: '/mosaik/ping/1', network: network.bytes, nonce };
+const helloWire = { t: 'hello', v: 2, protocol: '/mosaik/ping/1', network: network.bytes, nonce, maxFrame };
 shapes.set(pingCodec as MessageCodec<never>, PING_SHAPE);
 shapes.set(handshakeCodec as MessageCodec<never>, HANDSHAKE_SHAPE);
 
@@ -169,7 +170,7 @@ describe('ping codec', () => {
 describe('link handshake codec', () => {
   it('round-trips hello and welcome', () => {
     const h = ok(handshakeCodec.decode(handshakeCodec.encode(hello)));
-    expect(h).toMatchObject({ t: 'hello', v: 1, protocol: '/mosaik/ping/1', nonce });
+    expect(h).toMatchObject({ t: 'hello', v: 2, protocol: '/mosaik/ping/1', nonce, maxFrame });
     expect(h.t === 'hello' && h.network.equals(network)).toBe(true);
     expect(h.t === 'hello' && h.network).toBeInstanceOf(Digest);
     expect(ok(handshakeCodec.decode(handshakeCodec.encode(welcome)))).toEqual(welcome);
@@ -410,8 +411,14 @@ describe('decode totality', () => {
       protocol: fc.string({ maxLength: 128 }),
       network: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Digest.wrap(b)),
       nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      maxFrame: fc.nat({ max: 2 ** 32 - 1 }),
     }),
-    fc.record({ t: fc.constant('welcome' as const), v: fc.integer({ min: 0, max: 255 }), nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+    fc.record({
+      t: fc.constant('welcome' as const),
+      v: fc.integer({ min: 0, max: 255 }),
+      nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      maxFrame: fc.nat({ max: 2 ** 32 - 1 }),
+    }),
   );
   const validBody = fc.oneof(
     pingMessage.map((m) => pingCodec.encode(m)),

@@ -12,6 +12,7 @@ import type { LinkInfo, NodeContext, Subsystem } from '../../core/node/subsystem
 import { type PingResult, PingSubsystem, type PlantedPingBugs, pingCodec } from '../../core/ping/ping.ts';
 import { AssertionError } from '../../core/util/assert.ts';
 import type { Rng } from '../../core/util/rng.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../../core/wire/codec.ts';
 import { Protocols } from '../../core/wire/protocol.ts';
 
 // ---- a deterministic rng -------------------------------------------------------------
@@ -304,13 +305,14 @@ function lone(options: { maxFrameBytes?: number; groups?: { handshakeTimeoutMs?:
   };
 }
 
-function hello(fields: Partial<{ v: number; protocol: string; network: Digest; nonce: Uint8Array }> = {}): Uint8Array {
+function hello(fields: Partial<{ v: number; protocol: string; network: Digest; nonce: Uint8Array; maxFrame: number }> = {}): Uint8Array {
   return handshakeCodec.encode({
     t: 'hello',
     v: fields.v ?? HANDSHAKE_VERSION,
     protocol: fields.protocol ?? Protocols.ping,
     network: fields.network ?? NET,
     nonce: fields.nonce ?? new Uint8Array(32).fill(1),
+    maxFrame: fields.maxFrame ?? DEFAULT_MAX_FRAME_BYTES,
   });
 }
 
@@ -451,8 +453,12 @@ describe('NodeMachine: the link handshake', () => {
     ['garbage', new Uint8Array([0xc1, 0xff, 0x00])],
     ['an empty frame', new Uint8Array(0)],
     ['a truncated hello', hello().subarray(0, 20)],
-    ['a welcome instead of a hello', handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce: new Uint8Array(32) })],
-    ['a hello of another version', hello({ v: 2 })],
+    [
+      'a welcome instead of a hello',
+      handshakeCodec.encode({ t: 'welcome', v: HANDSHAKE_VERSION, nonce: new Uint8Array(32), maxFrame: DEFAULT_MAX_FRAME_BYTES }),
+    ],
+    ['a hello of another version', hello({ v: HANDSHAKE_VERSION + 1 })],
+    ['a hello with a frame limit below the least a node may set', hello({ maxFrame: 128 * 1024 - 1 })],
     ['a ping before the handshake', pingCodec.encode({ t: 'ping', id: 1 })],
     ['a hello with a short nonce', hello({ nonce: new Uint8Array(31) })],
   ])('closes with ProtocolViolation on %s before the hello', (_label, body) => {

@@ -10,6 +10,7 @@ import { type PeerId, SecretKey } from '../../core/identity/keys.ts';
 import type { LinkInfo, NodeContext } from '../../core/node/subsystem.ts';
 import type { TicketsValidation, TicketValidator } from '../../core/tickets/ticket.ts';
 import { CloseCode } from '../../core/wire/close-codes.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../../core/wire/codec.ts';
 
 // The bond table of one member, driven directly: a context that records what it is asked to
 // do, a host that records bonds going up and down, and links made by hand (each with the
@@ -91,7 +92,7 @@ class Member {
 const refuseAll: TicketCheck = { check: () => 'unknown', checkSelf: () => 'unknown' };
 
 function link(id: number, peer: PeerId, dir: 'in' | 'out', secret: Uint8Array): LinkInfo {
-  return { id, peer, protocol: GROUPS_PROTOCOL, dir, secret };
+  return { id, peer, protocol: GROUPS_PROTOCOL, dir, secret, maxFrameBytes: DEFAULT_MAX_FRAME_BYTES };
 }
 
 function secret(n: number): Uint8Array {

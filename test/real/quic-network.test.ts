@@ -190,6 +190,7 @@ describe('QUIC driver, in one process', () => {
         protocol: Protocols.ping,
         network: Digest.from('graceful'),
         nonce: new Uint8Array(32),
+        maxFrame: 1 << 20,
       });
       await stream.write(new Uint8Array([...dataFrameHeader(hello.length), ...hello]));
       const decoder = new LinkFrameDecoder(1 << 20);
