@@ -112,7 +112,7 @@ export class Groups {
   /** The id `join` would give these options on this node (its `maxFrameBytes` counts, see docs/groups.md), without joining. */
   idOf(options: Pick<JoinOptions<unknown, unknown, unknown>, 'key' | 'machine' | 'consensus' | 'requireTickets'>): GroupId {
     checkIdentity(options);
-    const { maxFrameBytes } = this.#backend.inspect().machine;
+    const { maxFrameBytes } = this.#backend;
     return deriveGroupId(options.key, checkedConsensus(options.consensus), options.machine.signature, options.requireTickets ?? [], maxFrameBytes);
   }
 

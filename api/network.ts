@@ -19,6 +19,8 @@ export interface NodeBackend {
   readonly networkId: NetworkId;
   /** Text address other nodes use to reach this one (`<peer id>@<location>`). */
   readonly addr: string;
+  /** The node's `maxFrameBytes` (the default when not set): known while the node is down or closed too. */
+  readonly maxFrameBytes: number;
   request<T>(command: NodeCommand): Promise<T>;
   /**
    * The running machine and the node's wall clock, for synchronous reads. Throws

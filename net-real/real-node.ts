@@ -295,6 +295,7 @@ class RealNode implements NodeBackend {
   readonly addr: string;
   readonly metricsUrl: string | undefined;
   readonly defaults: NodeDefaults;
+  readonly maxFrameBytes: number;
   readonly #runtime: NodeRuntime;
   readonly #transport: QuicTransport;
   readonly #timers: RealTimers;
@@ -325,6 +326,7 @@ class RealNode implements NodeBackend {
     this.#transport = transport;
     this.#timers = timers;
     this.peerId = runtime.machine.peerId;
+    this.maxFrameBytes = runtime.machine.maxFrameBytes;
     this.networkId = networkId;
     this.addr = addr;
   }

@@ -10,6 +10,7 @@ import { createNodeMachine, type NodeOptions } from '../core/node/compose.ts';
 import type { LinkId, NodeCommand, NodeEvent, NodeInput, TimerId } from '../core/node/io.ts';
 import type { NodeMachine } from '../core/node/node.ts';
 import type { Rng } from '../core/util/rng.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import type { QueueEntry } from './event-queue.ts';
 import type { LinkDirection } from './links.ts';
 import type { SimEvent } from './sim-event.ts';
@@ -51,6 +52,7 @@ export class SimNode implements NodeBackend {
   readonly addr: string;
   readonly location: string;
   readonly defaults: NodeDefaults;
+  readonly maxFrameBytes: number;
   /** Durable storage: kept across crashes. */
   readonly storage = new Map<string, Uint8Array>();
   /** Writes performed but not yet synced (plans with `syncMs`): a crash loses them. */
@@ -93,6 +95,7 @@ export class SimNode implements NodeBackend {
     this.defaults = config.defaults;
     this.peerId = config.secretKey.peerId;
     this.networkId = config.networkId;
+    this.maxFrameBytes = config.machine.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.location = `sim:${config.index}`;
     this.addr = formatPeerAddr({ peer: this.peerId, location: this.location });
   }
