@@ -242,6 +242,23 @@ describe('QUIC driver, in one process', () => {
   });
 });
 
+describe('nodes of different frame limits, over QUIC', () => {
+  it('a stream datum too large for the consumer node is skipped for it; it stays subscribed and gets the rest', async () => {
+    const raw = { encode: (b: Uint8Array) => b, decode: (b: Uint8Array) => b };
+    const a = await node({ network: 'quic-frames', discovery: { syncIntervalMs: 200 } });
+    const b = await node({ network: 'quic-frames', bootstrap: [a.addr], maxFrameBytes: 128 * 1024, discovery: { syncIntervalMs: 200 } });
+    const p = a.streams.producer<Uint8Array>('frames', { codec: raw });
+    const c = b.streams.consumer<Uint8Array>('frames', { codec: raw });
+    await p.when.subscribed().minimumOf(1);
+    await p.send(new Uint8Array(10).fill(1));
+    await p.send(new Uint8Array(300 * 1024).fill(2));
+    await p.send(new Uint8Array(10).fill(3));
+    expect((await c.recv())[0]).toBe(1);
+    expect((await c.recv())[0]).toBe(3);
+    expect(p.consumers().map((x) => [x.state, x.tooLarge])).toEqual([['connected', 1]]);
+  }, 20_000);
+});
+
 describe('Network.create options', () => {
   it('refuses options this version does not implement, and misspelt ones, with InvalidArgumentError', async () => {
     const create = (extra: Record<string, unknown>) => Network.create({ network: 'quic-test', ...extra } as CreateNetworkOptions);
