@@ -95,6 +95,8 @@ type Kind = 'map' | 'vec' | 'set' | 'cell' | 'once' | 'priority-queue';
 interface Opened<M> {
   readonly group: Group<unknown, unknown, unknown>;
   readonly machine: M;
+  /** Leaves the group and forgets it, so that opening the collection again joins anew. */
+  readonly leave: () => Promise<void>;
 }
 
 /**
@@ -120,7 +122,7 @@ export class Collections {
     checkOptions(options);
     const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'map', options, '', (sig) => new MapMachine(sig));
-    return new MapHandle(o.group, o.machine, keys, values, settingsOf(options));
+    return new MapHandle(o, keys, values, settingsOf(options));
   }
 
   vec<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): VecReader<T>;
@@ -129,7 +131,7 @@ export class Collections {
     checkOptions(options);
     const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'vec', options, '', (sig) => new VecMachine(sig));
-    return new VecHandle(o.group, o.machine, codec, settingsOf(options));
+    return new VecHandle(o, codec, settingsOf(options));
   }
 
   set<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): SetReader<T>;
@@ -138,7 +140,7 @@ export class Collections {
     checkOptions(options);
     const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'set', options, '', (sig) => new SetMachine(sig));
-    return new SetHandle(o.group, o.machine, codec, settingsOf(options));
+    return new SetHandle(o, codec, settingsOf(options));
   }
 
   cell<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): CellReader<T>;
@@ -147,7 +149,7 @@ export class Collections {
     checkOptions(options);
     const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'cell', options, '', (sig) => new CellMachine(sig));
-    return new CellHandle(o.group, o.machine, codec, settingsOf(options));
+    return new CellHandle(o, codec, settingsOf(options));
   }
 
   once<T>(name: string | StoreId, options: ValueOptions<T> & { readonly reader: true }): OnceReader<T>;
@@ -156,7 +158,7 @@ export class Collections {
     checkOptions(options);
     const codec = checkedDatumCodec<T>(options.codec); // before the group is joined
     const o = this.#open(name, 'once', options, '', (sig) => new OnceMachine(sig));
-    return new OnceHandle(o.group, o.machine, codec, settingsOf(options));
+    return new OnceHandle(o, codec, settingsOf(options));
   }
 
   priorityQueue<P extends Priority, K, V>(
@@ -174,7 +176,7 @@ export class Collections {
       throw new InvalidArgumentError(`capacity must be an integer >= 1 (or Infinity), got ${String(capacity)}`);
     const [keys, values] = [checkedDatumCodec<K>(options.keyCodec), checkedDatumCodec<V>(options.valueCodec)]; // before the group is joined
     const o = this.#open(name, 'priority-queue', options, `/cap=${capacity}`, (sig) => new PriorityQueueMachine(sig, capacity));
-    return new PriorityQueueHandle(o.group, o.machine, keys, values, settingsOf(options));
+    return new PriorityQueueHandle(o, keys, values, settingsOf(options));
   }
 
   #open<M extends StateMachine>(name: string | StoreId, kind: Kind, options: CollectionOptions, extra: string, make: (signature: string) => M): Opened<M> {
@@ -201,13 +203,20 @@ export class Collections {
       requireTickets: options.requireTickets ?? [],
       ...(options.storage !== undefined && { storage: options.storage }),
     }) as Group<unknown, unknown, unknown>;
-    const opened = { group, machine };
+    const opened: Opened<M> = {
+      group,
+      machine,
+      leave: async () => {
+        if (this.#opened.get(probe.hex) === opened) this.#opened.delete(probe.hex);
+        await group.leave();
+      },
+    };
     this.#opened.set(probe.hex, opened);
     return opened;
   }
 }
 
-type Common = 'version' | 'when' | 'isReader';
+type Common = 'version' | 'when' | 'isReader' | 'leave';
 /** A reader of a Map: local reads and conditions, no write methods. */
 export type MapReader<K, V> = Pick<MapHandle<K, V>, Common | 'size' | 'get' | 'has' | 'entries' | 'keys' | 'values' | typeof Symbol.iterator>;
 export type VecReader<T> = Pick<VecHandle<T>, Common | 'length' | 'get' | 'front' | 'back' | 'indexOf' | 'includes' | 'values' | typeof Symbol.iterator>;
@@ -228,9 +237,12 @@ abstract class CollectionHandle<M> {
   readonly isReader: boolean;
   readonly #call: CallOptions;
 
-  constructor(group: Group<unknown, unknown, unknown>, machine: M, settings: HandleSettings) {
-    this.group = group;
-    this.machine = machine;
+  readonly #leave: () => Promise<void>;
+
+  constructor(opened: Opened<M>, settings: HandleSettings) {
+    this.group = opened.group;
+    this.machine = opened.machine;
+    this.#leave = opened.leave;
     this.isReader = settings.reader;
     this.#call = settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs };
   }
@@ -238,6 +250,16 @@ abstract class CollectionHandle<M> {
   /** The version of the local copy (the last applied log index). */
   get version(): Version {
     return this.group.committed;
+  }
+
+  /**
+   * Stops hosting the collection on this node: leaves its group (as `Group.leave`: a voter
+   * stays until the configuration without it commits) and ends every handle of it on this
+   * node, whose later calls fail with `GroupClosedError`. The copy is no longer updated.
+   * Opening the collection again joins anew and catches up. Resolves once left.
+   */
+  leave(): Promise<void> {
+    return this.#leave();
   }
 
   readonly when = {
@@ -307,8 +329,8 @@ function checkIndex(i: number): void {
 export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
   readonly #k: DatumCodec<K>;
   readonly #v: DatumCodec<V>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: MapMachine, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<MapMachine>, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
+    super(opened, settings);
     this.#k = k;
     this.#v = v;
   }
@@ -370,8 +392,8 @@ export class MapHandle<K, V> extends CollectionHandle<MapMachine> {
 
 export class VecHandle<T> extends CollectionHandle<VecMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: VecMachine, c: DatumCodec<T>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<VecMachine>, c: DatumCodec<T>, settings: HandleSettings) {
+    super(opened, settings);
     this.#c = c;
   }
   #dec(b: Uint8Array | undefined): T | undefined {
@@ -450,8 +472,8 @@ export class VecHandle<T> extends CollectionHandle<VecMachine> {
 
 export class SetHandle<T> extends CollectionHandle<SetMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: SetMachine, c: DatumCodec<T>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<SetMachine>, c: DatumCodec<T>, settings: HandleSettings) {
+    super(opened, settings);
     this.#c = c;
   }
   get size(): number {
@@ -493,8 +515,8 @@ export class SetHandle<T> extends CollectionHandle<SetMachine> {
 
 export class CellHandle<T> extends CollectionHandle<CellMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: CellMachine, c: DatumCodec<T>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<CellMachine>, c: DatumCodec<T>, settings: HandleSettings) {
+    super(opened, settings);
     this.#c = c;
   }
   read(): T | undefined {
@@ -519,8 +541,8 @@ export class CellHandle<T> extends CollectionHandle<CellMachine> {
 
 export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
   readonly #c: DatumCodec<T>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: OnceMachine, c: DatumCodec<T>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<OnceMachine>, c: DatumCodec<T>, settings: HandleSettings) {
+    super(opened, settings);
     this.#c = c;
   }
   read(): T | undefined {
@@ -543,8 +565,8 @@ export class OnceHandle<T> extends CollectionHandle<OnceMachine> {
 export class PriorityQueueHandle<P extends Priority, K, V> extends CollectionHandle<PriorityQueueMachine> {
   readonly #k: DatumCodec<K>;
   readonly #v: DatumCodec<V>;
-  constructor(group: Group<unknown, unknown, unknown>, machine: PriorityQueueMachine, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
-    super(group, machine, settings);
+  constructor(opened: Opened<PriorityQueueMachine>, k: DatumCodec<K>, v: DatumCodec<V>, settings: HandleSettings) {
+    super(opened, settings);
     this.#k = k;
     this.#v = v;
   }
