@@ -236,6 +236,8 @@ export class Group<C, Q, R> {
   readonly #callTimeoutMs: number | undefined;
   #joined: Promise<void>;
   #left = false;
+  /** What `committed` read last, kept for when the node's group is gone (left, closed). */
+  #lastApplied = 0;
   /** Set once the node closed: every call from then on fails with this. */
   #nodeClosed: GroupClosedError | undefined;
   #joinFailed: MosaikError | undefined;
@@ -317,9 +319,14 @@ export class Group<C, Q, R> {
     return this.#group()?.role ?? 'follower';
   }
 
-  /** The index of the last command applied to this node's state machine. */
+  /**
+   * The index of the last command applied to this node's state machine. Once the handle has
+   * left (or its node closed), the last index it applied: the machine keeps that state.
+   */
   get committed(): number {
-    return this.#group()?.applied ?? 0;
+    const group = this.#group();
+    if (group !== undefined) this.#lastApplied = group.applied;
+    return this.#lastApplied;
   }
 
   /**
@@ -395,10 +402,14 @@ export class Group<C, Q, R> {
   async leave(): Promise<void> {
     if (this.#left) return;
     this.#left = true;
+    void this.committed; // kept, in case the node closes before the leave completes
     await this.#joined.catch(() => undefined);
     try {
       // A closed node has left every group already.
-      if (this.#nodeClosed === undefined) await this.#request({ to: 'groups', cmd: { kind: 'leave', group: this.id } }).catch(ignoreNodeClosed);
+      if (this.#nodeClosed === undefined) {
+        const applied = await this.#request<number | undefined>({ to: 'groups', cmd: { kind: 'leave', group: this.id } }).catch(ignoreNodeClosed);
+        if (typeof applied === 'number') this.#lastApplied = applied;
+      }
     } finally {
       this.#end(new GroupClosedError('the group was left'));
     }

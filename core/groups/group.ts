@@ -754,7 +754,7 @@ export class Group {
   beginLeave(ctx: NodeContext, req: RequestId | undefined, reason: MosaikError): void {
     this.#catchUp(ctx);
     if (this.#closed) {
-      if (req !== undefined) ctx.complete(req, undefined);
+      if (req !== undefined) ctx.complete(req, this.applied);
       return;
     }
     if (this.#leaving !== undefined) {
@@ -787,7 +787,8 @@ export class Group {
 
   #finishLeave(ctx: NodeContext): void {
     this.#closeNow(ctx);
-    for (const req of this.#leaveWaiters) ctx.complete(req, undefined);
+    // The last index applied: the handle's `committed` once the group is gone.
+    for (const req of this.#leaveWaiters) ctx.complete(req, this.applied);
     this.#leaveWaiters = [];
     this.onClosed?.();
   }
@@ -1162,7 +1163,8 @@ export class Group {
       this.#drain(ctx);
     }
     this.#closeNow(ctx);
-    for (const req of this.#leaveWaiters) ctx.complete(req, undefined);
+    // The last index applied: the handle's `committed` once the group is gone.
+    for (const req of this.#leaveWaiters) ctx.complete(req, this.applied);
     this.#leaveWaiters = [];
   }
 }

@@ -17,6 +17,10 @@ describe('collections: leave', () => {
       expect(reader.get('x')).toBe(1);
 
       await mc?.leave();
+      // The copy it kept, and its version, stay as they were when it left.
+      const left = mc?.version ?? 0;
+      expect(left).toBeGreaterThanOrEqual(v1);
+      expect([mc?.get('x'), reader.version]).toEqual([1, left]);
       await expect(mc?.insert('z', 3)).rejects.toBeInstanceOf(GroupClosedError);
       await expect(reader.when.current()).rejects.toBeInstanceOf(GroupClosedError);
       await mc?.leave(); // again: nothing more to do
@@ -26,6 +30,7 @@ describe('collections: leave', () => {
       await ma?.when.reaches(v2);
       await sim.sleep(2_000);
       expect(mc?.get('y')).toBeUndefined();
+      expect(mc?.version).toBe(left);
 
       // Opened again: a new member, which catches up.
       const again = c.collections.map<string, number>('ledger');
