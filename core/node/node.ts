@@ -52,6 +52,11 @@ function upLinkInfo(
   return new UpLinkInfo(id, peer, protocol, dir, dialerNonce.slice(), acceptorNonce.slice(), maxFrameBytes);
 }
 
+/** Why a handshake's frame limit is refused: no node may set one that small (a peer entry alone may take 64 KiB). */
+function tooSmallFrameLimit(maxFrame: number): string {
+  return `a frame limit of ${maxFrame} bytes, below the least a node may set (${MIN_MAX_FRAME_BYTES})`;
+}
+
 // A class, not an object literal with a getter: V8 builds a literal with an accessor through
 // a runtime call, several times the cost of a constructor (2% of a churning simulation).
 class UpLinkInfo implements LinkInfo {
@@ -273,8 +278,7 @@ export class NodeMachine {
     if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
     const hello = decoded.value;
     if (hello.t !== 'hello' || hello.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected hello v${HANDSHAKE_VERSION}`);
-    if (hello.maxFrame < MIN_MAX_FRAME_BYTES)
-      return this.#violation(id, `a frame limit of ${hello.maxFrame} bytes, below the least a node may set (${MIN_MAX_FRAME_BYTES})`);
+    if (hello.maxFrame < MIN_MAX_FRAME_BYTES) return this.#violation(id, tooSmallFrameLimit(hello.maxFrame));
     this.#cancelTimer(state.timer);
     if (!hello.network.equals(this.networkId)) {
       return this.#closeLink(id, CloseCode.DifferentNetwork, `expected network ${this.networkId.short}, got ${hello.network.short}`);
@@ -292,8 +296,7 @@ export class NodeMachine {
     if (!decoded.ok) return this.#violation(id, `handshake: ${decoded.error.message}`);
     const welcome = decoded.value;
     if (welcome.t !== 'welcome' || welcome.v !== HANDSHAKE_VERSION) return this.#violation(id, `expected welcome v${HANDSHAKE_VERSION}`);
-    if (welcome.maxFrame < MIN_MAX_FRAME_BYTES)
-      return this.#violation(id, `a frame limit of ${welcome.maxFrame} bytes, below the least a node may set (${MIN_MAX_FRAME_BYTES})`);
+    if (welcome.maxFrame < MIN_MAX_FRAME_BYTES) return this.#violation(id, tooSmallFrameLimit(welcome.maxFrame));
     this.#cancelTimer(state.timer);
     const { peer, protocol, dir } = state.info;
     this.#up(id, upLinkInfo(id, peer, protocol, dir, state.nonce, welcome.nonce, Math.min(this.#maxFrameBytes, welcome.maxFrame)), state.owner);
