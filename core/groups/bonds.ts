@@ -2,6 +2,7 @@ import type { GroupId } from '../identity/digest.ts';
 import type { PeerId } from '../identity/keys.ts';
 import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { CloseCode } from '../wire/close-codes.ts';
+import { frameCapacity } from '../wire/codec.ts';
 import type { Admission } from './admission.ts';
 import { bondProof, checkBondProof } from './bond-proof.ts';
 import type { Formation } from './formation.ts';
@@ -284,6 +285,16 @@ export class Bonds {
     }
     if (!isMemberOf(msg.member, link.peer.hex)) {
       ctx.close(link.id, CloseCode.GroupInvalidHandshake, "a member id that is not the peer's");
+      return undefined;
+    }
+    // Members of a group share a frame capacity (it is part of the id); an honest peer whose
+    // limit is smaller has another group id, so one that names ours would take frames it refuses.
+    if (link.maxFrameBytes < frameCapacity(ctx.maxFrameBytes)) {
+      ctx.close(
+        link.id,
+        CloseCode.GroupInvalidHandshake,
+        `a frame limit of ${link.maxFrameBytes} bytes, below this group's ${frameCapacity(ctx.maxFrameBytes)}`,
+      );
       return undefined;
     }
     const ticketsUntilMs = this.#admission.peer(link.peer, ctx.wallClockMs);

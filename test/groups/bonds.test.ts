@@ -10,7 +10,7 @@ import { type PeerId, SecretKey } from '../../core/identity/keys.ts';
 import type { LinkInfo, NodeContext } from '../../core/node/subsystem.ts';
 import type { TicketsValidation, TicketValidator } from '../../core/tickets/ticket.ts';
 import { CloseCode } from '../../core/wire/close-codes.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from '../../core/wire/codec.ts';
+import { DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from '../../core/wire/codec.ts';
 
 // The bond table of one member, driven directly: a context that records what it is asked to
 // do, a host that records bonds going up and down, and links made by hand (each with the
@@ -53,6 +53,7 @@ class Member {
       },
       peerId: this.peer,
       networkId: NETWORK,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
       connect(peer: PeerId, _addrs: readonly string[], protocol: string) {
         expect(protocol).toBe(GROUPS_PROTOCOL);
         const link = self.#nextLink++;
@@ -170,6 +171,24 @@ describe('bonds: the handshake', () => {
       expect([...b.bonds.values()]).toEqual([]);
     });
   }
+
+  it("refuses a peer whose link carries less than the group's frame capacity (an honest one has another group id)", () => {
+    const a = new Member('a');
+    const b = new Member('b');
+    const { out, in: inB, hello } = dial(a, b, secret(1));
+    b.bonds.onHello(b.ctx, { ...inB, maxFrameBytes: MIN_MAX_FRAME_BYTES }, hello);
+    expect(b.closed.map((x) => [x.link, x.code])).toEqual([[inB.id, CloseCode.GroupInvalidHandshake]]);
+    expect(b.ups).toEqual([]);
+    // The same on the dialer's end, for a welcome over such a link.
+    const c = new Member('c');
+    const { in: inC, hello: helloC } = dial(a, c, secret(2));
+    c.bonds.onHello(c.ctx, inC, helloC);
+    const outC = a.dials.find((d) => d.peer.equals(c.peer))?.link as number;
+    a.bonds.onWelcome(a.ctx, { ...link(outC, c.peer, 'out', secret(2)), maxFrameBytes: MIN_MAX_FRAME_BYTES }, c.lastSent('welcome') as Welcome);
+    expect(a.closed.map((x) => [x.link, x.code])).toEqual([[outC, CloseCode.GroupInvalidHandshake]]);
+    expect(a.ups).toEqual([]);
+    expect(out.id).not.toBe(outC);
+  });
 
   it('refuses a welcome on a link it did not dial', () => {
     const a = new Member('a');
