@@ -79,9 +79,14 @@ export interface StreamStats {
   readonly uptimeMs: number;
 }
 
-/** A producer's figures: also the datums its `undelivered` sink failed on (it threw, or the codec could not decode them). */
+/**
+ * A producer's figures: also the datums its `undelivered` sink failed on (it threw, or the
+ * codec could not decode them), and the datums skipped for a consumer whose node takes less
+ * in a frame (`tooLarge`, once per such consumer; `consumers()[i].tooLarge` for one).
+ */
 export interface ProducerStats extends StreamStats {
   readonly undeliveredErrors: number;
+  readonly tooLarge: number;
 }
 
 /** A consumer's figures: also the datums its codec could not decode (dropped, see `Consumer`). */
@@ -363,7 +368,9 @@ export class Producer<T> extends HandleBase {
   /** What this producer sent: datums and payload bytes accepted, time since it opened, and the `undelivered` sink's failures. */
   stats(): ProducerStats {
     const view = this.#view();
-    return view ? { ...view.stats, undeliveredErrors: this.#undeliveredErrors } : { datums: 0, bytes: 0, uptimeMs: 0, undeliveredErrors: 0 };
+    return view
+      ? { ...view.stats, undeliveredErrors: this.#undeliveredErrors, tooLarge: view.tooLarge }
+      : { datums: 0, bytes: 0, uptimeMs: 0, undeliveredErrors: 0, tooLarge: 0 };
   }
 
   protected onStreamsEvent(event: StreamsEvent): void {

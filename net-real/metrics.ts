@@ -179,6 +179,15 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   gaugeOf(registers, 'mosaik_streams_producer_bytes_sent', 'Datum bytes sent by the local producer since it opened.', ['stream'], (set) => {
     for (const p of views()?.producers ?? []) set({ stream: p.stream.short }, p.stats.bytes);
   });
+  gaugeOf(
+    registers,
+    'mosaik_streams_producer_items_too_large',
+    "Datums the local producer skipped for a consumer whose node's frame limit is smaller.",
+    ['stream'],
+    (set) => {
+      for (const p of views()?.producers ?? []) set({ stream: p.stream.short }, p.tooLarge);
+    },
+  );
   gaugeOf(registers, 'mosaik_streams_consumer_producers', 'Producers the local consumer is connected to.', ['stream'], (set) => {
     for (const c of views()?.consumers ?? []) set({ stream: c.stream.short }, c.producers.filter((p) => p.state === 'connected').length);
   });

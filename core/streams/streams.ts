@@ -167,6 +167,8 @@ export interface ProducerView {
   readonly full: boolean;
   readonly consumers: readonly ChannelInfo[];
   readonly stats: { readonly datums: number; readonly bytes: number; readonly uptimeMs: number };
+  /** Datums skipped for some consumer because they were larger than its node takes in a frame, counted once per consumer, since the producer opened. */
+  readonly tooLarge: number;
 }
 
 export interface ConsumerView {
@@ -207,6 +209,8 @@ interface Producer {
   /** `send`s waiting for online and capacity, in call order. */
   readonly parked: { readonly req: RequestId; readonly data: Uint8Array }[];
   readonly stats: Counters;
+  /** Over every consumer it had: `ChannelInfo.tooLarge` summed, kept when they go. */
+  tooLarge: number;
   seq: number;
   online: boolean;
 }
@@ -356,6 +360,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
         lastReason: undefined,
       })),
       stats: { ...p.stats, uptimeMs: wallClockMs - p.openedAtWallMs },
+      tooLarge: p.tooLarge,
     };
   }
 
@@ -457,6 +462,7 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
       subs: new Map(),
       parked: [],
       stats: { datums: 0, bytes: 0 },
+      tooLarge: 0,
       seq: 0,
       online: false,
     };
@@ -534,8 +540,10 @@ export class StreamsSubsystem implements Subsystem<StreamsCommand> {
     let lagging: ProducerSub[] | undefined;
     let taken = 0;
     for (const sub of p.subs.values()) {
-      if (data.length > sub.maxDatum) sub.tooLarge++;
-      else if (sub.credits > 0 && sub.queue.length === 0) {
+      if (data.length > sub.maxDatum) {
+        sub.tooLarge++;
+        p.tooLarge++;
+      } else if (sub.credits > 0 && sub.queue.length === 0) {
         this.#sendDatum(ctx, sub, seq, data);
         taken++;
       } else if (sub.queue.length < p.config.bufferSize) {

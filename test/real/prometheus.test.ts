@@ -109,6 +109,7 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
     expect(sample(sa, 'mosaik_streams_producers_active', net)).toBe(1);
     expect(sample(sa, 'mosaik_streams_producer_consumers', { ...net, stream })).toBe(1);
     expect(sample(sa, 'mosaik_streams_producer_items_sent', { ...net, stream })).toBe(5);
+    expect(sample(sa, 'mosaik_streams_producer_items_too_large', { ...net, stream })).toBe(0);
     const sb = await scrape(b);
     expect(sample(sb, 'mosaik_streams_consumers_active', net)).toBe(1);
     expect(sample(sb, 'mosaik_streams_consumer_producers', { ...net, stream })).toBe(1);

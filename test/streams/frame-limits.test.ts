@@ -58,6 +58,7 @@ describe('streams between nodes of different frame limits', () => {
       expect((await cs.recv())[0]).toBe(5);
       expect(lost).toEqual([4]);
       expect(tooLarge(small)).toBe(2);
+      expect(p.stats().tooLarge).toBe(2);
     });
     expect(violations).toEqual([]);
     expect(seen.filter((s) => s.event.type === 'streams.unsubscribed' && s.net === small)).toEqual([]);
