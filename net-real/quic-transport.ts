@@ -16,6 +16,12 @@ import { StreamWriter, swallow } from './stream-writer.ts';
 const READ_CHUNK_BYTES = 256 * 1024;
 /** After a close frame, how long we keep draining for the peer to end its side before dropping the stream. */
 const CLOSE_LINGER_MS = 5_000;
+/**
+ * Accepts waiting on the server endpoint at once. One native accept also awaits that
+ * connection's TLS handshake, which a peer can stall until the idle timeout (10 s by default):
+ * with a single accept, one stalled handshake kept every other peer from connecting.
+ */
+const CONCURRENT_ACCEPTS = 32;
 
 /** Where the transport's inputs go: the node runtime. */
 export interface TransportSink {
@@ -123,7 +129,7 @@ export class QuicTransport {
   /** Binds the server endpoint and starts accepting. Throws when the address cannot be bound. */
   static listen(native: QuicNative, options: QuicTransportOptions, sink: TransportSink): QuicTransport {
     const transport = new QuicTransport(native, options, sink);
-    transport.#guard(transport.#acceptConnections());
+    for (let i = 0; i < CONCURRENT_ACCEPTS; i++) transport.#guard(transport.#acceptConnections());
     return transport;
   }
 

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HANDSHAKE_VERSION, handshakeCodec } from '../../core/node/link-handshake.ts';
 import { Protocols } from '../../core/wire/protocol.ts';
 import { closeFrame, dataFrameHeader, type LinkFrame, LinkFrameDecoder } from '../../net-real/link-framing.ts';
-import { loadQuic, type QuicClient, type QuicStream } from '../../net-real/quic/napi.ts';
+import { loadQuic, type QuicClient, type QuicStream, type QuinnConfigInit } from '../../net-real/quic/napi.ts';
 import { privateKeyProto } from '../../net-real/quic/peer-id.ts';
 
 // Two (or three) nodes in this process on 127.0.0.1, talking real QUIC.
@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 /** A bare QUIC client (no node machine), to speak to a node the way a hostile peer could. */
-async function rawClient(seed: string, clients: QuicClient[]) {
+async function rawClient(seed: string, clients: QuicClient[], overrides: Partial<QuinnConfigInit> = {}) {
   const quic = await loadQuic();
   const config = quic.config({
     privateKeyProto: privateKeyProto(SecretKey.fromSeed(seed)),
@@ -40,6 +40,7 @@ async function rawClient(seed: string, clients: QuicClient[]) {
     maxConnectionData: 2_000_000,
     receiveBufferSize: 500_000,
     sendBufferSize: 500_000,
+    ...overrides,
   });
   const client = quic.client(config, 'ipv4');
   clients.push(client);
@@ -120,8 +121,10 @@ describe('QUIC driver, in one process', () => {
 
   describe('a raw QUIC peer sending garbage', () => {
     const clients: QuicClient[] = [];
+    const sockets: Socket[] = [];
     afterAll(() => {
       for (const client of clients) client.abort();
+      for (const socket of sockets) socket.close();
     });
 
     /** Reads a stream until it ends or fails; returns the link frames seen and how it ended. */
@@ -176,6 +179,36 @@ describe('QUIC driver, in one process', () => {
       await expect(other.ping(target.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
       await expect(target.ping(other.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
       conn.abort();
+    });
+
+    it('cannot keep other peers from connecting by stalling QUIC handshakes', async () => {
+      const target = await node();
+      const other = await node();
+      const port = Number(location(target.addr).split(':')[1]);
+      for (let i = 0; i < 3; i++) {
+        // A UDP relay passing the client's first datagram (its ClientHello) and nothing after:
+        // the node's side of the handshake waits for the client's Finished until the idle timeout.
+        const relay = createSocket('udp4');
+        sockets.push(relay);
+        await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
+        let client: number | undefined;
+        relay.on('message', (msg, from) => {
+          if (from.port === port) {
+            if (client !== undefined) relay.send(msg, client, '127.0.0.1');
+          } else if (client === undefined) {
+            client = from.port;
+            relay.send(msg, port, '127.0.0.1');
+          }
+        });
+        const staller = await rawClient(`staller ${i}`, clients, { maxIdleTimeout: 60_000 });
+        staller.outboundConnection('127.0.0.1', relay.address().port).then(
+          (conn) => conn.abort(),
+          () => {},
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Other peers still get through at once (before, each stalled handshake held them off for 10 s).
+      await expect(other.ping(target.addr, { timeoutMs: 2000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
     });
 
     it('hears GracefulShutdown on an open link when the node closes', async () => {
