@@ -65,7 +65,10 @@ export interface CreateNetworkOptions extends DiscoveryNodeOptions, SubsystemNod
 }
 
 export interface QuicOptions {
-  /** A dial that has not completed the QUIC/TLS handshake by then fails with reason `timeout`. @default 5000 */
+  /**
+   * A dial that has not completed the QUIC/TLS handshake by then fails with reason `timeout`;
+   * so does opening a link on a connection whose peer allows no new stream by then. @default 5000
+   */
   readonly handshakeTimeoutMs?: number;
   /** Silence after which a connection counts as lost. @default 10000 */
   readonly idleTimeoutMs?: number;

@@ -266,30 +266,62 @@ export class QuicTransport {
    * is closed.
    */
   #handshake(client: QuicClient, ip: string, port: number, location: string): Promise<QuicConnection> {
+    return this.#withinHandshakeTimeout(
+      client.outboundConnection(ip, port),
+      (timeoutMs) => new DialError('timeout', `no QUIC handshake with ${location} within ${timeoutMs} ms`),
+      (error) => new DialError(classifyDialError(error), `${location}: ${message(error)}`),
+      (late) => late.abort(),
+    );
+  }
+
+  /**
+   * A new stream on `conn`, bounded by our handshake timeout: quinn waits for the peer to allow
+   * one more stream, which a peer that allows none (or all of whose streams are taken) never
+   * does. A stream that opens after we gave up is abandoned.
+   */
+  #openStream(conn: Conn): Promise<QuicStream> {
+    return this.#withinHandshakeTimeout(
+      conn.native.outboundStream(),
+      (timeoutMs) => new DialError('timeout', `peer ${conn.peer.short} allowed no new stream within ${timeoutMs} ms`),
+      (error) => new DialError('unreachable', `cannot open a stream: ${message(error)}`),
+      (late) => {
+        swallow(late.resetWrite());
+        swallow(late.stopRead());
+      },
+    );
+  }
+
+  /** `task`, or a DialError once the handshake timeout has passed; `abandon` takes what comes too late. */
+  #withinHandshakeTimeout<T>(
+    task: Promise<T>,
+    timedOut: (timeoutMs: number) => DialError,
+    failed: (error: unknown) => DialError,
+    abandon: (late: T) => void,
+  ): Promise<T> {
     const timeoutMs = this.#options.handshakeTimeoutMs;
     return new Promise((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
         this.#dialTimers.delete(timer);
-        reject(new DialError('timeout', `no QUIC handshake with ${location} within ${timeoutMs} ms`));
+        reject(timedOut(timeoutMs));
       }, timeoutMs);
       this.#dialTimers.add(timer);
       this.#guard(
-        client.outboundConnection(ip, port).then(
-          (native) => {
-            if (settled) return native.abort();
+        task.then(
+          (value) => {
+            if (settled) return abandon(value);
             settled = true;
             clearTimeout(timer);
             this.#dialTimers.delete(timer);
-            resolve(native);
+            resolve(value);
           },
           (error: unknown) => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
             this.#dialTimers.delete(timer);
-            reject(new DialError(classifyDialError(error), `${location}: ${message(error)}`));
+            reject(failed(error));
           },
         ),
       );
@@ -314,9 +346,9 @@ export class QuicTransport {
     if (link.phase !== 'dialing') return;
     let stream: QuicStream;
     try {
-      stream = await conn.native.outboundStream();
+      stream = await this.#openStream(conn);
     } catch (error) {
-      this.#dialFailed(link, new DialError('unreachable', `cannot open a stream: ${message(error)}`));
+      this.#dialFailed(link, error);
       return;
     }
     if (link.phase !== 'dialing' || !conn.alive) {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HANDSHAKE_VERSION, handshakeCodec } from '../../core/node/link-handshake.ts';
 import { Protocols } from '../../core/wire/protocol.ts';
 import { closeFrame, dataFrameHeader, type LinkFrame, LinkFrameDecoder } from '../../net-real/link-framing.ts';
-import { loadQuic, type QuicClient, type QuicStream, type QuinnConfigInit } from '../../net-real/quic/napi.ts';
+import { loadQuic, type QuicClient, type QuicServer, type QuicStream, type QuinnConfigInit } from '../../net-real/quic/napi.ts';
 import { privateKeyProto } from '../../net-real/quic/peer-id.ts';
 
 // Two (or three) nodes in this process on 127.0.0.1, talking real QUIC.
@@ -122,9 +122,11 @@ describe('QUIC driver, in one process', () => {
   describe('a raw QUIC peer sending garbage', () => {
     const clients: QuicClient[] = [];
     const sockets: Socket[] = [];
-    afterAll(() => {
+    const servers: QuicServer[] = [];
+    afterAll(async () => {
       for (const client of clients) client.abort();
       for (const socket of sockets) socket.close();
+      await Promise.all(servers.map((server) => server.abort()));
     });
 
     /** Reads a stream until it ends or fails; returns the link frames seen and how it ended. */
@@ -209,6 +211,40 @@ describe('QUIC driver, in one process', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       // Other peers still get through at once (before, each stalled handshake held them off for 10 s).
       await expect(other.ping(target.addr, { timeoutMs: 2000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
+    });
+
+    it('fails a dial to a peer that allows no stream within the handshake timeout: ConnectError timeout', async () => {
+      // A raw server that completes QUIC handshakes but never allows a stream.
+      const quic = await loadQuic();
+      const key = SecretKey.fromSeed('no streams');
+      const config = quic.config({
+        privateKeyProto: privateKeyProto(key),
+        handshakeTimeout: 2000,
+        maxIdleTimeout: 5000,
+        keepAliveInterval: 1000,
+        maxConcurrentStreamLimit: 0,
+        maxStreamData: 1_000_000,
+        maxConnectionData: 2_000_000,
+        receiveBufferSize: 500_000,
+        sendBufferSize: 500_000,
+      });
+      const server = quic.server(config, '127.0.0.1', 0);
+      servers.push(server);
+      const accepted: unknown[] = [];
+      void (async () => {
+        for (;;) accepted.push(await server.inboundConnection());
+      })().catch(() => {});
+      const a = await node({ quic: { handshakeTimeoutMs: 500 } });
+      const started = performance.now();
+      // syncWith has no timeout of its own: it waited for the stream forever.
+      const outcome = await Promise.race([
+        a.syncWith(`${key.peerId.hex}@127.0.0.1:${server.port()}`).catch((e: unknown) => e),
+        new Promise((resolve) => setTimeout(() => resolve('still pending'), 3000)),
+      ]);
+      expect(outcome).toBeInstanceOf(ConnectError);
+      expect((outcome as ConnectError).reason).toBe('timeout');
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(accepted).toHaveLength(1);
     });
 
     it('hears GracefulShutdown on an open link when the node closes', async () => {
