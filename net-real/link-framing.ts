@@ -43,13 +43,17 @@ export type LinkFrame = { readonly kind: 'data'; readonly body: Uint8Array } | {
 /**
  * Reassembles link frames from stream chunks. Data bodies may be up to `maxBodyBytes` (the
  * node's `maxFrameBytes`); a longer length prefix is rejected before anything is buffered.
+ * The first frame's body may be limited lower (`firstBodyMaxBytes`): on a link it is the
+ * handshake message, a few hundred bytes, and before it the peer has not even said which
+ * network it is on. A close frame is always allowed.
  */
 export class LinkFrameDecoder {
   readonly #frames: FrameDecoder;
 
-  constructor(maxBodyBytes: number) {
+  constructor(maxBodyBytes: number, firstBodyMaxBytes: number = maxBodyBytes) {
     // Room for the kind byte; a close frame's reason is far below any sane frame limit.
-    this.#frames = new FrameDecoder(Math.max(maxBodyBytes, CLOSE_CODE_BYTES + MAX_CLOSE_REASON_BYTES) + KIND_BYTES);
+    const limit = (bodyBytes: number) => Math.max(bodyBytes, CLOSE_CODE_BYTES + MAX_CLOSE_REASON_BYTES) + KIND_BYTES;
+    this.#frames = new FrameDecoder(limit(maxBodyBytes), limit(firstBodyMaxBytes));
   }
 
   /** The frames completed by `chunk`, or the error that ends the stream (after the good ones). */

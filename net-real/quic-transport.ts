@@ -1,5 +1,6 @@
 import type { PeerId, SecretKey } from '../core/identity/keys.ts';
 import type { DialFailure, LinkId, NodeInput } from '../core/node/io.ts';
+import { MAX_HANDSHAKE_FRAME_BYTES } from '../core/node/link-handshake.ts';
 import { CloseCode } from '../core/wire/close-codes.ts';
 import { formatHostPort, parseHostPort, resolveHost } from './address.ts';
 import { closeFrame, dataFrameHeader, LinkFrameDecoder } from './link-framing.ts';
@@ -447,7 +448,8 @@ export class QuicTransport {
   #attach(link: Link, conn: Conn, stream: QuicStream): void {
     link.conn = conn;
     link.stream = stream;
-    link.decoder = new LinkFrameDecoder(this.#options.maxFrameBytes);
+    // The first frame each way is the link handshake (or a close): a larger one is not buffered.
+    link.decoder = new LinkFrameDecoder(this.#options.maxFrameBytes, MAX_HANDSHAKE_FRAME_BYTES);
     link.writer = new StreamWriter(stream, (error) => this.#writeFailed(link, error), this.#options.maxQueuedBytesPerLink);
     conn.links.add(link.id);
   }

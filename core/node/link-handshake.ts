@@ -27,5 +27,11 @@ export function linkSecret(protocol: string, dialerNonce: Uint8Array, acceptorNo
   return blake3(concatBytes(utf8('mosaik.link.secret'), utf8(protocol), dialerNonce, acceptorNonce));
 }
 
+/**
+ * Bytes a handshake message may take, at most: a transport may refuse a longer first frame
+ * before buffering it. A hello is under 400 bytes (its protocol at most 128 characters).
+ */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
+
 /** How long a link may take from transport-open to protocol-up. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;

@@ -15,14 +15,22 @@ export function encodeFrame(body: Uint8Array): Uint8Array {
 
 /**
  * Reassembles frames from arbitrary chunks. A length above `maxFrameBytes` is reported
- * before any of the body is buffered, so a hostile length cannot make us allocate.
+ * before any of the body is buffered, so a hostile length cannot make us allocate. The first
+ * frame may have a lower limit of its own (`firstFrameMaxBytes`: a stream that starts with a
+ * small handshake message).
  */
 export class FrameDecoder {
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #failed: DecodeError | undefined;
+  #limit: number;
 
-  constructor(readonly maxFrameBytes: number) {}
+  constructor(
+    readonly maxFrameBytes: number,
+    firstFrameMaxBytes: number = maxFrameBytes,
+  ) {
+    this.#limit = Math.min(firstFrameMaxBytes, maxFrameBytes);
+  }
 
   /** Feeds a chunk; returns the complete frame bodies, or the error that ends the stream. */
   push(chunk: Uint8Array): { frames: Uint8Array[]; error?: DecodeError } {
@@ -36,13 +44,14 @@ export class FrameDecoder {
       if (this.#buffered < FRAME_HEADER_BYTES) break;
       const header = this.#peek(FRAME_HEADER_BYTES);
       const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0, false);
-      if (length > this.maxFrameBytes) {
-        this.#failed = new DecodeError('oversized', `frame of ${length} bytes exceeds the ${this.maxFrameBytes}-byte limit`);
+      if (length > this.#limit) {
+        this.#failed = new DecodeError('oversized', `frame of ${length} bytes exceeds the ${this.#limit}-byte limit`);
         return { frames, error: this.#failed };
       }
       if (this.#buffered < FRAME_HEADER_BYTES + length) break;
       this.#take(FRAME_HEADER_BYTES);
       frames.push(this.#take(length));
+      this.#limit = this.maxFrameBytes;
     }
     return { frames };
   }

@@ -36,6 +36,20 @@ describe('link framing', () => {
     expect(out.error?.kind).toBe('oversized');
   });
 
+  it('holds the first frame to its own limit (the handshake), a close frame and later frames to the full one', () => {
+    const decoder = new LinkFrameDecoder(1 << 20, 4096);
+    expect(decoder.push(dataFrameHeader(4097)).error?.kind).toBe('oversized');
+    const first = new LinkFrameDecoder(1 << 20, 4096);
+    expect(first.push(dataFrame(new Uint8Array(4096))).frames).toHaveLength(1);
+    expect(first.push(dataFrame(new Uint8Array(1 << 20))).frames).toHaveLength(1);
+    // Both in one chunk: the second is held to the full limit.
+    const both = new LinkFrameDecoder(1 << 20, 4096).push(new Uint8Array([...dataFrame(new Uint8Array(10)), ...dataFrame(new Uint8Array(5000))]));
+    expect(both.error).toBeUndefined();
+    expect(both.frames).toHaveLength(2);
+    const close = new LinkFrameDecoder(1 << 20, 16).push(closeFrame(400, 'x'.repeat(MAX_CLOSE_REASON_BYTES)));
+    expect(close.frames[0]?.kind).toBe('close');
+  });
+
   it('rejects a hostile length prefix, an empty frame and an unknown kind', () => {
     expect(new LinkFrameDecoder(1024).push(new Uint8Array([0xff, 0xff, 0xff, 0xff])).error?.kind).toBe('oversized');
     expect(new LinkFrameDecoder(1024).push(new Uint8Array([0, 0, 0, 0])).error?.kind).toBe('truncated');

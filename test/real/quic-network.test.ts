@@ -156,6 +156,13 @@ describe('QUIC driver, in one process', () => {
       await oversized.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0]));
       expect(await readAll(oversized)).toEqual({ frames: [], end: 'error' });
 
+      // 1b. A first frame far larger than any hello, yet within maxFrameBytes: reset at once,
+      //     before the node buffers it (it held up to maxFrameBytes per stream until the
+      //     handshake timeout, for peers that had not even said which network they are on).
+      const bigHello = await conn.outboundStream();
+      await bigHello.write(new Uint8Array([...dataFrameHeader(100 * 1024), 0xc1, 0xc1]));
+      expect(await readAll(bigHello)).toEqual({ frames: [], end: 'error' });
+
       // 2. An unknown frame kind: same.
       const unknownKind = await conn.outboundStream();
       await unknownKind.write(new Uint8Array([0, 0, 0, 3, 9, 9, 9]));
