@@ -501,16 +501,47 @@ function parseLog(bytes: Uint8Array, path: string): { entries: { key: string; va
     if (at + 4 > bytes.length) break; // torn: the length itself is incomplete
     const size = view.readUInt32BE(at);
     const end = at + 4 + size + CHECKSUM_BYTES;
-    if (end > bytes.length) break; // torn: the batch runs past the end
-    const records = bytes.subarray(at + 4, at + 4 + size);
-    if (!checksum(records).every((b, i) => bytes[at + 4 + size + i] === b)) {
-      if (end === bytes.length) break; // torn: the last batch, half written
-      throw corrupted(at, 'a batch fails its checksum and more follow it');
+    if (end > bytes.length || !checksum(bytes.subarray(at + 4, at + 4 + size)).every((b, i) => bytes[at + 4 + size + i] === b)) {
+      if (end < bytes.length) throw corrupted(at, 'a batch fails its checksum and more follow it');
+      // Torn: the last batch, half written, runs past the end or fails its checksum. Unless
+      // its length is what is damaged: its records then end in their checksum before the
+      // end of the file, and the batches after it are not to be dropped with it.
+      const wholeEnd = wholeBatchEnd(bytes, at + 4);
+      if (wholeEnd !== undefined && wholeEnd < bytes.length) throw corrupted(at, 'the length of a batch is damaged and more follow it');
+      break;
     }
+    const records = bytes.subarray(at + 4, at + 4 + size);
     parseRecords(records, at + 4, entries, corrupted);
     at = end;
   }
   return { entries, validBytes: at };
+}
+
+/**
+ * Where a batch whose records begin at `start` ends if, whatever its length says, one of its
+ * records is followed by the checksum of the records up to it: undefined if none is before
+ * the bytes stop reading as records.
+ */
+function wholeBatchEnd(bytes: Uint8Array, start: number): number | undefined {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const hash = createHash('sha256');
+  for (let at = start; ; ) {
+    const op = bytes[at];
+    if ((op !== 0 && op !== 1) || at + 3 > bytes.length) return undefined;
+    let next = at + 3 + view.readUInt16BE(at + 1);
+    if (op === 1) next = next + 4 > bytes.length ? bytes.length + 1 : next + 4 + view.readUInt32BE(next);
+    if (next + CHECKSUM_BYTES > bytes.length) return undefined;
+    hash.update(bytes.subarray(at, next));
+    at = next;
+    if (
+      hash
+        .copy()
+        .digest()
+        .subarray(0, CHECKSUM_BYTES)
+        .every((b, i) => bytes[at + i] === b)
+    )
+      return at + CHECKSUM_BYTES;
+  }
 }
 
 function parseRecords(

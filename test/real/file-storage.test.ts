@@ -120,6 +120,15 @@ describe('FileStorage', () => {
     const error = storageErrorOf(() => FileStorage.open(dir));
     expect(error.reason).toBe('corrupted');
     expect(error.message).toMatch(/byte 8: a batch fails its checksum and more follow it/);
+    // The length of the first batch, made to run past the end of the file: not a torn last
+    // batch (its records end in their checksum, and more follow), so not dropped with all
+    // that follows it.
+    for (const at of [8, 9, 10]) {
+      const lengthDamaged = Buffer.from(whole);
+      lengthDamaged[at] = 0x01;
+      writeFileSync(logOf(dir), lengthDamaged);
+      expect(storageErrorOf(() => FileStorage.open(dir)).message).toMatch(/byte 8: the length of a batch is damaged and more follow it/);
+    }
     // A file that is not a storage log at all.
     writeFileSync(logOf(dir), 'hello world, not a log');
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('corrupted');
