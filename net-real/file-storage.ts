@@ -11,13 +11,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   write as writeAsync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { StorageError } from '../core/errors.ts';
 
@@ -44,7 +45,7 @@ type StagedWrite = { readonly key: string; readonly value: Uint8Array | null };
  * a large store must not stall the node's timers and heartbeats for the length of an fsync.
  *
  * A `LOCK` file holding the owner's pid keeps a second process out; a lock whose process is
- * gone is taken over.
+ * gone, or with this process's pid that this process did not take, is taken over.
  */
 export class FileStorage {
   readonly dir: string;
@@ -609,31 +610,59 @@ function syncDir(dir: string): void {
   }
 }
 
+/**
+ * The directories (their real paths) whose lock this process holds. A `LOCK` with this
+ * process's pid that is not one of them was left by an earlier process with the same pid:
+ * in a container, a node restarted after a crash usually gets the pid it had.
+ */
+const lockedHere = new Set<string>();
+
 function takeLock(dir: string): void {
   const path = join(dir, LOCK_FILE);
+  const here = realpathOrSelf(dir);
+  if (lockedHere.has(here)) throw new StorageError('locked', `${dir} is already open in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      lockedHere.add(here);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot lock ${dir}`, e);
     }
-    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    let owner: number;
+    try {
+      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+      throw ioError(`cannot lock ${dir}`, e);
+    }
     if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
       throw new StorageError('locked', `${dir} is in use by process ${owner}`);
     }
-    if (owner === process.pid) throw new StorageError('locked', `${dir} is already open in this process`);
-    rmSync(path, { force: true }); // its owner is gone: a crash left it behind
+    try {
+      rmSync(path, { force: true }); // its owner is gone: a crash left it behind
+    } catch (e) {
+      throw ioError(`cannot lock ${dir}`, e);
+    }
   }
   throw new StorageError('locked', `cannot lock ${dir}: another process keeps taking the lock`);
 }
 
 function releaseLock(dir: string): void {
+  lockedHere.delete(realpathOrSelf(dir));
   try {
     const path = join(dir, LOCK_FILE);
     if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) rmSync(path, { force: true });
   } catch {
     // Already gone.
+  }
+}
+
+function realpathOrSelf(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
   }
 }
 

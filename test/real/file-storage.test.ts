@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,21 @@ describe('FileStorage', () => {
     // A lock left by a live process (our parent's pid stands for one) is respected.
     writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`);
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('locked');
+  });
+
+  it("takes over a lock with its own pid that an earlier process left (a container's restart), and refuses a LOCK it cannot read", () => {
+    const dir = freshDir();
+    writeBatches(dir, { one: bytes(1) });
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`); // not opened by this process
+    const a = FileStorage.open(dir);
+    expect(a.get('one')).toEqual(bytes(1));
+    expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('locked'); // this process's own lock is kept
+    a.close();
+    rmSync(join(dir, 'LOCK'), { force: true });
+    mkdirSync(join(dir, 'LOCK'));
+    const error = storageErrorOf(() => FileStorage.open(dir));
+    expect(error.reason).toBe('io');
+    expect(error.message).toMatch(/cannot lock/);
   });
 
   it('rewrites its file when it grows past four times the live data, keeping every value', () => {
