@@ -59,7 +59,7 @@ export class FileStorage {
   #closed = false;
   /** A rewrite under way in the background, if any. */
   #compaction: Compaction | undefined;
-  /** A failure after a background rewrite's rename: every later flush fails with it. */
+  /** A failed write or sync, or a failure after a background rewrite's rename: every later flush fails with it. */
   #fatal: StorageError | undefined;
   /** After a rewrite failed: no new one until the file reaches this size. */
   #compactAgainAt = 0;
@@ -128,7 +128,7 @@ export class FileStorage {
     try {
       fdatasyncSync(this.#fd); // the data and the file's new length; not its times
     } catch (e) {
-      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+      throw this.#fail(ioError(`cannot write to the storage in ${this.dir}`, e));
     }
     this.#synced(written);
     if (!this.#compaction) this.#compactIfLarge();
@@ -155,7 +155,7 @@ export class FileStorage {
       fdatasync(this.#fd, (error) => {
         this.#syncing = false;
         if (this.#closed) return resolve(); // `close` synced everything written
-        if (error) return reject(ioError(`cannot sync the storage in ${this.dir}`, error));
+        if (error) return reject(this.#fail(ioError(`cannot sync the storage in ${this.dir}`, error)));
         this.#synced(written);
         this.#compactInBackground();
         if (this.#fatal) return reject(this.#fatal);
@@ -192,11 +192,21 @@ export class FileStorage {
     try {
       writeAll(this.#fd, batch);
     } catch (e) {
-      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+      throw this.#fail(ioError(`cannot write to the storage in ${this.dir}`, e));
     }
     this.#fileBytes += batch.length;
     this.#compaction?.tail.push(batch);
     return staged;
+  }
+
+  /**
+   * A write or sync failed: part of a batch may be in the file (the next open drops it as
+   * torn, and would drop whatever came after it with it), or the disk may have lost what it
+   * was given. Every later flush fails with the error.
+   */
+  #fail(error: StorageError): StorageError {
+    this.#fatal ??= error;
+    return error;
   }
 
   /** The written writes are on disk: they count as stored. */

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -132,6 +133,34 @@ describe('FileStorage', () => {
     // A file that is not a storage log at all.
     writeFileSync(logOf(dir), 'hello world, not a log');
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('corrupted');
+  });
+
+  it('takes no more writes once one failed: none could follow a part of a batch that the next open drops', async () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    s.stage('one', bytes(1));
+    s.flush();
+    // The disk fills up during the next batch: half of it is written, then ENOSPC.
+    const writeSync = fs.writeSync;
+    try {
+      fs.writeSync = ((fd: number, buffer: Uint8Array, offset: number, length: number) => {
+        writeSync(fd, buffer, offset, Math.ceil(length / 2));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }) as unknown as typeof fs.writeSync;
+      syncBuiltinESMExports();
+      s.stage('two', new Uint8Array(1000).fill(2));
+      expect(storageErrorOf(() => s.flush()).message).toMatch(/ENOSPC/);
+    } finally {
+      fs.writeSync = writeSync;
+      syncBuiltinESMExports();
+    }
+    // Space again: a write now would land after the torn half and be dropped with it.
+    s.stage('three', bytes(3));
+    expect(storageErrorOf(() => s.flush()).message).toMatch(/ENOSPC/);
+    s.stage('three', bytes(3));
+    await expect(s.flushAsync()).rejects.toBeInstanceOf(StorageError);
+    expect(() => s.close()).toThrow(StorageError);
+    expect(storedIn(dir)).toEqual(new Map([['one', bytes(1)]]));
   });
 
   it('flushes asynchronously too: stored once the promise resolves, and kept by a close that comes first', async () => {
