@@ -29,6 +29,12 @@ class MemoryStore implements GroupStore {
   }
 }
 
+/** A database cursor that dies after its first row. */
+function* failingCursor(): Generator<[string, Uint8Array]> {
+  yield ['member', new Uint8Array(0)];
+  throw new Error('the cursor died');
+}
+
 const open: Network[] = [];
 const errors: unknown[] = [];
 const FAST = { bootstrapDelayMs: 50 }; // a one-member group forms at once (not part of the group id)
@@ -140,6 +146,9 @@ describe('a group on a GroupStore', () => {
       reason: 'io',
     },
     { name: 'a load() that rejects', store: () => ({ load: () => Promise.reject(new Error('timeout')), write: () => undefined }), reason: 'io' },
+    { name: 'a load() whose entries fail as they are read', store: () => ({ load: () => failingCursor(), write: () => undefined }), reason: 'io' },
+    { name: 'a load() of something not iterable', store: () => ({ load: () => 42 as never, write: () => undefined }), reason: 'corrupted' },
+    { name: 'a load() that resolves nothing', store: () => ({ load: async () => undefined as never, write: () => undefined }), reason: 'corrupted' },
     {
       name: 'a load() of entries that are not [string, bytes]',
       store: () => ({ load: () => [['hs', 'not bytes']] as never, write: () => undefined }),
