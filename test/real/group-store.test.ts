@@ -119,6 +119,20 @@ describe('a group on a GroupStore', () => {
     expect(store.data).toEqual(before);
   });
 
+  it('closes though a write never settles: the call waiting on it fails as closed', async () => {
+    const store = new MemoryStore();
+    const net = await node('hung-store');
+    const g = net.groups.join({ key: 'hung-store', machine: new Counter(), consensus: FAST, storage: store });
+    await g.when.leaderElected();
+    store.write = () => new Promise<void>(() => {}); // a database that stopped answering
+    const call = g.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = await Promise.race([net.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still closing'), 3_000))]);
+    expect(closed).toBe('closed');
+    expect(await call).toBeInstanceOf(GroupClosedError);
+    expect(errors).toEqual([]);
+  });
+
   it("starts afresh on a store that holds another peer's member, deleting what it held", async () => {
     const store = new MemoryStore();
     const a = await node('first-owner');
