@@ -209,8 +209,27 @@ async function loadStore(store: GroupStore, id: GroupId): Promise<ReadonlyMap<st
   } catch (error) {
     throw new StorageError('io', `group ${id.short}: the store's load() failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (typeof (entries as Partial<Iterable<unknown>> | null | undefined)?.[Symbol.iterator] !== 'function')
+    throw new StorageError('corrupted', `group ${id.short}: the store's load() gave ${entries === null ? 'null' : typeof entries}, not an iterable of entries`);
   const loaded = new Map<string, Uint8Array>();
-  for (const entry of entries as Iterable<unknown>) {
+  // A lazy iterable (a database cursor) may fail as it is read: that is the load failing.
+  const failed = (error: unknown) =>
+    new StorageError('io', `group ${id.short}: the store's load() failed: ${error instanceof Error ? error.message : String(error)}`);
+  let iterator: Iterator<unknown>;
+  try {
+    iterator = (entries as Iterable<unknown>)[Symbol.iterator]();
+  } catch (error) {
+    throw failed(error);
+  }
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = iterator.next();
+    } catch (error) {
+      throw failed(error);
+    }
+    if (next.done) break;
+    const entry = next.value;
     const [key, value] = Array.isArray(entry) ? entry : [];
     if (typeof key !== 'string' || !(value instanceof Uint8Array) || loaded.has(key))
       throw new StorageError(

@@ -11,13 +11,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   write as writeAsync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { StorageError } from '../core/errors.ts';
 
@@ -44,7 +45,7 @@ type StagedWrite = { readonly key: string; readonly value: Uint8Array | null };
  * a large store must not stall the node's timers and heartbeats for the length of an fsync.
  *
  * A `LOCK` file holding the owner's pid keeps a second process out; a lock whose process is
- * gone is taken over.
+ * gone, or with this process's pid that this process did not take, is taken over.
  */
 export class FileStorage {
   readonly dir: string;
@@ -58,7 +59,7 @@ export class FileStorage {
   #closed = false;
   /** A rewrite under way in the background, if any. */
   #compaction: Compaction | undefined;
-  /** A failure after a background rewrite's rename: every later flush fails with it. */
+  /** A failed write or sync, or a failure after a background rewrite's rename: every later flush fails with it. */
   #fatal: StorageError | undefined;
   /** After a rewrite failed: no new one until the file reaches this size. */
   #compactAgainAt = 0;
@@ -127,7 +128,7 @@ export class FileStorage {
     try {
       fdatasyncSync(this.#fd); // the data and the file's new length; not its times
     } catch (e) {
-      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+      throw this.#fail(ioError(`cannot write to the storage in ${this.dir}`, e));
     }
     this.#synced(written);
     if (!this.#compaction) this.#compactIfLarge();
@@ -154,7 +155,7 @@ export class FileStorage {
       fdatasync(this.#fd, (error) => {
         this.#syncing = false;
         if (this.#closed) return resolve(); // `close` synced everything written
-        if (error) return reject(ioError(`cannot sync the storage in ${this.dir}`, error));
+        if (error) return reject(this.#fail(ioError(`cannot sync the storage in ${this.dir}`, error)));
         this.#synced(written);
         this.#compactInBackground();
         if (this.#fatal) return reject(this.#fatal);
@@ -191,11 +192,21 @@ export class FileStorage {
     try {
       writeAll(this.#fd, batch);
     } catch (e) {
-      throw ioError(`cannot write to the storage in ${this.dir}`, e);
+      throw this.#fail(ioError(`cannot write to the storage in ${this.dir}`, e));
     }
     this.#fileBytes += batch.length;
     this.#compaction?.tail.push(batch);
     return staged;
+  }
+
+  /**
+   * A write or sync failed: part of a batch may be in the file (the next open drops it as
+   * torn, and would drop whatever came after it with it), or the disk may have lost what it
+   * was given. Every later flush fails with the error.
+   */
+  #fail(error: StorageError): StorageError {
+    this.#fatal ??= error;
+    return error;
   }
 
   /** The written writes are on disk: they count as stored. */
@@ -501,16 +512,47 @@ function parseLog(bytes: Uint8Array, path: string): { entries: { key: string; va
     if (at + 4 > bytes.length) break; // torn: the length itself is incomplete
     const size = view.readUInt32BE(at);
     const end = at + 4 + size + CHECKSUM_BYTES;
-    if (end > bytes.length) break; // torn: the batch runs past the end
-    const records = bytes.subarray(at + 4, at + 4 + size);
-    if (!checksum(records).every((b, i) => bytes[at + 4 + size + i] === b)) {
-      if (end === bytes.length) break; // torn: the last batch, half written
-      throw corrupted(at, 'a batch fails its checksum and more follow it');
+    if (end > bytes.length || !checksum(bytes.subarray(at + 4, at + 4 + size)).every((b, i) => bytes[at + 4 + size + i] === b)) {
+      if (end < bytes.length) throw corrupted(at, 'a batch fails its checksum and more follow it');
+      // Torn: the last batch, half written, runs past the end or fails its checksum. Unless
+      // its length is what is damaged: its records then end in their checksum before the
+      // end of the file, and the batches after it are not to be dropped with it.
+      const wholeEnd = wholeBatchEnd(bytes, at + 4);
+      if (wholeEnd !== undefined && wholeEnd < bytes.length) throw corrupted(at, 'the length of a batch is damaged and more follow it');
+      break;
     }
+    const records = bytes.subarray(at + 4, at + 4 + size);
     parseRecords(records, at + 4, entries, corrupted);
     at = end;
   }
   return { entries, validBytes: at };
+}
+
+/**
+ * Where a batch whose records begin at `start` ends if, whatever its length says, one of its
+ * records is followed by the checksum of the records up to it: undefined if none is before
+ * the bytes stop reading as records.
+ */
+function wholeBatchEnd(bytes: Uint8Array, start: number): number | undefined {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const hash = createHash('sha256');
+  for (let at = start; ; ) {
+    const op = bytes[at];
+    if ((op !== 0 && op !== 1) || at + 3 > bytes.length) return undefined;
+    let next = at + 3 + view.readUInt16BE(at + 1);
+    if (op === 1) next = next + 4 > bytes.length ? bytes.length + 1 : next + 4 + view.readUInt32BE(next);
+    if (next + CHECKSUM_BYTES > bytes.length) return undefined;
+    hash.update(bytes.subarray(at, next));
+    at = next;
+    if (
+      hash
+        .copy()
+        .digest()
+        .subarray(0, CHECKSUM_BYTES)
+        .every((b, i) => bytes[at + i] === b)
+    )
+      return at + CHECKSUM_BYTES;
+  }
 }
 
 function parseRecords(
@@ -578,31 +620,59 @@ function syncDir(dir: string): void {
   }
 }
 
+/**
+ * The directories (their real paths) whose lock this process holds. A `LOCK` with this
+ * process's pid that is not one of them was left by an earlier process with the same pid:
+ * in a container, a node restarted after a crash usually gets the pid it had.
+ */
+const lockedHere = new Set<string>();
+
 function takeLock(dir: string): void {
   const path = join(dir, LOCK_FILE);
+  const here = realpathOrSelf(dir);
+  if (lockedHere.has(here)) throw new StorageError('locked', `${dir} is already open in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      lockedHere.add(here);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot lock ${dir}`, e);
     }
-    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    let owner: number;
+    try {
+      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+      throw ioError(`cannot lock ${dir}`, e);
+    }
     if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
       throw new StorageError('locked', `${dir} is in use by process ${owner}`);
     }
-    if (owner === process.pid) throw new StorageError('locked', `${dir} is already open in this process`);
-    rmSync(path, { force: true }); // its owner is gone: a crash left it behind
+    try {
+      rmSync(path, { force: true }); // its owner is gone: a crash left it behind
+    } catch (e) {
+      throw ioError(`cannot lock ${dir}`, e);
+    }
   }
   throw new StorageError('locked', `cannot lock ${dir}: another process keeps taking the lock`);
 }
 
 function releaseLock(dir: string): void {
+  lockedHere.delete(realpathOrSelf(dir));
   try {
     const path = join(dir, LOCK_FILE);
     if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) rmSync(path, { force: true });
   } catch {
     // Already gone.
+  }
+}
+
+function realpathOrSelf(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
   }
 }
 

@@ -382,11 +382,21 @@ class RealNode implements NodeBackend {
   }
 
   async #close(): Promise<void> {
+    // Graceful: the machine closes every link (close frames go out) and fails pending calls.
+    // Its answer waits for the writes before it (durable before dependent): a store whose
+    // write never settles (a hung database) must not hold the close, so not for long.
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      // Graceful: the machine closes every link (close frames go out) and fails pending calls.
-      await this.#runtime.request({ to: 'node', kind: 'shutdown' });
+      await Promise.race([
+        this.#runtime.request({ to: 'node', kind: 'shutdown' }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
     } catch {
       // Already shut down: nothing more to say to peers.
+    } finally {
+      clearTimeout(timer);
     }
     this.#mdns?.close();
     this.#dht?.close();

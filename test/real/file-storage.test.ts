@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,9 +121,46 @@ describe('FileStorage', () => {
     const error = storageErrorOf(() => FileStorage.open(dir));
     expect(error.reason).toBe('corrupted');
     expect(error.message).toMatch(/byte 8: a batch fails its checksum and more follow it/);
+    // The length of the first batch, made to run past the end of the file: not a torn last
+    // batch (its records end in their checksum, and more follow), so not dropped with all
+    // that follows it.
+    for (const at of [8, 9, 10]) {
+      const lengthDamaged = Buffer.from(whole);
+      lengthDamaged[at] = 0x01;
+      writeFileSync(logOf(dir), lengthDamaged);
+      expect(storageErrorOf(() => FileStorage.open(dir)).message).toMatch(/byte 8: the length of a batch is damaged and more follow it/);
+    }
     // A file that is not a storage log at all.
     writeFileSync(logOf(dir), 'hello world, not a log');
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('corrupted');
+  });
+
+  it('takes no more writes once one failed: none could follow a part of a batch that the next open drops', async () => {
+    const dir = freshDir();
+    const s = FileStorage.open(dir);
+    s.stage('one', bytes(1));
+    s.flush();
+    // The disk fills up during the next batch: half of it is written, then ENOSPC.
+    const writeSync = fs.writeSync;
+    try {
+      fs.writeSync = ((fd: number, buffer: Uint8Array, offset: number, length: number) => {
+        writeSync(fd, buffer, offset, Math.ceil(length / 2));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }) as unknown as typeof fs.writeSync;
+      syncBuiltinESMExports();
+      s.stage('two', new Uint8Array(1000).fill(2));
+      expect(storageErrorOf(() => s.flush()).message).toMatch(/ENOSPC/);
+    } finally {
+      fs.writeSync = writeSync;
+      syncBuiltinESMExports();
+    }
+    // Space again: a write now would land after the torn half and be dropped with it.
+    s.stage('three', bytes(3));
+    expect(storageErrorOf(() => s.flush()).message).toMatch(/ENOSPC/);
+    s.stage('three', bytes(3));
+    await expect(s.flushAsync()).rejects.toBeInstanceOf(StorageError);
+    expect(() => s.close()).toThrow(StorageError);
+    expect(storedIn(dir)).toEqual(new Map([['one', bytes(1)]]));
   });
 
   it('flushes asynchronously too: stored once the promise resolves, and kept by a close that comes first', async () => {
@@ -156,6 +194,21 @@ describe('FileStorage', () => {
     // A lock left by a live process (our parent's pid stands for one) is respected.
     writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`);
     expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('locked');
+  });
+
+  it("takes over a lock with its own pid that an earlier process left (a container's restart), and refuses a LOCK it cannot read", () => {
+    const dir = freshDir();
+    writeBatches(dir, { one: bytes(1) });
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`); // not opened by this process
+    const a = FileStorage.open(dir);
+    expect(a.get('one')).toEqual(bytes(1));
+    expect(storageErrorOf(() => FileStorage.open(dir)).reason).toBe('locked'); // this process's own lock is kept
+    a.close();
+    rmSync(join(dir, 'LOCK'), { force: true });
+    mkdirSync(join(dir, 'LOCK'));
+    const error = storageErrorOf(() => FileStorage.open(dir));
+    expect(error.reason).toBe('io');
+    expect(error.message).toMatch(/cannot lock/);
   });
 
   it('rewrites its file when it grows past four times the live data, keeping every value', () => {

@@ -29,6 +29,12 @@ class MemoryStore implements GroupStore {
   }
 }
 
+/** A database cursor that dies after its first row. */
+function* failingCursor(): Generator<[string, Uint8Array]> {
+  yield ['member', new Uint8Array(0)];
+  throw new Error('the cursor died');
+}
+
 const open: Network[] = [];
 const errors: unknown[] = [];
 const FAST = { bootstrapDelayMs: 50 }; // a one-member group forms at once (not part of the group id)
@@ -113,6 +119,20 @@ describe('a group on a GroupStore', () => {
     expect(store.data).toEqual(before);
   });
 
+  it('closes though a write never settles: the call waiting on it fails as closed', async () => {
+    const store = new MemoryStore();
+    const net = await node('hung-store');
+    const g = net.groups.join({ key: 'hung-store', machine: new Counter(), consensus: FAST, storage: store });
+    await g.when.leaderElected();
+    store.write = () => new Promise<void>(() => {}); // a database that stopped answering
+    const call = g.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = await Promise.race([net.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still closing'), 3_000))]);
+    expect(closed).toBe('closed');
+    expect(await call).toBeInstanceOf(GroupClosedError);
+    expect(errors).toEqual([]);
+  });
+
   it("starts afresh on a store that holds another peer's member, deleting what it held", async () => {
     const store = new MemoryStore();
     const a = await node('first-owner');
@@ -140,6 +160,9 @@ describe('a group on a GroupStore', () => {
       reason: 'io',
     },
     { name: 'a load() that rejects', store: () => ({ load: () => Promise.reject(new Error('timeout')), write: () => undefined }), reason: 'io' },
+    { name: 'a load() whose entries fail as they are read', store: () => ({ load: () => failingCursor(), write: () => undefined }), reason: 'io' },
+    { name: 'a load() of something not iterable', store: () => ({ load: () => 42 as never, write: () => undefined }), reason: 'corrupted' },
+    { name: 'a load() that resolves nothing', store: () => ({ load: async () => undefined as never, write: () => undefined }), reason: 'corrupted' },
     {
       name: 'a load() of entries that are not [string, bytes]',
       store: () => ({ load: () => [['hs', 'not bytes']] as never, write: () => undefined }),
