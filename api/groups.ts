@@ -11,6 +11,7 @@ import { PeerId } from '../core/identity/keys.ts';
 import type { NodeEvent } from '../core/node/io.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import { checkedValidators, type TicketValidator } from '../core/tickets/ticket.ts';
+import { equalBytes } from '../core/util/bytes.ts';
 import { checkedTimeoutMs } from './deadline.ts';
 import type { NodeBackend } from './network.ts';
 
@@ -149,9 +150,17 @@ export class Groups {
       throw new InvalidArgumentError(
         "a GroupStore needs a production node (Network.create); a simulated node keeps a group's state in its simulated storage: use storage 'node'",
       );
-    // Attached before the join reaches the node, so no write of the group can miss it.
-    this.#backend.attachStore(externalStorePrefix(id.hex), storage);
-    const joining = loadStore(storage, id).then((loaded) => specWith({ kind: 'external', loaded }));
+    // Attached before the join reaches the node, so no write of the group can miss it; and
+    // detached if the store does not load, so that it can be handed to another join.
+    const prefix = externalStorePrefix(id.hex);
+    const attached = this.#backend.attachStore(prefix, storage);
+    const joining = loadStore(storage, id).then(
+      (loaded) => specWith({ kind: 'external', loaded }),
+      (error: unknown) => {
+        if (attached) this.#backend.detachStore?.(prefix, storage);
+        throw error;
+      },
+    );
     return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>, callTimeoutMs);
   }
 }
@@ -238,6 +247,30 @@ async function loadStore(store: GroupStore, id: GroupId): Promise<ReadonlyMap<st
       );
     loaded.set(key, value);
   }
+  return await checkedOwner(store, id, loaded);
+}
+
+/**
+ * The key under which a store names the group whose state it holds. Its keys are relative
+ * to the group, so a store handed to another group's `join` by mistake would otherwise be
+ * adopted: that group would start from the other one's log and state.
+ */
+const OWNER_KEY = 'group';
+
+/** `loaded` if it is this group's (or the store is new, or older than the key: then it is marked as this group's); else StorageError. */
+async function checkedOwner(store: GroupStore, id: GroupId, loaded: Map<string, Uint8Array>): Promise<Map<string, Uint8Array>> {
+  const owner = loaded.get(OWNER_KEY);
+  if (owner !== undefined) {
+    if (equalBytes(owner, id.bytes)) return loaded;
+    const named = owner.length === id.bytes.length ? Digest.wrap(owner).short : `${owner.length} bytes`;
+    throw new StorageError('corrupted', `group ${id.short}: the store holds the state of another group (${named})`);
+  }
+  try {
+    await store.write([{ key: OWNER_KEY, value: id.bytes.slice() }]);
+  } catch (error) {
+    throw new StorageError('io', `group ${id.short}: the store's write() failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  loaded.set(OWNER_KEY, id.bytes.slice());
   return loaded;
 }
 

@@ -43,9 +43,12 @@ export interface NodeBackend {
   /**
    * Production nodes only: the node's writes under `prefix` go to `store` (prefix cut off)
    * rather than to its own storage, and count toward its syncs. The same store again is a
-   * no-op; another store for a prefix that has one is refused (AlreadyExistsError).
+   * no-op (false); another store for a prefix that has one is refused (AlreadyExistsError).
+   * True when this call attached it.
    */
-  attachStore?(prefix: string, store: GroupStore): void;
+  attachStore?(prefix: string, store: GroupStore): boolean;
+  /** Undoes `attachStore` for a group that never joined (its store failed to load): nothing was written under `prefix`. */
+  detachStore?(prefix: string, store: GroupStore): void;
 }
 
 export interface PingOptions {

@@ -12,15 +12,23 @@ import { AlreadyExistsError, StorageError } from '../core/errors.ts';
 export class AttachedStores {
   readonly #stores = new Map<string, { readonly store: GroupStore; pending: GroupStoreWrite[] }>();
 
-  attach(prefix: string, store: GroupStore): void {
+  /** True when this call attached `store` (false: it was already, for this prefix). */
+  attach(prefix: string, store: GroupStore): boolean {
     const attached = this.#stores.get(prefix);
     if (attached !== undefined && attached.store !== store)
       throw new AlreadyExistsError('this node already keeps that group on another store; join it again with the same store');
-    if (attached !== undefined) return;
+    if (attached !== undefined) return false;
     // Keys are relative to the group: two groups on one store would write over each other.
     for (const other of this.#stores.values())
       if (other.store === store) throw new AlreadyExistsError('this store already keeps another group; a GroupStore keeps one group');
     this.#stores.set(prefix, { store, pending: [] });
+    return true;
+  }
+
+  /** Forgets `store` under `prefix` (a group whose store failed to load never joined): it may keep another group then. */
+  detach(prefix: string, store: GroupStore): void {
+    const attached = this.#stores.get(prefix);
+    if (attached?.store === store && attached.pending.length === 0) this.#stores.delete(prefix);
   }
 
   /** Takes a write whose key is under an attached store's prefix; false for any other key. */

@@ -335,8 +335,12 @@ class RealNode implements NodeBackend {
     return this.#runtime.request<T>(command);
   }
 
-  attachStore(prefix: string, store: GroupStore): void {
-    this.#stores.attach(prefix, store);
+  attachStore(prefix: string, store: GroupStore): boolean {
+    return this.#stores.attach(prefix, store);
+  }
+
+  detachStore(prefix: string, store: GroupStore): void {
+    this.#stores.detach(prefix, store);
   }
 
   inspect(): { readonly machine: NodeMachine; readonly wallClockMs: number } {

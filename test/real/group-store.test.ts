@@ -148,6 +148,28 @@ describe('a group on a GroupStore', () => {
     expect(store.data.has('e/6')).toBe(false);
   });
 
+  it("refuses a store that holds another group's state, and leaves it as it was", async () => {
+    const store = new MemoryStore();
+    const a = await node('one-store-two-groups');
+    const g = a.groups.join({ key: 'the-first-group', machine: new Counter(), consensus: FAST, storage: store });
+    await g.when.leaderElected();
+    for (let i = 0; i < 3; i++) await g.execute({ op: 'inc', by: 100 });
+    expect(store.data.get('group')).toEqual(g.id.bytes);
+    await a.close();
+    const before = new Map(store.data);
+    const again = await node('one-store-two-groups');
+    const h = again.groups.join({ key: 'another-group', machine: new Counter(), consensus: FAST, storage: store });
+    const error = await h.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).reason).toBe('corrupted');
+    expect((error as StorageError).message).toContain(`another group (${g.id.short})`);
+    expect(store.data).toEqual(before);
+    // The group it belongs to resumes from it.
+    const back = again.groups.join({ key: 'the-first-group', machine: new Counter(), consensus: FAST, storage: store });
+    await back.when.leaderElected();
+    expect((await back.execute({ op: 'inc', by: 1 })).result).toBe(301);
+  });
+
   const badStores: { name: string; store: () => GroupStore; reason: StorageError['reason'] }[] = [
     {
       name: 'a load() that throws',
