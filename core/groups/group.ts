@@ -712,7 +712,8 @@ export class Group {
       ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
       return;
     }
-    const target = to === undefined ? this.#bestVoter() : (this.#bonds.ofPeer(to.hex)?.member ?? to.hex);
+    // Our own peer names this member (already the leader: nothing to do), not a stranger.
+    const target = to === undefined ? this.#bestVoter() : to.hex === this.#self ? this.#member : (this.#bonds.ofPeer(to.hex)?.member ?? to.hex);
     if (target === undefined) {
       ctx.fail(req, new OfflineError('no other voter to hand leadership to'));
       return;
