@@ -712,7 +712,8 @@ export class Group {
       ctx.fail(req, new OfflineError('only the leader can hand leadership over; this node is not it'));
       return;
     }
-    const target = to === undefined ? this.#bestVoter() : (this.#bonds.ofPeer(to.hex)?.member ?? to.hex);
+    // Our own peer names this member (already the leader: nothing to do), not a stranger.
+    const target = to === undefined ? this.#bestVoter() : to.hex === this.#self ? this.#member : (this.#bonds.ofPeer(to.hex)?.member ?? to.hex);
     if (target === undefined) {
       ctx.fail(req, new OfflineError('no other voter to hand leadership to'));
       return;
@@ -766,12 +767,46 @@ export class Group {
     this.#leaving = { deadlineMs: ctx.nowMs + this.#leaveDeadlineMs() };
     if (req !== undefined) this.#leaveWaiters.push(req);
     for (const b of this.#bonds.values()) this.#bonds.send(ctx, b, { t: 'departure' });
-    if (this.#raft.role === 'leader') {
-      const to = this.#bestVoter();
-      if (to !== undefined) this.#raft.transferLeadership(to);
-    }
+    this.#handOver();
     this.#drain(ctx);
-    if (!this.#countedOn()) this.#finishLeave(ctx);
+    if (!this.#countedOn() && this.#successorLearner(false) === undefined) this.#finishLeave(ctx);
+  }
+
+  /**
+   * Leaving while we lead: hand leadership to the most caught-up voter, again at every
+   * heartbeat until one takes it (a transfer is abandoned after an election timeout, to a
+   * voter that failed meanwhile). With no other voter (`maxVoters` 1), a caught-up learner
+   * is made a voter first: otherwise the members that stay would be left with a
+   * configuration whose only voter is gone, and never elect a leader again.
+   */
+  #handOver(): void {
+    const raft = this.#raft;
+    if (raft.role !== 'leader' || raft.transferee !== undefined) return;
+    const to = this.#bestVoter();
+    if (to !== undefined) {
+      raft.transferLeadership(to);
+      return;
+    }
+    const learner = this.#successorLearner(true);
+    if (learner === undefined) return;
+    // Refused while another change is pending or before our no-op commits: tried again at the next heartbeat.
+    raft.proposeConf({ voters: [...raft.conf.voters, learner].sort(), learners: raft.conf.learners.filter((l) => l !== learner) });
+  }
+
+  /** A bonded learner that may vote (not an observer), the most caught-up one; with `caughtUp`, only one that holds everything committed. */
+  #successorLearner(caughtUp: boolean): string | undefined {
+    if (this.#raft.role !== 'leader') return undefined;
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const l of this.#raft.conf.learners) {
+      const bond = this.#bonds.ofMember(l);
+      if (bond === undefined || bond.leadership === 'observer') continue;
+      const match = this.#raft.progressOf(l)?.match ?? 0;
+      if ((caughtUp && match < this.#raft.log.commit) || match <= bestMatch) continue;
+      best = l;
+      bestMatch = match;
+    }
+    return best;
   }
 
   /** Others count us toward their quorum: we are a voter, and not the only one. */
@@ -873,6 +908,7 @@ export class Group {
       return;
     }
     this.#bonds.heartbeat(ctx);
+    if (this.#leaving !== undefined) this.#handOver();
     for (const batch of this.#batches.values()) {
       if (batch.sentAtMs === 0 || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) {
         if (batch.accepted === undefined || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);

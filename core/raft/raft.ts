@@ -198,6 +198,10 @@ export class RaftNode {
   get conf(): ConfState {
     return this.#conf;
   }
+  /** Leader only: the voter leadership is being handed to, until it takes over or the transfer is abandoned. */
+  get transferee(): NodeId | undefined {
+    return this.#transferee;
+  }
   get vote(): NodeId | undefined {
     return this.#vote;
   }

@@ -162,6 +162,17 @@ describe('bad input to a group', () => {
     });
   });
 
+  it('transferLeadership to the leader itself resolves: it leads already (before: InvalidArgumentError, "not a voter")', async () => {
+    await withGroup(4, async ({ sim, nets, leader, follower }) => {
+      const self = nets.find((n) => leader.leader?.equals(n.peerId) === true);
+      if (self === undefined) throw new Error('no leader node');
+      await expect(leader.transferLeadership(self.peerId)).resolves.toBeUndefined();
+      await sim.sleep(3_000);
+      expect(leader.isLeader).toBe(true);
+      expect((await follower.execute({ op: 'add', n: 1 })).result).toBe(1);
+    });
+  });
+
   it('join: a key that is not a string or Digest, or a machine without its methods, is InvalidArgumentError at once', () => {
     const sim = new Simulation({ seed: 5 });
     const net = sim.node({ network: 'bad-input' });

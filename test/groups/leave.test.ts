@@ -71,3 +71,34 @@ describe('groups: leave()', () => {
     });
   });
 });
+
+describe('groups: leave() of the only voter', () => {
+  it('with maxVoters 1, the leader that leaves makes a caught-up learner a voter and hands over; the others go on', async () => {
+    // Before, the leader closed at once: the learners kept a configuration whose only voter
+    // was gone, never elected anyone, and every call on them hung (or timed out) for good.
+    const sim = new Simulation({ seed: 14 });
+    const nets = cluster(sim, 3) as [Network, Network, Network];
+    await sim.run(async () => {
+      await converged(sim, nets);
+      const gs = nets.map((n) => n.groups.join({ key: 'sole', machine: new Counter(), maxVoters: 1 }));
+      await eventually(
+        sim,
+        () => gs.every((g) => g.leader !== undefined && g.members().voters.length === 1 && g.members().learners.length === 2),
+        30_000,
+        'one voter, two learners',
+      );
+      const leaderAt = gs.findIndex((g) => g.isLeader);
+      const leader = gs[leaderAt] as (typeof gs)[number];
+      const stayers = gs.filter((_, i) => i !== leaderAt);
+      expect((await (stayers[0] as (typeof gs)[number]).execute({ op: 'inc', by: 1 })).result).toBe(1);
+      const before = sim.now;
+      await leader.leave();
+      expect(sim.now - before).toBeLessThan(10_000);
+      await eventually(sim, () => stayers.some((g) => g.isLeader), 10_000, 'a new leader among the learners');
+      const r = await (stayers[0] as (typeof gs)[number]).execute({ op: 'inc', by: 2 }, { timeoutMs: 10_000 });
+      expect(r.result).toBe(3);
+      const gone = (nets[leaderAt] as Network).peerId.hex;
+      await eventually(sim, () => stayers.every((g) => g.members().voters.length === 1 && !g.members().voters.includes(gone)), 10_000, 'the leaver removed');
+    });
+  });
+});
