@@ -131,8 +131,10 @@ export class GroupsSubsystem implements Subsystem<GroupsCommand> {
   }
 
   #join(ctx: NodeContext, req: RequestId, spec: GroupSpec): void {
-    if (this.#groups.has(spec.id.hex)) {
-      ctx.fail(req, new AlreadyExistsError(`this node already joined group ${spec.id.short}; share that handle`));
+    const existing = this.#groups.get(spec.id.hex);
+    if (existing !== undefined) {
+      const why = existing.leaving ? 'is still leaving it; await its leave() before joining again' : 'already joined it; share that handle';
+      ctx.fail(req, new AlreadyExistsError(`group ${spec.id.short}: this node ${why}`));
       return;
     }
     if (!(spec.bootstrapExpect >= 1) || !(spec.maxVoters >= 1)) {

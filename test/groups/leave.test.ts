@@ -16,7 +16,13 @@ describe('groups: leave()', () => {
       if (!leaver) throw new Error('no follower');
       const id = nets[leaverAt]?.peerId.hex as string;
       const before = sim.now;
-      await leaver.leave();
+      const leaving = leaver.leave();
+      await sim.sleep(1); // the leave has reached the node; the configuration without it has not committed
+      // Joining again before the leave is done is refused, and says to wait for it.
+      const early = (nets[leaverAt] as Network).groups.join({ key: 'leave', machine: new Counter(), bootstrapExpect: 3 });
+      const refused = (await early.when.online().catch((e: unknown) => e)) as Error;
+      expect([refused.name, refused.message]).toEqual(['AlreadyExistsError', expect.stringContaining('still leaving')]);
+      await leaving;
       // By the time leave() resolves, a configuration without the leaver has committed.
       const stayers = gs.filter((_, i) => i !== leaverAt);
       const leaderOf = stayers.find((g) => g.isLeader);
