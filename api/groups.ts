@@ -1,4 +1,4 @@
-import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, NodeDownError, StorageError } from '../core/errors.ts';
+import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, NodeDownError, StorageError, TimeoutError } from '../core/errors.ts';
 import type { Group as GroupMember, GroupStats, GroupStatus } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
@@ -288,6 +288,14 @@ export class Group<C, Q, R> {
   readonly #callTimeoutMs: number | undefined;
   #joined: Promise<void>;
   #left = false;
+  /**
+   * Set while the group's store (`storage: GroupStore`, production nodes only) is loading:
+   * the node has not taken the join, so a call's deadline cannot start there yet.
+   */
+  #loading: Promise<void> | undefined;
+  /** Rejects the calls waiting for a store that is still loading (the handle ended: left, or its node closed). */
+  #stopLoadWait: ((error: MosaikError) => void) | undefined;
+  #loadWaitStopped: Promise<never> | undefined;
   /** What `committed` read last, kept for when the node's group is gone (left, closed). */
   #lastApplied = 0;
   /** Set once the node closed: every call from then on fails with this. */
@@ -303,8 +311,29 @@ export class Group<C, Q, R> {
     this.#backend = backend;
     this.#codec = codec;
     this.#callTimeoutMs = callTimeoutMs;
+    if (spec instanceof Promise) {
+      this.#loadWaitStopped = new Promise<never>((_, reject) => {
+        this.#stopLoadWait = reject;
+      });
+      this.#loadWaitStopped.catch(() => undefined); // only the calls waiting on it care
+      this.#loading = spec.then(
+        () => {
+          this.#loading = undefined;
+        },
+        () => {
+          this.#loading = undefined;
+        },
+      );
+    }
     this.#joined = this.#join(
-      spec instanceof Promise ? spec.then((s) => this.#backend.request<void>(joinCommand(s))) : this.#backend.request<void>(joinCommand(spec)),
+      spec instanceof Promise
+        ? spec.then((s) => {
+            // Left (or the node closed) while the store loaded: the join is not sent at all.
+            const ended = this.#closedError();
+            if (ended !== undefined) throw ended;
+            return this.#backend.request<void>(joinCommand(s));
+          })
+        : this.#backend.request<void>(joinCommand(spec)),
     );
     this.#unsubscribe = backend.subscribe(
       (event) => this.#onEvent(event),
@@ -434,7 +463,7 @@ export class Group<C, Q, R> {
     if (consistency !== 'weak' && consistency !== 'strong')
       throw new InvalidArgumentError(`consistency must be 'weak' or 'strong', got ${String(consistency)}`);
     const timeoutMs = this.#timeoutOf(options);
-    await this.#ready();
+    await this.#ready({ timeoutMs: consistency === 'strong' ? timeoutMs : undefined, command: false });
     return this.#request({ to: 'groups', cmd: { kind: 'query', group: this.id, query, strong: consistency === 'strong', timeoutMs } });
   }
 
@@ -455,6 +484,8 @@ export class Group<C, Q, R> {
     if (this.#left) return;
     this.#left = true;
     void this.committed; // kept, in case the node closes before the leave completes
+    // A store still loading: the node never took the join, and will not (see the constructor).
+    if (this.#loading !== undefined) return this.#end(new GroupClosedError('the group was left'));
     await this.#joined.catch(() => undefined);
     try {
       // A closed node has left every group already.
@@ -471,7 +502,7 @@ export class Group<C, Q, R> {
     if (commands.length === 0) throw new InvalidArgumentError('no commands');
     const timeoutMs = this.#timeoutOf(options);
     const payloads = commands.map((c) => this.#codec.encode(c)); // EncodingError, before anything is sent
-    await this.#ready();
+    await this.#ready({ timeoutMs, command: true });
     return this.#request({ to: 'groups', cmd: { kind: 'execute', group: this.id, commands: payloads, wait, timeoutMs } });
   }
 
@@ -482,12 +513,35 @@ export class Group<C, Q, R> {
     return checkedTimeoutMs(options?.timeoutMs) ?? this.#callTimeoutMs;
   }
 
-  async #ready(): Promise<void> {
+  /**
+   * Waits for the join. With a deadline, while the group's store is still loading, the wait
+   * is bounded by it: a store whose `load()` never settles (a hung database) would otherwise
+   * hold the call for ever, since the deadline only starts once the node takes the call. The
+   * store is production-only, so this timer is real time, as the node's is there.
+   */
+  async #ready(deadline?: { readonly timeoutMs: number | undefined; readonly command: boolean }): Promise<void> {
     this.#checkOpen();
-    await this.#joined.catch((e) => {
+    const joined = this.#joined.catch((e) => {
       this.#checkOpen();
       throw e;
     });
+    if (this.#loading === undefined || this.#loadWaitStopped === undefined) return joined;
+    // The store is loading: the node has not taken the join, so neither a close nor a
+    // deadline reaches this call through it.
+    const timeoutMs = deadline?.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired =
+      timeoutMs === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            const message = `the group's store did not load within ${timeoutMs} ms: nothing was sent`;
+            timer = setTimeout(() => reject(new TimeoutError(message, deadline?.command ? { mayHaveApplied: false } : {})), timeoutMs);
+          });
+    try {
+      await Promise.race(expired === undefined ? [joined, this.#loadWaitStopped] : [joined, this.#loadWaitStopped, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #checkOpen(): void {
@@ -542,6 +596,7 @@ export class Group<C, Q, R> {
 
   #end(error: MosaikError): void {
     this.#unsubscribe?.();
+    this.#stopLoadWait?.(error);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(error);

@@ -1,4 +1,14 @@
-import { AlreadyExistsError, GroupClosedError, type GroupStore, type GroupStoreWrite, InvalidArgumentError, Network, SecretKey, StorageError } from 'mosaik';
+import {
+  AlreadyExistsError,
+  GroupClosedError,
+  type GroupStore,
+  type GroupStoreWrite,
+  InvalidArgumentError,
+  Network,
+  SecretKey,
+  StorageError,
+  TimeoutError,
+} from 'mosaik';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Simulation } from '../../net-sim/simulation.ts';
 import { Counter } from '../groups/counter.ts';
@@ -168,6 +178,36 @@ describe('a group on a GroupStore', () => {
     const back = again.groups.join({ key: 'the-first-group', machine: new Counter(), consensus: FAST, storage: store });
     await back.when.leaderElected();
     expect((await back.execute({ op: 'inc', by: 1 })).result).toBe(301);
+  });
+
+  it('bounds calls with a deadline while the store never loads; the others wait, and close ends them', async () => {
+    const net = await node('hung-load');
+    const hung: GroupStore = { load: () => new Promise(() => undefined), write: () => undefined };
+    const g = net.groups.join({ key: 'hung-load', machine: new Counter(), consensus: FAST, storage: hung });
+    const waiting = g.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
+    const started = performance.now();
+    for (const [call, mayHaveApplied] of [
+      [g.execute({ op: 'inc', by: 1 }, { timeoutMs: 150 }), false],
+      [g.query(null, 'strong', { timeoutMs: 150 }), undefined],
+    ] as const) {
+      const error = await call.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).mayHaveApplied).toBe(mayHaveApplied);
+      expect((error as TimeoutError).message).toContain('did not load');
+    }
+    expect(performance.now() - started).toBeLessThan(2_000);
+    // Leaving ends the handle at once; the node never takes the join.
+    const other = net.groups.join({
+      key: 'hung-load-2',
+      machine: new Counter(),
+      consensus: FAST,
+      storage: { load: () => new Promise(() => undefined), write: () => undefined },
+    });
+    const pending = other.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
+    await other.leave();
+    expect(await pending).toBeInstanceOf(GroupClosedError);
+    await net.close();
+    expect(await waiting).toBeInstanceOf(GroupClosedError);
   });
 
   const badStores: { name: string; store: () => GroupStore; reason: StorageError['reason'] }[] = [
