@@ -216,38 +216,31 @@ async function loadStore(store: GroupStore, id: GroupId): Promise<ReadonlyMap<st
   try {
     entries = await store.load();
   } catch (error) {
-    throw new StorageError('io', `group ${id.short}: the store's load() failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw storeFailed(id, 'load', error);
   }
   if (typeof (entries as Partial<Iterable<unknown>> | null | undefined)?.[Symbol.iterator] !== 'function')
     throw new StorageError('corrupted', `group ${id.short}: the store's load() gave ${entries === null ? 'null' : typeof entries}, not an iterable of entries`);
   const loaded = new Map<string, Uint8Array>();
-  // A lazy iterable (a database cursor) may fail as it is read: that is the load failing.
-  const failed = (error: unknown) =>
-    new StorageError('io', `group ${id.short}: the store's load() failed: ${error instanceof Error ? error.message : String(error)}`);
-  let iterator: Iterator<unknown>;
   try {
-    iterator = (entries as Iterable<unknown>)[Symbol.iterator]();
-  } catch (error) {
-    throw failed(error);
-  }
-  for (;;) {
-    let next: IteratorResult<unknown>;
-    try {
-      next = iterator.next();
-    } catch (error) {
-      throw failed(error);
+    for (const entry of entries as Iterable<unknown>) {
+      const [key, value] = Array.isArray(entry) ? entry : [];
+      if (typeof key !== 'string' || !(value instanceof Uint8Array) || loaded.has(key))
+        throw new StorageError(
+          'corrupted',
+          `group ${id.short}: the store's load() gave ${loaded.has(key) ? `${key} twice` : 'an entry that is not [string, Uint8Array]'}`,
+        );
+      loaded.set(key, value);
     }
-    if (next.done) break;
-    const entry = next.value;
-    const [key, value] = Array.isArray(entry) ? entry : [];
-    if (typeof key !== 'string' || !(value instanceof Uint8Array) || loaded.has(key))
-      throw new StorageError(
-        'corrupted',
-        `group ${id.short}: the store's load() gave ${loaded.has(key) ? `${key} twice` : 'an entry that is not [string, Uint8Array]'}`,
-      );
-    loaded.set(key, value);
+  } catch (error) {
+    // Anything but our own verdict is the iterable failing as it is read (a database cursor): the load failing.
+    throw error instanceof StorageError ? error : storeFailed(id, 'load', error);
   }
   return await checkedOwner(store, id, loaded);
+}
+
+/** A store's `load()` or `write()` that threw or rejected. */
+function storeFailed(id: GroupId, call: 'load' | 'write', error: unknown): StorageError {
+  return new StorageError('io', `group ${id.short}: the store's ${call}() failed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /**
@@ -268,7 +261,7 @@ async function checkedOwner(store: GroupStore, id: GroupId, loaded: Map<string, 
   try {
     await store.write([{ key: OWNER_KEY, value: id.bytes.slice() }]);
   } catch (error) {
-    throw new StorageError('io', `group ${id.short}: the store's write() failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw storeFailed(id, 'write', error);
   }
   loaded.set(OWNER_KEY, id.bytes.slice());
   return loaded;
@@ -290,12 +283,10 @@ export class Group<C, Q, R> {
   #left = false;
   /**
    * Set while the group's store (`storage: GroupStore`, production nodes only) is loading:
-   * the node has not taken the join, so a call's deadline cannot start there yet.
+   * the node has not taken the join, so neither a call's deadline nor a close reaches the
+   * calls waiting for it there. `ended` rejects when the handle ends (left, or its node closed).
    */
-  #loading: Promise<void> | undefined;
-  /** Rejects the calls waiting for a store that is still loading (the handle ended: left, or its node closed). */
-  #stopLoadWait: ((error: MosaikError) => void) | undefined;
-  #loadWaitStopped: Promise<never> | undefined;
+  #storeLoad: { readonly ended: Promise<never>; readonly end: (error: MosaikError) => void } | undefined;
   /** What `committed` read last, kept for when the node's group is gone (left, closed). */
   #lastApplied = 0;
   /** Set once the node closed: every call from then on fails with this. */
@@ -312,18 +303,16 @@ export class Group<C, Q, R> {
     this.#codec = codec;
     this.#callTimeoutMs = callTimeoutMs;
     if (spec instanceof Promise) {
-      this.#loadWaitStopped = new Promise<never>((_, reject) => {
-        this.#stopLoadWait = reject;
+      let end: (error: MosaikError) => void = () => undefined;
+      const ended = new Promise<never>((_, reject) => {
+        end = reject;
       });
-      this.#loadWaitStopped.catch(() => undefined); // only the calls waiting on it care
-      this.#loading = spec.then(
-        () => {
-          this.#loading = undefined;
-        },
-        () => {
-          this.#loading = undefined;
-        },
-      );
+      ended.catch(() => undefined); // only the calls waiting on it care
+      this.#storeLoad = { ended, end };
+      const loaded = () => {
+        this.#storeLoad = undefined;
+      };
+      spec.then(loaded, loaded);
     }
     this.#joined = this.#join(
       spec instanceof Promise
@@ -485,7 +474,7 @@ export class Group<C, Q, R> {
     this.#left = true;
     void this.committed; // kept, in case the node closes before the leave completes
     // A store still loading: the node never took the join, and will not (see the constructor).
-    if (this.#loading !== undefined) return this.#end(new GroupClosedError('the group was left'));
+    if (this.#storeLoad !== undefined) return this.#end(new GroupClosedError('the group was left'));
     await this.#joined.catch(() => undefined);
     try {
       // A closed node has left every group already.
@@ -525,20 +514,20 @@ export class Group<C, Q, R> {
       this.#checkOpen();
       throw e;
     });
-    if (this.#loading === undefined || this.#loadWaitStopped === undefined) return joined;
-    // The store is loading: the node has not taken the join, so neither a close nor a
-    // deadline reaches this call through it.
+    const storeLoad = this.#storeLoad;
+    if (storeLoad === undefined) return joined;
+    const waits: Promise<unknown>[] = [joined, storeLoad.ended];
     const timeoutMs = deadline?.timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired =
-      timeoutMs === undefined
-        ? undefined
-        : new Promise<never>((_, reject) => {
-            const message = `the group's store did not load within ${timeoutMs} ms: nothing was sent`;
-            timer = setTimeout(() => reject(new TimeoutError(message, deadline?.command ? { mayHaveApplied: false } : {})), timeoutMs);
-          });
+    if (timeoutMs !== undefined) {
+      const expired = new TimeoutError(
+        `the group's store did not load within ${timeoutMs} ms: nothing was sent`,
+        deadline?.command ? { mayHaveApplied: false } : {},
+      );
+      waits.push(new Promise<never>((_, reject) => (timer = setTimeout(() => reject(expired), timeoutMs))));
+    }
     try {
-      await Promise.race(expired === undefined ? [joined, this.#loadWaitStopped] : [joined, this.#loadWaitStopped, expired]);
+      await Promise.race(waits);
     } finally {
       clearTimeout(timer);
     }
@@ -596,7 +585,7 @@ export class Group<C, Q, R> {
 
   #end(error: MosaikError): void {
     this.#unsubscribe?.();
-    this.#stopLoadWait?.(error);
+    this.#storeLoad?.end(error);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(error);

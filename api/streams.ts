@@ -354,7 +354,7 @@ export class Producer<T> extends HandleBase {
     if (!view.online) throw new OfflineError(`producer of ${this.stream.short} is offline`);
     if (view.full) throw new FullError(`producer of ${this.stream.short} has no room`);
     const data = this.#codec.encode(value);
-    const oversized = oversizedDatum(data, this.backend.inspect().machine.maxFrameBytes);
+    const oversized = oversizedDatum(data, this.backend.maxFrameBytes);
     if (oversized) throw oversized;
     // Dispatched synchronously; the checks above are the machine's, so it cannot fail now.
     this.backend.request({ to: 'streams', cmd: { kind: 'send', handle: this.handle, data, wait: false } }).catch(() => undefined);

@@ -144,7 +144,7 @@ export class CatalogExchanges {
         }
         exchange.awaiting = buckets.length > 0 ? 'delta' : 'done';
         // Too large for the link: compare the first half of the buckets now, the rest in a later exchange.
-        this.#sendShrinking(ctx, link.id, { t: 'digest', buckets: Uint8Array.from(buckets), versions }, (m) => {
+        this.#send(ctx, link.id, { t: 'digest', buckets: Uint8Array.from(buckets), versions }, (m) => {
           if (m.t !== 'digest' || m.buckets.length < 2) return undefined;
           const kept = m.buckets.subarray(0, m.buckets.length >> 1);
           exchange.buckets = new Set(kept);
@@ -158,7 +158,7 @@ export class CatalogExchanges {
         exchange.buckets = new Set(msg.buckets);
         const { entries, want } = this.#compare(ctx, exchange.buckets, msg.versions);
         exchange.awaiting = 'final-delta';
-        this.#sendShrinking(ctx, link.id, { t: 'delta', entries, want }, halveDelta);
+        this.#send(ctx, link.id, { t: 'delta', entries, want }, halveDelta);
         return;
       }
       case 'delta': {
@@ -167,7 +167,7 @@ export class CatalogExchanges {
         // Acceptor, step 4: what they asked for (only ids in the compared buckets are honoured).
         const wanted = msg.want.flatMap((id) => (exchange.buckets.has(bucketOf(id)) ? (catalog.signedByHex(id.hex) ?? []) : []));
         exchange.awaiting = 'done';
-        this.#sendShrinking(ctx, link.id, { t: 'delta', entries: wanted, want: [] }, halveDelta);
+        this.#send(ctx, link.id, { t: 'delta', entries: wanted, want: [] }, halveDelta);
         return;
       }
     }
@@ -232,18 +232,14 @@ export class CatalogExchanges {
     return { entries, want };
   }
 
-  #send(ctx: NodeContext, link: LinkId, message: SyncMessage): void {
-    const error = ctx.send(link, message);
-    if (error) ctx.close(link, CloseCode.Cancelled, error.message);
-  }
-
   /**
    * Sends `message`, or, while it is larger than the link carries (the smaller
    * `maxFrameBytes` of the two nodes), a smaller one `shrink` makes of it. What is left out
    * still differs between the catalogs, so a later exchange carries it: a catalog larger
-   * than a frame arrives over several exchanges instead of ending every one.
+   * than a frame arrives over several exchanges instead of ending every one. A message that
+   * cannot be sent (or shrunk) ends the exchange.
    */
-  #sendShrinking(ctx: NodeContext, link: LinkId, message: SyncMessage, shrink: (m: SyncMessage) => SyncMessage | undefined): void {
+  #send(ctx: NodeContext, link: LinkId, message: SyncMessage, shrink: (m: SyncMessage) => SyncMessage | undefined = () => undefined): void {
     let next: SyncMessage | undefined = message;
     while (next !== undefined) {
       const error = ctx.send(link, next);

@@ -289,12 +289,9 @@ export class Bonds {
     }
     // Members of a group share a frame capacity (it is part of the id); an honest peer whose
     // limit is smaller has another group id, so one that names ours would take frames it refuses.
-    if (link.maxFrameBytes < frameCapacity(ctx.maxFrameBytes)) {
-      ctx.close(
-        link.id,
-        CloseCode.GroupInvalidHandshake,
-        `a frame limit of ${link.maxFrameBytes} bytes, below this group's ${frameCapacity(ctx.maxFrameBytes)}`,
-      );
+    const capacity = frameCapacity(ctx.maxFrameBytes);
+    if (link.maxFrameBytes < capacity) {
+      ctx.close(link.id, CloseCode.GroupInvalidHandshake, `a frame limit of ${link.maxFrameBytes} bytes, below this group's ${capacity}`);
       return undefined;
     }
     const ticketsUntilMs = this.#admission.peer(link.peer, ctx.wallClockMs);

@@ -821,11 +821,15 @@ export class Group {
   }
 
   #finishLeave(ctx: NodeContext): void {
+    this.#closeAndAnswerLeaves(ctx);
+    this.onClosed?.();
+  }
+
+  /** Closes, and answers the `leave()` calls with the last index applied: the handle's `committed` once the group is gone. */
+  #closeAndAnswerLeaves(ctx: NodeContext): void {
     this.#closeNow(ctx);
-    // The last index applied: the handle's `committed` once the group is gone.
     for (const req of this.#leaveWaiters) ctx.complete(req, this.applied);
     this.#leaveWaiters = [];
-    this.onClosed?.();
   }
 
   /** Closes at once (a node shutting down: it will not be there to wait). */
@@ -1198,9 +1202,6 @@ export class Group {
       if (to !== undefined) this.#raft.transferLeadership(to);
       this.#drain(ctx);
     }
-    this.#closeNow(ctx);
-    // The last index applied: the handle's `committed` once the group is gone.
-    for (const req of this.#leaveWaiters) ctx.complete(req, this.applied);
-    this.#leaveWaiters = [];
+    this.#closeAndAnswerLeaves(ctx);
   }
 }

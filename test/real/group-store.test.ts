@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   GroupClosedError,
+  type GroupId,
   type GroupStore,
   type GroupStoreWrite,
   InvalidArgumentError,
@@ -53,6 +54,17 @@ async function node(seed: string): Promise<Network> {
   const net = await Network.create({ network: 'group-store-test', secretKey: SecretKey.fromSeed(seed), onError: (e) => errors.push(e) });
   open.push(net);
   return net;
+}
+
+/** A node of `seed` runs group `key` on a new store, executes `count` increments of `by`, and closes: the store and the group's id. */
+async function filledStore(seed: string, key: string, count: number, by: number): Promise<{ store: MemoryStore; id: GroupId }> {
+  const store = new MemoryStore();
+  const net = await node(seed);
+  const g = net.groups.join({ key, machine: new Counter(), consensus: FAST, storage: store });
+  await g.when.leaderElected();
+  for (let i = 0; i < count; i++) await g.execute({ op: 'inc', by });
+  await net.close();
+  return { store, id: g.id };
 }
 
 afterEach(async () => {
@@ -144,12 +156,7 @@ describe('a group on a GroupStore', () => {
   });
 
   it("starts afresh on a store that holds another peer's member, deleting what it held", async () => {
-    const store = new MemoryStore();
-    const a = await node('first-owner');
-    const g = a.groups.join({ key: 'shared-store', machine: new Counter(), consensus: FAST, storage: store });
-    await g.when.leaderElected();
-    for (let i = 0; i < 5; i++) await g.execute({ op: 'inc', by: 1 });
-    await a.close();
+    const { store } = await filledStore('first-owner', 'shared-store', 5, 1);
     const b = await node('second-owner');
     const h = b.groups.join({ key: 'shared-store', machine: new Counter(), consensus: FAST, storage: store });
     await h.when.leaderElected();
@@ -159,20 +166,15 @@ describe('a group on a GroupStore', () => {
   });
 
   it("refuses a store that holds another group's state, and leaves it as it was", async () => {
-    const store = new MemoryStore();
-    const a = await node('one-store-two-groups');
-    const g = a.groups.join({ key: 'the-first-group', machine: new Counter(), consensus: FAST, storage: store });
-    await g.when.leaderElected();
-    for (let i = 0; i < 3; i++) await g.execute({ op: 'inc', by: 100 });
-    expect(store.data.get('group')).toEqual(g.id.bytes);
-    await a.close();
+    const { store, id } = await filledStore('one-store-two-groups', 'the-first-group', 3, 100);
+    expect(store.data.get('group')).toEqual(id.bytes);
     const before = new Map(store.data);
     const again = await node('one-store-two-groups');
     const h = again.groups.join({ key: 'another-group', machine: new Counter(), consensus: FAST, storage: store });
     const error = await h.execute({ op: 'inc', by: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).reason).toBe('corrupted');
-    expect((error as StorageError).message).toContain(`another group (${g.id.short})`);
+    expect((error as StorageError).message).toContain(`another group (${id.short})`);
     expect(store.data).toEqual(before);
     // The group it belongs to resumes from it.
     const back = again.groups.join({ key: 'the-first-group', machine: new Counter(), consensus: FAST, storage: store });

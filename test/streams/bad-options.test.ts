@@ -2,7 +2,7 @@ import { InvalidArgumentError } from 'mosaik';
 import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import { Counter } from '../groups/counter.ts';
-import { cluster, converged } from './helpers.ts';
+import { cluster, converged, expectStreamFlows } from './helpers.ts';
 
 const any = (x: unknown) => x as never;
 
@@ -65,11 +65,7 @@ describe('codecs without encode and decode', () => {
         expect(() => a.groups.join({ key: 'g', machine: new Counter(), codec: any(codec) })).toThrow(InvalidArgumentError);
       }
       expect(a.discovery.me().streams).toEqual([]);
-      const p = a.streams.producer<number>('x');
-      const c = b.streams.consumer<number>('x');
-      await p.when.subscribed();
-      await p.send(2);
-      expect(await c.recv()).toBe(2);
+      await expectStreamFlows(a, b, 'x', 2);
       const m = a.collections.map<string, number>('m');
       await m.when.online();
       await m.insert('k', 1);

@@ -3,7 +3,7 @@ import { type Network, Simulation } from 'mosaik/sim';
 import { describe, expect, it } from 'vitest';
 import type { ChannelConditions } from '../../api/streams.ts';
 import { accept, NEVER, type TicketValidator } from '../../core/tickets/ticket.ts';
-import { cluster, converged, eventually, recordStreamsEvents, withTwo } from './helpers.ts';
+import { cluster, converged, eventually, expectStreamFlows, recordStreamsEvents, withTwo } from './helpers.ts';
 
 /**
  * Application callbacks run inside the node (require predicates, conditions, ticket
@@ -26,11 +26,7 @@ describe('streams: application callbacks that throw', () => {
       expect(refusal).toMatchObject({ reason: 'not-allowed' });
       expect(p.consumers()).toEqual([]);
       // The node still works: another stream flows.
-      const q = a.streams.producer<number>('y');
-      const c = b.streams.consumer<number>('y');
-      await q.when.subscribed();
-      await q.send(7);
-      expect(await c.recv()).toBe(7);
+      await expectStreamFlows(a, b, 'y', 7);
     });
   });
 
@@ -161,11 +157,7 @@ describe('streams: application callbacks that throw', () => {
       }
       expect(a.discovery.me().streams).toEqual([]);
       // The same stream opens afterwards, and a consumer subscribing does not upset the node.
-      const p = a.streams.producer<number>('x');
-      const c = b.streams.consumer<number>('x');
-      await p.when.subscribed();
-      await p.send(9);
-      expect(await c.recv()).toBe(9);
+      await expectStreamFlows(a, b, 'x', 9);
     });
   });
 

@@ -1,4 +1,5 @@
 import { type Network, Simulation } from 'mosaik/sim';
+import { expect } from 'vitest';
 import type { NodeEvent } from '../../core/node/io.ts';
 import type { StreamsEvent } from '../../core/streams/streams.ts';
 
@@ -58,4 +59,13 @@ export async function eventually(sim: Simulation, test: () => boolean, limitMs =
     if (sim.now > until) throw new Error(`${what} did not hold within ${limitMs} ms`);
     await sim.sleep(50);
   }
+}
+
+/** The node still works: a new stream `name` from `a` to `b` carries `value`. */
+export async function expectStreamFlows(a: Network, b: Network, name: string, value: number): Promise<void> {
+  const p = a.streams.producer<number>(name);
+  const c = b.streams.consumer<number>(name);
+  await p.when.subscribed();
+  await p.send(value);
+  expect(await c.recv()).toBe(value);
 }
