@@ -190,6 +190,17 @@ export class Group {
 
   #origin: string;
   #nextSeq = 1;
+  /** No sequence number below this one is pending (`#floor` moves it up). */
+  #lowestPending = 1;
+  /**
+   * Log index → the batch a leader acknowledged at it (the latest such acknowledgement):
+   * what `#settleApplied` checks an applied entry against, in O(1). Kept until the index is
+   * applied or covered by a snapshot; an entry whose batch has since settled or moved is
+   * ignored (`#claims`).
+   */
+  readonly #acceptedAt = new Map<number, Batch>();
+  /** When this node last applied an entry or installed a snapshot. */
+  #appliedAtMs = 0;
   readonly #batches = new Map<number, Batch>();
   readonly #batchBySeq = new Map<number, Batch>();
   #nextForward = 1;
@@ -398,6 +409,8 @@ export class Group {
         // index jumped: what waits on it (`when.committed().reaches`) must hear of it.
         const { index, term } = r.snapshot.snapshot.meta;
         ctx.emit({ type: 'group.installed', group: this.spec.id, formation: formationHex(this.#formation), index, term });
+        this.#appliedAtMs = ctx.nowMs;
+        this.#settleFromSnapshot(ctx, index);
       }
       for (const e of r.committed) this.#apply(ctx, e);
       for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
@@ -423,6 +436,7 @@ export class Group {
   }
 
   #apply(ctx: NodeContext, e: Entry): void {
+    this.#appliedAtMs = ctx.nowMs;
     let id: string;
     if (e.data.kind === 'command') {
       const applied = this.#state.apply(e.data.bytes, { index: e.index, term: e.term });
@@ -438,6 +452,8 @@ export class Group {
 
   /** A batch of ours sits at `index` or it does not: resolve it, or resubmit what was displaced. */
   #settleApplied(ctx: NodeContext, index: number, applied: Applied | undefined): void {
+    const claimed = this.#acceptedAt.get(index);
+    if (claimed !== undefined) this.#acceptedAt.delete(index);
     if (applied !== undefined && applied.kind !== 'undecodable' && applied.origin === this.#origin) {
       const batch = this.#batchBySeq.get(applied.seq);
       if (batch !== undefined) {
@@ -462,14 +478,43 @@ export class Group {
     // Anything else at an index one of our batches was acknowledged for means the batch lost
     // that slot (a leader change truncated it): send it again, same sequence numbers, so it
     // is applied once whichever copy commits.
-    for (const batch of this.#batches.values()) {
-      const acc = batch.accepted;
-      if (acc !== undefined && index >= acc.index && index < acc.index + batch.seqs.length && batch.wait === 'applied') {
-        batch.accepted = undefined;
-        batch.sentAtMs = 0;
-        this.#submit(ctx, batch);
-      }
+    if (claimed !== undefined && this.#claims(claimed, index)) this.#resubmit(ctx, claimed);
+  }
+
+  /** Whether `batch` is still in flight and acknowledged with a slot at `index`. */
+  #claims(batch: Batch, index: number): boolean {
+    const acc = batch.accepted;
+    return acc !== undefined && index >= acc.index && index < acc.index + batch.seqs.length && this.#batches.get(batch.req) === batch;
+  }
+
+  /**
+   * A snapshot from the leader replaced the state up to `index`: the entries it covers are
+   * never applied here one by one. This node's commands among them are settled from the
+   * snapshot's sessions (what each one's first apply gave, as for a duplicate), and a batch
+   * acknowledged at an index the snapshot covers whose command is not in it lost that slot:
+   * it is sent again. (Before, such calls waited for the forward timeout and were then
+   * proposed again, to be skipped as duplicates: a follower that fell behind under load
+   * added thousands of entries to the log that way.)
+   */
+  #settleFromSnapshot(ctx: NodeContext, index: number): void {
+    for (const seq of [...this.#batchBySeq.keys()]) {
+      const before = this.#state.appliedBefore(this.#origin, seq);
+      if (before !== undefined) this.#settleApplied(ctx, index, before);
     }
+    for (const [at, batch] of this.#acceptedAt) {
+      if (at > index) continue;
+      this.#acceptedAt.delete(at);
+      // Its command for that slot is not in the snapshot (still pending after the loop above).
+      const seq = batch.accepted === undefined ? undefined : batch.seqs[at - batch.accepted.index];
+      if (seq !== undefined && this.#claims(batch, at) && this.#batchBySeq.has(seq)) this.#resubmit(ctx, batch);
+    }
+  }
+
+  /** Sends a batch again (same sequence numbers, so it is applied once whichever copy commits). */
+  #resubmit(ctx: NodeContext, batch: Batch): void {
+    batch.accepted = undefined;
+    batch.sentAtMs = 0;
+    this.#submit(ctx, batch);
   }
 
   #finishBatch(ctx: NodeContext, batch: Batch, firstIndex: number): void {
@@ -539,11 +584,15 @@ export class Group {
     this.#drain(ctx);
   }
 
-  /** Every sequence number below this one is settled here (applied, or its call is gone). */
+  /**
+   * Every sequence number up to this one is settled here (applied, or its call is gone).
+   * Sequence numbers are handed out in order and never pend again once settled, so the
+   * lowest pending one only moves up: found by walking a pointer, amortized O(1). (A scan of
+   * the pending ones on every call made N calls in flight cost O(N²).)
+   */
   #floor(): number {
-    let min = this.#nextSeq;
-    for (const seq of this.#batchBySeq.keys()) if (seq < min) min = seq;
-    return min - 1;
+    while (this.#lowestPending < this.#nextSeq && !this.#batchBySeq.has(this.#lowestPending)) this.#lowestPending++;
+    return this.#lowestPending - 1;
   }
 
   #envelopes(batch: Batch): Uint8Array[] {
@@ -573,6 +622,7 @@ export class Group {
 
   #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
     batch.accepted = { index, term };
+    if (batch.wait === 'applied') for (let k = 0; k < batch.seqs.length; k++) this.#acceptedAt.set(index + k, batch);
     if (batch.wait === 'accepted') {
       this.#batches.delete(batch.req);
       for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
@@ -855,6 +905,7 @@ export class Group {
     }
     this.#batches.clear();
     this.#batchBySeq.clear();
+    this.#acceptedAt.clear();
     this.#forwards.clear();
     this.#reads.clear();
   }
@@ -914,9 +965,14 @@ export class Group {
     this.#bonds.heartbeat(ctx);
     if (this.#leaving !== undefined) this.#handOver();
     for (const batch of this.#batches.values()) {
-      if (batch.sentAtMs === 0 || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) {
-        if (batch.accepted === undefined || ctx.nowMs - batch.sentAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
-      }
+      if (batch.sentAtMs !== 0 && ctx.nowMs - batch.sentAtMs < c.forwardTimeoutMs) continue;
+      // An acknowledged batch waits for its index to be applied (#settleApplied), for a
+      // snapshot (#settleFromSnapshot) or for a new leader (#roleChanged), each of which
+      // settles or resends it. Sent again here only while this node applies nothing: a
+      // safety net. (Sent again whenever it took longer than `forwardTimeoutMs` to apply,
+      // a group behind under load proposed every call in flight a second time.)
+      const acc = batch.accepted;
+      if (acc === undefined || acc.term < this.#raft.term || ctx.nowMs - this.#appliedAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
     }
     for (const [id, read] of this.#reads) {
       if (read.index === undefined && (read.sentAtMs === 0 || ctx.nowMs - read.sentAtMs >= c.forwardTimeoutMs)) this.#startRead(ctx, id, read);

@@ -1,4 +1,4 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, Encoder } from '@msgpack/msgpack';
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import { msgpackCodec } from '../wire/codec.ts';
 import * as s from '../wire/schema.ts';
@@ -146,6 +146,16 @@ export class ReplicatedState<C, Q, R> {
     }
   }
 
+  /**
+   * `origin`'s command `seq` as a retried copy of it would find it: `duplicate` if it was
+   * applied (with its outcome while the origin may still wait for it), undefined if not.
+   */
+  appliedBefore(origin: string, seq: number): Extract<Applied, { kind: 'duplicate' }> | undefined {
+    const session = this.#sessions.get(origin);
+    if (session === undefined || (seq > session.floor && !session.applied.has(seq))) return undefined;
+    return { kind: 'duplicate', origin, seq, first: session.applied.get(seq) };
+  }
+
   snapshot(): Uint8Array {
     const sessions = [...this.#sessions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return snapshotCodec
@@ -198,11 +208,14 @@ export class ReplicatedState<C, Q, R> {
  * kept as undefined), so a replica restored from a snapshot answers a retried command with
  * the msgpack round trip of what the first apply returned.
  */
+/** One encoder for every outcome (`encode` builds one per call); its output is a copy. */
+const outcomeEncoder = new Encoder();
+
 function encodeOutcome(o: Outcome): { index: number; result: Uint8Array | undefined; error: string | undefined } {
   if ('error' in o) return { index: o.index, result: undefined, error: o.error };
   let result: Uint8Array | undefined;
   try {
-    result = o.result === undefined ? undefined : encode(o.result);
+    result = o.result === undefined ? undefined : outcomeEncoder.encode(o.result);
   } catch {
     result = undefined;
   }
