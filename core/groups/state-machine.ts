@@ -203,14 +203,14 @@ export class ReplicatedState<C, Q, R> {
   }
 }
 
+/** One encoder for every outcome (`encode` builds one per call); its output is a copy. */
+const outcomeEncoder = new Encoder();
+
 /**
  * An outcome as a snapshot keeps it: the result as msgpack (a result msgpack cannot encode is
  * kept as undefined), so a replica restored from a snapshot answers a retried command with
  * the msgpack round trip of what the first apply returned.
  */
-/** One encoder for every outcome (`encode` builds one per call); its output is a copy. */
-const outcomeEncoder = new Encoder();
-
 function encodeOutcome(o: Outcome): { index: number; result: Uint8Array | undefined; error: string | undefined } {
   if ('error' in o) return { index: o.index, result: undefined, error: o.error };
   let result: Uint8Array | undefined;

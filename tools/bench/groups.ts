@@ -14,11 +14,14 @@
  * then over `--steady-seeds` (default 6-25), new seeds run once the code is warm, as most
  * runs of a campaign are.
  *
+ * `--clients 1,64` (the default): the numbers of concurrent clients, one operating point each.
+ * Thousands show what many calls in flight cost a node (each client has one call in flight).
+ *
  * `--durable`: each node keeps its state in a fresh `dataDir` (a temporary directory), so
  * every Raft batch is fsynced before the messages that depend on it leave. Each point then
  * also counts the syncs of the three stores (all in this process) per commit.
  *
- * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--steady-seeds 6-25] [--json] [--only quic|sim] [--durable]
+ * Run: npx tsx tools/bench/groups.ts [--seconds 3] [--seeds 1-5] [--steady-seeds 6-25] [--json] [--only quic|sim] [--durable] [--clients 1,64]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,11 +41,13 @@ const { flags } = parseArgs(process.argv.slice(2), {
   json: 'boolean',
   only: 'string',
   durable: 'boolean',
+  clients: 'string',
 });
 const seconds = parseInteger(flags.seconds, '--seconds', 1) ?? 3;
 const firstSeeds = parseSeedRange(flags.seeds ?? '1-5');
 const steadySeeds = parseSeedRange(flags['steady-seeds'] ?? '6-25');
 const only = flags.only;
+const clientCounts = (flags.clients ?? '1,64').split(',').map((c) => parseInteger(c, '--clients', 1) ?? 1);
 
 class Counter implements StateMachine<number, null, number> {
   readonly signature = 'mosaik-ts/bench/counter/1';
@@ -104,7 +109,7 @@ async function quic(): Promise<QuicFigure[]> {
       ['leader', leader],
       ['follower', follower],
     ] as const) {
-      for (const clients of [1, 64]) {
+      for (const clients of clientCounts) {
         let syncsBefore = 0;
         const f = await closedLoop(
           clients,
