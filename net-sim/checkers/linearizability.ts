@@ -59,6 +59,17 @@ export interface Model<State, Input, Output> {
    * Pending operations are what makes a search blow up, each a choice of when, if ever.
    */
   withoutUnobservable?(ops: readonly Operation<Input, Output>[]): readonly Operation<Input, Output>[];
+  /**
+   * Optional: a key that two inputs share exactly when they have the same effect in every
+   * state (`add(2)` and `add(2)`). Pending operations with equal keys are interchangeable, so
+   * the search takes them in the order they were called: of each key, only the earliest
+   * pending one not yet taken is a candidate. (Whichever of them is taken, the others stay on
+   * offer, and an earlier call can stand in wherever a later one could: an operation may take
+   * effect once the history reaches its call.) Without it, k such operations are up to 2^k
+   * choices where k + 1 suffice. Inputs must not share a key unless interchangeable: that
+   * would make the search skip a choice that matters.
+   */
+  inputKey?(input: Input): string;
 }
 
 /**
@@ -189,6 +200,9 @@ class LinearizedSet {
     this.hashA ^= fmix32(Math.imul(id + 1, 0x9e3779b9));
     this.hashB ^= fmix32(Math.imul(id + 1, 0x85ebca77) ^ 0x27d4eb2f);
   }
+  has(id: number): boolean {
+    return (((this.words[id >>> 5] ?? 0) >>> (id & 31)) & 1) === 1;
+  }
   /**
    * The completed operations in it, hashed to a small integer (a Map key without allocation).
    * Collisions only share a bucket: `Explored` compares the sets themselves.
@@ -268,6 +282,24 @@ class Explored {
     }
     return true;
   }
+}
+
+/**
+ * For each pending operation (by id), the pending one called last before it with an equal
+ * `model.inputKey`, or -1: the search offers an operation only once that one is taken.
+ */
+function pendingTwins<S, I, O>(model: Model<S, I, O>, pending: EventList<I, O>): Int32Array {
+  let count = 0;
+  for (let node = pending.head.next; node.op !== undefined; node = node.next) count = Math.max(count, node.id + 1);
+  const twinBefore = new Int32Array(count).fill(-1);
+  if (model.inputKey === undefined) return twinBefore;
+  const last = new Map<string, number>();
+  for (let node = pending.head.next; node.op !== undefined; node = node.next) {
+    const key = model.inputKey(node.op.input);
+    twinBefore[node.id] = last.get(key) ?? -1;
+    last.set(key, node.id);
+  }
+  return twinBefore;
 }
 
 /** Where the search got deepest before it had to give up: the raw material of a counterexample. */
@@ -361,6 +393,7 @@ function checkPartition<S, I, O>(
   }
   const lists = [new EventList(calls[0]), new EventList(calls[1]), new EventList(calls[2])] as const;
   const returns = new EventList(returnNodes);
+  const twinBefore = pendingTwins(model, lists[2]);
 
   const linearized = new LinearizedSet(ops.length);
   const explored = new Explored(completedMask);
@@ -379,6 +412,11 @@ function checkPartition<S, I, O>(
     const op = node.op;
     if (op !== undefined && node.time <= returns.head.next.time) {
       const pending = phase === 2;
+      const twin = pending ? (twinBefore[node.id] ?? -1) : -1;
+      if (twin >= 0 && !linearized.has(twin)) {
+        node = node.next; // an interchangeable pending operation called earlier is still on offer
+        continue;
+      }
       const { ok, next } = model.step(state, op.input, pending ? undefined : op.output);
       const nextKey = ok ? model.key(next) : stateKey;
       if (!ok || (pending && nextKey === stateKey)) {
@@ -511,6 +549,23 @@ function stepRegister(value: RegisterValue, input: RegisterInput, output: Regist
   }
 }
 
+/**
+ * Equal for register inputs with the same effect everywhere. Values as `registerModel.key`
+ * writes them, except that 0 and -0 stay apart: a read compares with ===, to which they are
+ * equal, but the value kept is not, so their writes are not interchangeable.
+ */
+function registerInputKey(input: RegisterInput): string {
+  const value = (v: RegisterValue) => (Object.is(v, -0) ? '-0' : typeof v === 'string' ? JSON.stringify(v) : String(v));
+  switch (input.kind) {
+    case 'write':
+      return `write ${value(input.value)}`;
+    case 'read':
+      return 'read';
+    case 'cas':
+      return `cas ${value(input.expected)} ${value(input.next)}`;
+  }
+}
+
 function describeRegister(input: RegisterInput, output: RegisterOutput): string {
   const result = output === undefined ? '?' : show(output);
   switch (input.kind) {
@@ -559,6 +614,7 @@ export const registerModel: Model<RegisterValue, RegisterInput, RegisterOutput> 
   describe: describeRegister,
   readOnly: (input) => input.kind === 'read',
   withoutUnobservable: (ops) => withoutUnreadPendingWrites(ops, (op) => op.input),
+  inputKey: registerInputKey,
 };
 
 export type CounterInput = { readonly kind: 'add'; readonly delta: number } | { readonly kind: 'read' };
@@ -576,6 +632,8 @@ export const counterModel: Model<number, CounterInput, CounterOutput> = {
   key: (value) => String(value),
   describe: (input, output) => `${input.kind === 'add' ? `add(${input.delta})` : 'read()'} -> ${output === undefined ? '?' : String(output)}`,
   readOnly: (input) => input.kind === 'read',
+  // Object.is tells 0 and -0 apart, which addition does not always (x + -0 is x, but -0 + 0 is 0).
+  inputKey: (input) => (input.kind === 'add' ? `add ${Object.is(input.delta, -0) ? '-0' : String(input.delta)}` : 'read'),
 };
 
 export interface KvInput {
@@ -620,4 +678,5 @@ export const kvModel: Model<KvState, KvInput, RegisterOutput> = {
   },
   describe: (input, output) => `${input.key}: ${describeRegister(input.op, output)}`,
   readOnly: (input) => input.op.kind === 'read',
+  inputKey: (input) => `${JSON.stringify(input.key)} ${registerInputKey(input.op)}`,
 };

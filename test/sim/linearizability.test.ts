@@ -522,3 +522,69 @@ describe('checkLinearizable: performance sanity', () => {
     expect(checkLinearizable(registerModel, ops)).toEqual({ ok: true });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Interchangeable pending operations (`Model.inputKey`) are taken in the order they were called.
+
+/** Counter histories with many pending adds of few distinct deltas: the case the keys are for. */
+const pendingHeavyCounterOp: fc.Arbitrary<CounterOp> = fc
+  .record({
+    call: fc.integer({ min: 0, max: 8 }),
+    length: fc.integer({ min: 0, max: 6 }),
+    pending: fc.boolean(),
+    delta: fc.integer({ min: 1, max: 2 }),
+    read: fc.boolean(),
+    value: fc.integer({ min: 0, max: 8 }),
+  })
+  .map(({ call, length, pending, delta, read, value }) =>
+    read ? readCounter(0, value, call, call + length) : add(0, delta, pending ? undefined : value, call, pending ? undefined : call + length),
+  );
+
+/** `n` adds pending since the start, of deltas 1, 2 and 3, then reads of `reads`: each must be some subset's sum. */
+function readsBehindPendingAdds(n: number, reads: readonly number[]): CounterOp[] {
+  const ops = Array.from({ length: n }, (_, i) => add(100 + i, 1 + (i % 3), undefined, i, undefined));
+  for (const [k, value] of reads.entries()) ops.push(readCounter(1, value, 100 + 10 * k, 101 + 10 * k));
+  return ops;
+}
+
+describe('checkLinearizable: interchangeable pending operations', () => {
+  const { inputKey: _key, ...counterWithoutKeys } = counterModel;
+
+  it('on small counter histories with many pending adds, agrees with exhaustive search', () => {
+    agreesWithBruteForce(counterModel, pendingHeavyCounterOp, 8);
+  });
+
+  it('on small register and two-key histories, agrees with exhaustive search', () => {
+    agreesWithBruteForce(registerModel, arbitraryRegisterOp, 8);
+    agreesWithBruteForce(kvModel, kvOp, 8);
+  });
+
+  it('that property catches a key shared by inputs that are not interchangeable', () => {
+    const careless: Model<number, CounterInput, CounterOutput> = { ...counterModel, inputKey: (input) => input.kind };
+    const run = fc.check(
+      fc.property(fc.array(pendingHeavyCounterOp, { maxLength: 8 }), (ops) => checkLinearizable(careless, ops).ok === bruteForce(careless, ops)),
+      { numRuns: 1000, seed: 1 },
+    );
+    expect(run.failed).toBe(true);
+  });
+
+  it('decides a counter read behind 18 pending adds, where trying every subset runs out of budget', () => {
+    const budget = { maxSteps: 100_000 };
+    // 3, 9, 20 are sums of some of them (which, the search must find); 19 after 20 is not.
+    const bad = readsBehindPendingAdds(18, [3, 9, 20, 19]);
+    const result = checkLinearizable(counterModel, bad, budget);
+    expect(result.ok).toBe(false);
+    if (result.ok === false) expect(result.counterexample).toContain('read() -> 19');
+    expect(checkLinearizable(counterWithoutKeys, bad, budget).ok).toBe('unknown');
+    const good = readsBehindPendingAdds(18, [3, 9, 20, 25]);
+    expect(checkLinearizable(counterModel, good, budget).ok).toBe(true);
+  });
+
+  it('keeps 0 and -0 apart, and the keys of other values distinct', () => {
+    expect(registerModel.inputKey?.({ kind: 'write', value: 0 })).not.toBe(registerModel.inputKey?.({ kind: 'write', value: -0 }));
+    expect(registerModel.inputKey?.({ kind: 'write', value: 1 })).not.toBe(registerModel.inputKey?.({ kind: 'write', value: '1' }));
+    expect(registerModel.inputKey?.({ kind: 'write', value: null })).not.toBe(registerModel.inputKey?.({ kind: 'write', value: 'null' }));
+    expect(counterModel.inputKey?.({ kind: 'add', delta: 0 })).not.toBe(counterModel.inputKey?.({ kind: 'add', delta: -0 }));
+    expect(kvModel.inputKey?.({ key: 'a b', op: { kind: 'read' } })).not.toBe(kvModel.inputKey?.({ key: 'a', op: { kind: 'read' } }));
+  });
+});
