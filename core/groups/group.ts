@@ -19,6 +19,7 @@ import type { Entry, RaftMessage, Role, UnsafeRaftVariant } from '../raft/types.
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
+import { DeadlineQueue } from '../util/deadline-queue.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { Admission, type TicketCheck } from './admission.ts';
 import { type Bond, type BondHost, Bonds } from './bonds.ts';
@@ -207,6 +208,11 @@ export class Group {
   readonly #forwards = new Map<number, Batch>();
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
+  /**
+   * (read index, read id) of the strong reads whose index is known, lowest index first: the
+   * ones `#serveReads` may answer. Entries of reads that have since settled are skipped.
+   */
+  readonly #readsByIndex = new DeadlineQueue();
   /** ReadIndex rounds the leader runs for followers: raft read id → (peer, their request). */
   readonly #remoteReads = new Map<number, { member: string; req: number }>();
   #lastLeader: string | undefined;
@@ -674,7 +680,7 @@ export class Group {
       return;
     }
     const read = this.#reads.get(id);
-    if (read !== undefined) read.index = index;
+    if (read !== undefined) this.#readIndexKnown(id, read, index);
   }
 
   #readFailed(ctx: NodeContext, id: number): void {
@@ -689,12 +695,28 @@ export class Group {
     if (read !== undefined) read.sentAtMs = 0; // retried at the next tick, with whoever leads then
   }
 
-  /** Reads whose index the state machine has reached. */
+  #readIndexKnown(id: number, read: Read, index: number): void {
+    read.index = index;
+    this.#readsByIndex.push(index, id);
+  }
+
+  /**
+   * Reads whose index the state machine has reached, answered in the order they were made.
+   * Found from the lowest index up, so a drain costs what it serves, not every read in
+   * flight (which made N strong reads at once cost O(N²)).
+   */
   #serveReads(ctx: NodeContext): void {
-    if (this.#reads.size === 0) return;
     const applied = this.#raft.log.applied;
-    for (const [id, read] of this.#reads) {
-      if (read.index === undefined || read.index > applied) continue;
+    const due: number[] = [];
+    while (this.#readsByIndex.size > 0 && (this.#readsByIndex.peekAt() as number) <= applied) {
+      due.push(this.#readsByIndex.peekId());
+      this.#readsByIndex.pop();
+    }
+    if (due.length > 1) due.sort((a, b) => a - b);
+    for (const id of due) {
+      const read = this.#reads.get(id);
+      // Gone (answered, timed out, failed), or answered from an index this one replaced.
+      if (read === undefined || read.index === undefined || read.index > applied) continue;
       this.#reads.delete(id);
       this.#cancelDeadline(ctx, read);
       this.#answer(ctx, read.req, read.query);
@@ -908,6 +930,7 @@ export class Group {
     this.#acceptedAt.clear();
     this.#forwards.clear();
     this.#reads.clear();
+    this.#readsByIndex.clear();
   }
 
   // ---------------------------------------------------------------- timers
@@ -1135,7 +1158,7 @@ export class Group {
         break;
       case 'readIndexResp': {
         const read = this.#reads.get(msg.req);
-        if (read !== undefined && msg.ok) read.index = msg.index;
+        if (read !== undefined && msg.ok) this.#readIndexKnown(msg.req, read, msg.index);
         else if (read !== undefined) read.sentAtMs = 0;
         break;
       }
