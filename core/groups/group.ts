@@ -200,8 +200,11 @@ export class Group {
    * ignored (`#claims`).
    */
   readonly #acceptedAt = new Map<number, Batch>();
-  /** When this node last applied an entry or installed a snapshot. */
-  #appliedAtMs = 0;
+  /**
+   * When this node last saw the group move on: applied an entry, installed a snapshot, or
+   * heard of a new leader (which is then given a forward timeout to commit what it has).
+   */
+  #progressAtMs = 0;
   readonly #batches = new Map<number, Batch>();
   readonly #batchBySeq = new Map<number, Batch>();
   #nextForward = 1;
@@ -415,7 +418,7 @@ export class Group {
         // index jumped: what waits on it (`when.committed().reaches`) must hear of it.
         const { index, term } = r.snapshot.snapshot.meta;
         ctx.emit({ type: 'group.installed', group: this.spec.id, formation: formationHex(this.#formation), index, term });
-        this.#appliedAtMs = ctx.nowMs;
+        this.#progressAtMs = ctx.nowMs;
         this.#settleFromSnapshot(ctx, index);
       }
       for (const e of r.committed) this.#apply(ctx, e);
@@ -442,7 +445,7 @@ export class Group {
   }
 
   #apply(ctx: NodeContext, e: Entry): void {
-    this.#appliedAtMs = ctx.nowMs;
+    this.#progressAtMs = ctx.nowMs;
     let id: string;
     if (e.data.kind === 'command') {
       const applied = this.#state.apply(e.data.bytes, { index: e.index, term: e.term });
@@ -566,8 +569,13 @@ export class Group {
       leader: leader === undefined ? undefined : peerOfMember(leader),
     });
     if (changedLeader && leader !== undefined) {
-      // Work waiting for a leader goes to the new one now rather than at its timeout.
-      for (const batch of this.#batches.values()) if (batch.accepted === undefined || batch.accepted.term < term) this.#submit(ctx, batch);
+      this.#progressAtMs = ctx.nowMs;
+      // Work waiting for a leader goes to the new one now rather than at its timeout. A batch
+      // an earlier leader acknowledged is not sent again here: its entry commits under the new
+      // leader if that one has it, and if not, the entry applied at its index is another one
+      // (#settleApplied resends it then) or, while the log stays short of it, the heartbeat
+      // does (its term is older than ours).
+      for (const batch of this.#batches.values()) if (batch.accepted === undefined) this.#submit(ctx, batch);
       for (const [id, read] of this.#reads) if (read.index === undefined) this.#startRead(ctx, id, read);
     }
   }
@@ -989,13 +997,13 @@ export class Group {
     if (this.#leaving !== undefined) this.#handOver();
     for (const batch of this.#batches.values()) {
       if (batch.sentAtMs !== 0 && ctx.nowMs - batch.sentAtMs < c.forwardTimeoutMs) continue;
-      // An acknowledged batch waits for its index to be applied (#settleApplied), for a
-      // snapshot (#settleFromSnapshot) or for a new leader (#roleChanged), each of which
-      // settles or resends it. Sent again here only while this node applies nothing: a
-      // safety net. (Sent again whenever it took longer than `forwardTimeoutMs` to apply,
-      // a group behind under load proposed every call in flight a second time.)
-      const acc = batch.accepted;
-      if (acc === undefined || acc.term < this.#raft.term || ctx.nowMs - this.#appliedAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
+      // An acknowledged batch waits for its index to be applied (#settleApplied) or covered
+      // by a snapshot (#settleFromSnapshot), which settles it or resends it if its slot went
+      // to another entry. Sent again here only when the group has not moved on for a forward
+      // timeout: a new leader that lacks its entry and, idle, never grows its log that far.
+      // (Sent again whenever it took longer than `forwardTimeoutMs` to apply, and at every
+      // leader change, a busy group proposed the calls in flight a second time.)
+      if (batch.accepted === undefined || ctx.nowMs - this.#progressAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
     }
     for (const [id, read] of this.#reads) {
       if (read.index === undefined && (read.sentAtMs === 0 || ctx.nowMs - read.sentAtMs >= c.forwardTimeoutMs)) this.#startRead(ctx, id, read);

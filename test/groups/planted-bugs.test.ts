@@ -13,7 +13,9 @@ import { raftCore } from '../../scenarios/raft-core.ts';
  */
 const SEARCH: readonly (readonly [bug: string, maxSeeds: number])[] = [
   ['follower-read-without-readindex', 3],
-  ['vote-without-log-check', 5],
+  // A leader elected without the up-to-date check truncates committed entries: 127 of seeds
+  // 1-300 fail, the first two being 8 and 9.
+  ['vote-without-log-check', 10],
   ['read-without-quorum', 3],
   // Storage that acknowledges a flush before its writes are durable, on a slow disk with
   // power failures: acknowledged appends and votes come back lost (seeds 13, 14, 21, 33, 34 of 1-40).
