@@ -513,9 +513,9 @@ export class Group {
     for (const [at, batch] of this.#acceptedAt) {
       if (at > index) continue;
       this.#acceptedAt.delete(at);
-      // Its command for that slot is not in the snapshot (still pending after the loop above).
-      const seq = batch.accepted === undefined ? undefined : batch.seqs[at - batch.accepted.index];
-      if (seq !== undefined && this.#claims(batch, at) && this.#batchBySeq.has(seq)) this.#resubmit(ctx, batch);
+      // Still in flight with that slot, and its command for it not in the snapshot (pending after the loop above).
+      const acc = batch.accepted;
+      if (acc !== undefined && this.#claims(batch, at) && this.#batchBySeq.has(batch.seqs[at - acc.index] as number)) this.#resubmit(ctx, batch);
     }
   }
 
@@ -574,7 +574,7 @@ export class Group {
       // an earlier leader acknowledged is not sent again here: its entry commits under the new
       // leader if that one has it, and if not, the entry applied at its index is another one
       // (#settleApplied resends it then) or, while the log stays short of it, the heartbeat
-      // does (its term is older than ours).
+      // does once the group has not moved on for a forward timeout.
       for (const batch of this.#batches.values()) if (batch.accepted === undefined) this.#submit(ctx, batch);
       for (const [id, read] of this.#reads) if (read.index === undefined) this.#startRead(ctx, id, read);
     }
@@ -636,8 +636,9 @@ export class Group {
 
   #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
     batch.accepted = { index, term };
-    if (batch.wait === 'applied') for (let k = 0; k < batch.seqs.length; k++) this.#acceptedAt.set(index + k, batch);
-    if (batch.wait === 'accepted') {
+    if (batch.wait === 'applied') {
+      for (let k = 0; k < batch.seqs.length; k++) this.#acceptedAt.set(index + k, batch);
+    } else {
       this.#batches.delete(batch.req);
       for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
       this.#cancelDeadline(ctx, batch);

@@ -288,10 +288,8 @@ class Explored {
  * For each pending operation (by id), the pending one called last before it with an equal
  * `model.inputKey`, or -1: the search offers an operation only once that one is taken.
  */
-function pendingTwins<S, I, O>(model: Model<S, I, O>, pending: EventList<I, O>): Int32Array {
-  let count = 0;
-  for (let node = pending.head.next; node.op !== undefined; node = node.next) count = Math.max(count, node.id + 1);
-  const twinBefore = new Int32Array(count).fill(-1);
+function pendingTwins<S, I, O>(model: Model<S, I, O>, pending: EventList<I, O>, size: number): Int32Array {
+  const twinBefore = new Int32Array(size).fill(-1);
   if (model.inputKey === undefined) return twinBefore;
   const last = new Map<string, number>();
   for (let node = pending.head.next; node.op !== undefined; node = node.next) {
@@ -393,7 +391,7 @@ function checkPartition<S, I, O>(
   }
   const lists = [new EventList(calls[0]), new EventList(calls[1]), new EventList(calls[2])] as const;
   const returns = new EventList(returnNodes);
-  const twinBefore = pendingTwins(model, lists[2]);
+  const twinBefore = pendingTwins(model, lists[2], ops.length);
 
   const linearized = new LinearizedSet(ops.length);
   const explored = new Explored(completedMask);

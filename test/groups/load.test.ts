@@ -36,6 +36,29 @@ interface Burst {
   readonly tookMs: number;
 }
 
+/** 50 ms between any two members, no jitter. */
+const SLOW_LINKS: FaultPlan = { ...QUIET_PLAN, latencyMsMin: 50, latencyMsMax: 50, jitterMsMax: 0 };
+
+/** Three nodes on one network, Raft's safety watched, not yet in any group. */
+function threeNodes(seed: number, faults: FaultPlan = QUIET_PLAN): { sim: Simulation; watch: GroupWatch; nets: Network[] } {
+  const sim = new Simulation({ seed, faults, ...scenarioCrypto });
+  const watch = new GroupWatch(sim);
+  const a = sim.node({ network: 'load' });
+  return { sim, watch, nets: [a, sim.node({ network: 'load', bootstrap: [a.addr] }), sim.node({ network: 'load', bootstrap: [a.addr] })] };
+}
+
+/** Each node joins the counter group with its machine; resolves once every member is online. */
+async function joinAll(nets: readonly Network[], machines: readonly Counter[], consensus?: Partial<ConsensusConfig>): Promise<CounterGroup[]> {
+  const groups = nets.map((net, i) => net.groups.join({ key: 'load', machine: machines[i] as Counter, bootstrapExpect: 3, consensus }) as CounterGroup);
+  await Promise.all(groups.map((g) => g.when.online()));
+  return groups;
+}
+
+/** Applied entries skipped as duplicates, on any member. */
+function duplicatesSeen(watch: GroupWatch): number {
+  return watch.events.filter((e) => e.event.type === 'group.applied' && e.event.id.endsWith(':dup')).length;
+}
+
 /**
  * Three members and increments spread over all three: `calls` issued at once, or with
  * `forMs`, `calls` clients each calling again as soon as its call resolves, for that long.
@@ -47,14 +70,10 @@ async function load(
   consensus: Partial<ConsensusConfig>,
   { faults = QUIET_PLAN, forMs }: { faults?: FaultPlan; forMs?: number } = {},
 ): Promise<Burst> {
-  const sim = new Simulation({ seed, faults, ...scenarioCrypto });
-  const watch = new GroupWatch(sim);
-  const a = sim.node({ network: 'load' });
-  const nets: Network[] = [a, sim.node({ network: 'load', bootstrap: [a.addr] }), sim.node({ network: 'load', bootstrap: [a.addr] })];
+  const { sim, watch, nets } = threeNodes(seed, faults);
   const machines = nets.map(() => new Counter());
   const out = await sim.run(async () => {
-    const groups = nets.map((net, i) => net.groups.join({ key: 'load', machine: machines[i] as Counter, bootstrapExpect: 3, consensus }) as CounterGroup);
-    await Promise.all(groups.map((g) => g.when.online()));
+    const groups = await joinAll(nets, machines, consensus);
     const started = sim.now;
     const results: number[] = [];
     await Promise.all(
@@ -70,10 +89,9 @@ async function load(
     return { results, tookMs };
   });
   watch.expectSafe();
-  const applied = watch.events.filter((e) => e.event.type === 'group.applied');
   return {
     ...out,
-    duplicates: applied.filter((e) => e.event.type === 'group.applied' && e.event.id.endsWith(':dup')).length,
+    duplicates: duplicatesSeen(watch),
     installs: watch.events.filter((e) => e.event.type === 'group.installed').length,
     values: machines.map((m) => m.value),
   };
@@ -101,8 +119,7 @@ describe('many calls in flight', () => {
     // 100 ms and applied after 200 (the append's round trip, then the commit notice). With a
     // forward timeout of 150 ms, at every heartbeat some acknowledged calls have waited longer
     // than that, while the group applies something every few ms. 60 clients call for 5 s.
-    const slowLinks: FaultPlan = { ...QUIET_PLAN, latencyMsMin: 50, latencyMsMax: 50, jitterMsMax: 0 };
-    const r = await load(4, 60, { forwardTimeoutMs: 150 }, { faults: slowLinks, forMs: 5_000 });
+    const r = await load(4, 60, { forwardTimeoutMs: 150 }, { faults: SLOW_LINKS, forMs: 5_000 });
     expect(r.results.length).toBeGreaterThan(1_000);
     expectEachAppliedOnce(r.results);
     expect(r.values).toEqual([r.results.length, r.results.length, r.results.length]);
@@ -110,14 +127,13 @@ describe('many calls in flight', () => {
   });
 
   it('a thousand strong reads and increments in flight at once, from every member: each answered, and the history linearizable', async () => {
-    const sim = new Simulation({ seed: 5, faults: QUIET_PLAN, ...scenarioCrypto });
-    const watch = new GroupWatch(sim);
-    const a = sim.node({ network: 'load' });
-    const nets: Network[] = [a, sim.node({ network: 'load', bootstrap: [a.addr] }), sim.node({ network: 'load', bootstrap: [a.addr] })];
+    const { sim, watch, nets } = threeNodes(5);
     const history: Operation<CounterInput, CounterOutput>[] = [];
     await sim.run(async () => {
-      const groups = nets.map((net) => net.groups.join({ key: 'load', machine: new Counter(), bootstrapExpect: 3 }) as CounterGroup);
-      await Promise.all(groups.map((g) => g.when.online()));
+      const groups = await joinAll(
+        nets,
+        nets.map(() => new Counter()),
+      );
       // Two waves, the second made once the first is answered, so reads must see its writes.
       for (let wave = 0; wave < 2; wave++) {
         await Promise.all(
@@ -145,16 +161,12 @@ describe('many calls in flight', () => {
 
   it('a new leader under load does not get the calls its predecessor acknowledged proposed again', async () => {
     // 50 ms between members: at any moment some acknowledged calls have yet to be applied.
-    const sim = new Simulation({ seed: 7, faults: { ...QUIET_PLAN, latencyMsMin: 50, latencyMsMax: 50, jitterMsMax: 0 }, ...scenarioCrypto });
-    const watch = new GroupWatch(sim);
-    const a = sim.node({ network: 'load' });
-    const nets: Network[] = [a, sim.node({ network: 'load', bootstrap: [a.addr] }), sim.node({ network: 'load', bootstrap: [a.addr] })];
+    const { sim, watch, nets } = threeNodes(7, SLOW_LINKS);
     const machines = nets.map(() => new Counter());
     const results: number[] = [];
     const leaders = new Set<string>();
     await sim.run(async () => {
-      const groups = nets.map((net, i) => net.groups.join({ key: 'load', machine: machines[i] as Counter, bootstrapExpect: 3 }) as CounterGroup);
-      await Promise.all(groups.map((g) => g.when.online()));
+      const groups = await joinAll(nets, machines);
       const started = sim.now;
       // 40 clients on each of the three members, each with a call in flight until 12 s have passed.
       const clients = Array.from({ length: 120 }, async (_, i) => {
@@ -188,20 +200,18 @@ describe('many calls in flight', () => {
     watch.expectSafe();
     expect(leaders.size, 'leadership moved').toBeGreaterThan(1);
     expectEachAppliedOnce(results);
-    const duplicates = watch.events.filter((e) => e.event.type === 'group.applied' && e.event.id.endsWith(':dup'));
-    expect(duplicates).toHaveLength(0);
+    expect(duplicatesSeen(watch)).toBe(0);
   });
 
   it('strong reads made on a follower that is catching up are answered once it has applied their index', async () => {
     // Syncs of 30 ms: the follower takes the catch-up entries in, then applies them only once
     // they are on its disk, while the leader's answers to its reads are already there.
-    const sim = new Simulation({ seed: 6, faults: { ...QUIET_PLAN, syncMs: { min: 30, max: 30 } }, ...scenarioCrypto });
-    const watch = new GroupWatch(sim);
-    const a = sim.node({ network: 'load' });
-    const nets: Network[] = [a, sim.node({ network: 'load', bootstrap: [a.addr] }), sim.node({ network: 'load', bootstrap: [a.addr] })];
+    const { sim, watch, nets } = threeNodes(6, { ...QUIET_PLAN, syncMs: { min: 30, max: 30 } });
     const reads = await sim.run(async () => {
-      const groups = nets.map((net) => net.groups.join({ key: 'load', machine: new Counter(), bootstrapExpect: 3 }) as CounterGroup);
-      await Promise.all(groups.map((g) => g.when.online()));
+      const groups = await joinAll(
+        nets,
+        nets.map(() => new Counter()),
+      );
       const lagging = groups.findIndex((g) => !g.isLeader);
       const others = nets.filter((_, i) => i !== lagging);
       sim.partition([nets[lagging] as Network], others);
