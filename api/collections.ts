@@ -20,7 +20,7 @@ import { Digest, type StoreId } from '../core/identity/digest.ts';
 import { checkedDatumCodec, type DatumCodec } from '../core/streams/datum-codec.ts';
 import type { TicketValidator } from '../core/tickets/ticket.ts';
 import { checkedTimeoutMs } from './deadline.ts';
-import { type CallOptions, checkedStorage, type Group, type GroupStorage, type Groups } from './groups.ts';
+import { type CallOptions, checkedCallLimits, checkedStorage, type Group, type GroupStorage, type Groups } from './groups.ts';
 
 /** A collection's version: the index of the last command applied to the local copy. */
 export type Version = number;
@@ -55,6 +55,14 @@ export interface CollectionOptions {
    * `CallOptions.timeoutMs`). An integer from 1 to 2^31 − 1. Per handle. @default none
    */
   readonly timeoutMs?: number;
+  /**
+   * Writes (and `when.current()` reads) this node may have in flight on the collection at
+   * once, and the bytes of those writes: past either, a write fails at once with FullError
+   * and is never applied (the groups' `maxPendingCalls` and `maxPendingBytes`). The first
+   * handle of a collection on a node decides. @default 65 536 and 64 MiB
+   */
+  readonly maxPendingCalls?: number;
+  readonly maxPendingBytes?: number;
 }
 
 /** What one handle keeps of its options. */
@@ -79,6 +87,7 @@ function checkOptions(options: unknown): void {
   if (o.sync !== undefined && (typeof o.sync !== 'object' || o.sync === null)) throw new InvalidArgumentError(`sync must be an object, got ${String(o.sync)}`);
   checkedTimeoutMs(o.timeoutMs);
   checkedStorage(o.storage);
+  checkedCallLimits(o);
 }
 
 export interface KeyedOptions<K, V> extends CollectionOptions {
@@ -202,6 +211,8 @@ export class Collections {
       leadership: options.reader === true ? 'observer' : 'normal',
       requireTickets: options.requireTickets ?? [],
       ...(options.storage !== undefined && { storage: options.storage }),
+      ...(options.maxPendingCalls !== undefined && { maxPendingCalls: options.maxPendingCalls }),
+      ...(options.maxPendingBytes !== undefined && { maxPendingBytes: options.maxPendingBytes }),
     }) as Group<unknown, unknown, unknown>;
     const opened: Opened<M> = {
       group,

@@ -1,4 +1,5 @@
 import { ClosedError, GroupClosedError, InvalidArgumentError, MosaikError, NodeDownError, StorageError, TimeoutError } from '../core/errors.ts';
+import { type CallLimits, DEFAULT_CALL_LIMITS } from '../core/groups/call-budget.ts';
 import type { Group as GroupMember, GroupStats, GroupStatus } from '../core/groups/group.ts';
 import { type ConsensusConfig, DEFAULT_CONSENSUS, deriveGroupId, type GroupKey } from '../core/groups/group-id.ts';
 import type { GroupsCommand, GroupsSubsystem } from '../core/groups/groups.ts';
@@ -96,6 +97,20 @@ export interface JoinOptions<C, Q, R> {
    * @default none: a call waits until a leader takes it and it commits
    */
   readonly callTimeoutMs?: number;
+  /**
+   * Calls (`execute`, `executeMany`, `feed`, strong `query`) this node may have in flight on
+   * the group at once. One more fails at once with FullError: refused before it reached a
+   * leader, so it is never applied, and it can be retried once some settle. Bounds the
+   * memory a burst of calls takes (docs/groups.md, "How many calls may be in flight"). An
+   * integer >= 1. Not part of the group id. @default 65 536
+   */
+  readonly maxPendingCalls?: number;
+  /**
+   * Bytes of commands (encoded) this node may have in flight on the group at once; a call
+   * that would go past it fails with FullError as above, and one larger than the whole
+   * budget with OversizedError. An integer >= 1024. Not part of the group id. @default 64 MiB
+   */
+  readonly maxPendingBytes?: number;
 }
 
 /** The largest snapshot chunk: half the default frame limit, so a chunk and its envelope fit any default member. */
@@ -126,6 +141,7 @@ export class Groups {
     const consensus = checkedConsensus(options.consensus);
     const storage = checkedStorage(options.storage);
     const callTimeoutMs = checkedTimeoutMs(options.callTimeoutMs, 'callTimeoutMs');
+    const limits = checkedCallLimits(options);
     const bootstrapExpect = options.bootstrapExpect ?? 1;
     const maxVoters = options.maxVoters ?? 5;
     if (!Number.isInteger(bootstrapExpect) || bootstrapExpect < 1) throw new InvalidArgumentError('bootstrapExpect must be an integer >= 1');
@@ -144,6 +160,7 @@ export class Groups {
       bootstrapExpect,
       maxVoters,
       validators: options.requireTickets ?? [],
+      limits,
     });
     if (typeof storage === 'string') return new Group<C, Q, R>(this.#backend, id, specWith(storage), codec as DatumCodec<C>, callTimeoutMs);
     if (this.#backend.attachStore === undefined)
@@ -163,6 +180,16 @@ export class Groups {
     );
     return new Group<C, Q, R>(this.#backend, id, joining, codec as DatumCodec<C>, callTimeoutMs);
   }
+}
+
+/** A join's `maxPendingCalls` and `maxPendingBytes` with the defaults filled in, checked (InvalidArgumentError otherwise). */
+export function checkedCallLimits(options: { readonly maxPendingCalls?: number; readonly maxPendingBytes?: number }): CallLimits {
+  const { maxPendingCalls = DEFAULT_CALL_LIMITS.maxPendingCalls, maxPendingBytes = DEFAULT_CALL_LIMITS.maxPendingBytes } = options;
+  if (!Number.isSafeInteger(maxPendingCalls) || maxPendingCalls < 1)
+    throw new InvalidArgumentError(`maxPendingCalls must be an integer >= 1, got ${String(maxPendingCalls)}`);
+  if (!Number.isSafeInteger(maxPendingBytes) || maxPendingBytes < 1024)
+    throw new InvalidArgumentError(`maxPendingBytes must be an integer >= 1024, got ${String(maxPendingBytes)}`);
+  return { maxPendingCalls, maxPendingBytes };
 }
 
 /** The consensus settings with mosaik's defaults filled in, checked (InvalidArgumentError otherwise). */

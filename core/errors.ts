@@ -129,7 +129,12 @@ export class OfflineError extends MosaikError {
   readonly code = 'OFFLINE';
 }
 
-/** A producer cannot take a datum now: every consumer's queue is full (streams `trySend`). */
+/**
+ * No room now; retry later. A producer's `trySend` when every consumer's queue is full; a
+ * group call when the node has `maxPendingCalls` calls (or `maxPendingBytes` of commands)
+ * in flight on that group: the call was refused before it reached a leader, so it is never
+ * applied.
+ */
 export class FullError extends MosaikError {
   override readonly name = 'FullError';
   readonly code = 'FULL';

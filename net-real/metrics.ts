@@ -149,6 +149,11 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroupCounter('mosaik_groups_bonds_messages_sent_total', 'Messages sent to bonded members.', 'bondMessagesSent');
   perGroupCounter('mosaik_groups_bonds_messages_received_total', 'Messages received from bonded members.', 'bondMessagesReceived');
   perGroupCounter('mosaik_groups_call_timeouts_total', "This node's calls that failed with TimeoutError (their deadline passed).", 'callTimeouts');
+  perGroupCounter(
+    'mosaik_groups_calls_refused_full_total',
+    "This node's calls refused with FullError (maxPendingCalls or maxPendingBytes in flight).",
+    'callsRefusedFull',
+  );
   perGroupCounter('mosaik_groups_snapshot_failures_total', "Times the machine's snapshot() threw when the log was due for compaction.", 'snapshotFailures');
 
   // ---- streams ----

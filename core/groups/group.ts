@@ -1,6 +1,7 @@
 import {
   ApplyError,
   FormationLostError,
+  FullError,
   GroupClosedError,
   InvalidArgumentError,
   type MosaikError,
@@ -23,6 +24,7 @@ import { DeadlineQueue } from '../util/deadline-queue.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { Admission, type TicketCheck } from './admission.ts';
 import { type Bond, type BondHost, Bonds } from './bonds.ts';
+import { CallBudget, type CallLimits } from './call-budget.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { commandBudget, snapshotChunkBudget } from './limits.ts';
@@ -52,6 +54,8 @@ export interface GroupSpec {
   readonly maxVoters: number;
   /** Members must carry tickets every validator accepts (AND-ed), checked at bonding, on entry changes and at expiry. */
   readonly validators: readonly TicketValidator[];
+  /** How much this node may have in flight on the group (not part of the id: each member chooses). */
+  readonly limits: CallLimits;
 }
 
 /** Test-only: deliberately unsafe group behaviour, to show the checkers catch it. */
@@ -116,6 +120,8 @@ export interface GroupStats {
   readonly snapshotFailures: number;
   /** This node's calls that failed with TimeoutError (their `timeoutMs` passed). */
   readonly callTimeouts: number;
+  /** This node's calls refused with FullError: it had `maxPendingCalls` or `maxPendingBytes` in flight on the group. */
+  readonly callsRefusedFull: number;
   /** Messages sent to and received from bonded members (Raft, forwards, heartbeats...). */
   readonly bondMessagesSent: number;
   readonly bondMessagesReceived: number;
@@ -127,6 +133,8 @@ interface Batch {
   readonly wait: 'applied' | 'accepted';
   readonly seqs: readonly number[];
   readonly payloads: readonly Uint8Array[];
+  /** The payloads' bytes, held against the node's `maxPendingBytes` until the call settles. */
+  readonly bytes: number;
   readonly results: unknown[];
   applied: number;
   /** Where the leader put it, once acknowledged. */
@@ -221,7 +229,9 @@ export class Group {
   #lastLeader: string | undefined;
   #lastRole: Role = 'follower';
   #lastTerm = 0;
-  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0 };
+  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0, callsRefusedFull: 0 };
+  /** The calls in flight (`#batches` and `#reads`) and their commands' bytes, against `spec.limits`. */
+  readonly #budget: CallBudget;
   /** After the machine's `snapshot` threw, the applied index before which compaction is not tried again. */
   #compactAgainAt = 0;
   #online = false;
@@ -229,6 +239,7 @@ export class Group {
   constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs, tickets: TicketCheck) {
     this.spec = spec;
     this.#admission = new Admission(spec.validators, tickets, bugs.ignoreTickets === true);
+    this.#budget = new CallBudget(spec.limits);
     this.hex = spec.id.hex;
     this.#store = new MemberStore(spec.id, spec.storage);
     this.#self = ctx.peerId.hex;
@@ -291,6 +302,7 @@ export class Group {
   #leaderPeer: { readonly member: string; readonly peer: PeerId | undefined } | undefined;
 
   status(): GroupStatus {
+    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
     return {
       role: this.#raft.role,
       leader: this.leaderPeer,
@@ -302,7 +314,7 @@ export class Group {
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
-      pendingCalls: this.#batches.size + this.#reads.size,
+      pendingCalls: this.#budget.calls,
       stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
@@ -527,7 +539,7 @@ export class Group {
   }
 
   #finishBatch(ctx: NodeContext, batch: Batch, firstIndex: number): void {
-    this.#batches.delete(batch.req);
+    this.#dropBatch(batch);
     this.#cancelDeadline(ctx, batch);
     if (batch.failed && batch.seqs.length === 1) ctx.fail(batch.req, batch.failed);
     else ctx.complete(batch.req, { index: firstIndex, results: batch.results });
@@ -584,6 +596,9 @@ export class Group {
 
   execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted', timeoutMs?: number): void {
     this.#catchUp(ctx);
+    let bytes = 0;
+    for (const p of payloads) bytes += p.length;
+    if (this.#refused(ctx, req, bytes)) return;
     const seqs = payloads.map(() => this.#nextSeq++);
     if (this.#raft.leader === undefined) {
       // Never handed to anyone: definitely not applied, safe to retry.
@@ -591,11 +606,40 @@ export class Group {
       return;
     }
     const deadline = this.#armDeadline(ctx, req, timeoutMs);
-    const batch: Batch = { req, wait, seqs, payloads, results: [], applied: 0, accepted: undefined, sentAtMs: 0, handed: false, failed: undefined, deadline };
+    const batch: Batch = {
+      req,
+      wait,
+      seqs,
+      payloads,
+      bytes,
+      results: [],
+      applied: 0,
+      accepted: undefined,
+      sentAtMs: 0,
+      handed: false,
+      failed: undefined,
+      deadline,
+    };
     this.#batches.set(req, batch);
+    this.#budget.take(bytes);
     for (const seq of seqs) this.#batchBySeq.set(seq, batch);
     this.#submit(ctx, batch);
     this.#drain(ctx);
+  }
+
+  /** Fails the call if the node has no room for it now (`spec.limits`): before it has a sequence number, so it never reaches a leader. */
+  #refused(ctx: NodeContext, req: RequestId, bytes: number): boolean {
+    const refusal = this.#budget.refusal(bytes);
+    if (refusal === undefined) return false;
+    if (refusal instanceof FullError) this.#stats.callsRefusedFull++;
+    ctx.fail(req, refusal);
+    return true;
+  }
+
+  /** Takes a batch out of the calls in flight (its sequence numbers stay matched until applied or dropped by the caller). */
+  #dropBatch(batch: Batch): void {
+    this.#batches.delete(batch.req);
+    this.#budget.release(batch.bytes);
   }
 
   /**
@@ -639,7 +683,7 @@ export class Group {
     if (batch.wait === 'applied') {
       for (let k = 0; k < batch.seqs.length; k++) this.#acceptedAt.set(index + k, batch);
     } else {
-      this.#batches.delete(batch.req);
+      this.#dropBatch(batch);
       for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
       this.#cancelDeadline(ctx, batch);
       ctx.complete(batch.req, { index, results: [] });
@@ -661,9 +705,11 @@ export class Group {
       this.#answer(ctx, req, query);
       return;
     }
+    if (this.#refused(ctx, req, 0)) return;
     const id = this.#nextRead++;
     const read: Read = { req, query, index: undefined, sentAtMs: 0, deadline: this.#armDeadline(ctx, req, timeoutMs) };
     this.#reads.set(id, read);
+    this.#budget.take(0);
     this.#startRead(ctx, id, read);
     this.#drain(ctx);
   }
@@ -727,6 +773,7 @@ export class Group {
       // Gone (answered, timed out, failed), or answered from an index this one replaced.
       if (read === undefined || read.index === undefined || read.index > applied) continue;
       this.#reads.delete(id);
+      this.#budget.release(0);
       this.#cancelDeadline(ctx, read);
       this.#answer(ctx, read.req, read.query);
     }
@@ -753,7 +800,7 @@ export class Group {
   onDeadline(ctx: NodeContext, req: RequestId): void {
     const batch = this.#batches.get(req);
     if (batch !== undefined) {
-      this.#batches.delete(req);
+      this.#dropBatch(batch);
       for (const seq of batch.seqs) this.#batchBySeq.delete(seq);
       batch.deadline = undefined;
       this.#stats.callTimeouts++;
@@ -766,6 +813,7 @@ export class Group {
     for (const [id, read] of this.#reads) {
       if (read.req !== req) continue;
       this.#reads.delete(id);
+      this.#budget.release(0);
       read.deadline = undefined;
       this.#stats.callTimeouts++;
       const where = read.index === undefined ? 'no leader confirmed its read index' : `waiting for this node to apply index ${read.index}`;
@@ -935,6 +983,7 @@ export class Group {
       ctx.fail(read.req, error);
     }
     this.#batches.clear();
+    this.#budget.clear();
     this.#batchBySeq.clear();
     this.#acceptedAt.clear();
     this.#forwards.clear();

@@ -1,0 +1,75 @@
+import { FullError, type MosaikError, OversizedError, withoutStack } from '../errors.ts';
+
+/**
+ * How much a node may have in flight on one group. Every call a node takes stays in its
+ * memory until it settles (its commands, a promise, its place in the tables that match
+ * applied entries back to it), and a leader that cannot keep up settles them more slowly
+ * than an application can make them: without a bound, a burst grows the heap without end
+ * (64,000 calls at once took ~450 MB in a three-member simulation). Over the bound a call
+ * fails at once with FullError, before it has a sequence number or reaches a leader, so it
+ * is certainly not applied and can be retried. (etcd bounds the same thing on its leader,
+ * `MaxUncommittedEntriesSize`, and answers ErrProposalDropped; here every member bounds its
+ * own calls, so a leader holds at most the members' bounds of forwarded commands.)
+ */
+export interface CallLimits {
+  /** Calls (`execute`, `executeMany`, `feed`, strong `query`) not yet settled, at most. */
+  readonly maxPendingCalls: number;
+  /** Bytes of the commands of those calls (their encoded payloads), at most. */
+  readonly maxPendingBytes: number;
+}
+
+export const DEFAULT_CALL_LIMITS: CallLimits = { maxPendingCalls: 65_536, maxPendingBytes: 64 * 1024 * 1024 };
+
+/** The calls a node has in flight on one group and the bytes of their commands, against its limits. */
+export class CallBudget {
+  readonly limits: CallLimits;
+  #calls = 0;
+  #bytes = 0;
+
+  constructor(limits: CallLimits) {
+    this.limits = limits;
+  }
+
+  get calls(): number {
+    return this.#calls;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Why one more call carrying `bytes` of commands cannot be taken now, or undefined if it
+   * can. A call larger than the whole byte budget can never be taken (OversizedError); one
+   * that does not fit beside the calls in flight can once some settle (FullError, made
+   * without a stack: a saturated node meets it by the thousand).
+   */
+  refusal(bytes: number): MosaikError | undefined {
+    const { maxPendingCalls, maxPendingBytes } = this.limits;
+    if (bytes > maxPendingBytes)
+      return new OversizedError(bytes, maxPendingBytes, `the call's commands take ${bytes} bytes; maxPendingBytes is ${maxPendingBytes}`);
+    if (this.#calls >= maxPendingCalls)
+      return withoutStack(() => new FullError(`${this.#calls} calls in flight on this group (maxPendingCalls); retry once some settle`));
+    if (this.#bytes + bytes > maxPendingBytes)
+      return withoutStack(
+        () => new FullError(`${this.#bytes} bytes of commands in flight on this group (maxPendingBytes ${maxPendingBytes}); retry once some settle`),
+      );
+    return undefined;
+  }
+
+  take(bytes: number): void {
+    this.#calls++;
+    this.#bytes += bytes;
+  }
+
+  release(bytes: number): void {
+    this.#calls--;
+    this.#bytes -= bytes;
+  }
+
+  /** Every call settled at once (the group closed or lost its formation). */
+  clear(): void {
+    this.#calls = 0;
+    this.#bytes = 0;
+  }
+}
