@@ -1,5 +1,6 @@
 import { DecodeError } from '../core/errors.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder } from '../core/wire/frame.ts';
+import { CHUNK_OVERHEAD_BYTES } from './read-budget.ts';
 
 /**
  * The driver's framing on one QUIC stream (one link). Each frame is the core's length-prefixed
@@ -54,6 +55,11 @@ export class LinkFrameDecoder {
     // Room for the kind byte; a close frame's reason is far below any sane frame limit.
     const limit = (bodyBytes: number) => Math.max(bodyBytes, CLOSE_CODE_BYTES + MAX_CLOSE_REASON_BYTES) + KIND_BYTES;
     this.#frames = new FrameDecoder(limit(maxBodyBytes), limit(firstBodyMaxBytes));
+  }
+
+  /** What the unfinished frame held here costs: its bytes, and an overhead per chunk they came in (see read-budget.ts). */
+  get heldBytes(): number {
+    return this.#frames.pendingBytes + CHUNK_OVERHEAD_BYTES * this.#frames.pendingChunks;
   }
 
   /** The frames completed by `chunk`, or the error that ends the stream (after the good ones). */

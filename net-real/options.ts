@@ -2,7 +2,9 @@ import { checkedNodeOptions, type DiscoveryNodeOptions, type SubsystemNodeOption
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { NetworkId } from '../core/identity/digest.ts';
 import type { SecretKey } from '../core/identity/keys.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../core/wire/codec.ts';
 import type { PrometheusOptions } from './metrics.ts';
+import { readBudgetLimits } from './read-budget.ts';
 
 /** Options of `Network.create`: a node on a real QUIC network. */
 export interface CreateNetworkOptions extends DiscoveryNodeOptions, SubsystemNodeOptions {
@@ -82,6 +84,19 @@ export interface QuicOptions {
    * buffering without limit. @default 64 MiB
    */
   readonly maxQueuedBytesPerLink?: number;
+  /**
+   * Bytes of frames received in part (a frame is handed on only once all of it has arrived)
+   * that one connection's links may hold. A connection past it is dropped and its links are
+   * lost (`LinkLost`): a peer that sends frames but their last bytes cannot make the node
+   * hold more. At least `maxFrameBytes` + 1 MiB. @default 64 MiB, or twice that floor if larger
+   */
+  readonly maxPartialBytesPerConnection?: number;
+  /**
+   * The same over all connections of the node: past it, the connection holding the most is
+   * dropped, until the node is back under. At least `maxPartialBytesPerConnection`.
+   * @default 512 MiB, or `maxPartialBytesPerConnection` if larger
+   */
+  readonly maxPartialBytes?: number;
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -144,6 +159,7 @@ export function checkCreateOptions(options: CreateNetworkOptions): void {
     if (!isIntervalMs(dht.intervalMs)) throw new InvalidArgumentError(`dht.intervalMs must be an integer >= 100, got ${String(dht.intervalMs)}`);
   }
   checkQuicOptions(options.quic);
+  readBudgetLimits(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, options.quic);
   const transport: unknown = options.transport;
   if (transport !== undefined && transport !== 'quic') {
     throw new InvalidArgumentError(`transport '${String(transport)}' is not supported yet: only 'quic'`);
@@ -161,7 +177,15 @@ function checkQuicOptions(quic: unknown): void {
   }
 }
 
-const QUIC_OPTIONS = new Set<string>(['handshakeTimeoutMs', 'idleTimeoutMs', 'keepAliveIntervalMs', 'maxStreamsPerConnection', 'maxQueuedBytesPerLink']);
+const QUIC_OPTIONS = new Set<string>([
+  'handshakeTimeoutMs',
+  'idleTimeoutMs',
+  'keepAliveIntervalMs',
+  'maxStreamsPerConnection',
+  'maxQueuedBytesPerLink',
+  'maxPartialBytesPerConnection',
+  'maxPartialBytes',
+]);
 
 /** The settings object of an option that is `boolean | { ... }`; undefined when it is a boolean or absent. */
 function featureOptions(name: string, value: unknown): Record<string, unknown> | undefined {

@@ -6,6 +6,7 @@ import { formatHostPort, parseHostPort, resolveHost } from './address.ts';
 import { closeFrame, dataFrameHeader, LinkFrameDecoder } from './link-framing.ts';
 import type { QuicClient, QuicConnection, QuicNative, QuicServer, QuicStream, QuinnConfig } from './quic/napi.ts';
 import { peerFromMultiaddr, privateKeyProto } from './quic/peer-id.ts';
+import { ReadBudget } from './read-budget.ts';
 import { StreamWriter, swallow } from './stream-writer.ts';
 
 /**
@@ -44,6 +45,10 @@ export interface QuicTransportOptions {
   readonly keepAliveIntervalMs: number;
   readonly maxStreamsPerConnection: number;
   readonly maxQueuedBytesPerLink: number;
+  /** Bytes of frames received in part that one connection's links may hold (read-budget.ts). */
+  readonly maxPartialBytesPerConnection: number;
+  /** The same over every connection of the node. */
+  readonly maxPartialBytes: number;
 }
 
 /** A dial that did not give us a usable connection. */
@@ -62,6 +67,8 @@ interface Conn {
   readonly peer: PeerId;
   readonly links: Set<LinkId>;
   alive: boolean;
+  /** Bytes its links hold of frames received in part (counted by `ReadBudget`). */
+  held: number;
 }
 
 /**
@@ -80,6 +87,8 @@ interface Link {
   stream?: QuicStream;
   writer?: StreamWriter;
   decoder?: LinkFrameDecoder;
+  /** What `decoder` held when last counted against the connection's read budget. */
+  held: number;
   linger?: NodeJS.Timeout;
   /** Resolves when the link is forgotten. */
   readonly gone: Promise<void>;
@@ -107,12 +116,14 @@ export class QuicTransport {
   readonly #pool = new Map<string, Conn[]>();
   readonly #dials = new Map<string, Promise<Conn>>();
   readonly #dialTimers = new Set<NodeJS.Timeout>();
+  readonly #readBudget: ReadBudget<Conn>;
   #closed = false;
 
   private constructor(native: QuicNative, options: QuicTransportOptions, sink: TransportSink) {
     this.#native = native;
     this.#options = options;
     this.#sink = sink;
+    this.#readBudget = new ReadBudget(options.maxPartialBytesPerConnection, options.maxPartialBytes);
     this.#config = native.config({
       privateKeyProto: privateKeyProto(options.secretKey),
       handshakeTimeout: options.handshakeTimeoutMs,
@@ -395,7 +406,7 @@ export class QuicTransport {
 
   /** Registers a handshaken connection: pooled for reuse, its streams accepted, its end watched. */
   #adopt(native: QuicConnection, peer: PeerId): Conn {
-    const conn: Conn = { native, peer, links: new Set(), alive: true };
+    const conn: Conn = { native, peer, links: new Set(), alive: true, held: 0 };
     const conns = this.#pool.get(peer.hex);
     if (conns) conns.push(conn);
     else this.#pool.set(peer.hex, [conn]);
@@ -433,6 +444,7 @@ export class QuicTransport {
   #connectionLost(conn: Conn, detail: string): void {
     if (!conn.alive) return;
     conn.alive = false;
+    this.#readBudget.forget(conn);
     const conns = this.#pool.get(conn.peer.hex);
     const rest = conns?.filter((other) => other !== conn) ?? [];
     if (rest.length > 0) this.#pool.set(conn.peer.hex, rest);
@@ -472,6 +484,7 @@ export class QuicTransport {
       if (link.phase === 'done') return;
       if (link.phase !== 'open') continue; // closing: discard until the peer ends its side
       const { frames, error } = decoder.push(chunk);
+      if (!this.#countHeld(link, decoder.heldBytes)) return;
       for (const frame of frames) {
         if (link.phase !== 'open') break;
         if (frame.kind === 'data') {
@@ -490,6 +503,29 @@ export class QuicTransport {
         return;
       }
     }
+  }
+
+  /**
+   * Counts what the link's decoder now holds against its connection's and the node's read
+   * budgets, dropping the connections that go past them (read-budget.ts). False if this
+   * link's own connection was dropped.
+   */
+  #countHeld(link: Link, held: number): boolean {
+    const conn = link.conn;
+    if (conn === undefined || !conn.alive) return true;
+    const delta = held - link.held;
+    link.held = held;
+    let self = false;
+    for (const { conn: dropped, bound } of this.#readBudget.change(conn, delta)) {
+      if (dropped === conn) self = true;
+      const why =
+        bound === 'connection'
+          ? `the peer sent more than ${this.#readBudget.maxPerConnection} bytes of unfinished frames on one connection`
+          : `the node held more than ${this.#readBudget.maxTotal} bytes of unfinished frames; this connection held the most`;
+      dropped.native.abort();
+      this.#connectionLost(dropped, why);
+    }
+    return !self;
   }
 
   #readEnded(link: Link, detail: string): void {
@@ -528,6 +564,8 @@ export class QuicTransport {
     if (link.phase === 'done' && !this.#links.has(link.id)) return;
     link.phase = 'done';
     if (link.linger) clearTimeout(link.linger);
+    if (link.conn?.alive && link.held !== 0) this.#readBudget.change(link.conn, -link.held);
+    link.held = 0;
     this.#links.delete(link.id);
     link.conn?.links.delete(link.id);
     link.markGone();
@@ -556,7 +594,7 @@ function newLink(id: LinkId, peer: PeerId, phase: 'dialing' | 'open'): Link {
   const gone = new Promise<void>((resolve) => {
     markGone = resolve;
   });
-  return { id, peer, phase, gone, markGone };
+  return { id, peer, phase, held: 0, gone, markGone };
 }
 
 /** quinn's messages are the only signal; anything unrecognized counts as unreachable. */

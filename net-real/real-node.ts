@@ -24,6 +24,7 @@ import { NativeVerifier } from './native-verifier.ts';
 import { type CreateNetworkOptions, checkCreateOptions } from './options.ts';
 import { loadQuic } from './quic/napi.ts';
 import { QuicTransport } from './quic-transport.ts';
+import { readBudgetLimits } from './read-budget.ts';
 import { CryptoRng } from './rng.ts';
 import { RealTimers } from './timers.ts';
 
@@ -121,6 +122,7 @@ async function startNode(
         keepAliveIntervalMs: quic.keepAliveIntervalMs ?? 3_000,
         maxStreamsPerConnection: quic.maxStreamsPerConnection ?? 1_024,
         maxQueuedBytesPerLink: quic.maxQueuedBytesPerLink ?? 64 * 1024 * 1024,
+        ...readBudgetLimits(maxFrameBytes, quic),
       },
       { input: feed, allocateLinkId: () => (machine as NodeMachine).allocateLinkId(), onError },
     );

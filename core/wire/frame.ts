@@ -61,6 +61,11 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
+  /** The chunks those bytes are kept in (each a view, which costs memory of its own). */
+  get pendingChunks(): number {
+    return this.#chunks.length;
+  }
+
   /** Called at end of stream: a partial frame left over is a truncation. */
   finish(): DecodeError | undefined {
     if (this.#buffered > 0) return new DecodeError('truncated', `stream ended inside a frame (${this.#buffered} bytes pending)`);

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HANDSHAKE_VERSION, handshakeCodec } from '../../core/node/link-handshake.ts';
 import { Protocols } from '../../core/wire/protocol.ts';
 import { closeFrame, dataFrameHeader, type LinkFrame, LinkFrameDecoder } from '../../net-real/link-framing.ts';
-import { loadQuic, type QuicClient, type QuicServer, type QuicStream, type QuinnConfigInit } from '../../net-real/quic/napi.ts';
+import { loadQuic, type QuicClient, type QuicConnection, type QuicServer, type QuicStream, type QuinnConfigInit } from '../../net-real/quic/napi.ts';
 import { privateKeyProto } from '../../net-real/quic/peer-id.ts';
 
 // Two (or three) nodes in this process on 127.0.0.1, talking real QUIC.
@@ -220,6 +220,91 @@ describe('QUIC driver, in one process', () => {
       await expect(other.ping(target.addr, { timeoutMs: 2000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
     });
 
+    /** Opens a ping link the way a node does (hello on the node's network, nothing awaited) and starts a frame of `frameBytes` with `sendBytes` of it. */
+    async function partialFrame(conn: QuicConnection, network: string, frameBytes: number, sendBytes: number): Promise<QuicStream> {
+      const stream = await conn.outboundStream();
+      const hello = handshakeCodec.encode({
+        t: 'hello',
+        v: HANDSHAKE_VERSION,
+        protocol: Protocols.ping,
+        network: Digest.from(network),
+        nonce: new Uint8Array(32),
+        maxFrame: 1 << 20,
+      });
+      await stream.write(new Uint8Array([...dataFrameHeader(hello.length), ...hello]));
+      await stream.write(dataFrameHeader(frameBytes));
+      await stream.write(new Uint8Array(sendBytes));
+      return stream;
+    }
+
+    /** Whether the connection ends within `ms`. */
+    const endsWithin = (conn: QuicConnection, ms: number): Promise<boolean> =>
+      Promise.race([
+        conn.closed().then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
+      ]);
+
+    it('cannot make a node hold more than maxPartialBytesPerConnection of unfinished frames: the connection is dropped', async () => {
+      // Frames up to 128 KiB; a connection may hold 2 MiB of them unfinished. A peer that
+      // opened links and sent every frame but its last bytes held 128 KiB per link, on up to
+      // 1,024 links a connection (8 MiB each with the default frame limit: 8 GiB).
+      const target = await node({ network: 'partial', maxFrameBytes: 128 * 1024, quic: { maxPartialBytesPerConnection: 2 * 1024 * 1024 } });
+      const other = await node({ network: 'partial' });
+      const client = await rawClient('partial frames', clients);
+      const conn = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
+      const held: QuicStream[] = []; // a stream the binding collects ends (FIN), which would free its bytes
+      // Links that end give back what they held: 30 links that each started a 120 KiB frame
+      // and were then reset (3.5 MiB over time, never more than 120 KiB at once).
+      for (let i = 0; i < 30; i++) {
+        const stream = await partialFrame(conn, 'partial', 127 * 1024, 120 * 1024);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await stream.resetWrite();
+        await stream.stopRead();
+      }
+      expect(await endsWithin(conn, 300)).toBe(false);
+      // 12 links of 120 KiB each (1.4 MiB): held, the connection stays.
+      for (let i = 0; i < 12; i++) held.push(await partialFrame(conn, 'partial', 127 * 1024, 120 * 1024));
+      expect(await endsWithin(conn, 300)).toBe(false);
+      // 8 more (2.3 MiB in all): past the bound, the node drops the connection.
+      for (let i = 0; i < 8; i++)
+        await partialFrame(conn, 'partial', 127 * 1024, 120 * 1024).then(
+          (s) => held.push(s),
+          () => undefined,
+        );
+      expect(await endsWithin(conn, 3000)).toBe(true);
+      // The node goes on serving everyone, and the same peer may connect again.
+      await expect(other.ping(target.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
+      const again = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
+      held.push(await partialFrame(again, 'partial', 127 * 1024, 1024));
+      expect(await endsWithin(again, 300)).toBe(false);
+      expect(held.length).toBeGreaterThanOrEqual(13); // kept alive to here
+      again.abort();
+    });
+
+    it('past maxPartialBytes over all connections, drops the connection that holds the most', async () => {
+      const target = await node({
+        network: 'partial-total',
+        maxFrameBytes: 128 * 1024,
+        quic: { maxPartialBytesPerConnection: 2 * 1024 * 1024, maxPartialBytes: 3 * 1024 * 1024 },
+      });
+      const port = Number(location(target.addr).split(':')[1]);
+      const big = await (await rawClient('holds the most', clients)).outboundConnection('127.0.0.1', port);
+      const small = await (await rawClient('holds less', clients)).outboundConnection('127.0.0.1', port);
+      const held: QuicStream[] = [];
+      for (let i = 0; i < 15; i++) held.push(await partialFrame(big, 'partial-total', 127 * 1024, 120 * 1024)); // 1.76 MiB
+      for (let i = 0; i < 10; i++) held.push(await partialFrame(small, 'partial-total', 127 * 1024, 120 * 1024)); // 1.17 MiB
+      expect(await endsWithin(big, 300)).toBe(false);
+      // 2 more links on the smaller one: 3.16 MiB over the node. The larger holder goes.
+      for (let i = 0; i < 2; i++) held.push(await partialFrame(small, 'partial-total', 127 * 1024, 120 * 1024));
+      expect(await endsWithin(big, 3000)).toBe(true);
+      expect(await endsWithin(small, 300)).toBe(false);
+      expect(held).toHaveLength(27); // kept alive to here
+      small.abort();
+    });
+
     it('fails a dial to a peer that allows no stream within the handshake timeout: ConnectError timeout', async () => {
       // A raw server that completes QUIC handshakes but never allows a stream.
       const quic = await loadQuic();
@@ -349,6 +434,9 @@ describe('Network.create options', () => {
       [{ listen: 'nope' }, 'listen must be'],
       [{ listen: { port: 70_000 } }, 'listen.port must be'],
       [{ listen: { host: '' } }, 'listen.host must be'],
+      [{ quic: { maxPartialBytesPerConnection: 4 * 1024 * 1024 } }, 'quic.maxPartialBytesPerConnection must be at least maxFrameBytes + 1 MiB'],
+      [{ maxFrameBytes: 128 * 1024, quic: { maxPartialBytesPerConnection: 4 * 1024 * 1024, maxPartialBytes: 1024 * 1024 } }, 'quic.maxPartialBytes must be at least'],
+      [{ quic: { maxPartialBytes: -1 } }, 'quic.maxPartialBytes must be a positive integer'],
     ] as const) {
       await expect(create(extra)).rejects.toMatchObject({ name: 'InvalidArgumentError', message: expect.stringContaining(text) });
     }

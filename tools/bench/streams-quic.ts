@@ -90,6 +90,8 @@ const quicOptions = {
   keepAliveIntervalMs: 3_000,
   maxStreamsPerConnection: 1_024,
   maxQueuedBytesPerLink: 64 * 1024 * 1024,
+  maxPartialBytesPerConnection: 64 * 1024 * 1024,
+  maxPartialBytes: 512 * 1024 * 1024,
 } as const;
 
 async function rawQuic(datumBytes: number): Promise<Figure> {
