@@ -219,6 +219,8 @@ export class Group {
   readonly #forwards = new Map<number, Batch>();
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
+  /** The reads with a deadline, by their request: found in O(1) when it passes (a scan made N reads timing out cost O(N²)). */
+  readonly #readIdByReq = new Map<RequestId, number>();
   /**
    * (read index, read id) of the strong reads whose index is known, lowest index first: the
    * ones `#serveReads` may answer. Entries of reads that have since settled are skipped.
@@ -636,6 +638,13 @@ export class Group {
     return true;
   }
 
+  /** Takes a strong read out of the calls in flight. */
+  #dropRead(id: number, read: Read): void {
+    this.#reads.delete(id);
+    this.#readIdByReq.delete(read.req);
+    this.#budget.release(0);
+  }
+
   /** Takes a batch out of the calls in flight (its sequence numbers stay matched until applied or dropped by the caller). */
   #dropBatch(batch: Batch): void {
     this.#batches.delete(batch.req);
@@ -709,6 +718,7 @@ export class Group {
     const id = this.#nextRead++;
     const read: Read = { req, query, index: undefined, sentAtMs: 0, deadline: this.#armDeadline(ctx, req, timeoutMs) };
     this.#reads.set(id, read);
+    if (read.deadline !== undefined) this.#readIdByReq.set(req, id);
     this.#budget.take(0);
     this.#startRead(ctx, id, read);
     this.#drain(ctx);
@@ -772,8 +782,7 @@ export class Group {
       const read = this.#reads.get(id);
       // Gone (answered, timed out, failed), or answered from an index this one replaced.
       if (read === undefined || read.index === undefined || read.index > applied) continue;
-      this.#reads.delete(id);
-      this.#budget.release(0);
+      this.#dropRead(id, read);
       this.#cancelDeadline(ctx, read);
       this.#answer(ctx, read.req, read.query);
     }
@@ -810,10 +819,10 @@ export class Group {
       );
       return;
     }
-    for (const [id, read] of this.#reads) {
-      if (read.req !== req) continue;
-      this.#reads.delete(id);
-      this.#budget.release(0);
+    const id = this.#readIdByReq.get(req);
+    const read = id === undefined ? undefined : this.#reads.get(id);
+    if (id !== undefined && read !== undefined) {
+      this.#dropRead(id, read);
       read.deadline = undefined;
       this.#stats.callTimeouts++;
       const where = read.index === undefined ? 'no leader confirmed its read index' : `waiting for this node to apply index ${read.index}`;
@@ -988,6 +997,7 @@ export class Group {
     this.#acceptedAt.clear();
     this.#forwards.clear();
     this.#reads.clear();
+    this.#readIdByReq.clear();
     this.#readsByIndex.clear();
   }
 

@@ -110,6 +110,32 @@ describe('deadlines on group calls', () => {
     });
   });
 
+  it('strong reads fail each at its own deadline, in whatever order the deadlines fall; reads without one wait on', async () => {
+    await withThree(13, undefined, async ({ sim, nets, groups, follower }) => {
+      const g = at(groups, follower);
+      sim.isolate(at(nets, follower));
+      const started = sim.now;
+      const failedAt: number[] = [];
+      // Made in one order, due in the reverse one, with reads without a deadline among them.
+      const timed = [500, 400, 300, 200, 100].map((timeoutMs, i) =>
+        g.query(null, 'strong', { timeoutMs }).then(
+          () => expect.unreachable(`read ${i} answered while cut off`),
+          (e: unknown) => {
+            expect(e).toBeInstanceOf(TimeoutError);
+            failedAt[i] = sim.now - started;
+          },
+        ),
+      );
+      const untimed = [g.query(null, 'strong'), g.query(null, 'strong')];
+      await Promise.all(timed);
+      expect(failedAt).toEqual([500, 400, 300, 200, 100]);
+      expect(g.status()?.pendingCalls).toBe(2);
+      sim.heal();
+      for (const r of await Promise.all(untimed)) expect(r.result).toBe(1);
+      expect(g.status()?.pendingCalls).toBe(0);
+    });
+  });
+
   it('a command that never reached a leader (proposals refused while leadership moves) times out as not applied, and never applies', async () => {
     await withThree(17, undefined, async ({ sim, nets, groups, machines, leader, follower }) => {
       // The target cannot hear the leader, so the transfer stays pending (until an election

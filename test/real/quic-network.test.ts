@@ -435,7 +435,10 @@ describe('Network.create options', () => {
       [{ listen: { port: 70_000 } }, 'listen.port must be'],
       [{ listen: { host: '' } }, 'listen.host must be'],
       [{ quic: { maxPartialBytesPerConnection: 4 * 1024 * 1024 } }, 'quic.maxPartialBytesPerConnection must be at least maxFrameBytes + 1 MiB'],
-      [{ maxFrameBytes: 128 * 1024, quic: { maxPartialBytesPerConnection: 4 * 1024 * 1024, maxPartialBytes: 1024 * 1024 } }, 'quic.maxPartialBytes must be at least'],
+      [
+        { maxFrameBytes: 128 * 1024, quic: { maxPartialBytesPerConnection: 4 * 1024 * 1024, maxPartialBytes: 1024 * 1024 } },
+        'quic.maxPartialBytes must be at least',
+      ],
       [{ quic: { maxPartialBytes: -1 } }, 'quic.maxPartialBytes must be a positive integer'],
     ] as const) {
       await expect(create(extra)).rejects.toMatchObject({ name: 'InvalidArgumentError', message: expect.stringContaining(text) });
