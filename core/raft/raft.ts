@@ -260,9 +260,16 @@ export class RaftNode {
       this.#tickLeader();
       return;
     }
-    if (this.promotable && this.#electionElapsed >= this.#electionTimeout) {
+    if (this.#electionElapsed < this.#electionTimeout) return;
+    if (this.promotable) {
       this.#electionElapsed = 0;
       this.#campaign(this.#cfg.preVote ? 'pre' : 'real');
+    } else if (this.#leader !== undefined) {
+      // A learner never campaigns, which is what makes a voter forget a leader it no longer
+      // hears from; without this it named a crashed leader for ever (and forwarded calls to
+      // it). It hears of the next leader from that leader's first append or heartbeat.
+      this.#electionElapsed = 0;
+      this.#leader = undefined;
     }
   }
 
@@ -271,7 +278,7 @@ export class RaftNode {
    * election, sends heartbeats, checks the quorum, gives up on a snapshot. A driver may call
    * `tick` only then, as long as it first catches up on the ticks in between before any
    * other input (core/groups/group.ts does). At least 1; Infinity when no tick will act (a
-   * learner).
+   * learner that knows no leader).
    */
   ticksUntilDue(): number {
     let due: number;
@@ -279,7 +286,7 @@ export class RaftNode {
       due = Math.min(this.#cfg.heartbeatTicks - this.#heartbeatElapsed, this.#cfg.electionTicks - this.#electionElapsed);
       for (const pr of this.#progress.values()) if (pr.state === 'snapshot') due = Math.min(due, this.#cfg.electionTicks + 1 - pr.snapshotIdleTicks);
     } else {
-      due = this.promotable ? this.#electionTimeout - this.#electionElapsed : Number.POSITIVE_INFINITY;
+      due = this.promotable || this.#leader !== undefined ? this.#electionTimeout - this.#electionElapsed : Number.POSITIVE_INFINITY;
     }
     return Math.max(1, due);
   }

@@ -199,6 +199,33 @@ describe("groups: leadership 'observer'", () => {
     watch.expectSafe();
   });
 
+  it('an observer whose only voter crashed names no leader and fails calls with OfflineError; it follows the voter again after its restart', async () => {
+    const { sim, watch } = simulation(34);
+    await sim.run(async () => {
+      const { nets, groups } = await formGroup(sim, 1, 'observer-lone-voter');
+      const [n0] = nets as [Network];
+      const [g0] = groups as [CounterGroup];
+      const n1 = loneNode(sim);
+      await discoverAll(sim, [n0, n1]);
+      const g1: CounterGroup = n1.groups.join({ key: 'observer-lone-voter', machine: new Counter(), leadership: 'observer' });
+      await settled(sim, [g0, g1], 1, 1);
+      expect((await g1.execute({ op: 'inc', by: 5 })).result).toBe(5);
+
+      sim.crash(n0);
+      // Nobody campaigns (the observer never does), so nothing else would tell it: it named
+      // the crashed voter as leader for ever, and its calls waited on a leader that was gone.
+      await eventually(sim, () => g1.leader === undefined, 10_000, 'the observer forgets the crashed leader');
+      expect(g1.status()?.online).toBe(false);
+      expect((await rejection(g1.execute({ op: 'inc', by: 1 }))).name).toBe('OfflineError');
+
+      sim.restart(n0); // its handles rejoin, from its own log
+      await eventually(sim, () => g1.leader?.equals(n0.peerId) === true, 30_000, 'the observer follows the restarted voter');
+      expect((await g1.execute({ op: 'inc', by: 1 })).result).toBe(6);
+      await expectSameState(sim, [g0, g1], 6);
+    });
+    watch.expectSafe();
+  });
+
   it('an observer alone never forms a group', async () => {
     const { sim, watch } = simulation(33);
     const n0 = loneNode(sim);

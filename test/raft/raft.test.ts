@@ -236,7 +236,7 @@ describe('ticksUntilDue (lazy ticking)', () => {
     expect(() => c.tick(f, 100)).toThrow(/idle-tick/);
   });
 
-  it('a learner never needs a tick', () => {
+  it('a learner needs a tick only to forget a leader it stopped hearing from; it learns the next one from its first message', () => {
     const c = new Cluster({
       ids: ['a', 'b', 'c', 'd'],
       voters: ['a', 'b', 'c'],
@@ -245,11 +245,31 @@ describe('ticksUntilDue (lazy ticking)', () => {
       electionJitterTicks: JITTER,
       heartbeatTicks: 2,
     });
+    expect(c.raft('d').ticksUntilDue()).toBe(Number.POSITIVE_INFINITY); // knows no leader: nothing to time
     c.deliverAll();
-    c.electLeader();
+    const first = c.electLeader();
     c.deliverAll();
-    expect(c.raft('d').log.lastIndex()).toBeGreaterThan(0);
-    expect(c.raft('d').ticksUntilDue()).toBe(Number.POSITIVE_INFINITY);
+    const d = c.raft('d');
+    expect(d.log.lastIndex()).toBeGreaterThan(0);
+    expect(d.leader).toBe(first);
+    const due = d.ticksUntilDue();
+    expect(due).toBeGreaterThanOrEqual(ELECTION);
+    expect(due).toBeLessThan(Number.POSITIVE_INFINITY);
+    // The leader crashes. Until its election timeout the learner still names it (as a voter
+    // would); at it, the learner knows no leader and needs no tick.
+    c.crash(first);
+    c.tick('d', due - 1);
+    expect(d.leader).toBe(first);
+    c.tick('d');
+    expect(d.leader).toBeUndefined();
+    expect(d.role).toBe('follower');
+    expect(d.ticksUntilDue()).toBe(Number.POSITIVE_INFINITY);
+    // The voters elect another; its first heartbeat or append names it to the learner.
+    const second = c.electLeader();
+    expect(second).not.toBe(first);
+    c.tickAll(2);
+    c.deliverAll();
+    expect(d.leader).toBe(second);
   });
 });
 
