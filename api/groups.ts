@@ -106,9 +106,10 @@ export interface JoinOptions<C, Q, R> {
    */
   readonly maxPendingCalls?: number;
   /**
-   * Bytes of commands (encoded) this node may have in flight on the group at once; a call
-   * that would go past it fails with FullError as above, and one larger than the whole
-   * budget with OversizedError. An integer >= 1024. Not part of the group id. @default 64 MiB
+   * Bytes of commands this node may have in flight on the group at once, counted as a call's
+   * size is (encoded, plus 224 bytes each for envelope and framing); a call that would go
+   * past it fails with FullError as above, and one larger than the whole budget with
+   * OversizedError. An integer >= 1024. Not part of the group id. @default 64 MiB
    */
   readonly maxPendingBytes?: number;
 }

@@ -14,7 +14,10 @@ import { FullError, type MosaikError, OversizedError, withoutStack } from '../er
 export interface CallLimits {
   /** Calls (`execute`, `executeMany`, `feed`, strong `query`) not yet settled, at most. */
   readonly maxPendingCalls: number;
-  /** Bytes of the commands of those calls (their encoded payloads), at most. */
+  /**
+   * Bytes of the commands of those calls, at most: their encoded payloads plus
+   * `COMMAND_OVERHEAD_BYTES` each (limits.ts), as a call's size is counted against a frame.
+   */
   readonly maxPendingBytes: number;
 }
 

@@ -27,7 +27,7 @@ import { type Bond, type BondHost, Bonds } from './bonds.ts';
 import { CallBudget, type CallLimits } from './call-budget.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
-import { commandBudget, snapshotChunkBudget } from './limits.ts';
+import { COMMAND_OVERHEAD_BYTES, commandBudget, snapshotChunkBudget } from './limits.ts';
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
@@ -133,7 +133,7 @@ interface Batch {
   readonly wait: 'applied' | 'accepted';
   readonly seqs: readonly number[];
   readonly payloads: readonly Uint8Array[];
-  /** The payloads' bytes, held against the node's `maxPendingBytes` until the call settles. */
+  /** The payloads' bytes plus `COMMAND_OVERHEAD_BYTES` each, held against the node's `maxPendingBytes` until the call settles. */
   readonly bytes: number;
   readonly results: unknown[];
   applied: number;
@@ -598,8 +598,10 @@ export class Group {
 
   execute(ctx: NodeContext, req: RequestId, payloads: readonly Uint8Array[], wait: 'applied' | 'accepted', timeoutMs?: number): void {
     this.#catchUp(ctx);
+    // Counted as `checkBatch` counts them, envelopes and framing included: a call of 4,096
+    // one-byte commands holds far more than 4 KiB.
     let bytes = 0;
-    for (const p of payloads) bytes += p.length;
+    for (const p of payloads) bytes += p.length + COMMAND_OVERHEAD_BYTES;
     if (this.#refused(ctx, req, bytes)) return;
     const seqs = payloads.map(() => this.#nextSeq++);
     if (this.#raft.leader === undefined) {

@@ -100,16 +100,23 @@ describe('calls in flight are bounded', () => {
   });
 
   it('past maxPendingBytes a call fails with FullError; one larger than the whole budget with OversizedError', async () => {
-    await withFollower(3, { maxPendingBytes: 2048 }, async (follower, _groups, machines, sim) => {
-      // ~600 bytes encoded each: three fit in 2 KiB, the fourth does not.
+    await withFollower(3, { maxPendingBytes: 3000 }, async (follower, _groups, machines, sim) => {
+      // ~600 bytes encoded each, 224 more for its envelope: three fit in 3,000 bytes, the fourth does not.
       const padded = (): CounterCommand => ({ op: 'inc', by: 1, pad: 'x'.repeat(580) }) as CounterCommand;
       const calls = Array.from({ length: 4 }, () => follower.execute(padded()));
       const { ok, failed } = await settle(calls);
       expect(ok).toHaveLength(3);
       expect(failed).toHaveLength(1);
       expect(failed[0]).toBeInstanceOf(FullError);
-      await expect(follower.execute({ op: 'inc', by: 1, pad: 'x'.repeat(3000) } as CounterCommand)).rejects.toBeInstanceOf(OversizedError);
-      await untilAll(sim, machines, 3);
+      await expect(follower.execute({ op: 'inc', by: 1, pad: 'x'.repeat(2900) } as CounterCommand)).rejects.toBeInstanceOf(OversizedError);
+      // Many small commands count for their envelopes: 20 one-command calls of ~10 bytes take
+      // ~4.7 KB in flight, more than 3,000 bytes.
+      const small = await settle(Array.from({ length: 20 }, () => follower.execute({ op: 'inc', by: 1 })));
+      expect(small.failed.length).toBeGreaterThan(0);
+      expect(small.failed.every((e) => e instanceof FullError)).toBe(true);
+      expect(small.ok.length).toBeGreaterThanOrEqual(10); // ~237 bytes each: 12 fit
+      expect(small.ok.length).toBeLessThan(14);
+      await untilAll(sim, machines, 3 + small.ok.length);
       expect(follower.status()?.pendingCalls).toBe(0);
     });
   });
