@@ -1,4 +1,5 @@
 import { FullError, type MosaikError, OversizedError, withoutStack } from '../errors.ts';
+import { assert } from '../util/assert.ts';
 
 /**
  * How much a node may have in flight on one group. Every call a node takes stays in its
@@ -66,6 +67,7 @@ export class CallBudget {
   }
 
   release(bytes: number): void {
+    assert(this.#calls > 0 && this.#bytes >= bytes, 'a call released that was not taken');
     this.#calls--;
     this.#bytes -= bytes;
   }
