@@ -633,6 +633,8 @@ export class Group {
 
   /** Fails the call if the node has no room for it now (`spec.limits`): before it has a sequence number, so it never reaches a leader. */
   #refused(ctx: NodeContext, req: RequestId, bytes: number): boolean {
+    // Checked at every call (two sizes), so every campaign checks the budget's count.
+    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
     const refusal = this.#budget.refusal(bytes);
     if (refusal === undefined) return false;
     if (refusal instanceof FullError) this.#stats.callsRefusedFull++;
