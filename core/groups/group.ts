@@ -304,7 +304,7 @@ export class Group {
   #leaderPeer: { readonly member: string; readonly peer: PeerId | undefined } | undefined;
 
   status(): GroupStatus {
-    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
+    this.#checkBudget();
     return {
       role: this.#raft.role,
       leader: this.leaderPeer,
@@ -633,13 +633,17 @@ export class Group {
 
   /** Fails the call if the node has no room for it now (`spec.limits`): before it has a sequence number, so it never reaches a leader. */
   #refused(ctx: NodeContext, req: RequestId, bytes: number): boolean {
-    // Checked at every call (two sizes), so every campaign checks the budget's count.
-    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
+    this.#checkBudget(); // at every call, so every campaign checks the count
     const refusal = this.#budget.refusal(bytes);
     if (refusal === undefined) return false;
     if (refusal instanceof FullError) this.#stats.callsRefusedFull++;
     ctx.fail(req, refusal);
     return true;
+  }
+
+  /** The budget counts exactly the calls in flight (two sizes: cheap enough to check at every call). */
+  #checkBudget(): void {
+    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
   }
 
   /** Takes a strong read out of the calls in flight. */
