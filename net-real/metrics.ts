@@ -24,6 +24,8 @@ export class WireCounters {
   bytesSent = 0;
   framesReceived = 0;
   bytesReceived = 0;
+  /** Connections dropped for holding more unfinished frames than `quic.maxPartialBytes*` allow. */
+  connectionsOverrun = 0;
 }
 
 /** The node as the exporter reads it at each scrape (undefined once it is closed). */
@@ -109,6 +111,12 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   counterOf(registers, 'mosaik_network_egress_bytes_total', 'Frame payload bytes sent.', () => wire.bytesSent);
   counterOf(registers, 'mosaik_network_ingress_frames_total', 'Frames received.', () => wire.framesReceived);
   counterOf(registers, 'mosaik_network_ingress_bytes_total', 'Frame payload bytes received.', () => wire.bytesReceived);
+  counterOf(
+    registers,
+    'mosaik_network_connections_overrun_total',
+    'Connections dropped for holding more bytes of unfinished frames than quic.maxPartialBytesPerConnection or quic.maxPartialBytes allow.',
+    () => wire.connectionsOverrun,
+  );
 
   // ---- discovery ----
   gaugeOf(registers, 'mosaik_discovery_catalog_size', 'Peers in the catalog (signed, not stale), this node excluded.', [], (set) => {

@@ -33,6 +33,8 @@ export interface TransportSink {
   allocateLinkId(): LinkId;
   /** An unexpected error (a bug); network failures are inputs, not errors. */
   onError(error: unknown): void;
+  /** A connection was dropped for holding too many bytes of unfinished frames (for the metrics). */
+  onOverrun?(bound: 'connection' | 'node'): void;
 }
 
 export interface QuicTransportOptions {
@@ -524,6 +526,7 @@ export class QuicTransport {
           : `the node held more than ${this.#readBudget.maxTotal} bytes of unfinished frames; this connection held the most`;
       dropped.native.abort();
       this.#connectionLost(dropped, why);
+      this.#sink.onOverrun?.(bound);
     }
     return !self;
   }

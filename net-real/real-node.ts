@@ -124,7 +124,14 @@ async function startNode(
         maxQueuedBytesPerLink: quic.maxQueuedBytesPerLink ?? 64 * 1024 * 1024,
         ...readBudgetLimits(maxFrameBytes, quic),
       },
-      { input: feed, allocateLinkId: () => (machine as NodeMachine).allocateLinkId(), onError },
+      {
+        input: feed,
+        allocateLinkId: () => (machine as NodeMachine).allocateLinkId(),
+        onError,
+        onOverrun: () => {
+          wire.connectionsOverrun++;
+        },
+      },
     );
   } catch (error) {
     durable?.storage.close();

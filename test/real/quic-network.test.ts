@@ -251,7 +251,12 @@ describe('QUIC driver, in one process', () => {
       // Frames up to 128 KiB; a connection may hold 2 MiB of them unfinished. A peer that
       // opened links and sent every frame but its last bytes held 128 KiB per link, on up to
       // 1,024 links a connection (8 MiB each with the default frame limit: 8 GiB).
-      const target = await node({ network: 'partial', maxFrameBytes: 128 * 1024, quic: { maxPartialBytesPerConnection: 2 * 1024 * 1024 } });
+      const target = await node({
+        network: 'partial',
+        maxFrameBytes: 128 * 1024,
+        quic: { maxPartialBytesPerConnection: 2 * 1024 * 1024 },
+        prometheus: { host: '127.0.0.1', port: 0 },
+      });
       const other = await node({ network: 'partial' });
       const client = await rawClient('partial frames', clients);
       const conn = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
@@ -275,6 +280,8 @@ describe('QUIC driver, in one process', () => {
           () => undefined,
         );
       expect(await endsWithin(conn, 3000)).toBe(true);
+      const metrics = await (await fetch(target.metricsUrl as string)).text();
+      expect(metrics).toMatch(/^mosaik_network_connections_overrun_total\S* 1$/m);
       // The node goes on serving everyone, and the same peer may connect again.
       await expect(other.ping(target.addr, { timeoutMs: 3000 })).resolves.toMatchObject({ rttMs: expect.any(Number) });
       const again = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
