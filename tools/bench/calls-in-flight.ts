@@ -1,0 +1,118 @@
+/**
+ * Benchmark: a group given far more calls at once than it can settle, in the simulator
+ * (three members in this process, quiet network). Not a test: it prints figures.
+ *
+ * 1. `burst`: `--calls` executes made at once on a follower, with the join's default
+ *    `maxPendingCalls` and, for comparison, with no effective bound (`--unbounded`): how
+ *    many were applied and how many refused with FullError, the wall time until all settled,
+ *    and what the heap holds once they are all taken or refused, before any is applied
+ *    (after a full collection, over the formed group before the calls).
+ * 2. `read-timeouts`: `--reads` strong queries made at once on a follower cut off from the
+ *    others, each with a deadline, the deadlines falling in the reverse order of the calls
+ *    (the order that made each timeout scan every read in flight): wall time until all failed.
+ *
+ * Run: npx tsx tools/bench/calls-in-flight.ts [--calls 200000] [--reads 40000] [--unbounded] [--only burst|read-timeouts]
+ */
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { FullError, TimeoutError } from '../../core/errors.ts';
+import type { ApplyContext, StateMachine } from '../../core/groups/state-machine.ts';
+import { type Network, QUIET_PLAN, Simulation } from '../../net-sim/index.ts';
+import { scenarioCrypto } from '../../scenarios/scenario.ts';
+import { parseArgs, parseInteger } from '../cli/args.ts';
+
+const { flags } = parseArgs(process.argv.slice(2), { calls: 'string', reads: 'string', unbounded: 'boolean', only: 'string' });
+const calls = parseInteger(flags.calls, '--calls', 1) ?? 200_000;
+const reads = parseInteger(flags.reads, '--reads', 1) ?? 40_000;
+const only = flags.only;
+if (only !== undefined && only !== 'burst' && only !== 'read-timeouts') throw new Error(`--only burst|read-timeouts, got ${only}`);
+
+// A full collection before each measurement, so that each starts from what is live.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+class Counter implements StateMachine<{ by: number }, null, number> {
+  readonly signature = 'mosaik-ts/bench/counter/1';
+  value = 0;
+  apply(command: { by: number }, _ctx: ApplyContext): number {
+    this.value += command.by;
+    return this.value;
+  }
+  query(): number {
+    return this.value;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(String(this.value));
+  }
+  restore(snapshot: Uint8Array): void {
+    this.value = Number(new TextDecoder().decode(snapshot));
+  }
+}
+
+/** Three members of one group; `body` gets them once every one is online. */
+async function withGroup<T>(
+  key: string,
+  join: { maxPendingCalls?: number },
+  body: (sim: Simulation, nets: Network[], groups: ReturnType<Network['groups']['join']>[]) => Promise<T>,
+): Promise<T> {
+  const sim = new Simulation({ seed: 1, faults: QUIET_PLAN, ...scenarioCrypto });
+  const a = sim.node({ network: key });
+  const nets = [a, sim.node({ network: key, bootstrap: [a.addr] }), sim.node({ network: key, bootstrap: [a.addr] })];
+  return sim.run(async () => {
+    const groups = nets.map((net) => net.groups.join({ key, machine: new Counter(), bootstrapExpect: 3, ...join }));
+    await Promise.all(groups.map((g) => g.when.online()));
+    return body(sim, nets, groups);
+  });
+}
+
+async function burst(unbounded: boolean): Promise<void> {
+  await withGroup('bench-burst', unbounded ? { maxPendingCalls: 1_000_000_000 } : {}, async (sim, _nets, groups) => {
+    collect();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const follower = groups.find((g) => !g.isLeader) as (typeof groups)[number];
+    let applied = 0;
+    let full = 0;
+    let other = 0;
+    const started = performance.now();
+    const all = Array.from({ length: calls }, () =>
+      follower.execute({ by: 1 }).then(
+        () => applied++,
+        (e: unknown) => (e instanceof FullError ? full++ : other++),
+      ),
+    );
+    // One virtual millisecond on, every call has been taken or refused and none applied yet:
+    // what is live then is what the calls in flight hold (with the three members' state).
+    await sim.sleep(1);
+    collect();
+    const live = process.memoryUsage().heapUsed - heapBefore;
+    await Promise.all(all);
+    const ms = performance.now() - started;
+    const bound = unbounded ? 'no bound' : 'default maxPendingCalls';
+    console.log(
+      `burst, ${bound}: ${calls} calls at once on a follower: ${applied} applied, ${full} refused with FullError, ${other} other errors; ${ms.toFixed(0)} ms wall; heap +${(live / 1e6).toFixed(0)} MB live while they were in flight`,
+    );
+  });
+}
+
+async function readTimeouts(): Promise<void> {
+  await withGroup('bench-reads', {}, async (sim, nets, groups) => {
+    const at = groups.findIndex((g) => !g.isLeader);
+    const follower = groups[at] as (typeof groups)[number];
+    sim.isolate(nets[at] as Network);
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: reads }, (_, i) => follower.query(null, 'strong', { timeoutMs: 100 + Math.floor((reads - i) / 10) })),
+    );
+    const ms = performance.now() - started;
+    const timedOut = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof TimeoutError).length;
+    console.log(`read timeouts: ${reads} strong reads on a cut-off follower, deadlines in reverse order: ${timedOut} timed out; ${ms.toFixed(0)} ms wall`);
+    sim.heal();
+  });
+}
+
+if (only === undefined || only === 'burst') {
+  await burst(false);
+  if (flags.unbounded === true) await burst(true);
+}
+if (only === undefined || only === 'read-timeouts') await readTimeouts();
