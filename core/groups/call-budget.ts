@@ -1,5 +1,4 @@
 import { FullError, type MosaikError, OversizedError, withoutStack } from '../errors.ts';
-import { assert } from '../util/assert.ts';
 
 /**
  * How much a node may have in flight on one group. Every call a node takes stays in its
@@ -24,57 +23,21 @@ export interface CallLimits {
 
 export const DEFAULT_CALL_LIMITS: CallLimits = { maxPendingCalls: 65_536, maxPendingBytes: 64 * 1024 * 1024 };
 
-/** The calls a node has in flight on one group and the bytes of their commands, against its limits. */
-export class CallBudget {
-  readonly limits: CallLimits;
-  #calls = 0;
-  #bytes = 0;
-
-  constructor(limits: CallLimits) {
-    this.limits = limits;
-  }
-
-  get calls(): number {
-    return this.#calls;
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /**
-   * Why one more call carrying `bytes` of commands cannot be taken now, or undefined if it
-   * can. A call larger than the whole byte budget can never be taken (OversizedError); one
-   * that does not fit beside the calls in flight can once some settle (FullError, made
-   * without a stack: a saturated node meets it by the thousand).
-   */
-  refusal(bytes: number): MosaikError | undefined {
-    const { maxPendingCalls, maxPendingBytes } = this.limits;
-    if (bytes > maxPendingBytes)
-      return new OversizedError(bytes, maxPendingBytes, `the call's commands take ${bytes} bytes; maxPendingBytes is ${maxPendingBytes}`);
-    if (this.#calls >= maxPendingCalls)
-      return withoutStack(() => new FullError(`${this.#calls} calls in flight on this group (maxPendingCalls); retry once some settle`));
-    if (this.#bytes + bytes > maxPendingBytes)
-      return withoutStack(
-        () => new FullError(`${this.#bytes} bytes of commands in flight on this group (maxPendingBytes ${maxPendingBytes}); retry once some settle`),
-      );
-    return undefined;
-  }
-
-  take(bytes: number): void {
-    this.#calls++;
-    this.#bytes += bytes;
-  }
-
-  release(bytes: number): void {
-    assert(this.#calls > 0 && this.#bytes >= bytes, 'a call released that was not taken');
-    this.#calls--;
-    this.#bytes -= bytes;
-  }
-
-  /** Every call settled at once (the group closed or lost its formation). */
-  clear(): void {
-    this.#calls = 0;
-    this.#bytes = 0;
-  }
+/**
+ * Why one more call carrying `bytes` of commands cannot be taken beside `calls` calls and
+ * `pendingBytes` bytes already in flight, or undefined if it can. A call larger than the
+ * whole byte budget can never be taken (OversizedError); one that does not fit beside the
+ * calls in flight can once some settle (FullError, made without a stack: a saturated node
+ * meets it by the thousand).
+ */
+export function callRefusal(limits: CallLimits, calls: number, pendingBytes: number, bytes: number): MosaikError | undefined {
+  const { maxPendingCalls, maxPendingBytes } = limits;
+  if (bytes > maxPendingBytes)
+    return new OversizedError(bytes, maxPendingBytes, `the call's commands take ${bytes} bytes; maxPendingBytes is ${maxPendingBytes}`);
+  if (calls >= maxPendingCalls) return withoutStack(() => new FullError(`${calls} calls in flight on this group (maxPendingCalls); retry once some settle`));
+  if (pendingBytes + bytes > maxPendingBytes)
+    return withoutStack(
+      () => new FullError(`${pendingBytes} bytes of commands in flight on this group (maxPendingBytes ${maxPendingBytes}); retry once some settle`),
+    );
+  return undefined;
 }

@@ -24,7 +24,7 @@ import { DeadlineQueue } from '../util/deadline-queue.ts';
 import { CloseCode } from '../wire/close-codes.ts';
 import { Admission, type TicketCheck } from './admission.ts';
 import { type Bond, type BondHost, Bonds } from './bonds.ts';
-import { CallBudget, type CallLimits } from './call-budget.ts';
+import { type CallLimits, callRefusal } from './call-budget.ts';
 import { compareFormations, type Formation, formationHex, newFormation, sameFormation } from './formation.ts';
 import type { ConsensusConfig, GroupKey } from './group-id.ts';
 import { COMMAND_OVERHEAD_BYTES, commandBudget, snapshotChunkBudget } from './limits.ts';
@@ -232,8 +232,8 @@ export class Group {
   #lastRole: Role = 'follower';
   #lastTerm = 0;
   readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0, callsRefusedFull: 0 };
-  /** The calls in flight (`#batches` and `#reads`) and their commands' bytes, against `spec.limits`. */
-  readonly #budget: CallBudget;
+  /** The bytes of the batches in flight (`Batch.bytes`), held against `spec.limits.maxPendingBytes`. */
+  #pendingBytes = 0;
   /** After the machine's `snapshot` threw, the applied index before which compaction is not tried again. */
   #compactAgainAt = 0;
   #online = false;
@@ -241,7 +241,6 @@ export class Group {
   constructor(ctx: NodeContext, spec: GroupSpec, bugs: PlantedGroupBugs, tickets: TicketCheck) {
     this.spec = spec;
     this.#admission = new Admission(spec.validators, tickets, bugs.ignoreTickets === true);
-    this.#budget = new CallBudget(spec.limits);
     this.hex = spec.id.hex;
     this.#store = new MemberStore(spec.id, spec.storage);
     this.#self = ctx.peerId.hex;
@@ -304,7 +303,6 @@ export class Group {
   #leaderPeer: { readonly member: string; readonly peer: PeerId | undefined } | undefined;
 
   status(): GroupStatus {
-    this.#checkBudget();
     return {
       role: this.#raft.role,
       leader: this.leaderPeer,
@@ -316,7 +314,7 @@ export class Group {
       bonds: [...this.#bonds.values()].map((b) => b.peer),
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
-      pendingCalls: this.#budget.calls,
+      pendingCalls: this.#batches.size + this.#reads.size,
       stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
@@ -625,7 +623,7 @@ export class Group {
       deadline,
     };
     this.#batches.set(req, batch);
-    this.#budget.take(bytes);
+    this.#pendingBytes += bytes;
     for (const seq of seqs) this.#batchBySeq.set(seq, batch);
     this.#submit(ctx, batch);
     this.#drain(ctx);
@@ -633,30 +631,25 @@ export class Group {
 
   /** Fails the call if the node has no room for it now (`spec.limits`): before it has a sequence number, so it never reaches a leader. */
   #refused(ctx: NodeContext, req: RequestId, bytes: number): boolean {
-    this.#checkBudget(); // at every call, so every campaign checks the count
-    const refusal = this.#budget.refusal(bytes);
+    // Checked at every call, so every campaign checks that the bytes are given back.
+    assert(this.#pendingBytes >= 0 && (this.#batches.size > 0 || this.#pendingBytes === 0), 'the bytes in flight are those of the batches in flight');
+    const refusal = callRefusal(this.spec.limits, this.#batches.size + this.#reads.size, this.#pendingBytes, bytes);
     if (refusal === undefined) return false;
     if (refusal instanceof FullError) this.#stats.callsRefusedFull++;
     ctx.fail(req, refusal);
     return true;
   }
 
-  /** The budget counts exactly the calls in flight (two sizes: cheap enough to check at every call). */
-  #checkBudget(): void {
-    assert(this.#budget.calls === this.#batches.size + this.#reads.size, 'the call budget counts every call in flight');
-  }
-
   /** Takes a strong read out of the calls in flight. */
   #dropRead(id: number, read: Read): void {
     this.#reads.delete(id);
     this.#readIdByReq.delete(read.req);
-    this.#budget.release(0);
   }
 
   /** Takes a batch out of the calls in flight (its sequence numbers stay matched until applied or dropped by the caller). */
   #dropBatch(batch: Batch): void {
     this.#batches.delete(batch.req);
-    this.#budget.release(batch.bytes);
+    this.#pendingBytes -= batch.bytes;
   }
 
   /**
@@ -727,7 +720,6 @@ export class Group {
     const read: Read = { req, query, index: undefined, sentAtMs: 0, deadline: this.#armDeadline(ctx, req, timeoutMs) };
     this.#reads.set(id, read);
     if (read.deadline !== undefined) this.#readIdByReq.set(req, id);
-    this.#budget.take(0);
     this.#startRead(ctx, id, read);
     this.#drain(ctx);
   }
@@ -1000,7 +992,7 @@ export class Group {
       ctx.fail(read.req, error);
     }
     this.#batches.clear();
-    this.#budget.clear();
+    this.#pendingBytes = 0;
     this.#batchBySeq.clear();
     this.#acceptedAt.clear();
     this.#forwards.clear();

@@ -47,6 +47,19 @@ async function rawClient(seed: string, clients: QuicClient[], overrides: Partial
   return client;
 }
 
+/** The framed link hello a node sends to open a ping link on `network`. */
+function pingHello(network: string): Uint8Array {
+  const hello = handshakeCodec.encode({
+    t: 'hello',
+    v: HANDSHAKE_VERSION,
+    protocol: Protocols.ping,
+    network: Digest.from(network),
+    nonce: new Uint8Array(32),
+    maxFrame: 1 << 20,
+  });
+  return new Uint8Array([...dataFrameHeader(hello.length), ...hello]);
+}
+
 describe('QUIC driver, in one process', () => {
   it('pings both directions over one connection', async () => {
     const a = await node();
@@ -223,15 +236,7 @@ describe('QUIC driver, in one process', () => {
     /** Opens a ping link the way a node does (hello on the node's network, nothing awaited) and starts a frame of `frameBytes` with `sendBytes` of it. */
     async function partialFrame(conn: QuicConnection, network: string, frameBytes: number, sendBytes: number): Promise<QuicStream> {
       const stream = await conn.outboundStream();
-      const hello = handshakeCodec.encode({
-        t: 'hello',
-        v: HANDSHAKE_VERSION,
-        protocol: Protocols.ping,
-        network: Digest.from(network),
-        nonce: new Uint8Array(32),
-        maxFrame: 1 << 20,
-      });
-      await stream.write(new Uint8Array([...dataFrameHeader(hello.length), ...hello]));
+      await stream.write(pingHello(network));
       await stream.write(dataFrameHeader(frameBytes));
       await stream.write(new Uint8Array(sendBytes));
       return stream;
@@ -352,15 +357,7 @@ describe('QUIC driver, in one process', () => {
       const conn = await client.outboundConnection('127.0.0.1', Number(location(target.addr).split(':')[1]));
       const stream = await conn.outboundStream();
       // Open a ping link the way a node does: hello for /mosaik/ping/1 on the right network.
-      const hello = handshakeCodec.encode({
-        t: 'hello',
-        v: HANDSHAKE_VERSION,
-        protocol: Protocols.ping,
-        network: Digest.from('graceful'),
-        nonce: new Uint8Array(32),
-        maxFrame: 1 << 20,
-      });
-      await stream.write(new Uint8Array([...dataFrameHeader(hello.length), ...hello]));
+      await stream.write(pingHello('graceful'));
       const decoder = new LinkFrameDecoder(1 << 20);
       const welcome = await stream.read(65_536);
       const [frame] = decoder.push(welcome ?? new Uint8Array(0)).frames;

@@ -17,10 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FullError, TimeoutError } from '../../core/errors.ts';
-import type { ApplyContext, StateMachine } from '../../core/groups/state-machine.ts';
 import { type Network, QUIET_PLAN, Simulation } from '../../net-sim/index.ts';
 import { scenarioCrypto } from '../../scenarios/scenario.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
+import { Counter } from './counter.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), { calls: 'string', reads: 'string', unbounded: 'boolean', only: 'string' });
 const calls = parseInteger(flags.calls, '--calls', 1) ?? 200_000;
@@ -31,24 +31,6 @@ if (only !== undefined && only !== 'burst' && only !== 'read-timeouts') throw ne
 // A full collection before each measurement, so that each starts from what is live.
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
-
-class Counter implements StateMachine<{ by: number }, null, number> {
-  readonly signature = 'mosaik-ts/bench/counter/1';
-  value = 0;
-  apply(command: { by: number }, _ctx: ApplyContext): number {
-    this.value += command.by;
-    return this.value;
-  }
-  query(): number {
-    return this.value;
-  }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(String(this.value));
-  }
-  restore(snapshot: Uint8Array): void {
-    this.value = Number(new TextDecoder().decode(snapshot));
-  }
-}
 
 /** Three members of one group; `body` gets them once every one is online. */
 async function withGroup<T>(
@@ -76,7 +58,7 @@ async function burst(unbounded: boolean): Promise<void> {
     let other = 0;
     const started = performance.now();
     const all = Array.from({ length: calls }, () =>
-      follower.execute({ by: 1 }).then(
+      follower.execute(1).then(
         () => applied++,
         (e: unknown) => (e instanceof FullError ? full++ : other++),
       ),

@@ -27,12 +27,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ApplyContext, StateMachine } from '../../api/groups.ts';
 import { Network } from '../../api/network.ts';
 import { FileStorage } from '../../net-real/file-storage.ts';
 import { raftChaos } from '../../scenarios/raft-chaos.ts';
 import { parseArgs, parseInteger, parseSeedRange } from '../cli/args.ts';
 import { closedLoop } from './closed-loop.ts';
+import { Counter } from './counter.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
   seconds: 'string',
@@ -48,24 +48,6 @@ const firstSeeds = parseSeedRange(flags.seeds ?? '1-5');
 const steadySeeds = parseSeedRange(flags['steady-seeds'] ?? '6-25');
 const only = flags.only;
 const clientCounts = (flags.clients ?? '1,64').split(',').map((c) => parseInteger(c, '--clients', 1) ?? 1);
-
-class Counter implements StateMachine<number, null, number> {
-  readonly signature = 'mosaik-ts/bench/counter/1';
-  value = 0;
-  apply(by: number, _ctx: ApplyContext): number {
-    this.value += by;
-    return this.value;
-  }
-  query(): number {
-    return this.value;
-  }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(String(this.value));
-  }
-  restore(s: Uint8Array): void {
-    this.value = Number(new TextDecoder().decode(s));
-  }
-}
 
 interface QuicFigure {
   readonly from: 'leader' | 'follower';
