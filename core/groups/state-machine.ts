@@ -127,22 +127,16 @@ export class ReplicatedState<C, Q, R> {
    * never settled: its origin took the entry for another's and proposed it again, for ever.)
    */
   #applyNew(env: Envelope, ctx: ApplyContext): Extract<Applied, { kind: 'result' | 'failed' }> {
-    const failed = (error: unknown, what = ''): Extract<Applied, { kind: 'failed' }> => ({
-      kind: 'failed',
-      origin: env.origin,
-      seq: env.seq,
-      error: `${what}${error instanceof Error ? error.message : String(error)}`,
-    });
     let command: C;
     try {
       command = this.#codec.decode(env.payload);
     } catch (e) {
-      return failed(e, 'the command does not decode: ');
+      return failedApply(env, e, 'the command does not decode: ');
     }
     try {
       return { kind: 'result', origin: env.origin, seq: env.seq, result: this.machine.apply(command, ctx) };
     } catch (e) {
-      return failed(e);
+      return failedApply(env, e);
     }
   }
 
@@ -245,4 +239,9 @@ function decodeOutcome(o: StoredOutcome | undefined): Outcome {
   if (o === undefined) return { index: 0, result: undefined };
   if (o.error !== undefined) return { index: o.index, error: o.error };
   return { index: o.index, result: o.result === undefined ? undefined : decode(o.result) };
+}
+
+/** A command's failure as every replica records it. (A function, not a closure made per applied entry.) */
+function failedApply(env: Envelope, error: unknown, what = ''): Extract<Applied, { kind: 'failed' }> {
+  return { kind: 'failed', origin: env.origin, seq: env.seq, error: `${what}${error instanceof Error ? error.message : String(error)}` };
 }

@@ -603,34 +603,38 @@ export class RaftNode {
   }
 
   #handleAppend(m: Extract<RaftMessage, { type: 'append' }>): void {
-    const reply = (success: boolean, index: number, hintIndex = 0, hintTerm = 0): void => {
-      if (success && !m.ack) return;
-      this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success, index, hintIndex, hintTerm });
-    };
     if (m.prevIndex < this.log.commit) {
       // Everything up to our commit index matches the leader's log already.
-      reply(true, this.log.commit);
+      this.#replyAppend(m, true, this.log.commit);
       return;
     }
     if (!this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const last = this.log.lastIndex();
       // Skip the whole conflicting term at once, never below our commit index.
       const hint = m.prevIndex > last ? last : Math.max(this.log.commit, this.log.firstIndexOfTerm(m.prevIndex) - 1);
-      reply(false, m.prevIndex, hint, this.log.term(hint) ?? 0);
+      this.#replyAppend(m, false, m.prevIndex, hint, this.log.term(hint) ?? 0);
       return;
     }
-    this.#acceptEntries(m.prevIndex, m.entries, m.commit, reply);
+    this.#replyAppend(m, true, this.#acceptEntries(m.prevIndex, m.entries, m.commit));
   }
 
-  #acceptEntries(prevIndex: number, entries: readonly Entry[], leaderCommit: number, reply: (ok: boolean, index: number) => void): void {
-    const hadConf = entries.some((e) => e.data.kind === 'conf');
+  // A method, not a closure made per append: the hot path of every follower.
+  #replyAppend(m: Extract<RaftMessage, { type: 'append' }>, success: boolean, index: number, hintIndex = 0, hintTerm = 0): void {
+    if (success && !m.ack) return;
+    this.#send({ type: 'appendResp', term: this.#term, from: this.id, to: m.from, success, index, hintIndex, hintTerm });
+  }
+
+  /** Appends a leader's entries after `prevIndex` (which matches) and returns the last index they vouch for. */
+  #acceptEntries(prevIndex: number, entries: readonly Entry[], leaderCommit: number): number {
+    let hadConf = false;
+    for (const e of entries) if (e.data.kind === 'conf') hadConf = true;
     const truncationsBefore = this.log.truncations;
     const lastNew = this.log.appendFromLeader(prevIndex, entries);
     // A truncation may have removed the conf entry in force; a new one takes effect now.
     if (hadConf || this.log.truncations !== truncationsBefore) this.#setConf(this.#confAt(this.log.lastIndex()));
     // Only what this message vouches for: a stale tail beyond it is not known to match (mosaik §5.2).
     this.log.commitTo(Math.min(leaderCommit, lastNew));
-    reply(true, lastNew);
+    return lastNew;
   }
 
   #handleHeartbeat(m: Extract<RaftMessage, { type: 'heartbeat' }>): void {
