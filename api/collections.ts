@@ -63,6 +63,8 @@ export interface CollectionOptions {
    */
   readonly maxPendingCalls?: number;
   readonly maxPendingBytes?: number;
+  /** While this node leads the collection's group: the groups' `maxUncommittedBytes`. The first handle decides. @default 128 MiB */
+  readonly maxUncommittedBytes?: number;
 }
 
 /** What one handle keeps of its options. */
@@ -213,6 +215,7 @@ export class Collections {
       ...(options.storage !== undefined && { storage: options.storage }),
       ...(options.maxPendingCalls !== undefined && { maxPendingCalls: options.maxPendingCalls }),
       ...(options.maxPendingBytes !== undefined && { maxPendingBytes: options.maxPendingBytes }),
+      ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
     }) as Group<unknown, unknown, unknown>;
     const opened: Opened<M> = {
       group,

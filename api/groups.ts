@@ -112,6 +112,15 @@ export interface JoinOptions<C, Q, R> {
    * OversizedError. An integer >= 1024. Not part of the group id. @default 64 MiB
    */
   readonly maxPendingBytes?: number;
+  /**
+   * While this node leads: bytes of commands it has proposed and not yet committed, its own
+   * calls' and those its followers forward, at most (etcd's `MaxUncommittedEntriesSize`). Past
+   * it, proposals wait (forwarded ones are refused, and followers send them again once the
+   * leader commits); one is always taken when nothing is uncommitted. Bounds the leader's log,
+   * and every follower's uncommitted tail, when commits stall (docs/groups.md, "How many calls
+   * may be in flight"). An integer >= 1. Not part of the group id. @default 128 MiB
+   */
+  readonly maxUncommittedBytes?: number;
 }
 
 /** The largest snapshot chunk: half the default frame limit, so a chunk and its envelope fit any default member. */
@@ -183,14 +192,24 @@ export class Groups {
   }
 }
 
-/** A join's `maxPendingCalls` and `maxPendingBytes` with the defaults filled in, checked (InvalidArgumentError otherwise). */
-export function checkedCallLimits(options: { readonly maxPendingCalls?: number; readonly maxPendingBytes?: number }): CallLimits {
-  const { maxPendingCalls = DEFAULT_CALL_LIMITS.maxPendingCalls, maxPendingBytes = DEFAULT_CALL_LIMITS.maxPendingBytes } = options;
+/** A join's `maxPendingCalls`, `maxPendingBytes` and `maxUncommittedBytes` with the defaults filled in, checked (InvalidArgumentError otherwise). */
+export function checkedCallLimits(options: {
+  readonly maxPendingCalls?: number;
+  readonly maxPendingBytes?: number;
+  readonly maxUncommittedBytes?: number;
+}): CallLimits {
+  const {
+    maxPendingCalls = DEFAULT_CALL_LIMITS.maxPendingCalls,
+    maxPendingBytes = DEFAULT_CALL_LIMITS.maxPendingBytes,
+    maxUncommittedBytes = DEFAULT_CALL_LIMITS.maxUncommittedBytes,
+  } = options;
   if (!Number.isSafeInteger(maxPendingCalls) || maxPendingCalls < 1)
     throw new InvalidArgumentError(`maxPendingCalls must be an integer >= 1, got ${String(maxPendingCalls)}`);
   if (!Number.isSafeInteger(maxPendingBytes) || maxPendingBytes < 1024)
     throw new InvalidArgumentError(`maxPendingBytes must be an integer >= 1024, got ${String(maxPendingBytes)}`);
-  return { maxPendingCalls, maxPendingBytes };
+  if (!Number.isSafeInteger(maxUncommittedBytes) || maxUncommittedBytes < 1)
+    throw new InvalidArgumentError(`maxUncommittedBytes must be an integer >= 1, got ${String(maxUncommittedBytes)}`);
+  return { maxPendingCalls, maxPendingBytes, maxUncommittedBytes };
 }
 
 /** The consensus settings with mosaik's defaults filled in, checked (InvalidArgumentError otherwise). */

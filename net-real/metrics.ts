@@ -148,6 +148,11 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
   perGroup('mosaik_groups_raft_committee_non_voters', 'Learners in the configuration this node knows.', (g) => g.status().learners.length);
   perGroup('mosaik_groups_bonds_active', 'Bonds of this node in the group.', (g) => g.status().bonds.length);
   perGroup('mosaik_groups_calls_pending', "This node's calls (execute, feed, strong queries) not yet settled.", (g) => g.status().pendingCalls);
+  perGroup(
+    'mosaik_groups_uncommitted_bytes',
+    'While this node leads: bytes of commands it proposed and has not committed (maxUncommittedBytes).',
+    (g) => g.status().uncommittedBytes,
+  );
   const perGroupCounter = (name: string, help: string, key: keyof GroupStats) =>
     countersOf(registers, name, help, ['group'], () =>
       (subsystems()?.groups?.groups() ?? []).filter((g) => !g.closed).map((g) => [{ group: g.spec.id.short }, g.status().stats[key]] as const),
@@ -161,6 +166,11 @@ function registerNodeMetrics(registry: Registry, read: MachineReader, wire: Wire
     'mosaik_groups_calls_refused_full_total',
     "This node's calls refused with FullError (maxPendingCalls or maxPendingBytes in flight).",
     'callsRefusedFull',
+  );
+  perGroupCounter(
+    'mosaik_groups_proposals_refused_full_total',
+    'Proposals this node refused while leading, its own and forwarded ones (maxUncommittedBytes uncommitted).',
+    'proposalsRefusedFull',
   );
   perGroupCounter('mosaik_groups_snapshot_failures_total', "Times the machine's snapshot() threw when the log was due for compaction.", 'snapshotFailures');
 

@@ -7,9 +7,9 @@ import { FullError, type MosaikError, OversizedError, withoutStack } from '../er
  * than an application can make them: without a bound, a burst grows the heap without end
  * (~2.3 KB a call over three simulated members, `npm run bench:calls`). Over the bound a call
  * fails at once with FullError, before it has a sequence number or reaches a leader, so it
- * is certainly not applied and can be retried. (etcd bounds the same thing on its leader,
- * `MaxUncommittedEntriesSize`, and answers ErrProposalDropped; here every member bounds its
- * own calls, so a leader holds at most the members' bounds of forwarded commands.)
+ * is certainly not applied and can be retried. A leader also bounds what it has proposed and
+ * not committed, its own calls and its followers' together (`maxUncommittedBytes`, etcd's
+ * `MaxUncommittedEntriesSize`): past it, proposals wait (docs/groups.md).
  */
 export interface CallLimits {
   /** Calls (`execute`, `executeMany`, `feed`, strong `query`) not yet settled, at most. */
@@ -19,9 +19,15 @@ export interface CallLimits {
    * `COMMAND_OVERHEAD_BYTES` each (limits.ts), as a call's size is counted against a frame.
    */
   readonly maxPendingBytes: number;
+  /**
+   * While this node leads: bytes of commands (their envelopes) it has proposed in its term
+   * and not committed, at most; one proposal is always taken when there are none. Past it,
+   * its own calls and the ones its followers forward wait until commits make room.
+   */
+  readonly maxUncommittedBytes: number;
 }
 
-export const DEFAULT_CALL_LIMITS: CallLimits = { maxPendingCalls: 65_536, maxPendingBytes: 64 * 1024 * 1024 };
+export const DEFAULT_CALL_LIMITS: CallLimits = { maxPendingCalls: 65_536, maxPendingBytes: 64 * 1024 * 1024, maxUncommittedBytes: 128 * 1024 * 1024 };
 
 /**
  * Why one more call carrying `bytes` of commands cannot be taken beside `calls` calls and

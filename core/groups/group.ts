@@ -107,6 +107,8 @@ export interface GroupStatus {
   readonly online: boolean;
   /** This node's calls (execute, executeMany, feed, strong queries) not yet settled. */
   readonly pendingCalls: number;
+  /** While this node leads: bytes of commands it proposed in its term and has not committed (against `maxUncommittedBytes`); 0 otherwise. */
+  readonly uncommittedBytes: number;
   /** Counters since this member started (this process life). */
   readonly stats: GroupStats;
 }
@@ -122,6 +124,8 @@ export interface GroupStats {
   readonly callTimeouts: number;
   /** This node's calls refused with FullError: it had `maxPendingCalls` or `maxPendingBytes` in flight on the group. */
   readonly callsRefusedFull: number;
+  /** Proposals this node refused while leading, its own and forwarded ones: it held `maxUncommittedBytes` it had not committed. */
+  readonly proposalsRefusedFull: number;
   /** Messages sent to and received from bonded members (Raft, forwards, heartbeats...). */
   readonly bondMessagesSent: number;
   readonly bondMessagesReceived: number;
@@ -143,6 +147,8 @@ interface Batch {
   sentAtMs: number;
   /** Handed to a leader at least once: from then on it may be in some log, and may commit. */
   handed: boolean;
+  /** The leader had no room for it (`#leaderFull`): it goes as a probe, or once the leader takes one. */
+  waitsForRoom: boolean;
   failed: MosaikError | undefined;
   /** The call's deadline timer (`timeoutMs`), cancelled when it settles. */
   deadline: number | undefined;
@@ -217,6 +223,16 @@ export class Group {
   readonly #batchBySeq = new Map<number, Batch>();
   #nextForward = 1;
   readonly #forwards = new Map<number, Batch>();
+  /**
+   * The leader refused a proposal of ours for want of room (`maxUncommittedBytes`). Until
+   * another leader comes, or nothing of ours waits any more, our batches go as TCP's slow
+   * start sends: one as a probe when we learn of a commit (and one a heartbeat, in case it
+   * was lost), two more for each one the leader takes, none for one it refuses. Sending
+   * everything we hold whenever it took one made a full leader refuse most of it again.
+   */
+  #leaderFull = false;
+  /** A probe forwarded on a commit is unanswered: no other goes until it is (the heartbeat's probe goes regardless, in case it was lost). */
+  #probeInFlight = false;
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
   /** The reads with a deadline, by their request: found in O(1) when it passes (a scan made N reads timing out cost O(N²)). */
@@ -231,7 +247,7 @@ export class Group {
   #lastLeader: string | undefined;
   #lastRole: Role = 'follower';
   #lastTerm = 0;
-  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0, callsRefusedFull: 0 };
+  readonly #stats = { elections: 0, leaderChanges: 0, snapshotFailures: 0, callTimeouts: 0, callsRefusedFull: 0, proposalsRefusedFull: 0 };
   /** The bytes of the batches in flight (`Batch.bytes`), held against `spec.limits.maxPendingBytes`. */
   #pendingBytes = 0;
   /** After the machine's `snapshot` threw, the applied index before which compaction is not tried again. */
@@ -315,6 +331,7 @@ export class Group {
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
       pendingCalls: this.#batches.size + this.#reads.size,
+      uncommittedBytes: this.#raft.role === 'leader' ? this.#raft.uncommittedBytes : 0,
       stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
@@ -390,6 +407,7 @@ export class Group {
         electionFactor: this.spec.leadership === 'reluctant' ? 3 : 1,
         // Any command that was taken fits one append by itself (limits.ts); several go together up to 1 MiB.
         maxAppendBytes: Math.min(1 << 20, commandBudget(ctx.maxFrameBytes)),
+        maxUncommittedBytes: this.spec.limits.maxUncommittedBytes,
         // A chunk and its envelope (the snapshot's configuration among it) in one frame: every
         // member has this node's frame capacity (it is part of the group id).
         snapshotChunkBytes: Math.min(c.snapshotChunkBytes, snapshotChunkBudget(ctx.maxFrameBytes)),
@@ -434,6 +452,12 @@ export class Group {
         this.#settleFromSnapshot(ctx, index);
       }
       for (const e of r.committed) this.#apply(ctx, e);
+      // The leader committed, so it may have room again: if it is this node, its calls go now;
+      // if not, one of ours goes as a probe.
+      if (this.#leaderFull && r.committed.length > 0) {
+        if (this.#raft.role === 'leader') this.#leaderHasRoom(ctx);
+        else if (!this.#probeInFlight) this.#probe(ctx);
+      }
       for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
       for (const id of r.readsFailed) this.#readFailed(ctx, id);
       if (r.softState) this.#roleChanged(ctx, r.softState.role, r.softState.leader, r.softState.term);
@@ -580,6 +604,10 @@ export class Group {
       role,
       leader: leader === undefined ? undefined : peerOfMember(leader),
     });
+    if (changedLeader) {
+      this.#leaderFull = false;
+      this.#probeInFlight = false;
+    }
     if (changedLeader && leader !== undefined) {
       this.#progressAtMs = ctx.nowMs;
       // Work waiting for a leader goes to the new one now rather than at its timeout. A batch
@@ -619,6 +647,7 @@ export class Group {
       accepted: undefined,
       sentAtMs: 0,
       handed: false,
+      waitsForRoom: false,
       failed: undefined,
       deadline,
     };
@@ -668,24 +697,69 @@ export class Group {
     return batch.payloads.map((payload, k) => encodeEnvelope({ origin: this.#origin, seq: batch.seqs[k] ?? 0, floor, payload }));
   }
 
-  #submit(ctx: NodeContext, batch: Batch): void {
+  /**
+   * Hands a batch to the leader. While the leader is full (`#leaderFull`), only a probe goes:
+   * the others wait (`sentAtMs` 0) for the heartbeat that sends one, or for a probe taken.
+   */
+  #submit(ctx: NodeContext, batch: Batch, probe = false): void {
     const leader = this.#raft.leader;
     if (leader === undefined) return; // retried when a leader appears (#roleChanged) or at the next tick
+    if (this.#leaderFull && !probe) {
+      this.#waitForRoom(batch);
+      return;
+    }
     batch.sentAtMs = ctx.nowMs;
+    batch.waitsForRoom = false;
     if (leader === this.#member) {
       const r = this.#raft.propose(this.#envelopes(batch));
       if ('index' in r) {
         batch.handed = true;
+        this.#leaderFull = false;
         this.#accepted(ctx, batch, r.index, r.term);
+      } else if (r.kind === 'full') {
+        this.#stats.proposalsRefusedFull++;
+        this.#leaderFull = true;
+        this.#waitForRoom(batch);
       }
       return;
     }
     const bond = this.#bonds.ofMember(leader);
     if (bond === undefined) return;
+    if (probe) this.#probeInFlight = true;
     batch.handed = true;
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
     this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
+  }
+
+  /** Hands the first batch that waits for room to the leader, as a probe; with none waiting, the leader is not full for us. */
+  #probe(ctx: NodeContext): void {
+    if (!this.#sendWaiting(ctx, 1)) this.#leaderFull = false;
+  }
+
+  /** Hands up to `n` batches that wait for room to the leader (past `#leaderFull`); false if none waited. */
+  #sendWaiting(ctx: NodeContext, n: number): boolean {
+    let waited = false;
+    for (const batch of this.#batches.values()) {
+      if (n === 0) return true;
+      if (!batch.waitsForRoom) continue;
+      waited = true;
+      this.#submit(ctx, batch, true);
+      n--;
+    }
+    return waited;
+  }
+
+  /** Not handed this time for want of room; `sentAtMs` 0 also lets the heartbeat hand it on once the leader has room or changes. */
+  #waitForRoom(batch: Batch): void {
+    batch.sentAtMs = 0;
+    batch.waitsForRoom = true;
+  }
+
+  /** This node leads and committed: its own calls that waited for room are proposed until one is refused. */
+  #leaderHasRoom(ctx: NodeContext): void {
+    this.#leaderFull = false;
+    for (const batch of this.#batches.values()) if (batch.waitsForRoom) this.#submit(ctx, batch);
   }
 
   #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
@@ -1055,6 +1129,9 @@ export class Group {
     }
     this.#bonds.heartbeat(ctx);
     if (this.#leaving !== undefined) this.#handOver();
+    // While the leader is full, one batch that waits for room goes as a probe each heartbeat
+    // (in case the last probe was lost); with none waiting, the leader is not full for us.
+    if (this.#leaderFull) this.#probe(ctx);
     for (const batch of this.#batches.values()) {
       if (batch.sentAtMs !== 0 && ctx.nowMs - batch.sentAtMs < c.forwardTimeoutMs) continue;
       // An acknowledged batch waits for its index to be applied (#settleApplied) or covered
@@ -1215,10 +1292,24 @@ export class Group {
         this.#onForward(ctx, bond, msg.req, msg.commands);
         break;
       case 'forwardResp': {
+        this.#probeInFlight = false;
         const batch = this.#forwards.get(msg.req);
         this.#forwards.delete(msg.req);
-        if (batch !== undefined && this.#batches.has(batch.req) && msg.ok) this.#accepted(ctx, batch, msg.index, msg.term);
-        else if (batch !== undefined) batch.sentAtMs = 0; // refused (not the leader any more): retried at the next heartbeat
+        if (batch !== undefined && this.#batches.has(batch.req) && msg.ok) {
+          this.#accepted(ctx, batch, msg.index, msg.term);
+          // Slow start: two more for the one taken; once nothing waits, the leader has room.
+          if (this.#leaderFull && !this.#sendWaiting(ctx, 2)) this.#leaderFull = false;
+        } else if (batch !== undefined) batch.sentAtMs = 0; // refused (not the leader any more): retried at the next heartbeat
+        break;
+      }
+      case 'forwardFull': {
+        // Not proposed. It may still be in a log from an earlier hand-over (a retry): it stays
+        // `handed`, and waits for room like the others.
+        this.#probeInFlight = false;
+        const batch = this.#forwards.get(msg.req);
+        this.#forwards.delete(msg.req);
+        if (batch !== undefined && this.#batches.has(batch.req)) this.#waitForRoom(batch);
+        this.#leaderFull = this.#raft.leader === bond.member;
         break;
       }
       case 'readIndex':
@@ -1323,7 +1414,10 @@ export class Group {
     }
     const r = this.#raft.propose(commands);
     if ('index' in r) this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
-    else this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
+    else if (r.kind === 'full') {
+      this.#stats.proposalsRefusedFull++;
+      this.#bonds.send(ctx, bond, { t: 'forwardFull', req });
+    } else this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
   }
 
   #onReadIndex(ctx: NodeContext, bond: Bond, req: number): void {

@@ -49,7 +49,7 @@ type Timer =
 /**
  * Consensus groups (mosaik `groups`): every group this node joined, its bonds and its Raft
  * participant. Members find each other through discovery (the group id in their signed
- * entries), bond over `/mosaik/groups/3`, and organize themselves into one Raft cluster
+ * entries), bond over `/mosaik/groups/4`, and organize themselves into one Raft cluster
  * (see `Group` and docs/groups.md).
  */
 export class GroupsSubsystem implements Subsystem<GroupsCommand> {

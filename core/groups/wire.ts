@@ -17,11 +17,13 @@ import { MAX_BATCH } from './limits.ts';
  *    whenever its group storage is (group.ts `memberId`).
  * 3. Then either side: `raft` (a Raft message without its sender and addressee, which are the
  *    bond's two members; tagged with the sender's formation so two histories never mix), `formation` (the sender formed or adopted one), `forward` /
- *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices),
+ *    `forwardResp` (a follower's commands to the leader, acknowledged with their indices) or
+ *    `forwardFull` (refused: the leader holds `maxUncommittedBytes` it has not committed),
  *    `readIndex` / `readIndexResp` (a follower's linearizable read), `ping`, `departure`.
  */
 // 2: a formation carries its first configuration. 3: appends carry `ack` (commit notices go unanswered).
-export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/3');
+// 4: `forwardFull`, a leader's refusal for want of room.
+export const GROUPS_PROTOCOL = protocolId('/mosaik/groups/4');
 
 const MAX_MEMBERS = 1024;
 /** A member id (`<peer hex>.<nonce hex>`, core/groups/group.ts `memberId`); checked against the link's peer on bonding. */
@@ -94,6 +96,7 @@ export type BondMessage =
       readonly term: number;
       readonly leader: string | undefined;
     }
+  | { readonly t: 'forwardFull'; readonly req: number }
   | { readonly t: 'readIndex'; readonly req: number }
   | { readonly t: 'readIndexResp'; readonly req: number; readonly ok: boolean; readonly index: number }
   | { readonly t: 'ping' }
@@ -118,6 +121,8 @@ export const bondCodec = msgpackCodec(
     readIndexResp: s.struct({ req: s.uint, ok: s.bool, index: s.uint }),
     ping: s.struct({}),
     departure: s.struct({}),
+    // Last: a variant's place is its tag on the wire.
+    forwardFull: s.struct({ req: s.uint }),
   }),
 ) as unknown as MessageCodec<BondMessage>;
 

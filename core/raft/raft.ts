@@ -41,6 +41,16 @@ export interface RaftConfig {
    * up has in flight, and it keeps an append of many large commands within a frame. @default 1 MiB
    */
   readonly maxAppendBytes?: number;
+  /**
+   * A leader refuses a proposal (`full`) while the commands it proposed in its term and has
+   * not committed yet hold this many bytes and the proposal would go past it; one that finds
+   * none uncommitted is always taken, however large (etcd's `MaxUncommittedEntriesSize`).
+   * When commits stall (a slow disk, a follower lagging, a quorum lost until check-quorum
+   * notices), it bounds the leader's log and with it every follower's uncommitted tail.
+   * Only command bytes count: not the leader's no-op, not configuration changes.
+   * @default Infinity
+   */
+  readonly maxUncommittedBytes?: number;
   /** Unacknowledged appends per follower in replicate state. @default 32 */
   readonly maxInflight?: number;
   /** @default 256 KiB */
@@ -132,6 +142,11 @@ export class RaftNode {
   /** The index of this leader's no-op: once committed, everything before it is known committed. */
   #termStartIndex = 0;
   #transferee: NodeId | undefined;
+  /** Leader only: the bytes of its term's proposals not yet committed, against `maxUncommittedBytes`. */
+  #uncommittedBytes = 0;
+  /** Leader only: those proposals, oldest first, each as its last index and its bytes; released as the commit index passes them. */
+  #uncommitted: { readonly last: number; readonly bytes: number }[] = [];
+  #uncommittedHead = 0;
   /** The last ReadIndex round sent (`heartbeat.round`). */
   #readRound = 0;
   /**
@@ -162,6 +177,7 @@ export class RaftNode {
       checkQuorum: !config.unsafe?.has('read-without-quorum'),
       maxEntriesPerAppend: 64,
       maxAppendBytes: 1 << 20,
+      maxUncommittedBytes: Number.POSITIVE_INFINITY,
       maxInflight: 32,
       snapshotChunkBytes: 256 * 1024,
       snapshotWindow: 4,
@@ -295,9 +311,22 @@ export class RaftNode {
   propose(commands: readonly Uint8Array[]): { index: number; term: number } | RaftRefusal {
     if (this.#role !== 'leader') return { kind: 'notLeader', leader: this.#leader };
     if (this.#transferee !== undefined) return { kind: 'transferring', to: this.#transferee };
+    let bytes = 0;
+    for (const c of commands) bytes += c.length;
+    if (this.#uncommittedBytes > 0 && this.#uncommittedBytes + bytes > this.#cfg.maxUncommittedBytes)
+      return { kind: 'full', uncommittedBytes: this.#uncommittedBytes };
     const first = this.log.lastIndex() + 1;
     this.#appendLocal(commands.map((bytes) => ({ kind: 'command', bytes })));
+    if (bytes > 0 && this.log.commit < this.log.lastIndex()) {
+      this.#uncommitted.push({ last: this.log.lastIndex(), bytes });
+      this.#uncommittedBytes += bytes;
+    }
     return { index: first, term: this.#term };
+  }
+
+  /** Leader only: the bytes of commands this leader proposed and has not committed yet (`maxUncommittedBytes`). */
+  get uncommittedBytes(): number {
+    return this.#uncommittedBytes;
   }
 
   /**
@@ -483,7 +512,10 @@ export class RaftNode {
       this.#term = term;
       this.#vote = undefined;
     }
-    if (this.#role === 'leader') this.#failPendingReads();
+    if (this.#role === 'leader') {
+      this.#failPendingReads();
+      this.#forgetUncommitted();
+    }
     this.#role = 'follower';
     this.#leader = leader;
     this.#votes.clear();
@@ -533,6 +565,7 @@ export class RaftNode {
     assert(this.#role === 'candidate', 'only a candidate becomes leader');
     this.#role = 'leader';
     this.#leader = this.id;
+    this.#forgetUncommitted();
     this.#heartbeatElapsed = 0;
     this.#electionElapsed = 0;
     this.#progress.clear();
@@ -783,12 +816,35 @@ export class RaftNode {
     // Figure 8: counting replicas commits only entries of the current term.
     if (this.log.term(idx) !== this.#term && !this.#cfg.unsafe.has('commit-previous-term')) return false;
     this.log.commitTo(idx);
+    this.#releaseUncommitted();
     if (this.committedInTerm && this.#readsWaitingForTermCommit.length > 0) {
       const waiting = this.#readsWaitingForTermCommit;
       this.#readsWaitingForTermCommit = [];
       for (const id of waiting) this.#startRead(id);
     }
     return true;
+  }
+
+  /** Gives back the bytes of the proposals the commit index has passed. */
+  #releaseUncommitted(): void {
+    const list = this.#uncommitted;
+    let head = this.#uncommittedHead;
+    for (let p = list[head]; p !== undefined && p.last <= this.log.commit; p = list[++head]) this.#uncommittedBytes -= p.bytes;
+    if (head === list.length) {
+      list.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > list.length) {
+      list.splice(0, head);
+      head = 0;
+    }
+    this.#uncommittedHead = head;
+    assert(this.#uncommittedBytes >= 0 && (list.length > head || this.#uncommittedBytes === 0), 'uncommitted bytes match the proposals held');
+  }
+
+  #forgetUncommitted(): void {
+    this.#uncommitted = [];
+    this.#uncommittedHead = 0;
+    this.#uncommittedBytes = 0;
   }
 
   /** `commitOnly`: also send empty appends, so followers learn a new commit index now rather than at the next heartbeat. */

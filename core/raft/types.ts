@@ -172,6 +172,8 @@ export type RaftRefusal =
   | { readonly kind: 'notLeader'; readonly leader: NodeId | undefined }
   /** A leadership transfer is under way: proposals wait for the new leader. */
   | { readonly kind: 'transferring'; readonly to: NodeId }
+  /** The leader holds `maxUncommittedBytes` of proposals it has not committed: retry once it commits. */
+  | { readonly kind: 'full'; readonly uncommittedBytes: number }
   /** A configuration change is already in flight, or this leader has not committed in its term yet. */
   | { readonly kind: 'confPending' }
   | { readonly kind: 'invalid'; readonly reason: string };

@@ -159,6 +159,7 @@ export interface ClusterOptions {
   readonly checkQuorum?: boolean;
   readonly maxEntriesPerAppend?: number;
   readonly maxAppendBytes?: number;
+  readonly maxUncommittedBytes?: number;
   readonly maxInflight?: number;
   /** Small so that even a tiny state machine goes out in several chunks. @default 64 */
   readonly snapshotChunkBytes?: number;
@@ -650,6 +651,7 @@ export class Cluster {
     if (o.checkQuorum !== undefined) Object.assign(optional, { checkQuorum: o.checkQuorum });
     if (o.maxEntriesPerAppend !== undefined) Object.assign(optional, { maxEntriesPerAppend: o.maxEntriesPerAppend });
     if (o.maxAppendBytes !== undefined) Object.assign(optional, { maxAppendBytes: o.maxAppendBytes });
+    if (o.maxUncommittedBytes !== undefined) Object.assign(optional, { maxUncommittedBytes: o.maxUncommittedBytes });
     if (o.maxInflight !== undefined) Object.assign(optional, { maxInflight: o.maxInflight });
     if (o.snapshotWindow !== undefined) Object.assign(optional, { snapshotWindow: o.snapshotWindow });
     return {

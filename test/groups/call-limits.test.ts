@@ -13,7 +13,7 @@ import { type CounterGroup, GroupWatch } from './helpers.ts';
 /** 50 ms between any two members: calls stay in flight long enough to pile up. */
 const SLOW_LINKS: FaultPlan = { ...QUIET_PLAN, latencyMsMin: 50, latencyMsMax: 50, jitterMsMax: 0 };
 
-type Limits = Pick<JoinOptions<CounterCommand, null, number>, 'maxPendingCalls' | 'maxPendingBytes'>;
+type Limits = Pick<JoinOptions<CounterCommand, null, number>, 'maxPendingCalls' | 'maxPendingBytes' | 'maxUncommittedBytes'>;
 
 /** Three members on slow links, every one with these limits; `body` gets a follower's handle (and all of them). */
 async function withFollower<T>(
@@ -147,9 +147,65 @@ describe('calls in flight are bounded', () => {
       { maxPendingCalls: '10' },
       { maxPendingBytes: 1023 },
       { maxPendingBytes: Number.NaN },
+      { maxUncommittedBytes: 0 },
+      { maxUncommittedBytes: 2.5 },
+      { maxUncommittedBytes: Number.POSITIVE_INFINITY },
     ]) {
       expect(() => net.groups.join({ key: 'limits', machine: new Counter(), ...(bad as Limits) }), JSON.stringify(bad)).toThrow(InvalidArgumentError);
       expect(() => net.collections.map('m', bad as Limits), JSON.stringify(bad)).toThrow(InvalidArgumentError);
     }
+  });
+});
+
+describe('a leader bounds the commands it has proposed and not committed (maxUncommittedBytes)', () => {
+  it('past it, proposals wait and are proposed again once commits make room: every call applies once, and the leader never holds more', async () => {
+    await withFollower(4, { maxUncommittedBytes: 2048 }, async (follower, groups, machines, sim) => {
+      const leader = groups.find((g) => g.isLeader) as CounterGroup;
+      let held = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          held = Math.max(held, leader.status()?.uncommittedBytes ?? 0);
+          await sim.sleep(1);
+        }
+      })();
+      // 100 calls on each member at once: the followers' are forwarded, the leader's proposed where they are made.
+      const started = sim.now;
+      const calls = groups.flatMap((g) => Array.from({ length: 100 }, () => g.execute({ op: 'inc', by: 1 })));
+      const { ok, failed } = await settle(calls);
+      // 2.05 s here: refused calls go again as the leader commits. (A follower that ignored
+      // the refusal would wait out its forward timeout each time: 20.5 s.)
+      expect(sim.now - started).toBeLessThan(3_000);
+      sampling = false;
+      await sampler;
+      expect(failed).toHaveLength(0);
+      expect(ok.map((r) => r.result as number).sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      // The bound was reached, and held.
+      expect(held).toBeGreaterThan(1024);
+      expect(held).toBeLessThanOrEqual(2048);
+      const stats = leader.status()?.stats;
+      expect(stats?.proposalsRefusedFull).toBeGreaterThan(0);
+      // 380 here: a follower sends two for each one taken. (Sending all it holds whenever the
+      // leader takes one: 1,082, in 2.7 s.)
+      expect(stats?.proposalsRefusedFull).toBeLessThan(600);
+      expect(follower.status()?.stats.proposalsRefusedFull).toBe(0); // counted where refused: on the leader
+      expect(leader.status()?.uncommittedBytes).toBe(0);
+      await untilAll(sim, machines, 300);
+      await sim.sleep(3_000); // past the forward timeout: nothing applies twice
+      expect(machines.map((m) => m.value)).toEqual([300, 300, 300]);
+      for (const g of groups) expect(g.status()?.pendingCalls).toBe(0);
+    });
+  });
+
+  it('by default (128 MiB) the same burst is taken at once', async () => {
+    await withFollower(4, {}, async (_follower, groups, machines, sim) => {
+      const leader = groups.find((g) => g.isLeader) as CounterGroup;
+      const started = sim.now;
+      const { failed } = await settle(groups.flatMap((g) => Array.from({ length: 100 }, () => g.execute({ op: 'inc', by: 1 }))));
+      expect(sim.now - started).toBeLessThan(1_000);
+      expect(failed).toHaveLength(0);
+      expect(leader.status()?.stats.proposalsRefusedFull).toBe(0);
+      await untilAll(sim, machines, 300);
+    });
   });
 });

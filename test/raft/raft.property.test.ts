@@ -48,11 +48,12 @@ describe('random schedules keep every safety property (default config)', () => {
     fc.assert(fc.property(scheduleArb({ weights, maxLength: 400 }), safeSchedule), params(150));
   });
 
-  it('appends cut by size (maxAppendBytes below three entries): message chaos, compaction', () => {
-    // An entry here is ~37 bytes (entryBytes): at 70, each append carries one or two.
+  it('appends cut by size (maxAppendBytes below three entries), few bytes uncommitted: message chaos, compaction', () => {
+    // An entry here is ~37 bytes (entryBytes): at 70, each append carries one or two. A
+    // command is 2-4 bytes ('v17'): at 8, a leader refuses a third or fourth uncommitted one.
     const weights: Weights = { drop: 10, dup: 8, deliver: 40, crash: 5, restart: 5, proposeCrash: 3, compact: 6, run: 3 };
     const cut = ({ shape, actions }: Schedule): void => {
-      runSchedule(shape, actions, { cluster: { maxAppendBytes: 70 } });
+      runSchedule(shape, actions, { cluster: { maxAppendBytes: 70, maxUncommittedBytes: 8 } });
     };
     fc.assert(fc.property(scheduleArb({ weights, maxLength: 400 }), cut), params(100));
   });

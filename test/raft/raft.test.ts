@@ -430,6 +430,54 @@ describe('log replication', () => {
     c.checkAll();
   });
 
+  it('maxUncommittedBytes: a leader refuses proposals past it until commits make room; one is always taken when nothing is uncommitted', () => {
+    const c = cluster({ maxUncommittedBytes: 100 });
+    const l = c.electLeader();
+    settle(c);
+    const raft = c.raft(l);
+    expect(raft.uncommittedBytes).toBe(0);
+    const v = (tag: string, n: number) => tag.padEnd(n, '.');
+    // Nothing delivered: nothing commits. 40 + 60 fit; one byte more does not.
+    asProposal(c.propose(l, v('a', 40)));
+    asProposal(c.propose(l, v('b', 60)));
+    expect(raft.uncommittedBytes).toBe(100);
+    expect(c.propose(l, 'c')).toEqual({ kind: 'full', uncommittedBytes: 100 });
+    // Committing the two gives their bytes back.
+    settle(c);
+    expect(raft.uncommittedBytes).toBe(0);
+    // With none uncommitted, one larger than the whole bound is still taken; nothing beside it.
+    asProposal(c.propose(l, v('d', 250)));
+    expect(c.propose(l, 'e')).toMatchObject({ kind: 'full' });
+    settle(c);
+    asProposal(c.propose(l, 'e'));
+    settle(c);
+    for (const id of c.ids) expect(c.machine(id).values.slice(-4)).toEqual([v('a', 40), v('b', 60), v('d', 250), 'e']);
+    c.checkAll();
+  });
+
+  it('maxUncommittedBytes: a new leader starts from nothing uncommitted; what its predecessor left does not count', () => {
+    const c = cluster({ maxUncommittedBytes: 100 });
+    const l = c.electLeader();
+    settle(c);
+    asProposal(c.propose(l, 'x'.padEnd(90, '.')));
+    expect(c.raft(l).uncommittedBytes).toBe(90);
+    // The followers take the entry; their acknowledgements are lost with the leader.
+    c.deliverWhere(from(l));
+    c.crash(l);
+    c.dropWhere(() => true);
+    const [next, other] = c.ids.filter((id) => id !== l) as [NodeId, NodeId];
+    expireLease(c, [other]);
+    expect(campaign(c, next)).toBe(true);
+    // It leads, and the entry is in its log, uncommitted (the new leader's no-op is not delivered yet).
+    expect(c.raft(next).log.lastIndex()).toBeGreaterThan(c.raft(next).log.commit + 1);
+    expect(c.raft(next).uncommittedBytes).toBe(0);
+    asProposal(c.propose(next, 'y'.padEnd(90, '.')));
+    expect(c.raft(next).uncommittedBytes).toBe(90);
+    settle(c);
+    expect(c.raft(next).uncommittedBytes).toBe(0);
+    c.checkAll();
+  });
+
   it('a leader whose followers are all paused still hands its new entry to the driver to persist', () => {
     // Regression: hasReady() ignored unpersisted log entries, so a proposal made while every
     // follower was paused (probing, reply outstanding) stayed in memory only.

@@ -100,6 +100,8 @@ describe('Prometheus metrics (Network.create({ prometheus }))', () => {
       expect(sample(s, 'mosaik_groups_calls_pending', { ...net, group })).toBe(0);
       expect(sample(s, 'mosaik_groups_call_timeouts_total', { ...net, group })).toBe(n === b ? 1 : 0);
       expect(sample(s, 'mosaik_groups_calls_refused_full_total', { ...net, group })).toBe(0);
+      expect(sample(s, 'mosaik_groups_proposals_refused_full_total', { ...net, group })).toBe(0);
+      expect(sample(s, 'mosaik_groups_uncommitted_bytes', { ...net, group })).toBe(0);
       expect(sample(s, 'mosaik_groups_snapshot_failures_total', { ...net, group })).toBe(0);
       expect(sample(s, 'mosaik_network_connections_opened_total', net)).toBeGreaterThan(0);
       expect(sample(s, 'mosaik_network_egress_bytes_total', net)).toBeGreaterThan(0);
