@@ -1032,7 +1032,11 @@ export const collectionsChaos: Scenario = {
         const writers = writersOf.get(kind) as number[];
         const replicas: Replica[] = nets.map((net, node) => {
           const reader = !writers.includes(node);
-          const o = { snapshotEveryEntries, ...(reader && { reader: true as const }) };
+          const o = {
+            snapshotEveryEntries,
+            ...(reader && { reader: true as const }),
+            ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+          };
           const name = `chaos.${kind}`;
           const handle = (
             kind === 'map'

@@ -312,6 +312,7 @@ export const raftChaos: Scenario = {
           bootstrapExpect: count,
           maxVoters: 5,
           consensus: { snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
+          ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
         }),
       );
       while (sim.now < FORM_BY_MS && !groups.every((g) => g.leader !== undefined && g.members().voters.length === Math.min(count, 5))) await sim.sleep(100);
@@ -393,6 +394,8 @@ export const raftChaos: Scenario = {
       } else problem('the final command did not commit');
       details.finalCommitted = groups.map((g) => g.committed);
       details.snapshotsInstalled = snapshotsInstalled();
+      // Since each member's last start (`--max-uncommitted-bytes`).
+      details.proposalsRefusedFull = groups.reduce((n, g) => n + (g.status()?.stats.proposalsRefusedFull ?? 0), 0);
     });
     const lin = checkRegisterAndCounter(history, options.checkBudget);
     for (const v of lin.violations) problem(v);

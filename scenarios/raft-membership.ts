@@ -174,6 +174,7 @@ export const raftMembership: Scenario = {
         maxVoters: MAX_VOTERS,
         leadership,
         consensus: { replaceVoterAfterMs: REPLACE_VOTER_AFTER_MS, snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
+        ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
       });
       state[i] = 'member';
       loops.push(
@@ -377,6 +378,8 @@ export const raftMembership: Scenario = {
       details.finalLearners = short(finalConf?.learners ?? []);
       details.finalApplied = live.map((i) => probe.group(nets[i] as Network)?.raft.log.applied ?? -1);
       details.snapshotsInstalled = snapshotsInstalled();
+      // Since each live member's last start (`--max-uncommitted-bytes`).
+      details.proposalsRefusedFull = live.reduce((n, i) => n + (groups[i]?.status()?.stats.proposalsRefusedFull ?? 0), 0);
       const confVoters = (finalConf?.voters ?? []).map(peerOfMember);
       if (left !== undefined && confVoters.includes(hexOf(left))) problem(`n${left} left the group but is still a voter`);
       if (crashed !== undefined && confVoters.includes(hexOf(crashed))) problem(`n${crashed} crashed for good but is still a voter`);

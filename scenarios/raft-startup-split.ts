@@ -116,7 +116,14 @@ export const raftStartupSplit: Scenario = {
     let winner: string | undefined;
     await sim.run(async () => {
       const groups: ChaosGroup[] = nets.map((net) =>
-        net.groups.join({ key: KEY, machine: new ChaosMachine(), bootstrapExpect: expect, maxVoters: 5, consensus: { bootstrapDelayMs } }),
+        net.groups.join({
+          key: KEY,
+          machine: new ChaosMachine(),
+          bootstrapExpect: expect,
+          maxVoters: 5,
+          consensus: { bootstrapDelayMs },
+          ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+        }),
       );
       const loops: Promise<void>[] = [];
       for (const [i, net] of nets.entries()) {

@@ -30,6 +30,12 @@ export interface ScenarioOptions {
    * scenario's (the checker's 1,000,000, or more for larger histories)
    */
   readonly checkBudget?: number;
+  /**
+   * Each member's `maxUncommittedBytes` in the group scenarios (`--max-uncommitted-bytes`): a
+   * few hundred bytes make leaders refuse proposals all the time, which puts the refusal and
+   * retry paths under the faults. @default the join's (128 MiB: never reached here)
+   */
+  readonly maxUncommittedBytes?: number;
 }
 
 /** The outcome of one run: the CLI prints it as JSON. */

@@ -13,6 +13,7 @@ const RUN_FLAGS = {
   'plant-bug': 'strings',
   'corrupt-frames': 'string',
   'check-budget': 'string',
+  'max-uncommitted-bytes': 'string',
 } as const;
 const CAMPAIGN_FLAGS = {
   seeds: 'string',
@@ -22,17 +23,20 @@ const CAMPAIGN_FLAGS = {
   'plant-bug': 'strings',
   'corrupt-frames': 'string',
   'check-budget': 'string',
+  'max-uncommitted-bytes': 'string',
   jobs: 'string',
 } as const;
 
 export const SIM_USAGE = `Usage:
   mosaik sim list
-  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--json] [--trace FILE] [--plant-bug NAME]...
-  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--jobs N] [--json] [--plant-bug NAME]...
+  mosaik sim run <scenario> --seed N [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--max-uncommitted-bytes N] [--json] [--trace FILE] [--plant-bug NAME]...
+  mosaik sim campaign <scenario> --seeds A-B [--nodes N] [--faults swarm|none|slow-disk] [--corrupt-frames P] [--check-budget N] [--max-uncommitted-bytes N] [--jobs N] [--json] [--plant-bug NAME]...
       (--jobs: worker threads running seeds in parallel; default one per core)
       (--check-budget N: steps for each linearizability search. A search that uses them up is
        inconclusive: listed as such, neither a pass nor a violation)
       (--faults slow-disk: swarm faults on storage whose syncs take 20-150 ms, with power failures)
+      (--max-uncommitted-bytes N: every group member's maxUncommittedBytes, in the group scenarios;
+       a few hundred make leaders refuse proposals for want of room all the time)
       (--corrupt-frames P: a robustness fuzz; each frame is corrupted in flight with probability P
        until the faults stop. No node may crash; Raft's safety checkers may report violations,
        since a corrupted frame that still decodes is a Byzantine message. See docs/simulation.md.)
@@ -74,7 +78,14 @@ const MAX_NODES = 10_000;
 
 function commonOptions(
   scenario: Scenario,
-  flags: { nodes?: string; faults?: string; 'plant-bug'?: string[]; 'corrupt-frames'?: string; 'check-budget'?: string },
+  flags: {
+    nodes?: string;
+    faults?: string;
+    'plant-bug'?: string[];
+    'corrupt-frames'?: string;
+    'check-budget'?: string;
+    'max-uncommitted-bytes'?: string;
+  },
 ): Omit<ScenarioOptions, 'seed'> {
   const nodes = parseInteger(flags.nodes, '--nodes', 1, MAX_NODES);
   const faults = flags.faults ?? 'swarm';
@@ -90,12 +101,14 @@ function commonOptions(
     throw new UsageError(`--corrupt-frames takes a probability in [0, 1], got '${corruptText}'`);
   }
   const checkBudget = parseInteger(flags['check-budget'], '--check-budget', 1);
+  const maxUncommittedBytes = parseInteger(flags['max-uncommitted-bytes'], '--max-uncommitted-bytes', 1);
   return {
     ...(nodes !== undefined && { nodes }),
     faults,
     plantedBugs,
     ...(corruptFrames !== undefined && { corruptFrames }),
     ...(checkBudget !== undefined && { checkBudget }),
+    ...(maxUncommittedBytes !== undefined && { maxUncommittedBytes }),
   };
 }
 
@@ -107,6 +120,7 @@ export function replayCommand(scenario: string, seed: number, options: Omit<Scen
   for (const bug of options.plantedBugs ?? []) parts.push('--plant-bug', bug);
   if (options.corruptFrames !== undefined) parts.push('--corrupt-frames', String(options.corruptFrames));
   if (options.checkBudget !== undefined) parts.push('--check-budget', String(options.checkBudget));
+  if (options.maxUncommittedBytes !== undefined) parts.push('--max-uncommitted-bytes', String(options.maxUncommittedBytes));
   return parts.join(' ');
 }
 
