@@ -10,8 +10,12 @@
  * 2. `read-timeouts`: `--reads` strong queries made at once on a follower cut off from the
  *    others, each with a deadline, the deadlines falling in the reverse order of the calls
  *    (the order that made each timeout scan every read in flight): wall time until all failed.
+ * 3. `leader-room`: `--calls` / 2 executes made at once on each follower, with the join's
+ *    default `maxUncommittedBytes` and with `--room` bytes: the most the leader held
+ *    uncommitted (sampled every virtual millisecond), its refusals, and the virtual and wall
+ *    time until every call applied.
  *
- * Run: npx tsx tools/bench/calls-in-flight.ts [--calls 200000] [--reads 40000] [--unbounded] [--only burst|read-timeouts]
+ * Run: npx tsx tools/bench/calls-in-flight.ts [--calls 200000] [--reads 40000] [--room 262144] [--unbounded] [--only burst|read-timeouts|leader-room]
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -22,11 +26,13 @@ import { scenarioCrypto } from '../../scenarios/scenario.ts';
 import { parseArgs, parseInteger } from '../cli/args.ts';
 import { Counter } from './counter.ts';
 
-const { flags } = parseArgs(process.argv.slice(2), { calls: 'string', reads: 'string', unbounded: 'boolean', only: 'string' });
+const { flags } = parseArgs(process.argv.slice(2), { calls: 'string', reads: 'string', room: 'string', unbounded: 'boolean', only: 'string' });
 const calls = parseInteger(flags.calls, '--calls', 1) ?? 200_000;
 const reads = parseInteger(flags.reads, '--reads', 1) ?? 40_000;
+const room = parseInteger(flags.room, '--room', 1) ?? 256 * 1024;
 const only = flags.only;
-if (only !== undefined && only !== 'burst' && only !== 'read-timeouts') throw new Error(`--only burst|read-timeouts, got ${only}`);
+const POINTS = ['burst', 'read-timeouts', 'leader-room'];
+if (only !== undefined && !POINTS.includes(only)) throw new Error(`--only ${POINTS.join('|')}, got ${only}`);
 
 // A full collection before each measurement, so that each starts from what is live.
 setFlagsFromString('--expose-gc');
@@ -35,7 +41,7 @@ const collect = runInNewContext('gc') as () => void;
 /** Three members of one group; `body` gets them once every one is online. */
 async function withGroup<T>(
   key: string,
-  join: { maxPendingCalls?: number },
+  join: { maxPendingCalls?: number; maxUncommittedBytes?: number },
   body: (sim: Simulation, nets: Network[], groups: ReturnType<Network['groups']['join']>[]) => Promise<T>,
 ): Promise<T> {
   const sim = new Simulation({ seed: 1, faults: QUIET_PLAN, ...scenarioCrypto });
@@ -93,8 +99,38 @@ async function readTimeouts(): Promise<void> {
   });
 }
 
+async function leaderRoom(maxUncommittedBytes: number | undefined): Promise<void> {
+  await withGroup('bench-room', maxUncommittedBytes === undefined ? {} : { maxUncommittedBytes }, async (sim, _nets, groups) => {
+    const leader = groups.find((g) => g.isLeader) as (typeof groups)[number];
+    const followers = groups.filter((g) => g !== leader);
+    let held = 0;
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        held = Math.max(held, leader.status()?.uncommittedBytes ?? 0);
+        await sim.sleep(1);
+      }
+    })();
+    const startedAt = sim.now;
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(followers.flatMap((f) => Array.from({ length: Math.floor(calls / 2) }, () => f.execute(1))));
+    const ms = performance.now() - started;
+    done = true;
+    await sampler;
+    const failed = outcomes.filter((o) => o.status === 'rejected').length;
+    const bound = maxUncommittedBytes === undefined ? 'default maxUncommittedBytes (128 MiB)' : `maxUncommittedBytes ${maxUncommittedBytes}`;
+    console.log(
+      `leader room, ${bound}: ${outcomes.length} calls at once on two followers: ${outcomes.length - failed} applied, ${failed} failed; the leader held at most ${(held / 1024).toFixed(0)} KiB uncommitted and refused ${leader.status()?.stats.proposalsRefusedFull} proposals; ${sim.now - startedAt} ms virtual, ${ms.toFixed(0)} ms wall`,
+    );
+  });
+}
+
 if (only === undefined || only === 'burst') {
   await burst(false);
   if (flags.unbounded === true) await burst(true);
 }
 if (only === undefined || only === 'read-timeouts') await readTimeouts();
+if (only === undefined || only === 'leader-room') {
+  await leaderRoom(undefined);
+  await leaderRoom(room);
+}
