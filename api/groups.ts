@@ -117,8 +117,8 @@ export interface JoinOptions<C, Q, R> {
    * calls' and those its followers forward, at most (etcd's `MaxUncommittedEntriesSize`). Past
    * it, proposals wait (forwarded ones are refused, and followers send them again once the
    * leader commits); one is always taken when nothing is uncommitted. Bounds the leader's log,
-   * and every follower's uncommitted tail, when commits stall (docs/groups.md, "How many calls
-   * may be in flight"). An integer >= 1. Not part of the group id. @default 128 MiB
+   * and every follower's uncommitted tail, when commits stall (docs/groups.md, "How much a
+   * leader holds uncommitted"). An integer >= 1. Not part of the group id. @default 128 MiB
    */
   readonly maxUncommittedBytes?: number;
 }
