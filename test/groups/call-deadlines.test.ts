@@ -22,7 +22,12 @@ interface Three {
 }
 
 /** Three members of one counter group, formed together; `leader` and `follower` index `nets` and `groups`. */
-async function withThree(seed: number, callTimeoutMs: number | undefined, body: (t: Three) => Promise<void>): Promise<void> {
+async function withThree(
+  seed: number,
+  callTimeoutMs: number | undefined,
+  body: (t: Three) => Promise<void>,
+  extra: { readonly maxUncommittedBytes?: number } = {},
+): Promise<void> {
   const { sim, watch } = simulation(seed);
   const a = sim.node({ network: 'deadlines' });
   const nets = [a, sim.node({ network: 'deadlines', bootstrap: [a.addr] }), sim.node({ network: 'deadlines', bootstrap: [a.addr] })];
@@ -35,6 +40,7 @@ async function withThree(seed: number, callTimeoutMs: number | undefined, body: 
           machine: at(machines, i),
           bootstrapExpect: 3,
           ...(callTimeoutMs !== undefined && { callTimeoutMs }),
+          ...extra,
         }) as CounterGroup,
     );
     await Promise.all(groups.map((g) => g.when.online()));
@@ -71,6 +77,35 @@ describe('deadlines on group calls', () => {
       await expectSameState(sim, groups, 6);
       expect((await at(groups, (leader + 1) % 3).execute({ op: 'inc', by: 1 }, { timeoutMs: 10_000 })).result).toBe(7);
     });
+  });
+
+  it('a cut-off leader short of room: the calls it appended may still apply and do; the ones that waited for room say they never will, and do not', async () => {
+    await withThree(
+      12,
+      undefined,
+      async ({ sim, nets, groups, machines, leader }) => {
+        const g = at(groups, leader);
+        sim.partition(
+          [at(nets, leader)],
+          nets.filter((_, i) => i !== leader),
+        );
+        const errors = await Promise.all(Array.from({ length: 10 }, () => rejection(g.execute({ op: 'inc', by: 1 }, { timeoutMs: 300 }))));
+        for (const e of errors) expect(e).toBeInstanceOf(TimeoutError);
+        const appended = errors.filter((e) => (e as TimeoutError).mayHaveApplied === true).length;
+        const waited = errors.filter((e) => (e as TimeoutError).mayHaveApplied === false).length;
+        // A command's envelope is ~130 bytes here: the leader took two, or three, and refused the rest.
+        expect(appended).toBeGreaterThanOrEqual(1);
+        expect(appended).toBeLessThanOrEqual(3);
+        expect(waited).toBe(10 - appended);
+        expect(g.status()?.stats.proposalsRefusedFull).toBeGreaterThan(0);
+        sim.heal();
+        // Exactly the appended ones apply: the others were in no log.
+        await eventually(sim, () => machines.every((m) => m.value === 1 + appended), 10_000, 'the appended commands applied everywhere');
+        await sim.sleep(5_000);
+        await expectSameState(sim, groups, 1 + appended);
+      },
+      { maxUncommittedBytes: 300 },
+    );
   });
 
   it('an isolated follower: execute, feed and a strong query time out, each saying how far it got; the group goes on and agrees after the heal', async () => {
