@@ -12,7 +12,7 @@ import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
 import { within } from './group-workload.ts';
 import { chaosPlan, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { joinLimits, linearizabilityFindings, SCENARIO_DISCOVERY_TIMING, type Scenario, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `collections-chaos`: one replicated collection of every kind (Map, Vec, Set, Cell, Once,
@@ -1035,7 +1035,7 @@ export const collectionsChaos: Scenario = {
           const o = {
             snapshotEveryEntries,
             ...(reader && { reader: true as const }),
-            ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+            ...joinLimits(options),
           };
           const name = `chaos.${kind}`;
           const handle = (

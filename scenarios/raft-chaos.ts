@@ -10,7 +10,7 @@ import { type FaultPlan, QUIET_PLAN, swarmPlan } from '../net-sim/fault-plan.ts'
 import { rngStream } from '../net-sim/rng.ts';
 import type { Simulation } from '../net-sim/simulation.ts';
 import { checkRegisterAndCounter, countSnapshotInstalls, within } from './group-workload.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { joinLimits, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-chaos`: one group of five voters under swarm faults — partitions, crashes and
@@ -312,7 +312,7 @@ export const raftChaos: Scenario = {
           bootstrapExpect: count,
           maxVoters: 5,
           consensus: { snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
-          ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+          ...joinLimits(options),
         }),
       );
       while (sim.now < FORM_BY_MS && !groups.every((g) => g.leader !== undefined && g.members().voters.length === Math.min(count, 5))) await sim.sleep(100);

@@ -19,7 +19,7 @@ import {
   within,
 } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { joinLimits, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-membership`: a group whose members come and go. Three nodes form it
@@ -174,7 +174,7 @@ export const raftMembership: Scenario = {
         maxVoters: MAX_VOTERS,
         leadership,
         consensus: { replaceVoterAfterMs: REPLACE_VOTER_AFTER_MS, snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES },
-        ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+        ...joinLimits(options),
       });
       state[i] = 'member';
       loops.push(

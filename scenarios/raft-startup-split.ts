@@ -8,7 +8,7 @@ import { rngStream } from '../net-sim/rng.ts';
 import { SIM_EPOCH_MS } from '../net-sim/sim-node.ts';
 import { type ChaosGroup, type ClientOp, checkRegisterAndCounter, errorCounts, GroupProbe, histories, runClient, waitUntil, within } from './group-workload.ts';
 import { ChaosMachine, GROUP_PLANTED_BUGS, groupBugsOf } from './raft-chaos.ts';
-import { SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
+import { joinLimits, SCENARIO_DISCOVERY_TIMING, type Scenario, type ScenarioOptions, scenarioResult, scenarioSimulation } from './scenario.ts';
 
 /**
  * `raft-startup-split`: the group's members start on the two sides of a partition (sizes
@@ -122,7 +122,7 @@ export const raftStartupSplit: Scenario = {
           bootstrapExpect: expect,
           maxVoters: 5,
           consensus: { bootstrapDelayMs },
-          ...(options.maxUncommittedBytes !== undefined && { maxUncommittedBytes: options.maxUncommittedBytes }),
+          ...joinLimits(options),
         }),
       );
       const loops: Promise<void>[] = [];

@@ -38,6 +38,11 @@ export interface ScenarioOptions {
   readonly maxUncommittedBytes?: number;
 }
 
+/** The join options a group scenario passes on from its run's options (`--max-uncommitted-bytes`). */
+export function joinLimits(options: ScenarioOptions): { readonly maxUncommittedBytes?: number } {
+  return options.maxUncommittedBytes === undefined ? {} : { maxUncommittedBytes: options.maxUncommittedBytes };
+}
+
 /** The outcome of one run: the CLI prints it as JSON. */
 export interface ScenarioResult {
   readonly scenario: string;

@@ -331,7 +331,7 @@ export class Group {
       snapshotIndex: this.#raft.log.offset,
       online: this.#online,
       pendingCalls: this.#batches.size + this.#reads.size,
-      uncommittedBytes: this.#raft.role === 'leader' ? this.#raft.uncommittedBytes : 0,
+      uncommittedBytes: this.#raft.uncommittedBytes,
       stats: { ...this.#stats, bondMessagesSent: this.#bonds.sent, bondMessagesReceived: this.#bonds.received },
     };
   }
@@ -730,6 +730,14 @@ export class Group {
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
     this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
+  }
+
+  /** The batch of the forward `req`, which the leader answered (the answer may be the probe's); undefined if unknown. */
+  #answered(req: number): Batch | undefined {
+    this.#probeInFlight = false;
+    const batch = this.#forwards.get(req);
+    this.#forwards.delete(req);
+    return batch;
   }
 
   /** Hands the first batch that waits for room to the leader, as a probe; with none waiting, the leader is not full for us. */
@@ -1292,9 +1300,7 @@ export class Group {
         this.#onForward(ctx, bond, msg.req, msg.commands);
         break;
       case 'forwardResp': {
-        this.#probeInFlight = false;
-        const batch = this.#forwards.get(msg.req);
-        this.#forwards.delete(msg.req);
+        const batch = this.#answered(msg.req);
         if (batch !== undefined && this.#batches.has(batch.req) && msg.ok) {
           this.#accepted(ctx, batch, msg.index, msg.term);
           // Slow start: two more for the one taken; once nothing waits, the leader has room.
@@ -1305,9 +1311,7 @@ export class Group {
       case 'forwardFull': {
         // Not proposed. It may still be in a log from an earlier hand-over (a retry): it stays
         // `handed`, and waits for room like the others.
-        this.#probeInFlight = false;
-        const batch = this.#forwards.get(msg.req);
-        this.#forwards.delete(msg.req);
+        const batch = this.#answered(msg.req);
         if (batch !== undefined && this.#batches.has(batch.req)) this.#waitForRoom(batch);
         this.#leaderFull = this.#raft.leader === bond.member;
         break;

@@ -324,7 +324,7 @@ export class RaftNode {
     return { index: first, term: this.#term };
   }
 
-  /** Leader only: the bytes of commands this leader proposed and has not committed yet (`maxUncommittedBytes`). */
+  /** The bytes of commands this node proposed as leader in its term and has not committed yet (`maxUncommittedBytes`); 0 when it does not lead. */
   get uncommittedBytes(): number {
     return this.#uncommittedBytes;
   }
