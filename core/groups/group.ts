@@ -147,8 +147,8 @@ interface Batch {
   sentAtMs: number;
   /** Handed to a leader at least once: from then on it may be in some log, and may commit. */
   handed: boolean;
-  /** The leader had no room for it (`#leaderFull`): it goes as a probe, or once the leader takes one. */
-  waitsForRoom: boolean;
+  /** Its bytes count in `#windowBytes`: forwarded to the current leader, not yet answered. */
+  inWindow: boolean;
   failed: MosaikError | undefined;
   /** The call's deadline timer (`timeoutMs`), cancelled when it settles. */
   deadline: number | undefined;
@@ -233,6 +233,20 @@ export class Group {
   #leaderFull = false;
   /** A probe forwarded on a commit is unanswered: no other goes until it is (the heartbeat's probe goes regardless, in case it was lost). */
   #probeInFlight = false;
+  /**
+   * The batches not handed this time for want of room, in the order they were held: the
+   * leader was full (`#leaderFull`) or the forward window was (`#windowBytes`). They go as
+   * probes, as room comes, or at the heartbeat.
+   */
+  readonly #waiting = new Set<Batch>();
+  /**
+   * The bytes of the batches forwarded to the current leader and not answered yet: at most
+   * `maxUncommittedBytes` (one batch goes whatever its size). The leader answers a forward
+   * when it appends it, and holds no more than that uncommitted from all its followers
+   * together, so a follower that sent more would only have it refused. Before, a burst went
+   * out whole, and a leader with a small bound refused nearly all of it once.
+   */
+  #windowBytes = 0;
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
   /** The reads with a deadline, by their request: found in O(1) when it passes (a scan made N reads timing out cost O(N²)). */
@@ -607,6 +621,7 @@ export class Group {
     if (changedLeader) {
       this.#leaderFull = false;
       this.#probeInFlight = false;
+      this.#emptyWindow();
     }
     if (changedLeader && leader !== undefined) {
       this.#progressAtMs = ctx.nowMs;
@@ -647,7 +662,7 @@ export class Group {
       accepted: undefined,
       sentAtMs: 0,
       handed: false,
-      waitsForRoom: false,
+      inWindow: false,
       failed: undefined,
       deadline,
     };
@@ -679,6 +694,8 @@ export class Group {
   #dropBatch(batch: Batch): void {
     this.#batches.delete(batch.req);
     this.#pendingBytes -= batch.bytes;
+    this.#waiting.delete(batch);
+    this.#leaveWindow(batch);
   }
 
   /**
@@ -700,19 +717,21 @@ export class Group {
   /**
    * Hands a batch to the leader. While the leader is full (`#leaderFull`), only a probe goes:
    * the others wait (`sentAtMs` 0) for the heartbeat that sends one, or for a probe taken.
+   * A forward also waits while the forward window is full, for an answer to make room.
    */
   #submit(ctx: NodeContext, batch: Batch, probe = false): void {
     const leader = this.#raft.leader;
     if (leader === undefined) return; // retried when a leader appears (#roleChanged) or at the next tick
-    if (this.#leaderFull && !probe) {
+    this.#leaveWindow(batch); // sent again: counted again below
+    if ((this.#leaderFull && !probe) || (leader !== this.#member && !this.#windowFits(batch))) {
       this.#waitForRoom(batch);
       return;
     }
     batch.sentAtMs = ctx.nowMs;
-    batch.waitsForRoom = false;
     if (leader === this.#member) {
       const r = this.#raft.propose(this.#envelopes(batch));
       if ('index' in r) {
+        this.#waiting.delete(batch);
         batch.handed = true;
         this.#leaderFull = false;
         this.#accepted(ctx, batch, r.index, r.term);
@@ -726,7 +745,10 @@ export class Group {
     const bond = this.#bonds.ofMember(leader);
     if (bond === undefined) return;
     if (probe) this.#probeInFlight = true;
+    this.#waiting.delete(batch);
     batch.handed = true;
+    batch.inWindow = true;
+    this.#windowBytes += batch.bytes;
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
     this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
@@ -737,7 +759,34 @@ export class Group {
     this.#probeInFlight = false;
     const batch = this.#forwards.get(req);
     this.#forwards.delete(req);
+    if (batch !== undefined) this.#leaveWindow(batch);
     return batch;
+  }
+
+  /** Whether forwarding `batch` now keeps the window within `maxUncommittedBytes` (an empty window takes any one). */
+  #windowFits(batch: Batch): boolean {
+    return this.#windowBytes === 0 || this.#windowBytes + batch.bytes <= this.spec.limits.maxUncommittedBytes;
+  }
+
+  #leaveWindow(batch: Batch): void {
+    if (!batch.inWindow) return;
+    batch.inWindow = false;
+    this.#windowBytes -= batch.bytes;
+    assert(this.#windowBytes >= 0, 'the forward window holds the bytes of the batches in it');
+  }
+
+  /** Another leader, or none: nothing is in flight to the new one yet. */
+  #emptyWindow(): void {
+    for (const batch of this.#batches.values()) batch.inWindow = false;
+    this.#windowBytes = 0;
+  }
+
+  /** An answer made room in the window: the batches that wait for it go, oldest first, while they fit. */
+  #fillWindow(ctx: NodeContext): void {
+    for (const batch of this.#waiting) {
+      if (!this.#windowFits(batch)) return;
+      this.#submit(ctx, batch);
+    }
   }
 
   /** Hands the first batch that waits for room to the leader, as a probe; with none waiting, the leader is not full for us. */
@@ -745,29 +794,30 @@ export class Group {
     if (!this.#sendWaiting(ctx, 1)) this.#leaderFull = false;
   }
 
-  /** Hands up to `n` batches that wait for room to the leader (past `#leaderFull`); false if none waited. */
+  /** Hands up to `n` batches that wait for room to the leader (past `#leaderFull`, within the window); false if none waited. */
   #sendWaiting(ctx: NodeContext, n: number): boolean {
-    let waited = false;
-    for (const batch of this.#batches.values()) {
-      if (n === 0) return true;
-      if (!batch.waitsForRoom) continue;
-      waited = true;
+    if (this.#waiting.size === 0) return false;
+    for (const batch of this.#waiting) {
+      if (n === 0 || !this.#windowFits(batch)) break;
       this.#submit(ctx, batch, true);
       n--;
     }
-    return waited;
+    return true;
   }
 
   /** Not handed this time for want of room; `sentAtMs` 0 also lets the heartbeat hand it on once the leader has room or changes. */
   #waitForRoom(batch: Batch): void {
     batch.sentAtMs = 0;
-    batch.waitsForRoom = true;
+    this.#waiting.add(batch); // one already waiting keeps its place
   }
 
   /** This node leads and committed: its own calls that waited for room are proposed until one is refused. */
   #leaderHasRoom(ctx: NodeContext): void {
     this.#leaderFull = false;
-    for (const batch of this.#batches.values()) if (batch.waitsForRoom) this.#submit(ctx, batch);
+    for (const batch of this.#waiting) {
+      this.#submit(ctx, batch);
+      if (this.#leaderFull) return; // refused: it keeps its place, and the rest wait behind it
+    }
   }
 
   #accepted(ctx: NodeContext, batch: Batch, index: number, term: number): void {
@@ -1075,6 +1125,8 @@ export class Group {
     }
     this.#batches.clear();
     this.#pendingBytes = 0;
+    this.#waiting.clear();
+    this.#windowBytes = 0;
     this.#batchBySeq.clear();
     this.#acceptedAt.clear();
     this.#forwards.clear();
@@ -1276,6 +1328,7 @@ export class Group {
         if (this.#raft.leader !== bond.member) return;
         for (const batch of this.#forwards.values()) batch.sentAtMs = 0;
         this.#forwards.clear();
+        this.#emptyWindow();
       },
     };
   }
@@ -1306,6 +1359,7 @@ export class Group {
           // Slow start: two more for the one taken; once nothing waits, the leader has room.
           if (this.#leaderFull && !this.#sendWaiting(ctx, 2)) this.#leaderFull = false;
         } else if (batch !== undefined) batch.sentAtMs = 0; // refused (not the leader any more): retried at the next heartbeat
+        if (!this.#leaderFull) this.#fillWindow(ctx);
         break;
       }
       case 'forwardFull': {
