@@ -749,6 +749,10 @@ export class Group {
     batch.handed = true;
     batch.inWindow = true;
     this.#windowBytes += batch.bytes;
+    assert(
+      this.#windowBytes <= this.spec.limits.maxUncommittedBytes || this.#windowBytes === batch.bytes,
+      'a follower forwards at most maxUncommittedBytes unanswered, or one batch',
+    );
     const fwd = this.#nextForward++;
     this.#forwards.set(fwd, batch);
     this.#bonds.send(ctx, bond, { t: 'forward', req: fwd, commands: this.#envelopes(batch) });
