@@ -216,8 +216,13 @@ export class Cluster {
   #net: InFlight[] = [];
   #seq = 0;
   readonly #cut = new Set<string>();
-  /** index → the entry applied there, by whichever node applied it first. */
-  readonly #applied = new Map<number, { term: number; key: string; by: NodeId }>();
+  /**
+   * index → the entry applied there, by whichever node applied it first, and the lowest
+   * term any node was in when it applied it (`appliedInTerm`): the entry was committed in
+   * that term or an earlier one, since a node learns of a commit only from a leader of the
+   * committing term or a later one.
+   */
+  readonly #applied = new Map<number, { term: number; key: string; by: NodeId; appliedInTerm: number }>();
   /** command value → the index it was applied at. */
   readonly #appliedValue = new Map<string, number>();
   /** term → the leader seen in it. */
@@ -719,9 +724,17 @@ export class Cluster {
     }
   }
 
+  /**
+   * Raft's Leader Completeness: an entry committed in a term holds in the log of every leader
+   * of a later term. Checked for the entries known to be committed before this leader's term
+   * (`appliedInTerm` below it). A leader of an older term elected late (its votes delayed)
+   * need not hold what a newer term committed; checking every applied entry flagged that.
+   */
   #checkLeaderCompleteness(id: NodeId): void {
-    const log = this.#raft(id).log;
+    const raft = this.#raft(id);
+    const log = raft.log;
     for (const [index, a] of this.#applied) {
+      if (a.appliedInTerm >= raft.term) continue; // maybe committed in this term or later
       if (index <= log.offset) continue; // compacted into its snapshot: held
       const e = log.entry(index);
       if (e === undefined || e.term !== a.term || dataKey(e.data) !== a.key) {
@@ -858,8 +871,9 @@ export class Cluster {
     if (e.index !== live.sm.applied + 1) this.#violation('state-machine-safety', `${id} applies ${e.index} right after ${live.sm.applied}`);
     const key = dataKey(e.data);
     const prev = this.#applied.get(e.index);
-    if (prev === undefined) this.#applied.set(e.index, { term: e.term, key, by: id });
-    else if (prev.term !== e.term || prev.key !== key) {
+    if (prev === undefined) this.#applied.set(e.index, { term: e.term, key, by: id, appliedInTerm: live.raft.term });
+    else if (prev.appliedInTerm > live.raft.term) prev.appliedInTerm = live.raft.term;
+    if (prev !== undefined && (prev.term !== e.term || prev.key !== key)) {
       this.#violation('state-machine-safety', `${id} applies ${key} (term ${e.term}) at ${e.index}, where ${prev.by} applied ${prev.key} (term ${prev.term})`);
     }
     if (e.data.kind === 'command') {
