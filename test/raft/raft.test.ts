@@ -17,7 +17,7 @@ function cluster(opts: Partial<ClusterOptions> = {}): Cluster {
   return c;
 }
 
-const isVote = (m: RaftMessage): boolean => m.type === 'vote' || m.type === 'voteResp';
+const isVote = (m: RaftMessage): m is Extract<RaftMessage, { type: 'vote' | 'voteResp' }> => m.type === 'vote' || m.type === 'voteResp';
 const from = (id: NodeId) => (m: RaftMessage) => m.from === id;
 
 function asProposal(p: Proposal | { kind: string }): Proposal {
