@@ -31,6 +31,7 @@ import { COMMAND_OVERHEAD_BYTES, commandBudget, snapshotChunkBudget } from './li
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
+import { OwnUncommitted } from './own-uncommitted.ts';
 import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
 import type { BondMessage, Leadership, WireRaftMessage } from './wire.ts';
 
@@ -247,6 +248,17 @@ export class Group {
    * out whole, and a leader with a small bound refused nearly all of it once.
    */
   #windowBytes = 0;
+  /**
+   * While this node leads: its own calls it proposed in this term and has not committed,
+   * as (last index, bytes) in log order, and their bytes. When followers wait for room
+   * (`#followersWait`), these hold at most half of `maxUncommittedBytes`: the leader
+   * proposes its own calls the moment it commits, a round trip before any follower's probe
+   * can arrive, and under a sustained local load it took all the room, so no forwarded call
+   * ever went through.
+   */
+  readonly #own = new OwnUncommitted();
+  /** When this node, leading, last refused a forward for want of room. */
+  #forwardRefusedAtMs = Number.NEGATIVE_INFINITY;
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
   /** The reads with a deadline, by their request: found in O(1) when it passes (a scan made N reads timing out cost O(N²)). */
@@ -466,6 +478,7 @@ export class Group {
         this.#settleFromSnapshot(ctx, index);
       }
       for (const e of r.committed) this.#apply(ctx, e);
+      this.#own.commit(this.#raft.log.commit);
       // The leader committed, so it may have room again: if it is this node, its calls go now;
       // if not, one of ours goes as a probe.
       if (this.#leaderFull && r.committed.length > 0) {
@@ -729,8 +742,14 @@ export class Group {
     }
     batch.sentAtMs = ctx.nowMs;
     if (leader === this.#member) {
+      if (this.#overOwnShare(ctx, batch)) {
+        this.#leaderFull = true; // tried again at the next commit
+        this.#waitForRoom(batch);
+        return;
+      }
       const r = this.#raft.propose(this.#envelopes(batch));
       if ('index' in r) {
+        this.#own.add(r.term, r.index + batch.seqs.length - 1, batch.bytes);
         this.#waiting.delete(batch);
         batch.handed = true;
         this.#leaderFull = false;
@@ -765,6 +784,17 @@ export class Group {
     this.#forwards.delete(req);
     if (batch !== undefined) this.#leaveWindow(batch);
     return batch;
+  }
+
+  /**
+   * Whether proposing this leader's own `batch` would take more than its share of the room:
+   * half of `maxUncommittedBytes` while followers wait for room (a forward refused within
+   * `forwardTimeoutMs`), with one batch always allowed when none of its own is uncommitted.
+   */
+  #overOwnShare(ctx: NodeContext, batch: Batch): boolean {
+    if (ctx.nowMs - this.#forwardRefusedAtMs >= this.spec.consensus.forwardTimeoutMs) return false;
+    const own = this.#own.bytes(this.#raft.term);
+    return own > 0 && own + batch.bytes > this.spec.limits.maxUncommittedBytes / 2;
   }
 
   /** Whether forwarding `batch` now keeps the window within `maxUncommittedBytes` (an empty window takes any one). */
@@ -1478,6 +1508,7 @@ export class Group {
     if ('index' in r) this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
     else if (r.kind === 'full') {
       this.#stats.proposalsRefusedFull++;
+      this.#forwardRefusedAtMs = ctx.nowMs;
       this.#bonds.send(ctx, bond, { t: 'forwardFull', req });
     } else this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: this.#raft.leader });
   }
