@@ -250,8 +250,8 @@ export class Group {
   #windowBytes = 0;
   /**
    * While this node leads: its own calls it proposed in this term and has not committed,
-   * as (last index, bytes) in log order, and their bytes. When followers wait for room
-   * (`#followersWait`), these hold at most half of `maxUncommittedBytes`: the leader
+   * as (last index, bytes) in log order, and their bytes. While followers wait for room
+   * (`#overOwnShare`), these hold at most half of `maxUncommittedBytes`: the leader
    * proposes its own calls the moment it commits, a round trip before any follower's probe
    * can arrive, and under a sustained local load it took all the room, so no forwarded call
    * ever went through.
