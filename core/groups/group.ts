@@ -32,7 +32,7 @@ import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
 import { OwnUncommitted } from './own-uncommitted.ts';
-import { type Applied, encodeEnvelope, ReplicatedState, type StateMachine } from './state-machine.ts';
+import { type Applied, encodeEnvelope, envelopeKey, ReplicatedState, type StateMachine } from './state-machine.ts';
 import type { BondMessage, Leadership, WireRaftMessage } from './wire.ts';
 
 /** What a call meets while the group has no leader: retryable, and met by the thousand during elections. */
@@ -259,6 +259,14 @@ export class Group {
   readonly #own = new OwnUncommitted();
   /** When this node, leading, last refused a forward for want of room. */
   #forwardRefusedAtMs = Number.NEGATIVE_INFINITY;
+  /**
+   * While this node leads: the forwarded batches it proposed in its term and has not seen
+   * committed, by their first command (`origin#seq`), in log order. A copy of one forwarded
+   * again (its answer was lost or slow, or the bond came back) is answered with the slot it
+   * already has instead of being proposed a second time: the entry is in this leader's log
+   * for as long as it leads this term.
+   */
+  readonly #proposedForwards = new Map<string, { readonly index: number; readonly count: number; readonly term: number }>();
   #nextRead = 1;
   readonly #reads = new Map<number, Read>();
   /** The reads with a deadline, by their request: found in O(1) when it passes (a scan made N reads timing out cost O(N²)). */
@@ -479,6 +487,7 @@ export class Group {
       }
       for (const e of r.committed) this.#apply(ctx, e);
       this.#own.commit(this.#raft.log.commit);
+      this.#forgetCommittedForwards();
       // The leader committed, so it may have room again: if it is this node, its calls go now;
       // if not, one of ours goes as a probe.
       if (this.#leaderFull && r.committed.length > 0) {
@@ -795,6 +804,16 @@ export class Group {
     if (ctx.nowMs - this.#forwardRefusedAtMs >= this.spec.consensus.forwardTimeoutMs) return false;
     const own = this.#own.bytes(this.#raft.term);
     return own > 0 && own + batch.bytes > this.spec.limits.maxUncommittedBytes / 2;
+  }
+
+  /** Forwarded batches now committed (or of an earlier term) need no answer from `#proposedForwards` any more: a copy forwarded again is proposed again and skipped at apply. */
+  #forgetCommittedForwards(): void {
+    const commit = this.#raft.log.commit;
+    const term = this.#raft.term;
+    for (const [key, p] of this.#proposedForwards) {
+      if (p.term === term && p.index + p.count - 1 > commit) return; // in log order: the rest are later
+      this.#proposedForwards.delete(key);
+    }
   }
 
   /** Whether forwarding `batch` now keeps the window within `maxUncommittedBytes` (an empty window takes any one). */
@@ -1232,9 +1251,13 @@ export class Group {
       // by a snapshot (#settleFromSnapshot), which settles it or resends it if its slot went
       // to another entry. Sent again here only when the group has not moved on for a forward
       // timeout: a new leader that lacks its entry and, idle, never grows its log that far.
-      // (Sent again whenever it took longer than `forwardTimeoutMs` to apply, and at every
-      // leader change, a busy group proposed the calls in flight a second time.)
-      if (batch.accepted === undefined || ctx.nowMs - this.#progressAtMs >= c.forwardTimeoutMs) this.#submit(ctx, batch);
+      // Never while this node is still in the term that acknowledged it: that term's leader
+      // holds the entry for as long as it leads, and while it cannot commit, every heartbeat
+      // sent every acknowledged call again. (Sent again whenever it took longer than
+      // `forwardTimeoutMs` to apply, and at every leader change, a busy group proposed the
+      // calls in flight a second time.)
+      if (batch.accepted === undefined || (batch.accepted.term !== this.#raft.term && ctx.nowMs - this.#progressAtMs >= c.forwardTimeoutMs))
+        this.#submit(ctx, batch);
     }
     for (const [id, read] of this.#reads) {
       if (read.index === undefined && (read.sentAtMs === 0 || ctx.nowMs - read.sentAtMs >= c.forwardTimeoutMs)) this.#startRead(ctx, id, read);
@@ -1504,9 +1527,21 @@ export class Group {
       this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: false, index: 0, term: 0, leader: undefined });
       return;
     }
+    const key = commands.length > 0 ? envelopeKey(commands[0] as Uint8Array) : undefined;
+    const known = key === undefined ? undefined : this.#proposedForwards.get(key);
+    if (known !== undefined && known.count === commands.length && known.term === this.#raft.term && this.#raft.role === 'leader') {
+      assert(this.#raft.log.term(known.index) === known.term, "a leader's entries of its own term stay in its log");
+      this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: known.index, term: known.term, leader: this.#member });
+      return;
+    }
     const r = this.#raft.propose(commands);
-    if ('index' in r) this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
-    else if (r.kind === 'full') {
+    if ('index' in r) {
+      if (key !== undefined) {
+        this.#proposedForwards.delete(key); // a stale one of an earlier term: the new one goes last, in log order
+        this.#proposedForwards.set(key, { index: r.index, count: commands.length, term: r.term });
+      }
+      this.#bonds.send(ctx, bond, { t: 'forwardResp', req, ok: true, index: r.index, term: r.term, leader: this.#member });
+    } else if (r.kind === 'full') {
       this.#stats.proposalsRefusedFull++;
       this.#forwardRefusedAtMs = ctx.nowMs;
       this.#bonds.send(ctx, bond, { t: 'forwardFull', req });

@@ -43,6 +43,12 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   return envelopeCodec.encode(e);
 }
 
+/** `origin#seq` of an encoded command: the same for every copy of it, whatever its `floor`. Undefined if it does not decode. */
+export function envelopeKey(bytes: Uint8Array): string | undefined {
+  const decoded = envelopeCodec.decode(bytes);
+  return decoded.ok ? `${decoded.value.origin}#${decoded.value.seq}` : undefined;
+}
+
 const snapshotCodec = msgpackCodec(
   s.struct({
     machine: s.bytes({ maxLength: 1 << 30 }),

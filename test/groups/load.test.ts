@@ -126,6 +126,60 @@ describe('many calls in flight', () => {
     expect(r.duplicates).toBe(0);
   });
 
+  it('forwards answered slower than the forward timeout (a slow disk) are sent again, but the leader proposes each call once', async () => {
+    // The leader answers a forward once its entry is synced, 300 ms here, past the forward
+    // timeout (200 ms): a follower's heartbeat that falls in between sends the call again.
+    // The leader answers a copy of a call it proposed in this term with the slot it already
+    // has. (Before, each copy was a new entry, skipped at apply: 59 of them in these 5 s.)
+    const r = await load(2, 30, { forwardTimeoutMs: 200 }, { faults: { ...QUIET_PLAN, syncMs: { min: 300, max: 300 } }, forMs: 5_000 });
+    expect(r.results.length).toBeGreaterThan(100);
+    expectEachAppliedOnce(r.results);
+    expect(r.values).toEqual([r.results.length, r.results.length, r.results.length]);
+    expect(r.duplicates).toBe(0);
+  });
+
+  it('while its leader cannot commit, a follower does not send again the calls that leader acknowledged in its term', async () => {
+    // Five members; the leader and one follower are cut off from the other three, so nothing
+    // commits until check-quorum deposes the leader (two election timeouts). The follower's 50
+    // calls are acknowledged at once. Sending them again would not help: they sit in this
+    // leader's log for as long as it leads this term. (Before, every heartbeat past the forward
+    // timeout sent all of them again, and the leader appended each copy.)
+    const sim = new Simulation({ seed: 3, faults: QUIET_PLAN, ...scenarioCrypto });
+    const watch = new GroupWatch(sim);
+    const a = sim.node({ network: 'load' });
+    const nets = [a, ...Array.from({ length: 4 }, () => sim.node({ network: 'load', bootstrap: [a.addr] }))];
+    const machines = nets.map(() => new Counter());
+    await sim.run(async () => {
+      const groups = nets.map(
+        (net, i) => net.groups.join({ key: 'load', machine: machines[i] as Counter, bootstrapExpect: 5, consensus: { forwardTimeoutMs: 300 } }) as CounterGroup,
+      );
+      await Promise.all(groups.map((g) => g.when.online()));
+      while (groups.some((g) => g.members().voters.length < 5)) await sim.sleep(100);
+      const leader = groups.findIndex((g) => g.isLeader);
+      const follower = (leader + 1) % 5;
+      const side = [nets[leader] as Network, nets[follower] as Network];
+      sim.partition(
+        side,
+        nets.filter((n) => !side.includes(n)),
+      );
+      const f = groups[follower] as CounterGroup;
+      const term = f.status()?.term;
+      const calls = Array.from({ length: 50 }, () => f.execute({ op: 'inc', by: 1 }));
+      await sim.sleep(500); // acknowledged
+      const sentBefore = f.status()?.stats.bondMessagesSent ?? 0;
+      await sim.sleep(2_000); // past the forward timeout, several heartbeats, the same leader
+      expect(groups[leader]?.isLeader).toBe(true);
+      expect(f.status()?.term).toBe(term);
+      const sent = (f.status()?.stats.bondMessagesSent ?? 0) - sentBefore;
+      expect(sent).toBeLessThan(40); // 16 here (bond heartbeats and the like); 216 before
+      sim.heal();
+      const results = await Promise.all(calls.map((c) => c.then((r) => r.result as number)));
+      expect([...results].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      while (machines.some((m) => m.value !== 50)) await sim.sleep(10);
+    });
+    watch.expectSafe();
+  });
+
   it('a thousand strong reads and increments in flight at once, from every member: each answered, and the history linearizable', async () => {
     const { sim, watch, nets } = threeNodes(5);
     const history: Operation<CounterInput, CounterOutput>[] = [];
