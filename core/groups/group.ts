@@ -17,6 +17,7 @@ import type { RequestId } from '../node/io.ts';
 import type { LinkInfo, NodeContext } from '../node/subsystem.ts';
 import { RaftNode } from '../raft/raft.ts';
 import type { Entry, RaftMessage, Role, UnsafeRaftVariant } from '../raft/types.ts';
+import { UncommittedProposals } from '../raft/uncommitted.ts';
 import type { DatumCodec } from '../streams/datum-codec.ts';
 import type { TicketValidator } from '../tickets/ticket.ts';
 import { assert } from '../util/assert.ts';
@@ -31,7 +32,7 @@ import { COMMAND_OVERHEAD_BYTES, commandBudget, snapshotChunkBudget } from './li
 import { MEMBER_NONCE_BYTES, memberId, peerOfMember, peersOf } from './member-id.ts';
 import { type GroupStorage, MemberStore } from './member-store.ts';
 import { nextConfiguration } from './membership.ts';
-import { OwnUncommitted } from './own-uncommitted.ts';
+
 import { type Applied, encodeEnvelope, envelopeKey, ReplicatedState, type StateMachine } from './state-machine.ts';
 import type { BondMessage, Leadership, WireRaftMessage } from './wire.ts';
 
@@ -249,14 +250,14 @@ export class Group {
    */
   #windowBytes = 0;
   /**
-   * While this node leads: its own calls it proposed in this term and has not committed,
-   * as (last index, bytes) in log order, and their bytes. While followers wait for room
+   * While this node leads: its own calls it proposed in this term and has not committed
+   * (counted as Raft counts all of them, core/raft/uncommitted.ts). While followers wait for room
    * (`#overOwnShare`), these hold at most half of `maxUncommittedBytes`: the leader
    * proposes its own calls the moment it commits, a round trip before any follower's probe
    * can arrive, and under a sustained local load it took all the room, so no forwarded call
    * ever went through.
    */
-  readonly #own = new OwnUncommitted();
+  readonly #own = new UncommittedProposals();
   /** When this node, leading, last refused a forward for want of room. */
   #forwardRefusedAtMs = Number.NEGATIVE_INFINITY;
   /**
@@ -486,13 +487,13 @@ export class Group {
         this.#settleFromSnapshot(ctx, index);
       }
       for (const e of r.committed) this.#apply(ctx, e);
-      this.#own.commit(this.#raft.log.commit);
-      this.#forgetCommittedForwards();
-      // The leader committed, so it may have room again: if it is this node, its calls go now;
-      // if not, one of ours goes as a probe.
-      if (this.#leaderFull && r.committed.length > 0) {
-        if (this.#raft.role === 'leader') this.#leaderHasRoom(ctx);
-        else if (!this.#probeInFlight) this.#probe(ctx);
+      if (r.committed.length > 0) {
+        this.#own.commit(this.#raft.log.commit);
+        this.#forgetCommittedForwards();
+        // The leader committed, so it may have room again: if it is this node, its calls go
+        // now; if not, one of ours goes as a probe.
+        if (this.#leaderFull && this.#raft.role === 'leader') this.#leaderHasRoom(ctx);
+        else if (this.#leaderFull && !this.#probeInFlight) this.#probe(ctx);
       }
       for (const rs of r.readStates) this.#readReady(ctx, rs.id, rs.index);
       for (const id of r.readsFailed) this.#readFailed(ctx, id);

@@ -16,6 +16,7 @@ import type {
   SoftState,
   UnsafeRaftVariant,
 } from './types.ts';
+import { UncommittedProposals } from './uncommitted.ts';
 import { malformedRaftMessage } from './validate.ts';
 
 export interface RaftConfig {
@@ -142,11 +143,8 @@ export class RaftNode {
   /** The index of this leader's no-op: once committed, everything before it is known committed. */
   #termStartIndex = 0;
   #transferee: NodeId | undefined;
-  /** Leader only: the bytes of its term's proposals not yet committed, against `maxUncommittedBytes`. */
-  #uncommittedBytes = 0;
-  /** Leader only: those proposals, oldest first, each as its last index and its bytes; released as the commit index passes them. */
-  #uncommitted: { readonly last: number; readonly bytes: number }[] = [];
-  #uncommittedHead = 0;
+  /** Leader only: its term's proposals not yet committed, against `maxUncommittedBytes`. */
+  readonly #uncommitted = new UncommittedProposals();
   /** The last ReadIndex round sent (`heartbeat.round`). */
   #readRound = 0;
   /**
@@ -313,20 +311,17 @@ export class RaftNode {
     if (this.#transferee !== undefined) return { kind: 'transferring', to: this.#transferee };
     let bytes = 0;
     for (const c of commands) bytes += c.length;
-    if (this.#uncommittedBytes > 0 && this.#uncommittedBytes + bytes > this.#cfg.maxUncommittedBytes)
-      return { kind: 'full', uncommittedBytes: this.#uncommittedBytes };
+    const held = this.#uncommitted.bytes(this.#term);
+    if (held > 0 && held + bytes > this.#cfg.maxUncommittedBytes) return { kind: 'full', uncommittedBytes: held };
     const first = this.log.lastIndex() + 1;
     this.#appendLocal(commands.map((bytes) => ({ kind: 'command', bytes })));
-    if (bytes > 0 && this.log.commit < this.log.lastIndex()) {
-      this.#uncommitted.push({ last: this.log.lastIndex(), bytes });
-      this.#uncommittedBytes += bytes;
-    }
+    if (bytes > 0 && this.log.commit < this.log.lastIndex()) this.#uncommitted.add(this.#term, this.log.lastIndex(), bytes);
     return { index: first, term: this.#term };
   }
 
   /** The bytes of commands this node proposed as leader in its term and has not committed yet (`maxUncommittedBytes`); 0 when it does not lead. */
   get uncommittedBytes(): number {
-    return this.#uncommittedBytes;
+    return this.#uncommitted.bytes(this.#term);
   }
 
   /**
@@ -514,7 +509,7 @@ export class RaftNode {
     }
     if (this.#role === 'leader') {
       this.#failPendingReads();
-      this.#forgetUncommitted();
+      this.#uncommitted.clear();
     }
     this.#role = 'follower';
     this.#leader = leader;
@@ -565,7 +560,7 @@ export class RaftNode {
     assert(this.#role === 'candidate', 'only a candidate becomes leader');
     this.#role = 'leader';
     this.#leader = this.id;
-    this.#forgetUncommitted();
+    this.#uncommitted.clear();
     this.#heartbeatElapsed = 0;
     this.#electionElapsed = 0;
     this.#progress.clear();
@@ -816,35 +811,13 @@ export class RaftNode {
     // Figure 8: counting replicas commits only entries of the current term.
     if (this.log.term(idx) !== this.#term && !this.#cfg.unsafe.has('commit-previous-term')) return false;
     this.log.commitTo(idx);
-    this.#releaseUncommitted();
+    this.#uncommitted.commit(this.log.commit);
     if (this.committedInTerm && this.#readsWaitingForTermCommit.length > 0) {
       const waiting = this.#readsWaitingForTermCommit;
       this.#readsWaitingForTermCommit = [];
       for (const id of waiting) this.#startRead(id);
     }
     return true;
-  }
-
-  /** Gives back the bytes of the proposals the commit index has passed. */
-  #releaseUncommitted(): void {
-    const list = this.#uncommitted;
-    let head = this.#uncommittedHead;
-    for (let p = list[head]; p !== undefined && p.last <= this.log.commit; p = list[++head]) this.#uncommittedBytes -= p.bytes;
-    if (head === list.length) {
-      list.length = 0;
-      head = 0;
-    } else if (head > 1024 && head * 2 > list.length) {
-      list.splice(0, head);
-      head = 0;
-    }
-    this.#uncommittedHead = head;
-    assert(this.#uncommittedBytes >= 0 && (list.length > head || this.#uncommittedBytes === 0), 'uncommitted bytes match the proposals held');
-  }
-
-  #forgetUncommitted(): void {
-    this.#uncommitted = [];
-    this.#uncommittedHead = 0;
-    this.#uncommittedBytes = 0;
   }
 
   /** `commitOnly`: also send empty appends, so followers learn a new commit index now rather than at the next heartbeat. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { OwnUncommitted } from '../../core/groups/own-uncommitted.ts';
+import { UncommittedProposals } from '../../core/raft/uncommitted.ts';
 
-describe("a leader's own uncommitted bytes", () => {
+describe("a leader's uncommitted proposals", () => {
   it('are released as the commit index passes each proposal, not before', () => {
-    const own = new OwnUncommitted();
+    const own = new UncommittedProposals();
     own.add(3, 10, 100); // entries ..10
     own.add(3, 12, 50); // entries 11..12
     expect(own.bytes(3)).toBe(150);
@@ -16,7 +16,7 @@ describe("a leader's own uncommitted bytes", () => {
   });
 
   it('count for nothing in another term, and a new term starts from none', () => {
-    const own = new OwnUncommitted();
+    const own = new UncommittedProposals();
     own.add(3, 10, 100);
     expect(own.bytes(4)).toBe(0);
     own.add(5, 11, 7);
@@ -25,7 +25,7 @@ describe("a leader's own uncommitted bytes", () => {
   });
 
   it('stay exact over many proposals (the released ones are dropped as it goes)', () => {
-    const own = new OwnUncommitted();
+    const own = new UncommittedProposals();
     let held = 0;
     let committed = 0;
     for (let i = 1; i <= 10_000; i++) {
